@@ -1,0 +1,136 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./env";
+import { AppError, asAppError, type ErrorCode, problemResponse } from "./errors";
+import { createLogger } from "./lib/log";
+import { accessLog } from "./middleware/access-log";
+import { noStore } from "./middleware/no-store";
+import { rateLimit } from "./middleware/rate-limit";
+import { requestId } from "./middleware/request-id";
+import { services } from "./middleware/services";
+import { deadline } from "./middleware/timeout";
+import { admin } from "./routes/admin";
+import { apiKeys } from "./routes/api-keys";
+import { health } from "./routes/health";
+import { secrets } from "./routes/secrets";
+
+const HTTP_CODES: Record<number, ErrorCode> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  422: "validation_failed",
+  429: "rate_limited",
+  503: "upstream_unavailable",
+  504: "upstream_timeout",
+};
+
+/** Hono's own exceptions (malformed JSON from the validator, say) become our problem codes. */
+function fromHttpException(error: HTTPException): AppError {
+  const code = HTTP_CODES[error.status];
+  return code ? new AppError(code, error.message || "Request rejected.") : asAppError(error);
+}
+
+function renderError(error: unknown, c: Context<AppEnv>): Response {
+  const appError = error instanceof HTTPException ? fromHttpException(error) : asAppError(error);
+  const requestId = c.get("request_id") ?? "unknown";
+  if (appError.status >= 500) {
+    const logger = c.get("logger") ?? createLogger("error", { request_id: requestId });
+    logger.error(appError.message, { code: appError.code, route: c.req.path, cause: appError.cause ?? error });
+  }
+  return problemResponse(appError, requestId);
+}
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    // Schema failures: 422 with one `errors[]` entry per issue, paths relative to the body/params.
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw new AppError("validation_failed", "The request does not match the schema.", {
+          errors: result.error.issues.map((issue) => ({
+            path: issue.path.map(String).join(".") || "(root)",
+            message: issue.message,
+          })),
+        });
+      }
+    },
+  });
+
+  app.use("*", requestId());
+  app.use("*", services());
+  app.use("*", accessLog());
+  app.use(
+    "*",
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        problemResponse(
+          new AppError("method_not_allowed", `Use one of: ${methods.join(", ")}.`, { headers: { Allow: methods.join(", ") } }),
+          c.get("request_id"),
+        ),
+    }),
+  );
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-site" }));
+  app.use("*", async (c, next) => {
+    const origins = c.var.config.corsOrigins;
+    if (origins.length === 0) {
+      return next();
+    }
+    return cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "Accept"],
+      allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+      exposeHeaders: [
+        "X-Request-Id",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+        "Server-Timing",
+      ],
+      maxAge: 600,
+    })(c, next);
+  });
+  app.use("/v1/*", noStore());
+  app.use("/v1/*", deadline());
+  app.use("/v1/*", rateLimit());
+
+  app.route("/", health);
+  app.route("/", admin);
+  app.route("/", apiKeys);
+  app.route("/", secrets);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "A tenant API key: erk_<key id>_<secret>",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "operator", {
+    type: "http",
+    scheme: "bearer",
+    description: "The operator's ADMIN_TOKEN",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "EdgeRAG API",
+      version: "1.0.0",
+      description: "Retrieval-augmented question answering at the edge. Errors are RFC 9457 problem+json.",
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+  app.notFound((c) => problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("request_id")));
+  app.onError(renderError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

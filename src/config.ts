@@ -1,0 +1,229 @@
+/**
+ * Configuration: one zod schema parses the environment once per isolate and decides which adapter
+ * implementations are used. Parsing never throws: a bad or half-configured setting becomes a
+ * `ConfigProblem`, which /health/ready reports and which makes protected routes answer 503
+ * `misconfigured` naming the setting, instead of crashing the isolate.
+ */
+import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "./lib/log";
+
+export interface RateTier {
+  /** Units admitted per window (a request costs 1 unit unless its route says more). */
+  limit: number;
+  window_s: number;
+}
+
+export type RateLimiterConfig =
+  | { kind: "durable-object" }
+  | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+
+export interface KeyRingEntry {
+  version: number;
+  /** Raw 256-bit AES key. */
+  key: Uint8Array;
+}
+
+export interface ConfigProblem {
+  setting: string;
+  message: string;
+}
+
+export interface Config {
+  logLevel: LogLevel;
+  corsOrigins: string[];
+  requestTimeoutMs: number;
+  healthCheckTimeoutMs: number;
+  maxJsonBodyBytes: number;
+  apiKeyCacheTtlMs: number;
+  adminToken: string | undefined;
+  /** Sorted newest (highest version) first; empty when ENCRYPTION_KEYS is unset. */
+  keyRing: KeyRingEntry[];
+  rateTiers: Record<string, RateTier>;
+  defaultRateTier: string;
+  rateLimiter: RateLimiterConfig;
+  problems: ConfigProblem[];
+}
+
+export const DEFAULT_RATE_TIERS: Record<string, RateTier> = {
+  anonymous: { limit: 60, window_s: 60 },
+  operator: { limit: 1200, window_s: 60 },
+  free: { limit: 120, window_s: 60 },
+  standard: { limit: 600, window_s: 60 },
+  enterprise: { limit: 6000, window_s: 60 },
+};
+
+const intFrom = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? fallback : Number(v)))
+    .pipe(z.number().int().min(min).max(max));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const tierSchema = z.object({
+  limit: z.number().int().min(1).max(1_000_000),
+  window_s: z.number().int().min(1).max(86_400),
+});
+
+const envSchema = z.object({
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? "info" : v.toLowerCase()))
+    .pipe(z.enum(LOG_LEVELS)),
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ })]))),
+  REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 300_000),
+  HEALTH_CHECK_TIMEOUT_MS: intFrom(1_500, 50, 1_900),
+  MAX_JSON_BODY_BYTES: intFrom(1_048_576, 1_024, 104_857_600),
+  API_KEY_CACHE_TTL_MS: intFrom(30_000, 0, 30_000),
+  RATE_LIMIT_TIMEOUT_MS: intFrom(1_000, 50, 10_000),
+  RATE_LIMIT_DEFAULT_TIER: optionalText,
+  RATE_LIMIT_TIERS: optionalText,
+  ADMIN_TOKEN: optionalText,
+  ENCRYPTION_KEYS: optionalText,
+  UPSTASH_REDIS_REST_URL: optionalText,
+  UPSTASH_REDIS_REST_TOKEN: optionalText,
+});
+
+type RawEnv = Record<string, unknown>;
+
+/** Parses `ENCRYPTION_KEYS` (`v2:<base64>,v1:<base64>`): each key 32 bytes, versions unique. */
+export function parseKeyRing(text: string): KeyRingEntry[] {
+  const entries: KeyRingEntry[] = [];
+  for (const part of text.split(",")) {
+    const match = /^v(\d{1,6}):([A-Za-z0-9+/=_-]+)$/.exec(part.trim());
+    if (!match?.[1] || !match[2]) {
+      throw new Error("each entry must look like v<N>:<base64 of 32 bytes>");
+    }
+    const version = Number(match[1]);
+    let key: Uint8Array;
+    try {
+      key = Uint8Array.from(atob(match[2].replace(/-/g, "+").replace(/_/g, "/")), (ch) => ch.charCodeAt(0));
+    } catch {
+      throw new Error(`key v${version} is not valid base64`);
+    }
+    if (key.length !== 32) {
+      throw new Error(`key v${version} must decode to 32 bytes (AES-256), got ${key.length}`);
+    }
+    if (entries.some((e) => e.version === version)) {
+      throw new Error(`version v${version} appears twice`);
+    }
+    entries.push({ version, key });
+  }
+  return entries.sort((a, b) => b.version - a.version);
+}
+
+function parseTiers(text: string | undefined): Record<string, RateTier> {
+  if (text === undefined) {
+    return { ...DEFAULT_RATE_TIERS };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error("must be a JSON object");
+  }
+  const parsed = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), tierSchema).safeParse(json);
+  if (!parsed.success) {
+    throw new Error(parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "));
+  }
+  // Built-in tiers stay available unless overridden, so `anonymous` and `operator` always exist.
+  return { ...DEFAULT_RATE_TIERS, ...parsed.data };
+}
+
+/** Parses an environment. Pure; see `getConfig` for the per-isolate cache. */
+export function parseConfig(env: RawEnv): Config {
+  const problems: ConfigProblem[] = [];
+  const strings: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    strings[key] = typeof value === "string" ? value : undefined;
+  }
+  // Parse field by field so one bad setting does not hide the others or their defaults.
+  const fields: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(envSchema.shape)) {
+    const result = (schema as z.ZodType).safeParse(strings[key]);
+    if (result.success) {
+      fields[key] = result.data;
+    } else {
+      problems.push({ setting: key, message: result.error.issues.map((i) => i.message).join("; ") });
+      fields[key] = (schema as z.ZodType).safeParse(undefined).data;
+    }
+  }
+  const f = fields as Partial<z.infer<typeof envSchema>>;
+
+  let keyRing: KeyRingEntry[] = [];
+  if (f.ENCRYPTION_KEYS !== undefined) {
+    try {
+      keyRing = parseKeyRing(f.ENCRYPTION_KEYS);
+    } catch (error) {
+      problems.push({ setting: "ENCRYPTION_KEYS", message: (error as Error).message });
+    }
+  }
+
+  let rateTiers = { ...DEFAULT_RATE_TIERS };
+  try {
+    rateTiers = parseTiers(f.RATE_LIMIT_TIERS);
+  } catch (error) {
+    problems.push({ setting: "RATE_LIMIT_TIERS", message: (error as Error).message });
+  }
+  const defaultRateTier = f.RATE_LIMIT_DEFAULT_TIER ?? "standard";
+  if (!rateTiers[defaultRateTier]) {
+    problems.push({ setting: "RATE_LIMIT_DEFAULT_TIER", message: `unknown tier "${defaultRateTier}"` });
+  }
+
+  let rateLimiter: RateLimiterConfig = { kind: "durable-object" };
+  const url = f.UPSTASH_REDIS_REST_URL;
+  const token = f.UPSTASH_REDIS_REST_TOKEN;
+  if (url !== undefined && token !== undefined) {
+    if (!/^https?:\/\/[^\s/$.?#].\S*$/.test(url)) {
+      problems.push({ setting: "UPSTASH_REDIS_REST_URL", message: "must be an http(s) URL" });
+    } else {
+      rateLimiter = { kind: "upstash", url, token, timeoutMs: f.RATE_LIMIT_TIMEOUT_MS ?? 1_000 };
+    }
+  } else if (url !== undefined) {
+    problems.push({ setting: "UPSTASH_REDIS_REST_TOKEN", message: "is required when UPSTASH_REDIS_REST_URL is set" });
+  } else if (token !== undefined) {
+    problems.push({ setting: "UPSTASH_REDIS_REST_URL", message: "is required when UPSTASH_REDIS_REST_TOKEN is set" });
+  }
+
+  return {
+    logLevel: f.LOG_LEVEL ?? "info",
+    corsOrigins: f.CORS_ORIGINS ?? [],
+    requestTimeoutMs: f.REQUEST_TIMEOUT_MS ?? 30_000,
+    healthCheckTimeoutMs: f.HEALTH_CHECK_TIMEOUT_MS ?? 1_500,
+    maxJsonBodyBytes: f.MAX_JSON_BODY_BYTES ?? 1_048_576,
+    apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
+    adminToken: f.ADMIN_TOKEN,
+    keyRing,
+    rateTiers,
+    defaultRateTier,
+    rateLimiter,
+    problems,
+  };
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** The parsed configuration for this environment object, parsed once per isolate. */
+export function getConfig(env: object): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env as RawEnv);
+    cache.set(env, config);
+  }
+  return config;
+}

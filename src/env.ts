@@ -1,0 +1,26 @@
+import type { Db } from "./adapters/db/client";
+import type { RateLimiter } from "./adapters/rate-limit/interface";
+import type { Config } from "./config";
+import type { Logger } from "./lib/log";
+import type { Principal } from "./services/principal";
+
+/** Per-request wiring, built once by the `services` middleware. */
+export interface Services {
+  db: Db;
+  limiter: RateLimiter;
+}
+
+/** Hono environment: `Env` comes from `wrangler types` (worker-configuration.d.ts). */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    request_id: string;
+    config: Config;
+    logger: Logger;
+    services: Services;
+    /** Set by the rate-limit middleware once the caller is identified; undefined = anonymous. */
+    principal: Principal | undefined;
+    /** Why presented credentials were refused, reported by `requireAuth` as 401. */
+    auth_error: string | undefined;
+  };
+}

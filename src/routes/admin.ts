@@ -1,0 +1,46 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { requireOperator } from "../middleware/auth";
+import { jsonBody } from "../middleware/body-limit";
+import { commonErrors, operatorSecurity } from "../schemas/common";
+import { ReencryptResultSchema } from "../schemas/secrets";
+import { CreatedTenantSchema, CreateTenantBody } from "../schemas/tenants";
+import { reencryptAll } from "../services/secrets";
+import { createTenant } from "../services/tenants";
+
+/** Operator routes (ADMIN_TOKEN): tenant provisioning and key-ring maintenance. */
+export const admin = new OpenAPIHono<AppEnv>();
+
+const createTenantRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/tenants",
+  tags: ["admin"],
+  summary: "Create a tenant and its first admin API key",
+  security: operatorSecurity,
+  middleware: [requireOperator(), jsonBody()] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateTenantBody } } } },
+  responses: {
+    201: { description: "Created; `api_key.key` is shown only now", content: { "application/json": { schema: CreatedTenantSchema } } },
+    ...commonErrors,
+  },
+});
+
+admin.openapi(createTenantRoute, async (c) => {
+  const { name } = c.req.valid("json");
+  return c.json(await createTenant(c.var.services.db, c.var.config, name), 201);
+});
+
+const reencryptRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/secrets/re-encrypt",
+  tags: ["admin"],
+  summary: "Re-seal every tenant secret under the newest ENCRYPTION_KEYS key",
+  security: operatorSecurity,
+  middleware: [requireOperator()] as const,
+  responses: {
+    200: { description: "Done", content: { "application/json": { schema: ReencryptResultSchema } } },
+    ...commonErrors,
+  },
+});
+
+admin.openapi(reencryptRoute, async (c) => c.json(await reencryptAll(c.var.services.db, c.var.config), 200));

@@ -1,0 +1,95 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { keyOf, requireKey } from "../middleware/auth";
+import { jsonBody } from "../middleware/body-limit";
+import {
+  ApiKeyListSchema,
+  ApiKeyWithSecretSchema,
+  CreateApiKeyBody,
+  KeyIdParam,
+  RotateApiKeyBody,
+} from "../schemas/api-keys";
+import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "../services/api-keys";
+
+/** Tenant API keys (scope `admin`). */
+export const apiKeys = new OpenAPIHono<AppEnv>();
+
+const create = createRoute({
+  method: "post",
+  path: "/v1/api-keys",
+  tags: ["api keys"],
+  summary: "Create an API key; the secret is in the response, once",
+  security: bearerSecurity,
+  middleware: [requireKey("admin"), jsonBody()] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateApiKeyBody } } } },
+  responses: {
+    201: { description: "Created", content: { "application/json": { schema: ApiKeyWithSecretSchema } } },
+    ...commonErrors,
+    ...conflict,
+  },
+});
+
+apiKeys.openapi(create, async (c) => {
+  const key = await createApiKey({ db: c.var.services.db, config: c.var.config }, keyOf(c.var.principal), c.req.valid("json"));
+  return c.json(key, 201);
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/api-keys",
+  tags: ["api keys"],
+  summary: "List the tenant's API keys (never their secrets)",
+  security: bearerSecurity,
+  middleware: [requireKey("admin")] as const,
+  responses: {
+    200: { description: "Keys, newest first", content: { "application/json": { schema: ApiKeyListSchema } } },
+    ...commonErrors,
+  },
+});
+
+apiKeys.openapi(list, async (c) => {
+  const items = await listApiKeys(c.var.services.db, keyOf(c.var.principal).tenantId);
+  return c.json({ items }, 200);
+});
+
+const rotate = createRoute({
+  method: "post",
+  path: "/v1/api-keys/{id}/rotate",
+  tags: ["api keys"],
+  summary: "Issue a new secret; the old one works for grace_seconds (default 3600)",
+  security: bearerSecurity,
+  middleware: [requireKey("admin"), jsonBody()] as const,
+  request: {
+    params: KeyIdParam,
+    body: { required: true, content: { "application/json": { schema: RotateApiKeyBody } } },
+  },
+  responses: {
+    200: { description: "Rotated", content: { "application/json": { schema: ApiKeyWithSecretSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+apiKeys.openapi(rotate, async (c) => {
+  const { id } = c.req.valid("param");
+  const { grace_seconds } = c.req.valid("json");
+  const key = await rotateApiKey(c.var.services.db, keyOf(c.var.principal).tenantId, id, grace_seconds);
+  return c.json(key, 200);
+});
+
+const revoke = createRoute({
+  method: "delete",
+  path: "/v1/api-keys/{id}",
+  tags: ["api keys"],
+  summary: "Delete an API key; it stops working at once",
+  security: bearerSecurity,
+  middleware: [requireKey("admin")] as const,
+  request: { params: KeyIdParam },
+  responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFound },
+});
+
+apiKeys.openapi(revoke, async (c) => {
+  await revokeApiKey(c.var.services.db, keyOf(c.var.principal).tenantId, c.req.valid("param").id);
+  return c.body(null, 204);
+});

@@ -1,0 +1,64 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { keyOf, requireKey } from "../middleware/auth";
+import { jsonBody } from "../middleware/body-limit";
+import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
+import { PutSecretBody, SecretListSchema, SecretNameParam } from "../schemas/secrets";
+import { deleteSecret, listSecrets, putSecret } from "../services/secrets";
+
+/** Tenant provider secrets (scope `admin`): write-only values, readable names. */
+export const secrets = new OpenAPIHono<AppEnv>();
+
+const put = createRoute({
+  method: "put",
+  path: "/v1/secrets/{name}",
+  tags: ["secrets"],
+  summary: "Store (or replace) a secret, encrypted; it is never returned",
+  security: bearerSecurity,
+  middleware: [requireKey("admin"), jsonBody(16_384)] as const,
+  request: {
+    params: SecretNameParam,
+    body: { required: true, content: { "application/json": { schema: PutSecretBody } } },
+  },
+  responses: { 204: { description: "Stored" }, ...commonErrors, ...conflict },
+});
+
+secrets.openapi(put, async (c) => {
+  const { name } = c.req.valid("param");
+  const { value } = c.req.valid("json");
+  await putSecret(c.var.services.db, c.var.config, keyOf(c.var.principal).tenantId, name, value);
+  return c.body(null, 204);
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/secrets",
+  tags: ["secrets"],
+  summary: "List secret names and key versions (never values)",
+  security: bearerSecurity,
+  middleware: [requireKey("admin")] as const,
+  responses: {
+    200: { description: "Secrets by name", content: { "application/json": { schema: SecretListSchema } } },
+    ...commonErrors,
+  },
+});
+
+secrets.openapi(list, async (c) => {
+  return c.json({ items: await listSecrets(c.var.services.db, keyOf(c.var.principal).tenantId) }, 200);
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/secrets/{name}",
+  tags: ["secrets"],
+  summary: "Delete a secret",
+  security: bearerSecurity,
+  middleware: [requireKey("admin")] as const,
+  request: { params: SecretNameParam },
+  responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFound },
+});
+
+secrets.openapi(remove, async (c) => {
+  await deleteSecret(c.var.services.db, keyOf(c.var.principal).tenantId, c.req.valid("param").name);
+  return c.body(null, 204);
+});

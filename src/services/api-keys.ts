@@ -1,0 +1,161 @@
+/**
+ * Tenant API keys: create, list, rotate with a grace period, revoke. Every query is scoped by
+ * tenant id, so another tenant's key is indistinguishable from a missing one (404).
+ */
+import { and, count, desc, eq } from "drizzle-orm";
+import type { Db } from "../adapters/db/client";
+import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
+import type { Config } from "../config";
+import { AppError } from "../errors";
+import { sha256Hex } from "../lib/crypto";
+import { randomBase62 } from "../lib/ids";
+import type { ApiKeyView, CreateApiKeyInput } from "../schemas/api-keys";
+import { iso } from "../schemas/common";
+import { forgetKey } from "./auth";
+import type { KeyPrincipal, Scope } from "./principal";
+
+/** A tenant may hold at most this many keys (revoked keys are deleted and do not count). */
+export const MAX_KEYS_PER_TENANT = 100;
+
+export interface NewSecret {
+  key: string;
+  secretHash: string;
+}
+
+/** A fresh key: 16 base62 id characters and a 32-character base62 secret (~190 bits). */
+export async function mintKey(keyId = randomBase62(16)): Promise<{ keyId: string } & NewSecret> {
+  const secret = randomBase62(32);
+  return { keyId, key: `erk_${keyId}_${secret}`, secretHash: await sha256Hex(secret) };
+}
+
+export function toView(row: ApiKeyRow, now = Date.now()): ApiKeyView {
+  const graceOpen = row.previousExpiresAt !== null && row.previousExpiresAt > now;
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes as Scope[],
+    collection_ids: row.collectionIds ?? null,
+    rate_tier: row.rateTier,
+    expires_at: iso(row.expiresAt),
+    last_used_at: iso(row.lastUsedAt),
+    rotated_at: iso(row.rotatedAt),
+    previous_key_expires_at: graceOpen ? iso(row.previousExpiresAt) : null,
+    created_at: iso(row.createdAt),
+  };
+}
+
+export interface KeyDeps {
+  db: Db;
+  config: Config;
+}
+
+export async function createApiKey(
+  deps: KeyDeps,
+  creator: KeyPrincipal,
+  input: CreateApiKeyInput,
+): Promise<ApiKeyView & { key: string }> {
+  const now = Date.now();
+  const rateTier = input.rate_tier ?? deps.config.defaultRateTier;
+  if (!deps.config.rateTiers[rateTier] || rateTier === "operator" || rateTier === "anonymous") {
+    throw new AppError("validation_failed", `Unknown rate tier "${rateTier}".`, {
+      errors: [{ path: "rate_tier", message: `must be one of: ${tenantTiers(deps.config).join(", ")}` }],
+    });
+  }
+  const expiresAt = input.expires_at === undefined ? null : Date.parse(input.expires_at);
+  if (expiresAt !== null && expiresAt <= now) {
+    throw new AppError("validation_failed", "expires_at must be in the future.", {
+      errors: [{ path: "expires_at", message: "must be in the future" }],
+    });
+  }
+  // A restricted key cannot mint a key that reaches further than itself.
+  const collectionIds = input.collection_ids ? [...new Set(input.collection_ids)] : null;
+  if (creator.collectionIds !== null) {
+    const allowed = new Set(creator.collectionIds);
+    if (collectionIds === null || collectionIds.some((id) => !allowed.has(id))) {
+      throw new AppError("forbidden", "A key restricted to collections can only create keys restricted to a subset of them.");
+    }
+  }
+  const [{ total } = { total: 0 }] = await deps.db
+    .select({ total: count() })
+    .from(apiKeys)
+    .where(eq(apiKeys.tenantId, creator.tenantId));
+  if (total >= MAX_KEYS_PER_TENANT) {
+    throw new AppError("conflict", `A tenant may hold at most ${MAX_KEYS_PER_TENANT} API keys; delete one first.`);
+  }
+  const minted = await mintKey();
+  const row: ApiKeyRow = {
+    id: minted.keyId,
+    tenantId: creator.tenantId,
+    name: input.name,
+    secretHash: minted.secretHash,
+    previousSecretHash: null,
+    previousExpiresAt: null,
+    scopes: input.scopes,
+    collectionIds,
+    rateTier,
+    expiresAt,
+    lastUsedAt: null,
+    rotatedAt: null,
+    createdAt: now,
+  };
+  await deps.db.insert(apiKeys).values(row).run();
+  return { ...toView(row, now), key: minted.key };
+}
+
+function tenantTiers(config: Config): string[] {
+  return Object.keys(config.rateTiers).filter((t) => t !== "operator" && t !== "anonymous");
+}
+
+export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyView[]> {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.tenantId, tenantId))
+    .orderBy(desc(apiKeys.createdAt))
+    .limit(MAX_KEYS_PER_TENANT);
+  const now = Date.now();
+  return rows.map((row) => toView(row, now));
+}
+
+/**
+ * Issues a new secret. The previous secret keeps working for `graceSeconds` (0 = not at all);
+ * a second rotation inside the grace period ends the older secret at once.
+ */
+export async function rotateApiKey(
+  db: Db,
+  tenantId: string,
+  keyId: string,
+  graceSeconds: number,
+): Promise<ApiKeyView & { key: string }> {
+  const now = Date.now();
+  const minted = await mintKey(keyId);
+  const row = await db
+    .update(apiKeys)
+    .set({
+      previousSecretHash: graceSeconds > 0 ? apiKeys.secretHash : null,
+      previousExpiresAt: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
+      secretHash: minted.secretHash,
+      rotatedAt: now,
+    })
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, tenantId)))
+    .returning()
+    .get();
+  if (!row) {
+    throw new AppError("not_found", "No such API key.");
+  }
+  forgetKey(keyId);
+  return { ...toView(row, now), key: minted.key };
+}
+
+/** Deletes a key; it stops working at once in this isolate and within the cache TTL everywhere. */
+export async function revokeApiKey(db: Db, tenantId: string, keyId: string): Promise<void> {
+  const deleted = await db
+    .delete(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, tenantId)))
+    .returning({ id: apiKeys.id })
+    .get();
+  if (!deleted) {
+    throw new AppError("not_found", "No such API key.");
+  }
+  forgetKey(keyId);
+}

@@ -1,0 +1,134 @@
+/**
+ * Credential checks. API keys are `erk_<key id>_<secret>`; only SHA-256 of the secret is stored and
+ * compared in constant time. Verified key rows are cached per isolate for at most
+ * API_KEY_CACHE_TTL_MS (<= 30 s): a revocation elsewhere takes effect within that bound, and at
+ * once in the isolate that revoked it.
+ */
+import { and, eq, isNull, lte, or } from "drizzle-orm";
+import type { Config } from "../config";
+import type { Db } from "../adapters/db/client";
+import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
+import { constantTimeEqual, sha256Hex } from "../lib/crypto";
+import { Lru } from "../lib/lru";
+import type { Principal, Scope } from "./principal";
+
+const KEY_PATTERN = /^erk_([A-Za-z0-9]{16})_([A-Za-z0-9]{32})$/;
+const LAST_USED_INTERVAL_MS = 60_000;
+
+/** Key rows by id; `null` remembers a key id that does not exist, so guessing costs no query. */
+const keyRows = new Lru<ApiKeyRow | null>(10_000);
+const lastUsedWrites = new Lru<number>(10_000);
+
+export type Credentials =
+  | { kind: "none" }
+  | { kind: "invalid"; reason: string }
+  | { kind: "ok"; principal: Principal };
+
+export function parseApiKey(token: string): { keyId: string; secret: string } | undefined {
+  const match = KEY_PATTERN.exec(token);
+  if (!match?.[1] || !match[2]) {
+    return undefined;
+  }
+  return { keyId: match[1], secret: match[2] };
+}
+
+/** The bearer token of an Authorization header, if it has one. */
+export function bearerToken(header: string | undefined | null): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match?.[1];
+}
+
+export function forgetKey(keyId: string): void {
+  keyRows.delete(keyId);
+}
+
+async function loadKey(db: Db, keyId: string, ttlMs: number): Promise<ApiKeyRow | null> {
+  const cached = keyRows.get(keyId);
+  if (cached !== undefined) {
+    return cached;
+  }
+  const row = (await db.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get()) ?? null;
+  if (ttlMs > 0) {
+    keyRows.set(keyId, row, ttlMs);
+  }
+  return row;
+}
+
+/** Checks a secret against a key row: current secret, or the previous one within its grace period. */
+async function secretMatches(row: ApiKeyRow, secret: string, now: number): Promise<boolean> {
+  const hash = await sha256Hex(secret);
+  if (await constantTimeEqual(hash, row.secretHash)) {
+    return true;
+  }
+  return (
+    row.previousSecretHash !== null &&
+    row.previousExpiresAt !== null &&
+    row.previousExpiresAt > now &&
+    (await constantTimeEqual(hash, row.previousSecretHash))
+  );
+}
+
+export interface AuthDeps {
+  db: Db;
+  config: Config;
+}
+
+/**
+ * Identifies the caller from an Authorization header. `operatorRoute` selects which credential is
+ * acceptable: the operator token on /v1/admin/*, tenant API keys everywhere else.
+ */
+export async function authenticate(deps: AuthDeps, header: string | undefined, operatorRoute: boolean): Promise<Credentials> {
+  const token = bearerToken(header);
+  if (token === undefined) {
+    return header ? { kind: "invalid", reason: "Authorization must be `Bearer <token>`." } : { kind: "none" };
+  }
+  if (operatorRoute) {
+    const adminToken = deps.config.adminToken;
+    if (adminToken !== undefined && (await constantTimeEqual(token, adminToken))) {
+      return { kind: "ok", principal: { kind: "operator" } };
+    }
+    return { kind: "invalid", reason: "Invalid operator token." };
+  }
+  const parsed = parseApiKey(token);
+  if (!parsed) {
+    return { kind: "invalid", reason: "Malformed API key." };
+  }
+  const now = Date.now();
+  const row = await loadKey(deps.db, parsed.keyId, deps.config.apiKeyCacheTtlMs);
+  if (!row || !(await secretMatches(row, parsed.secret, now))) {
+    return { kind: "invalid", reason: "Invalid API key." };
+  }
+  if (row.expiresAt !== null && row.expiresAt <= now) {
+    return { kind: "invalid", reason: "The API key has expired." };
+  }
+  return {
+    kind: "ok",
+    principal: {
+      kind: "key",
+      tenantId: row.tenantId,
+      keyId: row.id,
+      scopes: row.scopes as Scope[],
+      collectionIds: row.collectionIds ?? null,
+      rateTier: row.rateTier,
+    },
+  };
+}
+
+/**
+ * Records `last_used_at`, at most once a minute per key (per isolate, and guarded in SQL so other
+ * isolates do not write more often either). Meant for `waitUntil`, off the hot path.
+ */
+export async function touchLastUsed(db: Db, keyId: string, now = Date.now()): Promise<void> {
+  const last = lastUsedWrites.get(keyId);
+  if (last !== undefined && now - last < LAST_USED_INTERVAL_MS) {
+    return;
+  }
+  lastUsedWrites.set(keyId, now, LAST_USED_INTERVAL_MS);
+  await db
+    .update(apiKeys)
+    .set({ lastUsedAt: now })
+    .where(
+      and(eq(apiKeys.id, keyId), or(isNull(apiKeys.lastUsedAt), lte(apiKeys.lastUsedAt, now - LAST_USED_INTERVAL_MS))),
+    )
+    .run();
+}

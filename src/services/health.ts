@@ -1,0 +1,70 @@
+/**
+ * Readiness: each dependency gets one round trip under its own timeout, all in parallel, so a hung
+ * dependency makes /health/ready answer 503 within HEALTH_CHECK_TIMEOUT_MS (< 2 s), not hang.
+ */
+import { sql } from "drizzle-orm";
+import type { Db } from "../adapters/db/client";
+import type { RateLimiter } from "../adapters/rate-limit/interface";
+import type { Config } from "../config";
+
+export type CheckStatus = "ok" | "degraded" | "down";
+
+export interface CheckResult {
+  status: CheckStatus;
+  latency_ms: number;
+  provider?: string;
+  error?: string;
+}
+
+export interface HealthDeps {
+  db: Db;
+  limiter: RateLimiter;
+  config: Config;
+}
+
+async function timed(provider: string, timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([probe(), deadline]);
+    return { status: "ok", latency_ms: Math.round(performance.now() - started), provider };
+  } catch (error) {
+    return {
+      status: "down",
+      latency_ms: Math.round(performance.now() - started),
+      provider,
+      error: error instanceof Error ? error.message : "failed",
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckResult>> {
+  const timeout = deps.config.healthCheckTimeoutMs;
+  const [d1, rateLimiter] = await Promise.all([
+    timed("d1", timeout, () => deps.db.run(sql`SELECT 1`)),
+    timed(deps.limiter.name, timeout, () => deps.limiter.ping()),
+  ]);
+  const problems = deps.config.problems;
+  return {
+    config: {
+      status: problems.length === 0 ? "ok" : "down",
+      latency_ms: 0,
+      ...(problems.length > 0 ? { error: problems.map((p) => `${p.setting}: ${p.message}`).join("; ") } : {}),
+    },
+    d1,
+    rate_limiter: rateLimiter,
+  };
+}
+
+export function providers(deps: HealthDeps): Record<string, string> {
+  return {
+    database: "d1",
+    rate_limiter: deps.limiter.name,
+    encryption: deps.config.keyRing.length > 0 ? `aes-256-gcm (key v${deps.config.keyRing[0]?.version})` : "unset",
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Tenant provider secrets (an LLM provider key, say), sealed with AES-256-GCM under the newest
+ * ENCRYPTION_KEYS entry. Values are opened only inside services (`revealSecret`); no route returns them.
+ */
+import { and, asc, eq, lt } from "drizzle-orm";
+import type { Db } from "../adapters/db/client";
+import { type TenantSecretRow, tenantSecrets } from "../adapters/db/schema";
+import type { Config } from "../config";
+import { AppError } from "../errors";
+import { KeyRing } from "../lib/keyring";
+import { iso } from "../schemas/common";
+
+/** A tenant may store at most this many secrets. */
+export const MAX_SECRETS_PER_TENANT = 50;
+
+function keyRingOf(config: Config): KeyRing {
+  if (config.keyRing.length === 0) {
+    throw new AppError("misconfigured", "Tenant secrets are unavailable: ENCRYPTION_KEYS is not set.");
+  }
+  return new KeyRing(config.keyRing);
+}
+
+/** Additional authenticated data: a ciphertext only opens for the tenant and name it was sealed for. */
+const context = (tenantId: string, name: string) => `edgerag/secret/v1/${tenantId}/${name}`;
+
+export async function putSecret(db: Db, config: Config, tenantId: string, name: string, value: string): Promise<void> {
+  const ring = keyRingOf(config);
+  const existing = await db
+    .select({ name: tenantSecrets.name })
+    .from(tenantSecrets)
+    .where(eq(tenantSecrets.tenantId, tenantId))
+    .limit(MAX_SECRETS_PER_TENANT + 1);
+  if (existing.length >= MAX_SECRETS_PER_TENANT && !existing.some((s) => s.name === name)) {
+    throw new AppError("conflict", `A tenant may store at most ${MAX_SECRETS_PER_TENANT} secrets.`);
+  }
+  const sealed = await ring.seal(value, context(tenantId, name));
+  const now = Date.now();
+  await db
+    .insert(tenantSecrets)
+    .values({ tenantId, name, ...sealed, createdAt: now, updatedAt: now })
+    .onConflictDoUpdate({
+      target: [tenantSecrets.tenantId, tenantSecrets.name],
+      set: { ...sealed, updatedAt: now },
+    })
+    .run();
+}
+
+export async function listSecrets(db: Db, tenantId: string) {
+  const rows = await db
+    .select({
+      name: tenantSecrets.name,
+      keyVersion: tenantSecrets.keyVersion,
+      createdAt: tenantSecrets.createdAt,
+      updatedAt: tenantSecrets.updatedAt,
+    })
+    .from(tenantSecrets)
+    .where(eq(tenantSecrets.tenantId, tenantId))
+    .orderBy(asc(tenantSecrets.name));
+  return rows.map((r) => ({ name: r.name, key_version: r.keyVersion, created_at: iso(r.createdAt), updated_at: iso(r.updatedAt) }));
+}
+
+export async function deleteSecret(db: Db, tenantId: string, name: string): Promise<void> {
+  const deleted = await db
+    .delete(tenantSecrets)
+    .where(and(eq(tenantSecrets.tenantId, tenantId), eq(tenantSecrets.name, name)))
+    .returning({ name: tenantSecrets.name })
+    .get();
+  if (!deleted) {
+    throw new AppError("not_found", "No such secret.");
+  }
+}
+
+/** The plaintext of a tenant's secret, for adapters that call a provider; undefined if unset. */
+export async function revealSecret(db: Db, config: Config, tenantId: string, name: string): Promise<string | undefined> {
+  const row = await db
+    .select()
+    .from(tenantSecrets)
+    .where(and(eq(tenantSecrets.tenantId, tenantId), eq(tenantSecrets.name, name)))
+    .get();
+  if (!row) {
+    return undefined;
+  }
+  return openOrExplain(keyRingOf(config), row, context(tenantId, row.name));
+}
+
+/** A secret the key ring cannot open is an operator problem (a retired key), not a client's. */
+async function openOrExplain(ring: KeyRing, row: TenantSecretRow, ctx: string): Promise<string> {
+  try {
+    return await ring.open(row, ctx);
+  } catch (error) {
+    throw new AppError(
+      "misconfigured",
+      `A secret sealed with key v${row.keyVersion} cannot be opened; keep that key in ENCRYPTION_KEYS until re-encryption has run.`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Re-seals every secret still under an older key version with the newest key, in pages, so that
+ * an old key can then be retired from ENCRYPTION_KEYS. Idempotent; safe to run again.
+ */
+export async function reencryptAll(db: Db, config: Config): Promise<{ re_encrypted: number; key_version: number }> {
+  const ring = keyRingOf(config);
+  const newest = ring.newestVersion ?? 0;
+  let total = 0;
+  for (;;) {
+    const page = await db.select().from(tenantSecrets).where(lt(tenantSecrets.keyVersion, newest)).limit(100);
+    if (page.length === 0) {
+      break;
+    }
+    const now = Date.now();
+    const resealed = await Promise.all(
+      page.map(async (row) => {
+        const ctx = context(row.tenantId, row.name);
+        return { row, sealed: await ring.seal(await openOrExplain(ring, row, ctx), ctx) };
+      }),
+    );
+    const updates = resealed.map(({ row, sealed }) =>
+      db
+        .update(tenantSecrets)
+        .set({ ...sealed, updatedAt: now })
+        .where(and(eq(tenantSecrets.tenantId, row.tenantId), eq(tenantSecrets.name, row.name))),
+    );
+    const [first, ...rest] = updates;
+    if (first) {
+      await db.batch([first, ...rest]);
+    }
+    total += page.length;
+  }
+  return { re_encrypted: total, key_version: newest };
+}

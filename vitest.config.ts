@@ -1,0 +1,38 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Every test runs inside workerd with the real local bindings from wrangler.toml (D1, Durable
+ * Objects). test/support/global-setup.ts runs in Node first and starts the system programs the
+ * suite talks to over loopback (redis-server behind the Upstash REST shim).
+ */
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            TEST_UPSTASH_URL: inject<string>("upstashUrl"),
+            TEST_UPSTASH_TOKEN: inject<string>("upstashToken"),
+            TEST_UPSTASH_SKIP: inject<string>("upstashSkip"),
+            TEST_HANG_URL: inject<string>("hangUrl"),
+            ADMIN_TOKEN: "test-admin-token",
+            ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
+            LOG_LEVEL: "warn",
+          },
+        },
+      })),
+    ],
+    test: {
+      globalSetup: ["./test/support/global-setup.ts"],
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      include: ["test/**/*.test.ts"],
+      testTimeout: 20_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
