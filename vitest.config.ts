@@ -23,6 +23,12 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: "test-admin-token",
             ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
             LOG_LEVEL: "warn",
+            // Generous shared tiers; rate-limit tests use their own env with small ones.
+            RATE_LIMIT_TIERS: JSON.stringify({
+              anonymous: { limit: 1_000_000, window_s: 60 },
+              operator: { limit: 1_000_000, window_s: 60 },
+              standard: { limit: 1_000_000, window_s: 60 },
+            }),
           },
         },
       })),
@@ -31,6 +37,7 @@ export default defineConfig(async () => {
       globalSetup: ["./test/support/global-setup.ts"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
+      silent: "passed-only",
       testTimeout: 20_000,
       hookTimeout: 30_000,
     },

@@ -44,7 +44,7 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("request_id") ?? "unknown";
   if (appError.status >= 500) {
     const logger = c.get("logger") ?? createLogger("error", { request_id: requestId });
-    logger.error(appError.message, { code: appError.code, route: c.req.path, cause: appError.cause ?? error });
+    logger.error(appError.message, { code: appError.code, route: c.req.path, cause: appError.cause });
   }
   return problemResponse(appError, requestId);
 }

@@ -145,11 +145,12 @@ function parseTiers(text: string | undefined): Record<string, RateTier> {
 }
 
 /** Parses an environment. Pure; see `getConfig` for the per-isolate cache. */
-export function parseConfig(env: RawEnv): Config {
+export function parseConfig(env: object): Config {
+  const raw = env as RawEnv;
   const problems: ConfigProblem[] = [];
   const strings: Record<string, string | undefined> = {};
   for (const key of Object.keys(envSchema.shape)) {
-    const value = env[key];
+    const value = raw[key];
     strings[key] = typeof value === "string" ? value : undefined;
   }
   // Parse field by field so one bad setting does not hide the others or their defaults.
@@ -222,7 +223,7 @@ const cache = new WeakMap<object, Config>();
 export function getConfig(env: object): Config {
   let config = cache.get(env);
   if (!config) {
-    config = parseConfig(env as RawEnv);
+    config = parseConfig(env);
     cache.set(env, config);
   }
   return config;

@@ -20,5 +20,9 @@ export const SecretListSchema = z
   .openapi("SecretList");
 
 export const ReencryptResultSchema = z
-  .object({ re_encrypted: z.number().int(), key_version: z.number().int() })
+  .object({
+    re_encrypted: z.number().int(),
+    failed: z.number().int().openapi({ description: "Secrets that did not open (missing key or tampered row); left unchanged" }),
+    key_version: z.number().int(),
+  })
   .openapi("ReencryptResult");

@@ -2,7 +2,7 @@
  * Tenant provider secrets (an LLM provider key, say), sealed with AES-256-GCM under the newest
  * ENCRYPTION_KEYS entry. Values are opened only inside services (`revealSecret`); no route returns them.
  */
-import { and, asc, eq, lt } from "drizzle-orm";
+import { and, asc, eq, gt, lt, or } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { type TenantSecretRow, tenantSecrets } from "../adapters/db/schema";
 import type { Config } from "../config";
@@ -98,35 +98,62 @@ async function openOrExplain(ring: KeyRing, row: TenantSecretRow, ctx: string): 
 
 /**
  * Re-seals every secret still under an older key version with the newest key, in pages, so that
- * an old key can then be retired from ENCRYPTION_KEYS. Idempotent; safe to run again.
+ * an old key can then be retired from ENCRYPTION_KEYS. A secret that does not open (its key is
+ * gone, or the row was tampered with) is counted in `failed` and left as it is. Idempotent.
  */
-export async function reencryptAll(db: Db, config: Config): Promise<{ re_encrypted: number; key_version: number }> {
+export async function reencryptAll(db: Db, config: Config): Promise<{ re_encrypted: number; failed: number; key_version: number }> {
   const ring = keyRingOf(config);
   const newest = ring.newestVersion ?? 0;
-  let total = 0;
+  let reEncrypted = 0;
+  let failed = 0;
+  let cursor = { tenantId: "", name: "" };
   for (;;) {
-    const page = await db.select().from(tenantSecrets).where(lt(tenantSecrets.keyVersion, newest)).limit(100);
-    if (page.length === 0) {
+    const page = await db
+      .select()
+      .from(tenantSecrets)
+      .where(
+        and(
+          lt(tenantSecrets.keyVersion, newest),
+          or(
+            gt(tenantSecrets.tenantId, cursor.tenantId),
+            and(eq(tenantSecrets.tenantId, cursor.tenantId), gt(tenantSecrets.name, cursor.name)),
+          ),
+        ),
+      )
+      .orderBy(asc(tenantSecrets.tenantId), asc(tenantSecrets.name))
+      .limit(100);
+    const last = page.at(-1);
+    if (!last) {
       break;
     }
+    cursor = { tenantId: last.tenantId, name: last.name };
     const now = Date.now();
     const resealed = await Promise.all(
       page.map(async (row) => {
         const ctx = context(row.tenantId, row.name);
-        return { row, sealed: await ring.seal(await openOrExplain(ring, row, ctx), ctx) };
+        try {
+          return { row, sealed: await ring.seal(await ring.open(row, ctx), ctx) };
+        } catch {
+          return undefined;
+        }
       }),
     );
-    const updates = resealed.map(({ row, sealed }) =>
-      db
-        .update(tenantSecrets)
-        .set({ ...sealed, updatedAt: now })
-        .where(and(eq(tenantSecrets.tenantId, row.tenantId), eq(tenantSecrets.name, row.name))),
+    const updates = resealed.flatMap((item) =>
+      item
+        ? [
+            db
+              .update(tenantSecrets)
+              .set({ ...item.sealed, updatedAt: now })
+              .where(and(eq(tenantSecrets.tenantId, item.row.tenantId), eq(tenantSecrets.name, item.row.name))),
+          ]
+        : [],
     );
+    failed += page.length - updates.length;
     const [first, ...rest] = updates;
     if (first) {
       await db.batch([first, ...rest]);
     }
-    total += page.length;
+    reEncrypted += updates.length;
   }
-  return { re_encrypted: total, key_version: newest };
+  return { re_encrypted: reEncrypted, failed, key_version: newest };
 }

@@ -82,7 +82,7 @@ function parseReply(buf: Buffer, offset: number): { value: Parsed; next: number 
 
 /** One RESP connection with in-order pipelining: replies resolve the oldest waiting command. */
 class RedisConnection {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private readonly waiting: Array<{ resolve: (v: Parsed) => void; reject: (e: Error) => void }> = [];
   private readonly socket: Socket;
   private failed: Error | undefined;

@@ -1,0 +1,157 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ADMIN, call, expectProblem, json, newKey, newTenant } from "../support/http";
+
+type KeyView = {
+  id: string;
+  key?: string;
+  scopes: string[];
+  last_used_at: string | null;
+  previous_key_expires_at: string | null;
+};
+
+describe("POST /v1/admin/tenants", () => {
+  it("creates a tenant with a working admin key shown once", async () => {
+    const res = await call("POST", "/v1/admin/tenants", { token: ADMIN, body: { name: "Acme" } });
+    expect(res.status).toBe(201);
+    const body = await json<{ tenant: { id: string; name: string; created_at: string }; api_key: { id: string; key: string; scopes: string[] } }>(res);
+    expect(body.tenant.name).toBe("Acme");
+    expect(new Date(body.tenant.created_at).toISOString()).toBe(body.tenant.created_at);
+    expect(body.api_key.key).toMatch(/^erk_[A-Za-z0-9]{16}_[A-Za-z0-9]{32}$/);
+    expect(body.api_key.scopes).toEqual(["admin"]);
+    const list = await call("GET", "/v1/api-keys", { token: body.api_key.key });
+    expect(list.status).toBe(200);
+  });
+
+  it("refuses a missing or wrong operator token with 401", async () => {
+    await expectProblem(await call("POST", "/v1/admin/tenants", { body: { name: "x" } }), 401, "unauthorized");
+    await expectProblem(await call("POST", "/v1/admin/tenants", { token: "wrong", body: { name: "x" } }), 401, "unauthorized");
+  });
+
+  it("refuses a tenant API key on operator routes", async () => {
+    const tenant = await newTenant();
+    await expectProblem(await call("POST", "/v1/admin/tenants", { token: tenant.adminKey, body: { name: "x" } }), 401, "unauthorized");
+  });
+
+  it("stores only a hash of the secret", async () => {
+    const tenant = await newTenant();
+    const secret = tenant.adminKey.split("_")[2] ?? "";
+    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?").bind(tenant.adminKeyId).first<Record<string, unknown>>();
+    expect(JSON.stringify(row)).not.toContain(secret);
+    expect(row?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("API keys", () => {
+  it("creates, lists (without secrets) and uses a scoped key", async () => {
+    const tenant = await newTenant();
+    const created = await newKey(tenant, { name: "reader", scopes: ["query"], collection_ids: ["col_a"], rate_tier: "standard" });
+    const list = await json<{ items: KeyView[] }>(await call("GET", "/v1/api-keys", { token: tenant.adminKey }));
+    expect(list.items.map((k) => k.id)).toContain(created.id);
+    expect(JSON.stringify(list)).not.toContain(created.key);
+    expect(list.items.every((k) => !("key" in k))).toBe(true);
+    // A query-scoped key cannot manage keys.
+    await expectProblem(await call("GET", "/v1/api-keys", { token: created.key }), 403, "forbidden");
+  });
+
+  it("rejects unknown scopes and tiers with 422", async () => {
+    const tenant = await newTenant();
+    const bad = await call("POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "x", scopes: ["root"] } });
+    await expectProblem(bad, 422, "validation_failed");
+    const tier = await call("POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "x", scopes: ["query"], rate_tier: "gold" } });
+    const body = await expectProblem(tier, 422, "validation_failed");
+    expect(body.errors).toEqual([expect.objectContaining({ path: "rate_tier" })]);
+  });
+
+  it("refuses a past expires_at, and an expired key stops working", async () => {
+    const tenant = await newTenant();
+    const past = await call("POST", "/v1/api-keys", {
+      token: tenant.adminKey,
+      body: { name: "x", scopes: ["admin"], expires_at: "2001-01-01T00:00:00Z" },
+    });
+    await expectProblem(past, 422, "validation_failed");
+    const soon = await newKey(tenant, { scopes: ["admin"], expires_at: new Date(Date.now() + 1500).toISOString() });
+    expect((await call("GET", "/v1/api-keys", { token: soon.key })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1600));
+    const expired = await expectProblem(await call("GET", "/v1/api-keys", { token: soon.key }), 401, "unauthorized");
+    expect(expired.detail).toContain("expired");
+  });
+
+  it("does not let a collection-restricted key mint a wider key", async () => {
+    const tenant = await newTenant();
+    const restricted = await newKey(tenant, { scopes: ["admin"], collection_ids: ["col_a"] });
+    const wider = await call("POST", "/v1/api-keys", { token: restricted.key, body: { name: "x", scopes: ["query"] } });
+    await expectProblem(wider, 403, "forbidden");
+    const narrower = await call("POST", "/v1/api-keys", {
+      token: restricted.key,
+      body: { name: "x", scopes: ["query"], collection_ids: ["col_a"] },
+    });
+    expect(narrower.status).toBe(201);
+  });
+
+  it("rotates: the new secret works, the old one only during the grace period", async () => {
+    const tenant = await newTenant();
+    const key = await newKey(tenant, { scopes: ["admin"] });
+    const res = await call("POST", `/v1/api-keys/${key.id}/rotate`, { token: tenant.adminKey, body: { grace_seconds: 1 } });
+    expect(res.status).toBe(200);
+    const rotated = await json<KeyView & { key: string }>(res);
+    expect(rotated.id).toBe(key.id);
+    expect(rotated.key).not.toBe(key.key);
+    expect(rotated.previous_key_expires_at).not.toBeNull();
+    expect((await call("GET", "/v1/api-keys", { token: rotated.key })).status).toBe(200);
+    expect((await call("GET", "/v1/api-keys", { token: key.key })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    await expectProblem(await call("GET", "/v1/api-keys", { token: key.key }), 401, "unauthorized");
+    expect((await call("GET", "/v1/api-keys", { token: rotated.key })).status).toBe(200);
+  });
+
+  it("rotates with the default grace of 3600 s when the body is empty JSON", async () => {
+    const tenant = await newTenant();
+    const key = await newKey(tenant, { scopes: ["query"] });
+    const rotated = await json<KeyView>(await call("POST", `/v1/api-keys/${key.id}/rotate`, { token: tenant.adminKey, body: {} }));
+    const grace = Date.parse(rotated.previous_key_expires_at ?? "") - Date.now();
+    expect(grace).toBeGreaterThan(3_590_000);
+    expect(grace).toBeLessThanOrEqual(3_600_000);
+  });
+
+  it("revokes: the key stops working at once", async () => {
+    const tenant = await newTenant();
+    const key = await newKey(tenant, { scopes: ["admin"] });
+    expect((await call("GET", "/v1/api-keys", { token: key.key })).status).toBe(200);
+    const del = await call("DELETE", `/v1/api-keys/${key.id}`, { token: tenant.adminKey });
+    expect(del.status).toBe(204);
+    await expectProblem(await call("GET", "/v1/api-keys", { token: key.key }), 401, "unauthorized");
+    await expectProblem(await call("DELETE", `/v1/api-keys/${key.id}`, { token: tenant.adminKey }), 404, "not_found");
+  });
+
+  it("returns 404 for another tenant's key, and leaves it untouched", async () => {
+    const a = await newTenant("A");
+    const b = await newTenant("B");
+    const bKey = await newKey(b, { scopes: ["query"] });
+    await expectProblem(await call("DELETE", `/v1/api-keys/${bKey.id}`, { token: a.adminKey }), 404, "not_found");
+    await expectProblem(
+      await call("POST", `/v1/api-keys/${bKey.id}/rotate`, { token: a.adminKey, body: {} }),
+      404,
+      "not_found",
+    );
+    const aList = await json<{ items: KeyView[] }>(await call("GET", "/v1/api-keys", { token: a.adminKey }));
+    expect(aList.items.map((k) => k.id)).not.toContain(bKey.id);
+    const bList = await json<{ items: KeyView[] }>(await call("GET", "/v1/api-keys", { token: b.adminKey }));
+    expect(bList.items.map((k) => k.id)).toContain(bKey.id);
+  });
+
+  it("refuses a forged secret for a real key id", async () => {
+    const tenant = await newTenant();
+    const forged = `erk_${tenant.adminKeyId}_${"A".repeat(32)}`;
+    await expectProblem(await call("GET", "/v1/api-keys", { token: forged }), 401, "unauthorized");
+  });
+
+  it("records last_used_at off the hot path", async () => {
+    const tenant = await newTenant();
+    const key = await newKey(tenant, { scopes: ["admin"] });
+    const { callWith } = await import("../support/http");
+    await callWith({}, "GET", "/v1/api-keys", { token: key.key });
+    const row = await env.DB.prepare("SELECT last_used_at FROM api_keys WHERE id = ?").bind(key.id).first<{ last_used_at: number | null }>();
+    expect(row?.last_used_at).toBeGreaterThan(Date.now() - 10_000);
+  });
+});
