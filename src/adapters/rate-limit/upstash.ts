@@ -28,8 +28,10 @@ export class UpstashRateLimiter implements RateLimiter {
       url: options.url,
       token: options.token,
       enableTelemetry: false,
-      // One quick retry for a dropped connection; the timeout bounds the whole call anyway.
+      // One quick retry for a dropped connection; every fetch is aborted at the timeout, so a
+      // hung Redis leaves no request (and no late rejection) behind.
       retry: { retries: 1, backoff: () => 25 },
+      signal: () => AbortSignal.timeout(options.timeoutMs),
     });
   }
 
@@ -41,7 +43,7 @@ export class UpstashRateLimiter implements RateLimiter {
     } catch (error) {
       throw new AppError("upstream_unavailable", "The rate limiter is unavailable.", { cause: error });
     }
-    // @upstash/ratelimit admits on timeout; we report it so the caller can choose per route.
+    // @upstash/ratelimit admits on its own timeout; we report it so the caller can choose per route.
     if (response.reason === "timeout") {
       throw new AppError("upstream_unavailable", "The rate limiter timed out.");
     }

@@ -1,0 +1,104 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { DurableObjectRateLimiter } from "../../src/adapters/rate-limit/durable-object";
+import type { RateLimiter } from "../../src/adapters/rate-limit/interface";
+import { UpstashRateLimiter } from "../../src/adapters/rate-limit/upstash";
+
+/**
+ * One behavioural suite, run against every RateLimiter implementation: the Durable Object log
+ * (real local DO) and Upstash (real redis-server behind the Upstash REST shim).
+ */
+const implementations: Array<[string, () => RateLimiter, string]> = [
+  ["durable-object", () => new DurableObjectRateLimiter(env.RATE_LIMITER), ""],
+  [
+    "upstash",
+    () => new UpstashRateLimiter({ url: env.TEST_UPSTASH_URL, token: env.TEST_UPSTASH_TOKEN, timeoutMs: 2_000 }),
+    env.TEST_UPSTASH_SKIP,
+  ],
+];
+
+const unique = () => `test:${crypto.randomUUID()}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const [name, make, skipReason] of implementations) {
+  describe.skipIf(skipReason !== "")(`RateLimiter conformance: ${name}`, () => {
+    it("admits exactly the limit under 100 concurrent requests", async () => {
+      const limiter = make();
+      const bucket = unique();
+      const results = await Promise.all(
+        Array.from({ length: 100 }, () => limiter.limit({ bucket, limit: 10, windowMs: 60_000, cost: 1 })),
+      );
+      expect(results.filter((r) => r.allowed)).toHaveLength(10);
+      for (const denied of results.filter((r) => !r.allowed)) {
+        expect(denied.remaining).toBe(0);
+        expect(denied.resetMs).toBeGreaterThan(0);
+        expect(denied.resetMs).toBeLessThanOrEqual(60_000);
+      }
+    });
+
+    it("counts remaining down and reports the limit", async () => {
+      const limiter = make();
+      const bucket = unique();
+      const first = await limiter.limit({ bucket, limit: 3, windowMs: 60_000, cost: 1 });
+      const second = await limiter.limit({ bucket, limit: 3, windowMs: 60_000, cost: 1 });
+      expect(first).toMatchObject({ allowed: true, limit: 3, remaining: 2 });
+      expect(second).toMatchObject({ allowed: true, limit: 3, remaining: 1 });
+    });
+
+    it("slides: capacity returns once the window has passed", async () => {
+      const limiter = make();
+      const bucket = unique();
+      const request = { bucket, limit: 2, windowMs: 1_000, cost: 1 };
+      expect((await limiter.limit(request)).allowed).toBe(true);
+      expect((await limiter.limit(request)).allowed).toBe(true);
+      const denied = await limiter.limit(request);
+      expect(denied.allowed).toBe(false);
+      expect(denied.resetMs).toBeLessThanOrEqual(2_000);
+      // Sliding-window counters (Upstash) weigh the previous window, so wait out two windows.
+      await sleep(name === "upstash" ? 2_100 : denied.resetMs + 50);
+      expect((await limiter.limit(request)).allowed).toBe(true);
+    });
+
+    it("keeps buckets apart", async () => {
+      const limiter = make();
+      const a = unique();
+      const b = unique();
+      await limiter.limit({ bucket: a, limit: 1, windowMs: 60_000, cost: 1 });
+      expect((await limiter.limit({ bucket: a, limit: 1, windowMs: 60_000, cost: 1 })).allowed).toBe(false);
+      expect((await limiter.limit({ bucket: b, limit: 1, windowMs: 60_000, cost: 1 })).allowed).toBe(true);
+    });
+
+    it("charges the cost of a request", async () => {
+      const limiter = make();
+      const bucket = unique();
+      const at = (cost: number) => limiter.limit({ bucket, limit: 10, windowMs: 60_000, cost });
+      expect(await at(4)).toMatchObject({ allowed: true, remaining: 6 });
+      expect(await at(4)).toMatchObject({ allowed: true, remaining: 2 });
+      expect(await at(2)).toMatchObject({ allowed: true, remaining: 0 });
+      // (After a denial a bucket may stay blocked until its reset, so the denial comes last.)
+      expect((await at(1)).allowed).toBe(false);
+    });
+
+    it("answers a round trip for readiness", async () => {
+      await expect(make().ping()).resolves.toBeUndefined();
+    });
+  });
+}
+
+describe("UpstashRateLimiter failures", () => {
+  it("throws upstream_unavailable when Redis cannot be reached", async () => {
+    const limiter = new UpstashRateLimiter({ url: "http://127.0.0.1:9", token: "t", timeoutMs: 1_000 });
+    await expect(limiter.limit({ bucket: unique(), limit: 1, windowMs: 1_000, cost: 1 })).rejects.toMatchObject({
+      code: "upstream_unavailable",
+    });
+  });
+
+  it("throws upstream_unavailable when Redis does not answer in time", async () => {
+    const limiter = new UpstashRateLimiter({ url: env.TEST_HANG_URL, token: "t", timeoutMs: 150 });
+    const started = Date.now();
+    await expect(limiter.limit({ bucket: unique(), limit: 1, windowMs: 1_000, cost: 1 })).rejects.toMatchObject({
+      code: "upstream_unavailable",
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_RATE_TIERS, parseConfig, parseKeyRing } from "../../src/config";
+
+const KEY = btoa("k".repeat(32));
+
+describe("config", () => {
+  it("has working defaults for an empty environment", () => {
+    const config = parseConfig({});
+    expect(config.problems).toEqual([]);
+    expect(config.logLevel).toBe("info");
+    expect(config.rateLimiter).toEqual({ kind: "durable-object" });
+    expect(config.rateTiers).toEqual(DEFAULT_RATE_TIERS);
+    expect(config.apiKeyCacheTtlMs).toBe(30_000);
+  });
+
+  it("chooses Upstash only when URL and token are both set", () => {
+    const config = parseConfig({ UPSTASH_REDIS_REST_URL: "https://db.upstash.io", UPSTASH_REDIS_REST_TOKEN: "t" });
+    expect(config.rateLimiter).toMatchObject({ kind: "upstash", url: "https://db.upstash.io" });
+    expect(parseConfig({ UPSTASH_REDIS_REST_TOKEN: "t" }).problems).toEqual([
+      expect.objectContaining({ setting: "UPSTASH_REDIS_REST_URL" }),
+    ]);
+  });
+
+  it("reports every bad setting without throwing, keeping defaults for the rest", () => {
+    const config = parseConfig({ LOG_LEVEL: "loud", REQUEST_TIMEOUT_MS: "abc", RATE_LIMIT_TIERS: "{", API_KEY_CACHE_TTL_MS: "60000" });
+    expect(config.problems.map((p) => p.setting).sort()).toEqual([
+      "API_KEY_CACHE_TTL_MS",
+      "LOG_LEVEL",
+      "RATE_LIMIT_TIERS",
+      "REQUEST_TIMEOUT_MS",
+    ]);
+    expect(config.requestTimeoutMs).toBe(30_000);
+  });
+
+  it("merges custom tiers over the built-in ones and validates the default tier", () => {
+    const config = parseConfig({ RATE_LIMIT_TIERS: '{"gold":{"limit":5,"window_s":1}}', RATE_LIMIT_DEFAULT_TIER: "gold" });
+    expect(config.problems).toEqual([]);
+    expect(config.rateTiers.gold).toEqual({ limit: 5, window_s: 1 });
+    expect(config.rateTiers.anonymous).toBeDefined();
+    expect(parseConfig({ RATE_LIMIT_DEFAULT_TIER: "nope" }).problems[0]?.setting).toBe("RATE_LIMIT_DEFAULT_TIER");
+    expect(parseConfig({ RATE_LIMIT_TIERS: '{"x":{"limit":0,"window_s":1}}' }).problems[0]?.setting).toBe("RATE_LIMIT_TIERS");
+  });
+
+  it("parses a key ring newest first and rejects bad entries", () => {
+    expect(parseKeyRing(`v1:${KEY},v3:${KEY}`).map((e) => e.version)).toEqual([3, 1]);
+    expect(() => parseKeyRing("v1:c2hvcnQ=")).toThrow(/32 bytes/);
+    expect(() => parseKeyRing(`v1:${KEY},v1:${KEY}`)).toThrow(/twice/);
+    expect(() => parseKeyRing("key")).toThrow(/v<N>/);
+  });
+});
