@@ -17,12 +17,17 @@ export class RateLimiter extends DurableObject<Env> {
   private hits: Hit[] = [];
   private used = 0;
   private alarmAt: number | undefined;
+  private lastPurge = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS hits (expires INTEGER NOT NULL, cost INTEGER NOT NULL)");
-    for (const row of sql.exec<{ expires: number; cost: number }>("SELECT expires, cost FROM hits ORDER BY rowid")) {
+    const now = Date.now();
+    for (const row of sql.exec<{ expires: number; cost: number }>(
+      "SELECT expires, cost FROM hits WHERE expires > ? ORDER BY rowid",
+      now,
+    )) {
       this.hits.push({ expires: row.expires, cost: row.cost });
       this.used += row.cost;
     }
@@ -79,7 +84,12 @@ export class RateLimiter extends DurableObject<Env> {
     }
     if (drop > 0) {
       this.hits.splice(0, drop);
-      this.ctx.storage.sql.exec("DELETE FROM hits WHERE expires <= ?", now);
+      // Expired rows are harmless (loading skips them),
+      // so storage is purged at most once a second instead of on every call under load.
+      if (now - this.lastPurge >= 1_000) {
+        this.lastPurge = now;
+        this.ctx.storage.sql.exec("DELETE FROM hits WHERE expires <= ?", now);
+      }
     }
   }
 

@@ -1,0 +1,70 @@
+// Serves the built Worker with Miniflare's API directly (no wrangler dev proxy, no request logs),
+// with local D1 (migrated) and the Durable Objects from wrangler.toml. Used by the benchmarks.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+/** Bundles src/ with wrangler (as a deploy would) into a temporary folder; returns the entry file. */
+export function buildWorker() {
+  const outdir = mkdtempSync(path.join(tmpdir(), "edgerag-build-"));
+  const result = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  if (result.status !== 0) {
+    throw new Error(`wrangler build failed:\n${result.stdout}\n${result.stderr}`);
+  }
+  return path.join(outdir, "index.js");
+}
+
+function wranglerSetting(name) {
+  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const match = new RegExp(`^${name}\\s*=\\s*(.+)$`, "m").exec(toml);
+  if (!match) {
+    throw new Error(`wrangler.toml has no ${name}`);
+  }
+  return JSON.parse(match[1]);
+}
+
+/** Starts Miniflare on a free loopback port; returns { url, mf }. */
+export async function serveWorker({ scriptPath, bindings = {} }) {
+  // Miniflare 5 takes a new options shape; the classic (v4) one converts into it.
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+    workers: [
+      {
+        name: "edgerag",
+        modules: true,
+        scriptPath,
+        modulesRoot: path.dirname(scriptPath),
+        compatibilityDate: wranglerSetting("compatibility_date"),
+        compatibilityFlags: wranglerSetting("compatibility_flags"),
+        d1Databases: { DB: "bench" },
+        durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+        bindings: {
+          ADMIN_TOKEN: "bench-admin-token",
+          ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
+          LOG_LEVEL: "warn",
+          ...bindings,
+        },
+      },
+    ],
+  }));
+  const url = await mf.ready;
+  const db = await mf.getD1Database("DB");
+  const dir = path.join(root, "migrations");
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    for (const statement of readFileSync(path.join(dir, file), "utf8").split("--> statement-breakpoint")) {
+      if (statement.trim()) {
+        await db.prepare(statement).run();
+      }
+    }
+  }
+  return { url: url.toString().replace(/\/$/, ""), mf };
+}
