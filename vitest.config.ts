@@ -37,7 +37,7 @@ export default defineConfig(async () => {
       globalSetup: ["./test/support/global-setup.ts"],
       setupFiles: ["./test/support/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
-      silent: "passed-only",
+      silent: "passed-only" as const,
       testTimeout: 20_000,
       hookTimeout: 30_000,
     },

@@ -120,7 +120,8 @@ try {
   console.log(`\nsustaining ${SUSTAIN_RPS} req/s for ${SUSTAIN_SECONDS} s on GET /v1/api-keys (hey, open loop) …`);
   const sustained = hey(`${url}/v1/api-keys`, auth);
 
-  const fmt = (r) => `${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50_ms.toFixed(2)} ms   p99 ${r.p99_ms.toFixed(2)} ms`;
+  const fmt = (r) =>
+    `${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50_ms.toFixed(2)} ms   p99 ${r.p99_ms.toFixed(2)} ms`;
   console.log(`\n=== bench:http (wrk -t2 -c${CONNECTIONS}, ${RUN_SECONDS}s x ${RUNS}, medians) ===`);
   console.log(`baseline       GET /health/live  ${fmt(baseline)}`);
   console.log(`authenticated  GET /v1/api-keys  ${fmt(authenticated)}`);
@@ -137,7 +138,15 @@ try {
   writeFileSync(
     file,
     JSON.stringify(
-      { when: new Date().toISOString(), connections: CONNECTIONS, seconds: RUN_SECONDS, baseline, authenticated, ratio, sustained },
+      {
+        when: new Date().toISOString(),
+        connections: CONNECTIONS,
+        seconds: RUN_SECONDS,
+        baseline,
+        authenticated,
+        ratio,
+        sustained,
+      },
       null,
       2,
     ),

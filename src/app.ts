@@ -1,5 +1,5 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -73,7 +73,9 @@ export function createApp() {
       app,
       onMethodNotAllowed: (c, methods) =>
         problemResponse(
-          new AppError("method_not_allowed", `Use one of: ${methods.join(", ")}.`, { headers: { Allow: methods.join(", ") } }),
+          new AppError("method_not_allowed", `Use one of: ${methods.join(", ")}.`, {
+            headers: { Allow: methods.join(", ") },
+          }),
           c.get("request_id"),
         ),
     }),
@@ -128,7 +130,9 @@ export function createApp() {
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 
-  app.notFound((c) => problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("request_id")));
+  app.notFound((c) =>
+    problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("request_id")),
+  );
   app.onError(renderError);
   return app;
 }

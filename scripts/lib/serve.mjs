@@ -33,33 +33,37 @@ function wranglerSetting(name) {
 /** Starts Miniflare on a free loopback port; returns { url, mf }. */
 export async function serveWorker({ scriptPath, bindings = {} }) {
   // Miniflare 5 takes a new options shape; the classic (v4) one converts into it.
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    host: "127.0.0.1",
-    port: 0,
-    cf: false,
-    workers: [
-      {
-        name: "edgerag",
-        modules: true,
-        scriptPath,
-        modulesRoot: path.dirname(scriptPath),
-        compatibilityDate: wranglerSetting("compatibility_date"),
-        compatibilityFlags: wranglerSetting("compatibility_flags"),
-        d1Databases: { DB: "bench" },
-        durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
-        bindings: {
-          ADMIN_TOKEN: "bench-admin-token",
-          ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
-          LOG_LEVEL: "warn",
-          ...bindings,
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+      workers: [
+        {
+          name: "edgerag",
+          modules: true,
+          scriptPath,
+          modulesRoot: path.dirname(scriptPath),
+          compatibilityDate: wranglerSetting("compatibility_date"),
+          compatibilityFlags: wranglerSetting("compatibility_flags"),
+          d1Databases: { DB: "bench" },
+          durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+          bindings: {
+            ADMIN_TOKEN: "bench-admin-token",
+            ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
+            LOG_LEVEL: "warn",
+            ...bindings,
+          },
         },
-      },
-    ],
-  }));
+      ],
+    }),
+  );
   const url = await mf.ready;
   const db = await mf.getD1Database("DB");
   const dir = path.join(root, "migrations");
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
     for (const statement of readFileSync(path.join(dir, file), "utf8").split("--> statement-breakpoint")) {
       if (statement.trim()) {
         await db.prepare(statement).run();

@@ -15,7 +15,8 @@ export type LazyFields = LogFields | (() => LogFields);
 
 const MASK = "[redacted]";
 /** Field names whose values are always secret, whatever they contain. */
-const SECRET_KEY = /^(authorization|cookie|set-cookie|x-api-key|api[_-]?key|key|secret|.*_secret|.*secret_.*|password|passwd|token|.*_token|value|plaintext|ciphertext|encryption_keys)$/i;
+const SECRET_KEY =
+  /^(authorization|cookie|set-cookie|x-api-key|api[_-]?key|key|secret|.*_secret|.*secret_.*|password|passwd|token|.*_token|value|plaintext|ciphertext|encryption_keys)$/i;
 const PATTERNS: Array<[RegExp, string]> = [
   [/\berk_[A-Za-z0-9]+_[A-Za-z0-9_-]+/g, "erk_[redacted]"],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 [redacted]"],
@@ -42,7 +43,11 @@ export function mask(value: unknown, depth = 0): unknown {
     return "[truncated]";
   }
   if (value instanceof Error) {
-    return { name: value.name, message: maskString(value.message), stack: value.stack ? maskString(value.stack) : undefined };
+    return {
+      name: value.name,
+      message: maskString(value.message),
+      stack: value.stack ? maskString(value.stack) : undefined,
+    };
   }
   if (value instanceof Headers) {
     return mask(Object.fromEntries(value.entries()), depth + 1);
@@ -88,7 +93,10 @@ export function createLogger(level: LogLevel, base: LogFields = {}, sink: LogSin
     }
     const extra = typeof fields === "function" ? fields() : fields;
     const record = mask({ ...base, ...extra }) as LogFields;
-    sink(JSON.stringify({ time: new Date().toISOString(), level: lineLevel, msg: maskString(msg), ...record }), lineLevel);
+    sink(
+      JSON.stringify({ time: new Date().toISOString(), level: lineLevel, msg: maskString(msg), ...record }),
+      lineLevel,
+    );
   };
   return {
     level,

@@ -12,7 +12,7 @@ const challenge = { "WWW-Authenticate": 'Bearer realm="edgerag"' };
 export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const principal = c.get("principal");
-    if (!principal || principal.kind !== "key") {
+    if (principal?.kind !== "key") {
       throw new AppError("unauthorized", c.get("auth_error") ?? "Authorization: Bearer <api key> is required.", {
         headers: challenge,
       });

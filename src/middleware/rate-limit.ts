@@ -57,7 +57,9 @@ export function rateLimitHeaders(result: RateLimitResult): Record<string, string
 
 function rejected(result: RateLimitResult): AppError {
   const seconds = Math.ceil(result.resetMs / 1000);
-  return new AppError("rate_limited", `Rate limit exceeded; retry in ${seconds} s.`, { headers: rateLimitHeaders(result) });
+  return new AppError("rate_limited", `Rate limit exceeded; retry in ${seconds} s.`, {
+    headers: rateLimitHeaders(result),
+  });
 }
 
 function tierOf(tiers: Record<string, RateTier>, name: string, fallback: string): RateTier {
@@ -91,7 +93,12 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     const hint = hintedKey ? `key:${hintedKey}` : header === undefined ? `ip:${ip}` : undefined;
     const known = hint ? blocked.get(hint) : undefined;
     if (known) {
-      throw rejected({ allowed: false, limit: known.limit, remaining: 0, resetMs: Math.max(1, known.until - Date.now()) });
+      throw rejected({
+        allowed: false,
+        limit: known.limit,
+        remaining: 0,
+        resetMs: Math.max(1, known.until - Date.now()),
+      });
     }
 
     const credentials = await authenticate({ db: services.db, config }, header, operatorRoute);
@@ -119,7 +126,11 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
       if (!(error instanceof AppError && error.code === "upstream_unavailable" && failsOpen(c.req.method))) {
         throw error;
       }
-      logger.warn("rate limiter unavailable; failing open for a read", { bucket, limiter: services.limiter.name, error });
+      logger.warn("rate limiter unavailable; failing open for a read", {
+        bucket,
+        limiter: services.limiter.name,
+        error,
+      });
     }
     if (result && !result.allowed) {
       blocked.set(bucket, { limit: result.limit, until: Date.now() + result.resetMs }, result.resetMs);

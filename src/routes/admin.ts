@@ -20,7 +20,10 @@ const createTenantRoute = createRoute({
   middleware: [requireOperator(), jsonBody()] as const,
   request: { body: { required: true, content: { "application/json": { schema: CreateTenantBody } } } },
   responses: {
-    201: { description: "Created; `api_key.key` is shown only now", content: { "application/json": { schema: CreatedTenantSchema } } },
+    201: {
+      description: "Created; `api_key.key` is shown only now",
+      content: { "application/json": { schema: CreatedTenantSchema } },
+    },
     ...commonErrors,
   },
 });

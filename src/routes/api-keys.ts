@@ -31,7 +31,11 @@ const create = createRoute({
 });
 
 apiKeys.openapi(create, async (c) => {
-  const key = await createApiKey({ db: c.var.services.db, config: c.var.config }, keyOf(c.var.principal), c.req.valid("json"));
+  const key = await createApiKey(
+    { db: c.var.services.db, config: c.var.config },
+    keyOf(c.var.principal),
+    c.req.valid("json"),
+  );
   return c.json(key, 201);
 });
 

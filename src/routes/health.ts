@@ -2,10 +2,10 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { constantTimeEqual } from "../lib/crypto";
+import { commonErrors, operatorSecurity } from "../schemas/common";
+import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
 import { bearerToken } from "../services/auth";
 import { providers, runChecks } from "../services/health";
-import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
-import { commonErrors, operatorSecurity } from "../schemas/common";
 
 export const health = new OpenAPIHono<AppEnv>();
 

@@ -6,7 +6,10 @@ const Scope = z.enum(SCOPES);
 const CollectionId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a collection id");
 
 export const KeyIdParam = z.object({
-  id: z.string().regex(/^[A-Za-z0-9]{16}$/, "must be an API key id").openapi({ param: { name: "id", in: "path" } }),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9]{16}$/, "must be an API key id")
+    .openapi({ param: { name: "id", in: "path" } }),
 });
 
 export const CreateApiKeyBody = z
@@ -18,7 +21,10 @@ export const CreateApiKeyBody = z
       .max(3)
       .refine((s) => new Set(s).size === s.length, "scopes must be unique"),
     collection_ids: z.array(CollectionId).min(1).max(100).optional(),
-    rate_tier: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/).optional(),
+    rate_tier: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,31}$/)
+      .optional(),
     expires_at: z.iso.datetime({ offset: true }).optional(),
   })
   .strict()
@@ -47,7 +53,9 @@ export const ApiKeySchema = z
   .openapi("ApiKey");
 
 export const ApiKeyWithSecretSchema = ApiKeySchema.extend({
-  key: z.string().openapi({ description: "The full key. Shown once; store it now.", example: "erk_3kP9x2LmQ7rT1vBz_…" }),
+  key: z
+    .string()
+    .openapi({ description: "The full key. Shown once; store it now.", example: "erk_3kP9x2LmQ7rT1vBz_…" }),
 }).openapi("ApiKeyWithSecret");
 
 export const ApiKeyListSchema = z.object({ items: z.array(ApiKeySchema) }).openapi("ApiKeyList");

@@ -15,14 +15,19 @@ export const PutSecretBody = z
 
 export const SecretListSchema = z
   .object({
-    items: z.array(z.object({ name: z.string(), key_version: z.number().int(), created_at: IsoDate, updated_at: IsoDate })),
+    items: z.array(
+      z.object({ name: z.string(), key_version: z.number().int(), created_at: IsoDate, updated_at: IsoDate }),
+    ),
   })
   .openapi("SecretList");
 
 export const ReencryptResultSchema = z
   .object({
     re_encrypted: z.number().int(),
-    failed: z.number().int().openapi({ description: "Secrets that did not open (missing key or tampered row); left unchanged" }),
+    failed: z
+      .number()
+      .int()
+      .openapi({ description: "Secrets that did not open (missing key or tampered row); left unchanged" }),
     key_version: z.number().int(),
   })
   .openapi("ReencryptResult");

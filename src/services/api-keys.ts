@@ -72,7 +72,10 @@ export async function createApiKey(
   if (creator.collectionIds !== null) {
     const allowed = new Set(creator.collectionIds);
     if (collectionIds === null || collectionIds.some((id) => !allowed.has(id))) {
-      throw new AppError("forbidden", "A key restricted to collections can only create keys restricted to a subset of them.");
+      throw new AppError(
+        "forbidden",
+        "A key restricted to collections can only create keys restricted to a subset of them.",
+      );
     }
   }
   const [{ total } = { total: 0 }] = await deps.db

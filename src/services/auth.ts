@@ -5,9 +5,9 @@
  * once in the isolate that revoked it.
  */
 import { and, eq, isNull, lte, or } from "drizzle-orm";
-import type { Config } from "../config";
 import type { Db } from "../adapters/db/client";
 import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
+import type { Config } from "../config";
 import { constantTimeEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
 import type { Principal, Scope } from "./principal";
@@ -19,10 +19,7 @@ const LAST_USED_INTERVAL_MS = 60_000;
 const keyRows = new Lru<ApiKeyRow | null>(10_000);
 const lastUsedWrites = new Lru<number>(10_000);
 
-export type Credentials =
-  | { kind: "none" }
-  | { kind: "invalid"; reason: string }
-  | { kind: "ok"; principal: Principal };
+export type Credentials = { kind: "none" } | { kind: "invalid"; reason: string } | { kind: "ok"; principal: Principal };
 
 export function parseApiKey(token: string): { keyId: string; secret: string } | undefined {
   const match = KEY_PATTERN.exec(token);
@@ -77,7 +74,11 @@ export interface AuthDeps {
  * Identifies the caller from an Authorization header. `operatorRoute` selects which credential is
  * acceptable: the operator token on /v1/admin/*, tenant API keys everywhere else.
  */
-export async function authenticate(deps: AuthDeps, header: string | undefined, operatorRoute: boolean): Promise<Credentials> {
+export async function authenticate(
+  deps: AuthDeps,
+  header: string | undefined,
+  operatorRoute: boolean,
+): Promise<Credentials> {
   const token = bearerToken(header);
   if (token === undefined) {
     return header ? { kind: "invalid", reason: "Authorization must be `Bearer <token>`." } : { kind: "none" };

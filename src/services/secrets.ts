@@ -56,7 +56,12 @@ export async function listSecrets(db: Db, tenantId: string) {
     .from(tenantSecrets)
     .where(eq(tenantSecrets.tenantId, tenantId))
     .orderBy(asc(tenantSecrets.name));
-  return rows.map((r) => ({ name: r.name, key_version: r.keyVersion, created_at: iso(r.createdAt), updated_at: iso(r.updatedAt) }));
+  return rows.map((r) => ({
+    name: r.name,
+    key_version: r.keyVersion,
+    created_at: iso(r.createdAt),
+    updated_at: iso(r.updatedAt),
+  }));
 }
 
 export async function deleteSecret(db: Db, tenantId: string, name: string): Promise<void> {
@@ -71,7 +76,12 @@ export async function deleteSecret(db: Db, tenantId: string, name: string): Prom
 }
 
 /** The plaintext of a tenant's secret, for adapters that call a provider; undefined if unset. */
-export async function revealSecret(db: Db, config: Config, tenantId: string, name: string): Promise<string | undefined> {
+export async function revealSecret(
+  db: Db,
+  config: Config,
+  tenantId: string,
+  name: string,
+): Promise<string | undefined> {
   const row = await db
     .select()
     .from(tenantSecrets)
@@ -101,7 +111,10 @@ async function openOrExplain(ring: KeyRing, row: TenantSecretRow, ctx: string): 
  * an old key can then be retired from ENCRYPTION_KEYS. A secret that does not open (its key is
  * gone, or the row was tampered with) is counted in `failed` and left as it is. Idempotent.
  */
-export async function reencryptAll(db: Db, config: Config): Promise<{ re_encrypted: number; failed: number; key_version: number }> {
+export async function reencryptAll(
+  db: Db,
+  config: Config,
+): Promise<{ re_encrypted: number; failed: number; key_version: number }> {
   const ring = keyRingOf(config);
   const newest = ring.newestVersion ?? 0;
   let reEncrypted = 0;

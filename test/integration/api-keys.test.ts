@@ -14,7 +14,10 @@ describe("POST /v1/admin/tenants", () => {
   it("creates a tenant with a working admin key shown once", async () => {
     const res = await call("POST", "/v1/admin/tenants", { token: ADMIN, body: { name: "Acme" } });
     expect(res.status).toBe(201);
-    const body = await json<{ tenant: { id: string; name: string; created_at: string }; api_key: { id: string; key: string; scopes: string[] } }>(res);
+    const body = await json<{
+      tenant: { id: string; name: string; created_at: string };
+      api_key: { id: string; key: string; scopes: string[] };
+    }>(res);
     expect(body.tenant.name).toBe("Acme");
     expect(new Date(body.tenant.created_at).toISOString()).toBe(body.tenant.created_at);
     expect(body.api_key.key).toMatch(/^erk_[A-Za-z0-9]{16}_[A-Za-z0-9]{32}$/);
@@ -25,18 +28,28 @@ describe("POST /v1/admin/tenants", () => {
 
   it("refuses a missing or wrong operator token with 401", async () => {
     await expectProblem(await call("POST", "/v1/admin/tenants", { body: { name: "x" } }), 401, "unauthorized");
-    await expectProblem(await call("POST", "/v1/admin/tenants", { token: "wrong", body: { name: "x" } }), 401, "unauthorized");
+    await expectProblem(
+      await call("POST", "/v1/admin/tenants", { token: "wrong", body: { name: "x" } }),
+      401,
+      "unauthorized",
+    );
   });
 
   it("refuses a tenant API key on operator routes", async () => {
     const tenant = await newTenant();
-    await expectProblem(await call("POST", "/v1/admin/tenants", { token: tenant.adminKey, body: { name: "x" } }), 401, "unauthorized");
+    await expectProblem(
+      await call("POST", "/v1/admin/tenants", { token: tenant.adminKey, body: { name: "x" } }),
+      401,
+      "unauthorized",
+    );
   });
 
   it("stores only a hash of the secret", async () => {
     const tenant = await newTenant();
     const secret = tenant.adminKey.split("_")[2] ?? "";
-    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?").bind(tenant.adminKeyId).first<Record<string, unknown>>();
+    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?")
+      .bind(tenant.adminKeyId)
+      .first<Record<string, unknown>>();
     expect(JSON.stringify(row)).not.toContain(secret);
     expect(row?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -45,7 +58,12 @@ describe("POST /v1/admin/tenants", () => {
 describe("API keys", () => {
   it("creates, lists (without secrets) and uses a scoped key", async () => {
     const tenant = await newTenant();
-    const created = await newKey(tenant, { name: "reader", scopes: ["query"], collection_ids: ["col_a"], rate_tier: "standard" });
+    const created = await newKey(tenant, {
+      name: "reader",
+      scopes: ["query"],
+      collection_ids: ["col_a"],
+      rate_tier: "standard",
+    });
     const list = await json<{ items: KeyView[] }>(await call("GET", "/v1/api-keys", { token: tenant.adminKey }));
     expect(list.items.map((k) => k.id)).toContain(created.id);
     expect(JSON.stringify(list)).not.toContain(created.key);
@@ -58,7 +76,10 @@ describe("API keys", () => {
     const tenant = await newTenant();
     const bad = await call("POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "x", scopes: ["root"] } });
     await expectProblem(bad, 422, "validation_failed");
-    const tier = await call("POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "x", scopes: ["query"], rate_tier: "gold" } });
+    const tier = await call("POST", "/v1/api-keys", {
+      token: tenant.adminKey,
+      body: { name: "x", scopes: ["query"], rate_tier: "gold" },
+    });
     const body = await expectProblem(tier, 422, "validation_failed");
     expect(body.errors).toEqual([expect.objectContaining({ path: "rate_tier" })]);
   });
@@ -92,7 +113,10 @@ describe("API keys", () => {
   it("rotates: the new secret works, the old one only during the grace period", async () => {
     const tenant = await newTenant();
     const key = await newKey(tenant, { scopes: ["admin"] });
-    const res = await call("POST", `/v1/api-keys/${key.id}/rotate`, { token: tenant.adminKey, body: { grace_seconds: 1 } });
+    const res = await call("POST", `/v1/api-keys/${key.id}/rotate`, {
+      token: tenant.adminKey,
+      body: { grace_seconds: 1 },
+    });
     expect(res.status).toBe(200);
     const rotated = await json<KeyView & { key: string }>(res);
     expect(rotated.id).toBe(key.id);
@@ -108,7 +132,9 @@ describe("API keys", () => {
   it("rotates with the default grace of 3600 s when the body is empty JSON", async () => {
     const tenant = await newTenant();
     const key = await newKey(tenant, { scopes: ["query"] });
-    const rotated = await json<KeyView>(await call("POST", `/v1/api-keys/${key.id}/rotate`, { token: tenant.adminKey, body: {} }));
+    const rotated = await json<KeyView>(
+      await call("POST", `/v1/api-keys/${key.id}/rotate`, { token: tenant.adminKey, body: {} }),
+    );
     const grace = Date.parse(rotated.previous_key_expires_at ?? "") - Date.now();
     expect(grace).toBeGreaterThan(3_590_000);
     expect(grace).toBeLessThanOrEqual(3_600_000);
@@ -151,7 +177,9 @@ describe("API keys", () => {
     const key = await newKey(tenant, { scopes: ["admin"] });
     const { callWith } = await import("../support/http");
     await callWith({}, "GET", "/v1/api-keys", { token: key.key });
-    const row = await env.DB.prepare("SELECT last_used_at FROM api_keys WHERE id = ?").bind(key.id).first<{ last_used_at: number | null }>();
+    const row = await env.DB.prepare("SELECT last_used_at FROM api_keys WHERE id = ?")
+      .bind(key.id)
+      .first<{ last_used_at: number | null }>();
     expect(row?.last_used_at).toBeGreaterThan(Date.now() - 10_000);
   });
 });

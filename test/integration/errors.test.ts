@@ -84,7 +84,12 @@ describe("errors are problem+json", () => {
     const hang = env.TEST_HANG_URL;
     skip(!hang, "no hang server");
     const res = await callWith(
-      { UPSTASH_REDIS_REST_URL: hang, UPSTASH_REDIS_REST_TOKEN: "t", RATE_LIMIT_TIMEOUT_MS: "5000", REQUEST_TIMEOUT_MS: "300" },
+      {
+        UPSTASH_REDIS_REST_URL: hang,
+        UPSTASH_REDIS_REST_TOKEN: "t",
+        RATE_LIMIT_TIMEOUT_MS: "5000",
+        REQUEST_TIMEOUT_MS: "300",
+      },
       "GET",
       "/v1/api-keys",
       { token: "erk_AAAAAAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" },

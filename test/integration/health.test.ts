@@ -62,7 +62,11 @@ describe("health", () => {
     const res = await call("GET", "/health/detailed", { token: ADMIN });
     expect(res.status).toBe(200);
     const text = await res.text();
-    const body = JSON.parse(text) as { status: string; providers: Record<string, string>; components: Record<string, { provider?: string }> };
+    const body = JSON.parse(text) as {
+      status: string;
+      providers: Record<string, string>;
+      components: Record<string, { provider?: string }>;
+    };
     expect(body.status).toBe("ok");
     expect(body.providers.rate_limiter).toBe("durable-object");
     expect(body.components.d1?.provider).toBe("d1");

@@ -28,7 +28,13 @@ const token = fc.oneof(
 );
 const contentType = fc.oneof(
   fc.constant(undefined),
-  fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "multipart/form-data", "application/problem+json"),
+  fc.constantFrom(
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "multipart/form-data",
+    "application/problem+json",
+  ),
   printable,
 );
 const body = fc.oneof(
@@ -36,7 +42,10 @@ const body = fc.oneof(
   fc.json({ maxDepth: 3 }),
   printable,
   fc.record({ name: fc.oneof(printable, fc.integer(), fc.constant(null)) }),
-  fc.record({ name: printable, scopes: fc.array(fc.constantFrom("query", "ingest", "admin", "root", ""), { maxLength: 4 }) }),
+  fc.record({
+    name: printable,
+    scopes: fc.array(fc.constantFrom("query", "ingest", "admin", "root", ""), { maxLength: 4 }),
+  }),
   fc.record({ value: fc.oneof(printable, fc.integer()) }),
   fc.record({ grace_seconds: fc.oneof(fc.integer(), fc.double(), printable) }),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => new TextDecoder().decode(bytes)),
@@ -44,9 +53,15 @@ const body = fc.oneof(
 const requestId = fc.oneof(fc.constant(undefined), printable);
 
 const families: Record<string, fc.Arbitrary<string>> = {
-  health: fc.tuple(fc.constantFrom("live", "ready", "detailed"), fc.option(segment)).map(([a, b]) => `/health/${a}${b ? `/${b}` : ""}`),
-  admin: fc.tuple(fc.constantFrom("tenants", "secrets/re-encrypt", ""), fc.option(segment)).map(([a, b]) => `/v1/admin/${a}${b ? `/${b}` : ""}`),
-  "api-keys": fc.tuple(fc.option(segment), fc.constantFrom("", "/rotate", "/x")).map(([id, tail]) => `/v1/api-keys${id === null ? "" : `/${id}`}${tail}`),
+  health: fc
+    .tuple(fc.constantFrom("live", "ready", "detailed"), fc.option(segment))
+    .map(([a, b]) => `/health/${a}${b ? `/${b}` : ""}`),
+  admin: fc
+    .tuple(fc.constantFrom("tenants", "secrets/re-encrypt", ""), fc.option(segment))
+    .map(([a, b]) => `/v1/admin/${a}${b ? `/${b}` : ""}`),
+  "api-keys": fc
+    .tuple(fc.option(segment), fc.constantFrom("", "/rotate", "/x"))
+    .map(([id, tail]) => `/v1/api-keys${id === null ? "" : `/${id}`}${tail}`),
   secrets: fc.option(segment).map((name) => `/v1/secrets${name === null ? "" : `/${name}`}`),
   other: fc.array(segment, { maxLength: 4 }).map((parts) => `/${parts.join("/")}`),
 };
@@ -63,7 +78,14 @@ describe("fuzzing the API", () => {
           if (rid !== undefined) {
             headers["X-Request-Id"] = rid;
           }
-          const sendBody = m === "GET" || m === "HEAD" ? undefined : b === undefined ? undefined : typeof b === "string" ? b : JSON.stringify(b);
+          const sendBody =
+            m === "GET" || m === "HEAD"
+              ? undefined
+              : b === undefined
+                ? undefined
+                : typeof b === "string"
+                  ? b
+                  : JSON.stringify(b);
           const res = await call(m, p, {
             token: t === "__tenant__" ? tenantKey : t,
             headers,

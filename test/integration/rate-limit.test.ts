@@ -3,7 +3,11 @@ import { describe, expect, it } from "vitest";
 import { callWith, expectProblem, newKey, newTenant } from "../support/http";
 
 const tiers = (t: Record<string, { limit: number; window_s: number }>) => ({ RATE_LIMIT_TIERS: JSON.stringify(t) });
-const SMALL = tiers({ anonymous: { limit: 2, window_s: 60 }, standard: { limit: 5, window_s: 60 }, free: { limit: 1, window_s: 60 } });
+const SMALL = tiers({
+  anonymous: { limit: 2, window_s: 60 },
+  standard: { limit: 5, window_s: 60 },
+  free: { limit: 1, window_s: 60 },
+});
 const ip = () => `203.0.113.${Math.floor(Math.random() * 250)}-${crypto.randomUUID().slice(0, 8)}`;
 
 describe("global rate limiting on /v1/*", () => {
@@ -43,9 +47,15 @@ describe("global rate limiting on /v1/*", () => {
   it("charges per-route costs", async () => {
     const tenant = await newTenant();
     // POST /v1/api-keys costs 2 units of the standard tier's 5.
-    const first = await callWith(SMALL, "POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "a", scopes: ["query"] } });
+    const first = await callWith(SMALL, "POST", "/v1/api-keys", {
+      token: tenant.adminKey,
+      body: { name: "a", scopes: ["query"] },
+    });
     expect(first.headers.get("ratelimit-remaining")).toBe("3");
-    const second = await callWith(SMALL, "POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "b", scopes: ["query"] } });
+    const second = await callWith(SMALL, "POST", "/v1/api-keys", {
+      token: tenant.adminKey,
+      body: { name: "b", scopes: ["query"] },
+    });
     expect(second.headers.get("ratelimit-remaining")).toBe("1");
     await expectProblem(
       await callWith(SMALL, "POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "c", scopes: ["query"] } }),
@@ -59,9 +69,17 @@ describe("global rate limiting on /v1/*", () => {
     const headers = { "CF-Connecting-IP": client };
     await expectProblem(await callWith(SMALL, "GET", "/v1/api-keys", { headers }), 401, "unauthorized");
     await expectProblem(await callWith(SMALL, "GET", "/v1/api-keys", { headers, token: "guess" }), 401, "unauthorized");
-    await expectProblem(await callWith(SMALL, "GET", "/v1/api-keys", { headers, token: "guess2" }), 429, "rate_limited");
+    await expectProblem(
+      await callWith(SMALL, "GET", "/v1/api-keys", { headers, token: "guess2" }),
+      429,
+      "rate_limited",
+    );
     // A different address has its own budget.
-    await expectProblem(await callWith(SMALL, "GET", "/v1/api-keys", { headers: { "CF-Connecting-IP": ip() } }), 401, "unauthorized");
+    await expectProblem(
+      await callWith(SMALL, "GET", "/v1/api-keys", { headers: { "CF-Connecting-IP": ip() } }),
+      401,
+      "unauthorized",
+    );
   });
 
   it("turns a known-blocked caller away without a limiter round trip", async () => {
@@ -71,7 +89,12 @@ describe("global rate limiting on /v1/*", () => {
       await callWith(SMALL, "GET", "/v1/api-keys", { headers });
     }
     // Same caller, but now the limiter behind it hangs: only the isolate's blocked cache can answer.
-    const hung = { ...SMALL, UPSTASH_REDIS_REST_URL: env.TEST_HANG_URL, UPSTASH_REDIS_REST_TOKEN: "t", RATE_LIMIT_TIMEOUT_MS: "5000" };
+    const hung = {
+      ...SMALL,
+      UPSTASH_REDIS_REST_URL: env.TEST_HANG_URL,
+      UPSTASH_REDIS_REST_TOKEN: "t",
+      RATE_LIMIT_TIMEOUT_MS: "5000",
+    };
     const started = Date.now();
     await expectProblem(await callWith(hung, "GET", "/v1/api-keys", { headers }), 429, "rate_limited");
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -85,7 +108,11 @@ describe("global rate limiting on /v1/*", () => {
 });
 
 describe("when the limiter's store fails", () => {
-  const down = { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", UPSTASH_REDIS_REST_TOKEN: "t", RATE_LIMIT_TIMEOUT_MS: "500" };
+  const down = {
+    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
+    UPSTASH_REDIS_REST_TOKEN: "t",
+    RATE_LIMIT_TIMEOUT_MS: "500",
+  };
 
   it("fails open for cheap reads (with a logged warning)", async () => {
     const tenant = await newTenant();
@@ -96,15 +123,25 @@ describe("when the limiter's store fails", () => {
 
   it("fails closed for writes with 503 upstream_unavailable", async () => {
     const tenant = await newTenant();
-    const res = await callWith(down, "POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "x", scopes: ["query"] } });
+    const res = await callWith(down, "POST", "/v1/api-keys", {
+      token: tenant.adminKey,
+      body: { name: "x", scopes: ["query"] },
+    });
     await expectProblem(res, 503, "upstream_unavailable");
   });
 
   it("treats a Redis that does not answer in time the same way", async () => {
     const tenant = await newTenant();
-    const hung = { UPSTASH_REDIS_REST_URL: env.TEST_HANG_URL, UPSTASH_REDIS_REST_TOKEN: "t", RATE_LIMIT_TIMEOUT_MS: "200" };
+    const hung = {
+      UPSTASH_REDIS_REST_URL: env.TEST_HANG_URL,
+      UPSTASH_REDIS_REST_TOKEN: "t",
+      RATE_LIMIT_TIMEOUT_MS: "200",
+    };
     expect((await callWith(hung, "GET", "/v1/api-keys", { token: tenant.adminKey })).status).toBe(200);
-    const write = await callWith(hung, "POST", "/v1/api-keys", { token: tenant.adminKey, body: { name: "x", scopes: ["query"] } });
+    const write = await callWith(hung, "POST", "/v1/api-keys", {
+      token: tenant.adminKey,
+      body: { name: "x", scopes: ["query"] },
+    });
     await expectProblem(write, 503, "upstream_unavailable");
   });
 });
@@ -112,7 +149,11 @@ describe("when the limiter's store fails", () => {
 describe.skipIf(env.TEST_UPSTASH_SKIP !== "")("with the Upstash limiter", () => {
   it("limits through real Redis with the same headers and 429", async () => {
     const tenant = await newTenant();
-    const upstash = { ...SMALL, UPSTASH_REDIS_REST_URL: env.TEST_UPSTASH_URL, UPSTASH_REDIS_REST_TOKEN: env.TEST_UPSTASH_TOKEN };
+    const upstash = {
+      ...SMALL,
+      UPSTASH_REDIS_REST_URL: env.TEST_UPSTASH_URL,
+      UPSTASH_REDIS_REST_TOKEN: env.TEST_UPSTASH_TOKEN,
+    };
     const ok = await callWith(upstash, "GET", "/v1/api-keys", { token: tenant.adminKey });
     expect(ok.status).toBe(200);
     expect(ok.headers.get("ratelimit-limit")).toBe("5");

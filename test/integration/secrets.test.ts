@@ -36,7 +36,9 @@ describe("tenant secrets", () => {
     const db = createDb(env.DB);
     await expect(revealSecret(db, parseConfig(env), b.id, "TOKEN")).rejects.toMatchObject({ code: "misconfigured" });
     // Re-encryption reports such a row as failed and carries on with the others.
-    const res = await callWith({ ENCRYPTION_KEYS: `${V2},${V1}` }, "POST", "/v1/admin/secrets/re-encrypt", { token: ADMIN });
+    const res = await callWith({ ENCRYPTION_KEYS: `${V2},${V1}` }, "POST", "/v1/admin/secrets/re-encrypt", {
+      token: ADMIN,
+    });
     const result = await json<{ re_encrypted: number; failed: number }>(res);
     expect(result.failed).toBe(1);
     expect(result.re_encrypted).toBeGreaterThanOrEqual(1);
@@ -47,7 +49,11 @@ describe("tenant secrets", () => {
   it("requires the admin scope and validates the name", async () => {
     const tenant = await newTenant();
     const reader = await newKey(tenant, { scopes: ["query"] });
-    await expectProblem(await call("PUT", "/v1/secrets/X", { token: reader.key, body: { value: "v" } }), 403, "forbidden");
+    await expectProblem(
+      await call("PUT", "/v1/secrets/X", { token: reader.key, body: { value: "v" } }),
+      403,
+      "forbidden",
+    );
     await expectProblem(
       await call("PUT", "/v1/secrets/1bad-name", { token: tenant.adminKey, body: { value: "v" } }),
       422,
@@ -58,7 +64,10 @@ describe("tenant secrets", () => {
 
   it("answers 503 naming ENCRYPTION_KEYS when no key ring is configured", async () => {
     const tenant = await newTenant();
-    const res = await callWith({ ENCRYPTION_KEYS: "" }, "PUT", "/v1/secrets/X", { token: tenant.adminKey, body: { value: "v" } });
+    const res = await callWith({ ENCRYPTION_KEYS: "" }, "PUT", "/v1/secrets/X", {
+      token: tenant.adminKey,
+      body: { value: "v" },
+    });
     const body = await expectProblem(res, 503, "misconfigured");
     expect(body.detail).toContain("ENCRYPTION_KEYS");
   });
@@ -78,7 +87,9 @@ describe("tenant secrets", () => {
     expect(await revealSecret(db, onlyV2, tenant.id, "ONE")).toBe("first");
     expect(await revealSecret(db, onlyV2, tenant.id, "TWO")).toBe("second");
     // Running it again finds nothing left to do.
-    const again = await json<{ re_encrypted: number }>(await callWith(ring, "POST", "/v1/admin/secrets/re-encrypt", { token: ADMIN }));
+    const again = await json<{ re_encrypted: number }>(
+      await callWith(ring, "POST", "/v1/admin/secrets/re-encrypt", { token: ADMIN }),
+    );
     expect(again.re_encrypted).toBe(0);
     await env.DB.prepare("UPDATE tenant_secrets SET key_version = 1").run();
   });

@@ -76,7 +76,9 @@ export async function json<T = Record<string, unknown>>(res: Response): Promise<
 export async function expectProblem(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = await json<{ code: string; status: number; request_id: string; detail: string; errors?: unknown[] }>(res);
+  const body = await json<{ code: string; status: number; request_id: string; detail: string; errors?: unknown[] }>(
+    res,
+  );
   expect(body.code).toBe(code);
   expect(body.status).toBe(status);
   expect(body.request_id).toBe(res.headers.get("x-request-id"));

@@ -184,9 +184,7 @@ function envelope(value: Parsed, base64: boolean): { result?: Reply; error?: str
 }
 
 function isCommand(value: unknown): value is Array<string | number> {
-  return (
-    Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" || typeof v === "number")
-  );
+  return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" || typeof v === "number");
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -241,7 +239,11 @@ export async function startRedisRestShim(options: ShimOptions): Promise<Shim> {
         if (path === "/pipeline") {
           const conn = connection();
           const replies = await Promise.all(body.map((command) => conn.send(rewrite(command))));
-          return send(res, 200, replies.map((reply) => envelope(reply, base64)));
+          return send(
+            res,
+            200,
+            replies.map((reply) => envelope(reply, base64)),
+          );
         }
         // A transaction gets its own connection so other clients' commands cannot interleave.
         const conn = new RedisConnection(options.redisPort);
@@ -254,7 +256,11 @@ export async function startRedisRestShim(options: ShimOptions): Promise<Shim> {
           if (replies instanceof RedisError || !Array.isArray(replies)) {
             return send(res, 400, { error: replies instanceof RedisError ? replies.message : "EXECABORT" });
           }
-          return send(res, 200, replies.map((reply) => envelope(reply, base64)));
+          return send(
+            res,
+            200,
+            replies.map((reply) => envelope(reply, base64)),
+          );
         } finally {
           conn.close();
         }

@@ -22,7 +22,12 @@ describe("config", () => {
   });
 
   it("reports every bad setting without throwing, keeping defaults for the rest", () => {
-    const config = parseConfig({ LOG_LEVEL: "loud", REQUEST_TIMEOUT_MS: "abc", RATE_LIMIT_TIERS: "{", API_KEY_CACHE_TTL_MS: "60000" });
+    const config = parseConfig({
+      LOG_LEVEL: "loud",
+      REQUEST_TIMEOUT_MS: "abc",
+      RATE_LIMIT_TIERS: "{",
+      API_KEY_CACHE_TTL_MS: "60000",
+    });
     expect(config.problems.map((p) => p.setting).sort()).toEqual([
       "API_KEY_CACHE_TTL_MS",
       "LOG_LEVEL",
@@ -33,12 +38,17 @@ describe("config", () => {
   });
 
   it("merges custom tiers over the built-in ones and validates the default tier", () => {
-    const config = parseConfig({ RATE_LIMIT_TIERS: '{"gold":{"limit":5,"window_s":1}}', RATE_LIMIT_DEFAULT_TIER: "gold" });
+    const config = parseConfig({
+      RATE_LIMIT_TIERS: '{"gold":{"limit":5,"window_s":1}}',
+      RATE_LIMIT_DEFAULT_TIER: "gold",
+    });
     expect(config.problems).toEqual([]);
     expect(config.rateTiers.gold).toEqual({ limit: 5, window_s: 1 });
     expect(config.rateTiers.anonymous).toBeDefined();
     expect(parseConfig({ RATE_LIMIT_DEFAULT_TIER: "nope" }).problems[0]?.setting).toBe("RATE_LIMIT_DEFAULT_TIER");
-    expect(parseConfig({ RATE_LIMIT_TIERS: '{"x":{"limit":0,"window_s":1}}' }).problems[0]?.setting).toBe("RATE_LIMIT_TIERS");
+    expect(parseConfig({ RATE_LIMIT_TIERS: '{"x":{"limit":0,"window_s":1}}' }).problems[0]?.setting).toBe(
+      "RATE_LIMIT_TIERS",
+    );
   });
 
   it("parses a key ring newest first and rejects bad entries", () => {

@@ -32,7 +32,9 @@ describe("KeyRing", () => {
     await expect(ring.open(sealed, "tenant-b")).rejects.toThrow();
     const bytes = Uint8Array.from(atob(sealed.ciphertext), (c) => c.charCodeAt(0));
     bytes[0] = (bytes[0] ?? 0) ^ 1;
-    await expect(ring.open({ ...sealed, ciphertext: btoa(String.fromCharCode(...bytes)) }, "tenant-a")).rejects.toThrow();
+    await expect(
+      ring.open({ ...sealed, ciphertext: btoa(String.fromCharCode(...bytes)) }, "tenant-a"),
+    ).rejects.toThrow();
     await expect(ring.open({ ...sealed, keyVersion: 9 }, "tenant-a")).rejects.toThrow(/v9/);
   });
 });

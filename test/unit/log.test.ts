@@ -11,7 +11,9 @@ describe("logger", () => {
   it("writes one JSON object per line with level, msg and base fields", () => {
     const { logger, parsed } = capture("info");
     logger.info("hello", { route: "/x", status: 200 });
-    expect(parsed()).toEqual([expect.objectContaining({ level: "info", msg: "hello", request_id: "r1", route: "/x", status: 200 })]);
+    expect(parsed()).toEqual([
+      expect.objectContaining({ level: "info", msg: "hello", request_id: "r1", route: "/x", status: 200 }),
+    ]);
   });
 
   it("drops lines below the level and never computes lazy debug fields", () => {

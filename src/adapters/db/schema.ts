@@ -58,4 +58,3 @@ export const tenantSecrets = sqliteTable(
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TenantSecretRow = typeof tenantSecrets.$inferSelect;
-

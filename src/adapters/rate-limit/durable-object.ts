@@ -5,7 +5,9 @@ import type { RateLimiter, RateLimitRequest, RateLimitResult } from "./interface
 export class DurableObjectRateLimiter implements RateLimiter {
   readonly name = "durable-object";
 
-  constructor(private readonly namespace: DurableObjectNamespace<import("../../durable-objects/rate-limiter").RateLimiter>) {}
+  constructor(
+    private readonly namespace: DurableObjectNamespace<import("../../durable-objects/rate-limiter").RateLimiter>,
+  ) {}
 
   async limit(request: RateLimitRequest): Promise<RateLimitResult> {
     const stub = this.namespace.get(this.namespace.idFromName(request.bucket));
