@@ -20,6 +20,7 @@ export default defineConfig(async () => {
             TEST_UPSTASH_TOKEN: inject<string>("upstashToken"),
             TEST_UPSTASH_SKIP: inject<string>("upstashSkip"),
             TEST_HANG_URL: inject<string>("hangUrl"),
+            TEST_WORKER_URL: inject<string>("workerUrl"),
             ADMIN_TOKEN: "test-admin-token",
             ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
             LOG_LEVEL: "warn",

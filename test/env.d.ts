@@ -11,6 +11,8 @@ declare global {
       TEST_UPSTASH_SKIP: string;
       /** A loopback server that accepts connections and never answers (timeouts). */
       TEST_HANG_URL: string;
+      /** The built Worker served by Miniflare on loopback (test/e2e). */
+      TEST_WORKER_URL: string;
     }
   }
 }
