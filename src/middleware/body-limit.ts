@@ -9,10 +9,15 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
  * hard cap (413) whether it is framed by Content-Length or chunked — a declared length is never
  * trusted alone. The bytes read are handed on to the validator.
  */
-export function jsonBody(maxBytes?: number): MiddlewareHandler<AppEnv> {
+export function jsonBody(options: { maxBytes?: number; optional?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const limit = maxBytes ?? c.var.config.maxJsonBodyBytes;
+    const limit = options.maxBytes ?? c.var.config.maxJsonBodyBytes;
     const type = c.req.header("content-type") ?? "";
+    // A route whose fields are all optional also accepts no body at all, as `{}`.
+    if (options.optional && (c.req.raw.body === null || c.req.header("content-length") === "0")) {
+      c.req.raw = new Request(c.req.raw, { body: "{}", headers: withJsonType(c.req.raw.headers) });
+      return next();
+    }
     if (!JSON_TYPE.test(type)) {
       throw new AppError("unsupported_media_type", "Send the body as application/json.");
     }
@@ -52,6 +57,13 @@ export function jsonBody(maxBytes?: number): MiddlewareHandler<AppEnv> {
     c.req.raw = new Request(c.req.raw, { body: bytes });
     await next();
   };
+}
+
+function withJsonType(headers: Headers): Headers {
+  const copy = new Headers(headers);
+  copy.set("Content-Type", "application/json");
+  copy.delete("Content-Length");
+  return copy;
 }
 
 function tooLarge(limit: number): AppError {

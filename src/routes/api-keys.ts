@@ -63,10 +63,10 @@ const rotate = createRoute({
   tags: ["api keys"],
   summary: "Issue a new secret; the old one works for grace_seconds (default 3600)",
   security: bearerSecurity,
-  middleware: [requireKey("admin"), jsonBody()] as const,
+  middleware: [requireKey("admin"), jsonBody({ optional: true })] as const,
   request: {
     params: KeyIdParam,
-    body: { required: true, content: { "application/json": { schema: RotateApiKeyBody } } },
+    body: { required: false, content: { "application/json": { schema: RotateApiKeyBody } } },
   },
   responses: {
     200: { description: "Rotated", content: { "application/json": { schema: ApiKeyWithSecretSchema } } },

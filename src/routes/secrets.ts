@@ -15,7 +15,7 @@ const put = createRoute({
   tags: ["secrets"],
   summary: "Store (or replace) a secret, encrypted; it is never returned",
   security: bearerSecurity,
-  middleware: [requireKey("admin"), jsonBody(16_384)] as const,
+  middleware: [requireKey("admin"), jsonBody({ maxBytes: 16_384 })] as const,
   request: {
     params: SecretNameParam,
     body: { required: true, content: { "application/json": { schema: PutSecretBody } } },
