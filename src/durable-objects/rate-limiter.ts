@@ -14,7 +14,9 @@ interface Hit {
  * until they are durable, so an eviction never forgets what was admitted.
  */
 export class RateLimiter extends DurableObject<Env> {
+  /** Live hits are `hits[head..]`; the prefix is dropped in bulk so pruning stays O(1) amortised. */
   private hits: Hit[] = [];
+  private head = 0;
   private used = 0;
   private alarmAt: number | undefined;
   private lastPurge = 0;
@@ -57,15 +59,17 @@ export class RateLimiter extends DurableObject<Env> {
     return "pong";
   }
 
-  /** Frees the storage of a bucket that went quiet. */
-  override async alarm(): Promise<void> {
+  /** Empties the log of a bucket that went quiet. */
+  override alarm(): void {
     this.alarmAt = undefined;
     this.prune(Date.now());
-    const last = this.hits.at(-1);
+    const last = this.head < this.hits.length ? this.hits.at(-1) : undefined;
     if (last) {
       this.scheduleCleanup(last.expires);
     } else {
-      await this.ctx.storage.deleteAll();
+      this.hits = [];
+      this.head = 0;
+      this.ctx.storage.sql.exec("DELETE FROM hits");
     }
   }
 
@@ -74,22 +78,27 @@ export class RateLimiter extends DurableObject<Env> {
    * changes (a new tier), a short-lived hit behind a long-lived one leaves with it: stricter, never looser.
    */
   private prune(now: number): void {
-    let drop = 0;
-    for (const hit of this.hits) {
-      if (hit.expires > now) {
+    const start = this.head;
+    while (this.head < this.hits.length) {
+      const hit = this.hits[this.head];
+      if (!hit || hit.expires > now) {
         break;
       }
       this.used -= hit.cost;
-      drop++;
+      this.head++;
     }
-    if (drop > 0) {
-      this.hits.splice(0, drop);
-      // Expired rows are harmless (loading skips them),
-      // so storage is purged at most once a second instead of on every call under load.
-      if (now - this.lastPurge >= 1_000) {
-        this.lastPurge = now;
-        this.ctx.storage.sql.exec("DELETE FROM hits WHERE expires <= ?", now);
-      }
+    if (this.head === start) {
+      return;
+    }
+    if (this.head > 1_024 && this.head * 2 > this.hits.length) {
+      this.hits = this.hits.slice(this.head);
+      this.head = 0;
+    }
+    // Expired rows are harmless (loading skips them), so storage is purged at most once a second
+    // instead of on every call under load.
+    if (now - this.lastPurge >= 1_000) {
+      this.lastPurge = now;
+      this.ctx.storage.sql.exec("DELETE FROM hits WHERE expires <= ?", now);
     }
   }
 
@@ -99,7 +108,11 @@ export class RateLimiter extends DurableObject<Env> {
       return windowMs;
     }
     let freed = 0;
-    for (const hit of this.hits) {
+    for (let i = this.head; i < this.hits.length; i++) {
+      const hit = this.hits[i];
+      if (!hit) {
+        break;
+      }
       freed += hit.cost;
       if (this.used - freed + cost <= limit) {
         return Math.max(1, hit.expires - now);

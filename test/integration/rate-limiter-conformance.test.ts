@@ -102,3 +102,27 @@ describe("UpstashRateLimiter failures", () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 });
+
+describe("RateLimiter Durable Object", () => {
+  it("empties a quiet bucket on its alarm and keeps working afterwards", async () => {
+    const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
+    expect((await stub.limit(1, 1, 100)).allowed).toBe(true);
+    expect((await stub.limit(1, 1, 100)).allowed).toBe(false);
+    await sleep(150);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const rows = await runInDurableObject(stub, (_, state) =>
+      state.storage.sql.exec("SELECT COUNT(*) AS n FROM hits").one(),
+    );
+    expect(rows.n).toBe(0);
+    expect((await stub.limit(1, 1, 100)).allowed).toBe(true);
+  });
+
+  it("remembers admitted hits across an eviction", async () => {
+    const { evictDurableObject } = await import("cloudflare:test");
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
+    expect((await stub.limit(2, 2, 60_000)).allowed).toBe(true);
+    await evictDurableObject(stub);
+    expect((await stub.limit(1, 2, 60_000)).allowed).toBe(false);
+  });
+});
