@@ -1,10 +1,9 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { constantTimeEqual } from "../lib/crypto";
 import { commonErrors, operatorSecurity } from "../schemas/common";
 import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
-import { bearerToken } from "../services/auth";
+import { authenticate } from "../services/auth";
 import { providers, runChecks } from "../services/health";
 
 export const health = new OpenAPIHono<AppEnv>();
@@ -57,14 +56,13 @@ const detailed = createRoute({
 });
 
 health.openapi(detailed, async (c) => {
-  const adminToken = c.var.config.adminToken;
-  const token = bearerToken(c.req.header("authorization"));
-  if (adminToken === undefined || token === undefined || !(await constantTimeEqual(token, adminToken))) {
+  const deps = { ...c.var.services, config: c.var.config };
+  const credentials = await authenticate(deps, c.req.header("authorization"), true);
+  if (credentials.kind !== "ok") {
     throw new AppError("unauthorized", "Authorization: Bearer <ADMIN_TOKEN> is required.", {
       headers: { "WWW-Authenticate": 'Bearer realm="edgerag-operator"' },
     });
   }
-  const deps = { ...c.var.services, config: c.var.config };
   const components = await runChecks(deps);
   const statuses = Object.values(components).map((check) => check.status);
   const status = statuses.includes("down") ? "down" : statuses.includes("degraded") ? "degraded" : "ok";
