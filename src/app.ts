@@ -16,6 +16,7 @@ import { services } from "./middleware/services";
 import { deadline } from "./middleware/timeout";
 import { admin } from "./routes/admin";
 import { apiKeys } from "./routes/api-keys";
+import { collections } from "./routes/collections";
 import { health } from "./routes/health";
 import { secrets } from "./routes/secrets";
 
@@ -109,6 +110,7 @@ export function createApp() {
   app.route("/", admin);
   app.route("/", apiKeys);
   app.route("/", secrets);
+  app.route("/", collections);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

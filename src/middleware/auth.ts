@@ -6,10 +6,10 @@ import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
 const challenge = { "WWW-Authenticate": 'Bearer realm="edgerag"' };
 
 /**
- * Route guard: a tenant API key with `scope` (or `admin`, which includes every scope).
+ * Route guard: a tenant API key with one of `scopes` (`admin` includes every scope).
  * 401 without valid credentials, 403 with a valid key that lacks the scope.
  */
-export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
+export function requireKey(...scopes: [Scope, ...Scope[]]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const principal = c.get("principal");
     if (principal?.kind !== "key") {
@@ -17,8 +17,8 @@ export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
         headers: challenge,
       });
     }
-    if (!hasScope(principal, scope)) {
-      throw new AppError("forbidden", `This API key lacks the "${scope}" scope.`);
+    if (!scopes.some((scope) => hasScope(principal, scope))) {
+      throw new AppError("forbidden", `This API key lacks the ${scopes.map((s) => `"${s}"`).join(" or ")} scope.`);
     }
     await next();
   };

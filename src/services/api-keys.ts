@@ -2,9 +2,9 @@
  * Tenant API keys: create, list, rotate with a grace period, revoke. Every query is scoped by
  * tenant id, so another tenant's key is indistinguishable from a missing one (404).
  */
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
-import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
+import { type ApiKeyRow, apiKeys, collections } from "../adapters/db/schema";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
@@ -76,6 +76,19 @@ export async function createApiKey(
         "forbidden",
         "A key restricted to collections can only create keys restricted to a subset of them.",
       );
+    }
+  }
+  if (collectionIds !== null) {
+    const found = await deps.db
+      .select({ id: collections.id })
+      .from(collections)
+      .where(and(eq(collections.tenantId, creator.tenantId), inArray(collections.id, collectionIds)));
+    const known = new Set(found.map((row) => row.id));
+    const unknown = collectionIds.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new AppError("validation_failed", "Unknown collection ids.", {
+        errors: unknown.map((id) => ({ path: "collection_ids", message: `no collection ${id}` })),
+      });
     }
   }
   const [{ total } = { total: 0 }] = await deps.db

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, expectProblem, json, newKey, newTenant } from "../support/http";
+import { ADMIN, call, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
 
 type KeyView = {
   id: string;
@@ -58,10 +58,11 @@ describe("POST /v1/admin/tenants", () => {
 describe("API keys", () => {
   it("creates, lists (without secrets) and uses a scoped key", async () => {
     const tenant = await newTenant();
+    const col = await newCollection(tenant);
     const created = await newKey(tenant, {
       name: "reader",
       scopes: ["query"],
-      collection_ids: ["col_a"],
+      collection_ids: [col],
       rate_tier: "standard",
     });
     const list = await json<{ items: KeyView[] }>(await call("GET", "/v1/api-keys", { token: tenant.adminKey }));
@@ -84,6 +85,18 @@ describe("API keys", () => {
     expect(body.errors).toEqual([expect.objectContaining({ path: "rate_tier" })]);
   });
 
+  it("refuses collection ids the tenant does not have, including another tenant's", async () => {
+    const a = await newTenant("A");
+    const b = await newTenant("B");
+    const bCol = await newCollection(b);
+    const res = await call("POST", "/v1/api-keys", {
+      token: a.adminKey,
+      body: { name: "x", scopes: ["query"], collection_ids: [bCol, "col_AAAAAAAAAAAAAAAA"] },
+    });
+    const body = await expectProblem(res, 422, "validation_failed");
+    expect(body.errors).toHaveLength(2);
+  });
+
   it("refuses a past expires_at, and an expired key stops working", async () => {
     const tenant = await newTenant();
     const past = await call("POST", "/v1/api-keys", {
@@ -100,12 +113,13 @@ describe("API keys", () => {
 
   it("does not let a collection-restricted key mint a wider key", async () => {
     const tenant = await newTenant();
-    const restricted = await newKey(tenant, { scopes: ["admin"], collection_ids: ["col_a"] });
+    const col = await newCollection(tenant);
+    const restricted = await newKey(tenant, { scopes: ["admin"], collection_ids: [col] });
     const wider = await call("POST", "/v1/api-keys", { token: restricted.key, body: { name: "x", scopes: ["query"] } });
     await expectProblem(wider, 403, "forbidden");
     const narrower = await call("POST", "/v1/api-keys", {
       token: restricted.key,
-      body: { name: "x", scopes: ["query"], collection_ids: ["col_a"] },
+      body: { name: "x", scopes: ["query"], collection_ids: [col] },
     });
     expect(narrower.status).toBe(201);
   });

@@ -47,6 +47,7 @@ const body = fc.oneof(
     scopes: fc.array(fc.constantFrom("query", "ingest", "admin", "root", ""), { maxLength: 4 }),
   }),
   fc.record({ value: fc.oneof(printable, fc.integer()) }),
+  fc.record({ name: printable, description: fc.oneof(printable, fc.integer(), fc.constant(null)) }),
   fc.record({ grace_seconds: fc.oneof(fc.integer(), fc.double(), printable) }),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => new TextDecoder().decode(bytes)),
 );
@@ -63,6 +64,9 @@ const families: Record<string, fc.Arbitrary<string>> = {
     .tuple(fc.option(segment), fc.constantFrom("", "/rotate", "/x"))
     .map(([id, tail]) => `/v1/api-keys${id === null ? "" : `/${id}`}${tail}`),
   secrets: fc.option(segment).map((name) => `/v1/secrets${name === null ? "" : `/${name}`}`),
+  collections: fc
+    .tuple(fc.option(fc.oneof(segment, fc.constant("col_AAAAAAAAAAAAAAAA"))), fc.option(printable))
+    .map(([id, query]) => `/v1/collections${id === null ? "" : `/${id}`}${query === null ? "" : `?${query}`}`),
   other: fc.array(segment, { maxLength: 4 }).map((parts) => `/${parts.join("/")}`),
 };
 

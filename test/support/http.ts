@@ -103,3 +103,9 @@ export async function newKey(tenant: TestTenant, body: Record<string, unknown>):
   expect(res.status).toBe(201);
   return json<{ id: string; key: string }>(res);
 }
+
+export async function newCollection(tenant: TestTenant, name = `c-${crypto.randomUUID()}`): Promise<string> {
+  const res = await call("POST", "/v1/collections", { token: tenant.adminKey, body: { name } });
+  expect(res.status).toBe(201);
+  return (await json<{ id: string }>(res)).id;
+}

@@ -3,7 +3,7 @@
  * generated from this file by `npm run db:generate` (drizzle-kit) and never hand-edited.
  * Times are stored as epoch milliseconds and rendered as ISO-8601 at the API boundary.
  */
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
@@ -55,6 +55,27 @@ export const tenantSecrets = sqliteTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.name] }), index("tenant_secrets_key_version_idx").on(t.keyVersion)],
 );
 
+export const collections = sqliteTable(
+  "collections",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    /** Bumped on every content change; part of every answer-cache key, so stale answers are never served. */
+    version: integer("version").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("collections_tenant_name_idx").on(t.tenantId, t.name),
+    index("collections_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+  ],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TenantSecretRow = typeof tenantSecrets.$inferSelect;
+export type CollectionRow = typeof collections.$inferSelect;

@@ -1,0 +1,83 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { keyOf, requireKey } from "../middleware/auth";
+import { jsonBody } from "../middleware/body-limit";
+import {
+  CollectionIdParam,
+  CollectionListSchema,
+  CollectionSchema,
+  CreateCollectionBody,
+  PageQuery,
+} from "../schemas/collections";
+import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
+import { createCollection, deleteCollection, getCollection, listCollections, toView } from "../services/collections";
+
+/** Collections: `ingest` to create and delete, `query` or `ingest` to read. */
+export const collections = new OpenAPIHono<AppEnv>();
+
+const json = (schema: typeof CollectionSchema | typeof CollectionListSchema, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const create = createRoute({
+  method: "post",
+  path: "/v1/collections",
+  tags: ["collections"],
+  summary: "Create a collection",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest"), jsonBody()] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateCollectionBody } } } },
+  responses: { 201: json(CollectionSchema, "Created"), ...commonErrors, ...conflict },
+});
+
+collections.openapi(create, async (c) => {
+  return c.json(await createCollection(c.var.services.db, keyOf(c.var.principal), c.req.valid("json")), 201);
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/collections",
+  tags: ["collections"],
+  summary: "List collections, newest first (cursor paging)",
+  security: bearerSecurity,
+  middleware: [requireKey("query", "ingest")] as const,
+  request: { query: PageQuery },
+  responses: { 200: json(CollectionListSchema, "A page of collections"), ...commonErrors },
+});
+
+collections.openapi(list, async (c) => {
+  return c.json(await listCollections(c.var.services.db, keyOf(c.var.principal), c.req.valid("query")), 200);
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/collections/{id}",
+  tags: ["collections"],
+  summary: "Get a collection",
+  security: bearerSecurity,
+  middleware: [requireKey("query", "ingest")] as const,
+  request: { params: CollectionIdParam },
+  responses: { 200: json(CollectionSchema, "The collection"), ...commonErrors, ...notFound },
+});
+
+collections.openapi(get, async (c) => {
+  const row = await getCollection(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id);
+  return c.json(toView(row), 200);
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/collections/{id}",
+  tags: ["collections"],
+  summary: "Delete a collection and everything in it",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest")] as const,
+  request: { params: CollectionIdParam },
+  responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFound },
+});
+
+collections.openapi(remove, async (c) => {
+  await deleteCollection(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id);
+  return c.body(null, 204);
+});

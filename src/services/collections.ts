@@ -1,0 +1,121 @@
+/**
+ * Collections: a tenant's named sets of documents. Every query is scoped by tenant id, and a key
+ * restricted to collections sees only those: anything else is indistinguishable from missing (404).
+ */
+import { and, count, desc, eq, inArray, lt, or } from "drizzle-orm";
+import type { Db } from "../adapters/db/client";
+import { type CollectionRow, collections } from "../adapters/db/schema";
+import { AppError } from "../errors";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { newId } from "../lib/ids";
+import type { CollectionView } from "../schemas/collections";
+import { iso } from "../schemas/common";
+import { canAccessCollection, type KeyPrincipal } from "./principal";
+
+export const MAX_COLLECTIONS_PER_TENANT = 1_000;
+
+export function toView(row: CollectionRow): CollectionView {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    version: row.version,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+}
+
+export async function createCollection(
+  db: Db,
+  principal: KeyPrincipal,
+  input: { name: string; description?: string | undefined },
+): Promise<CollectionView> {
+  if (principal.collectionIds !== null) {
+    throw new AppError("forbidden", "A key restricted to collections cannot create collections.");
+  }
+  const [{ total } = { total: 0 }] = await db
+    .select({ total: count() })
+    .from(collections)
+    .where(eq(collections.tenantId, principal.tenantId));
+  if (total >= MAX_COLLECTIONS_PER_TENANT) {
+    throw new AppError("conflict", `A tenant may hold at most ${MAX_COLLECTIONS_PER_TENANT} collections.`);
+  }
+  const now = Date.now();
+  const row: CollectionRow = {
+    id: newId("col"),
+    tenantId: principal.tenantId,
+    name: input.name,
+    description: input.description ?? null,
+    version: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const inserted = await db.insert(collections).values(row).onConflictDoNothing().returning({ id: collections.id });
+  if (inserted.length === 0) {
+    throw new AppError("conflict", `A collection named "${input.name}" already exists.`);
+  }
+  return toView(row);
+}
+
+export async function listCollections(
+  db: Db,
+  principal: KeyPrincipal,
+  page: { cursor?: string | undefined; limit: number },
+): Promise<{ items: CollectionView[]; next_cursor: string | null }> {
+  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  if (page.cursor !== undefined && !after) {
+    throw new AppError("validation_failed", "The cursor is not valid.", {
+      errors: [{ path: "cursor", message: "use next_cursor from a previous page" }],
+    });
+  }
+  const rows = await db
+    .select()
+    .from(collections)
+    .where(
+      and(
+        eq(collections.tenantId, principal.tenantId),
+        principal.collectionIds === null ? undefined : inArray(collections.id, principal.collectionIds),
+        after
+          ? or(
+              lt(collections.createdAt, after.createdAt),
+              and(eq(collections.createdAt, after.createdAt), lt(collections.id, after.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(collections.createdAt), desc(collections.id))
+    .limit(page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(toView),
+    next_cursor: rows.length > page.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+/**
+ * The collection: 404 if the tenant has none by that id (another tenant's included), 403 if it is
+ * the tenant's but the key is restricted to other collections.
+ */
+export async function getCollection(db: Db, principal: KeyPrincipal, id: string): Promise<CollectionRow> {
+  const row = await db
+    .select()
+    .from(collections)
+    .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
+    .get();
+  if (!row) {
+    throw new AppError("not_found", "No such collection.");
+  }
+  if (!canAccessCollection(principal, id)) {
+    throw new AppError("forbidden", "This API key is restricted to other collections.");
+  }
+  return row;
+}
+
+export async function deleteCollection(db: Db, principal: KeyPrincipal, id: string): Promise<void> {
+  await getCollection(db, principal, id);
+  await db
+    .delete(collections)
+    .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
+    .run();
+}
