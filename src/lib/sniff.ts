@@ -1,0 +1,99 @@
+/**
+ * Decides a document's type from its bytes, never from its name: `%PDF-` is PDF; a ZIP holding a
+ * WordprocessingML main part is DOCX; otherwise valid UTF-8 text, sniffed as HTML, Markdown or plain
+ * text. Anything else is not a document we read (undefined).
+ */
+export type DocumentKind = "pdf" | "docx" | "html" | "markdown" | "text";
+
+export const MIME_TYPES: Record<DocumentKind, string> = {
+  pdf: "application/pdf",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  html: "text/html",
+  markdown: "text/markdown",
+  text: "text/plain",
+};
+
+const PDF = [0x25, 0x50, 0x44, 0x46, 0x2d]; // %PDF-
+const ZIP = [0x50, 0x4b, 0x03, 0x04]; // PK\3\4
+
+function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
+  return prefix.every((byte, i) => bytes[i] === byte);
+}
+
+/** Names inside a ZIP are stored uncompressed in its headers, so a byte search finds them. */
+function containsAscii(bytes: Uint8Array, text: string): boolean {
+  const needle = new TextEncoder().encode(text);
+  const first = needle[0];
+  outer: for (
+    let i = bytes.indexOf(first ?? 0);
+    i >= 0 && i <= bytes.length - needle.length;
+    i = bytes.indexOf(first ?? 0, i + 1)
+  ) {
+    for (let j = 1; j < needle.length; j++) {
+      if (bytes[i + j] !== needle[j]) {
+        continue outer;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+/** UTF-8 text without NUL or other C0 controls (tab, newlines and form feed aside), or undefined. */
+export function decodeText(bytes: Uint8Array): string | undefined {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: detecting binary content is the point.
+  return /[\u0000-\u0008\u000B\u000E-\u001F]/.test(text) ? undefined : text;
+}
+
+const HTML_START = /^\s*(<!--[\s\S]*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])/i;
+const HTML_TAGS = /<(p|div|h[1-6]|ul|ol|li|table|a\s+href|br|span|section|article)[\s>/]/gi;
+
+export function looksLikeHtml(text: string): boolean {
+  if (HTML_START.test(text)) {
+    return true;
+  }
+  const sample = text.slice(0, 20_000);
+  return (sample.match(HTML_TAGS)?.length ?? 0) >= 3;
+}
+
+const MARKDOWN_SIGNALS = [
+  /^#{1,6}\s+\S/m, // ATX heading
+  /^\s*```/m, // fenced code
+  /^\s*[-*+]\s+\S/m, // bullet list
+  /^\s*\d+\.\s+\S/m, // ordered list
+  /\[[^\]]+\]\([^)]+\)/, // link
+  /^\s*>\s+\S/m, // block quote
+  /(\*\*|__)[^*_\n]+\1/, // bold
+  /^.+\n(=+|-+)\s*$/m, // setext heading
+];
+
+export function looksLikeMarkdown(text: string): boolean {
+  const sample = text.slice(0, 20_000);
+  const hits = MARKDOWN_SIGNALS.filter((signal) => signal.test(sample)).length;
+  return /^#{1,6}\s+\S/m.test(sample) ? hits >= 1 : hits >= 2;
+}
+
+export function sniff(bytes: Uint8Array): DocumentKind | undefined {
+  if (startsWith(bytes, PDF)) {
+    return "pdf";
+  }
+  if (startsWith(bytes, ZIP)) {
+    return containsAscii(bytes, "[Content_Types].xml") && containsAscii(bytes, "word/document.xml")
+      ? "docx"
+      : undefined;
+  }
+  const text = decodeText(bytes);
+  if (text === undefined) {
+    return undefined;
+  }
+  if (looksLikeHtml(text)) {
+    return "html";
+  }
+  return looksLikeMarkdown(text) ? "markdown" : "text";
+}

@@ -1,0 +1,130 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { chunkText, estimateTokens } from "../../src/lib/chunk";
+import { decodeEntities, htmlTitle, htmlToText } from "../../src/lib/html";
+import { sniff } from "../../src/lib/sniff";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe("sniff", () => {
+  it("recognises PDF by magic bytes whatever follows", () => {
+    expect(sniff(bytes("%PDF-1.7\n%âãÏÓ\n1 0 obj"))).toBe("pdf");
+  });
+
+  it("recognises DOCX by its ZIP parts, and refuses other ZIPs", () => {
+    const zip = (names: string[]) => new Uint8Array([0x50, 0x4b, 0x03, 0x04, ...bytes(names.join("\u0000"))]);
+    expect(sniff(zip(["[Content_Types].xml", "word/document.xml"]))).toBe("docx");
+    expect(sniff(zip(["[Content_Types].xml", "xl/workbook.xml"]))).toBeUndefined();
+  });
+
+  it("tells HTML, Markdown and plain text apart by content", () => {
+    expect(sniff(bytes("<!DOCTYPE html><html><body><p>Hi</p></body></html>"))).toBe("html");
+    expect(sniff(bytes("<div>a</div><p>b</p><ul><li>c</li></ul>"))).toBe("html");
+    expect(sniff(bytes("# Title\n\nSome text."))).toBe("markdown");
+    expect(sniff(bytes("Intro\n\n- one\n- two\n\nSee [docs](https://x.y)."))).toBe("markdown");
+    expect(sniff(bytes("Just a plain note about 3 < 4 and a # sign."))).toBe("text");
+  });
+
+  it("refuses binary and invalid UTF-8", () => {
+    expect(sniff(new Uint8Array([0xff, 0xfe, 0x00, 0x41]))).toBeUndefined();
+    expect(sniff(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBeUndefined();
+    expect(sniff(bytes("text with a NUL \u0000 byte"))).toBeUndefined();
+  });
+});
+
+describe("htmlToText", () => {
+  it("keeps headings as # lines and paragraphs, drops scripts, styles and comments", () => {
+    const html = `<html><head><title>Guide &amp; FAQ</title><style>p{color:red}</style></head>
+      <body><h1>Welcome</h1><p>First <b>para</b>.</p><script>alert("x")</script>
+      <!-- hidden --><h2>Details</h2><ul><li>one</li><li>two</li></ul></body></html>`;
+    expect(htmlToText(html)).toBe("# Welcome\n\nFirst para.\n\n## Details\n\none\n\ntwo");
+    expect(htmlTitle(html)).toBe("Guide & FAQ");
+  });
+
+  it("decodes named and numeric entities and leaves unknown ones", () => {
+    expect(decodeEntities("&lt;a&gt; &#65;&#x42; &copy; &bogus; &#xD800;")).toBe("<a> AB © &bogus; &#xD800;");
+  });
+});
+
+describe("chunkText", () => {
+  const para = (n: number, words = 60) =>
+    Array.from({ length: words }, (_, i) => `w${n}x${i}${i % 10 === 9 ? "." : ""}`).join(" ");
+
+  it("keeps a short document in one chunk with its offsets", () => {
+    const text = "Hello world.\n\nSecond paragraph.";
+    const [only, ...rest] = chunkText(text);
+    expect(rest).toEqual([]);
+    expect(only).toMatchObject({ ordinal: 0, text, heading: null, charStart: 0, charEnd: text.length });
+  });
+
+  it("never crosses a heading and records the heading path", () => {
+    const text = `Preface.\n\n# Benefits\n\nAll staff.\n\n## Leave\n\n25 days.\n\n# Pay\n\nMonthly.`;
+    const chunks = chunkText(text);
+    expect(chunks.map((c) => [c.heading, c.text])).toEqual([
+      [null, "Preface."],
+      ["Benefits", "All staff."],
+      ["Benefits › Leave", "25 days."],
+      ["Pay", "Monthly."],
+    ]);
+  });
+
+  it("stays within the budget and overlaps consecutive chunks of a section", () => {
+    const text = Array.from({ length: 20 }, (_, i) => para(i)).join("\n\n");
+    const chunks = chunkText(text, { maxTokens: 256, overlap: 0.15 });
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const chunk of chunks) {
+      expect(chunk.text.length).toBeLessThanOrEqual(256 * 4);
+      expect(text.slice(chunk.charStart, chunk.charEnd)).toBe(chunk.text);
+    }
+    for (let i = 1; i < chunks.length; i++) {
+      expect(chunks[i]?.charStart).toBeLessThan(chunks[i - 1]?.charEnd ?? 0);
+    }
+  });
+
+  it("splits an over-long paragraph by sentences and an unbroken run by force", () => {
+    const sentences = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} says something useful.`).join(" ");
+    const chunks = chunkText(sentences, { maxTokens: 64, overlap: 0 });
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.every((c) => c.text.length <= 256 && /\.$/.test(c.text))).toBe(true);
+    const blob = "x".repeat(2_000);
+    expect(chunkText(blob, { maxTokens: 64, overlap: 0 }).map((c) => c.text.length)).toEqual([
+      256, 256, 256, 256, 256, 256, 256, 208,
+    ]);
+  });
+
+  it("covers every non-blank character of any text, within budget, in order", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 3_000 }),
+        fc.integer({ min: 16, max: 200 }),
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        (text, maxTokens, overlap) => {
+          const chunks = chunkText(text, { maxTokens, overlap });
+          const budget = Math.max(64, maxTokens * 4);
+          const covered = new Uint8Array(text.length);
+          let lastStart = -1;
+          for (const chunk of chunks) {
+            expect(chunk.text.length).toBeLessThanOrEqual(budget);
+            expect(text.slice(chunk.charStart, chunk.charEnd)).toBe(chunk.text);
+            expect(chunk.charStart).toBeGreaterThan(lastStart);
+            expect(chunk.tokenEstimate).toBe(estimateTokens(chunk.text));
+            lastStart = chunk.charStart;
+            covered.fill(1, chunk.charStart, chunk.charEnd);
+          }
+          const headingLines = new Set<number>();
+          for (const m of text.matchAll(/^(#{1,6})[ \t]+(.+?)[ \t#]*$/gm)) {
+            for (let i = m.index ?? 0; i < (m.index ?? 0) + m[0].length; i++) {
+              headingLines.add(i);
+            }
+          }
+          for (let i = 0; i < text.length; i++) {
+            if (!/\s/.test(text[i] ?? "") && !headingLines.has(i)) {
+              expect(covered[i], `char ${i} ${JSON.stringify(text[i])}`).toBe(1);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
