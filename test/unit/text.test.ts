@@ -1,6 +1,8 @@
 import fc from "fast-check";
+import { strToU8, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import { chunkText, estimateTokens } from "../../src/lib/chunk";
+import { DocxError, docxToText } from "../../src/lib/docx";
 import { decodeEntities, htmlTitle, htmlToText } from "../../src/lib/html";
 import { sniff } from "../../src/lib/sniff";
 
@@ -126,5 +128,36 @@ describe("chunkText", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("docxToText", () => {
+  const contentTypes = `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`;
+  const p = (text: string, style?: string) =>
+    `<w:p>${style ? `<w:pPr><w:pStyle w:val="${style}"/></w:pPr>` : ""}<w:r><w:t xml:space="preserve">${text}</w:t></w:r></w:p>`;
+  const docx = (body: string, types = contentTypes) =>
+    zipSync({
+      "[Content_Types].xml": strToU8(types),
+      "word/document.xml": strToU8(`<?xml version="1.0"?><w:document><w:body>${body}</w:body></w:document>`),
+    });
+
+  it("reads paragraphs in order, headings as # lines, tables as rows, entities decoded", () => {
+    const body = [
+      p("Employee Handbook", "Title"),
+      p("Welcome &amp; hello."),
+      p("Leave", "Heading2"),
+      `<w:p><w:r><w:t>25 days</w:t></w:r><w:r><w:tab/><w:t>per year</w:t></w:r></w:p>`,
+      `<w:tbl><w:tr><w:tc>${p("Grade")}</w:tc><w:tc>${p("Days")}</w:tc></w:tr><w:tr><w:tc>${p("A")}</w:tc><w:tc>${p("30")}</w:tc></w:tr></w:tbl>`,
+    ].join("");
+    const file = docx(body);
+    expect(sniff(file)).toBe("docx");
+    expect(docxToText(file)).toBe(
+      "# Employee Handbook\n\nWelcome & hello.\n\n## Leave\n\n25 days per year\n\nGrade | Days\n\nA | 30",
+    );
+  });
+
+  it("refuses an archive without a WordprocessingML main part, and garbage", () => {
+    expect(() => docxToText(docx(p("x"), "<Types/>"))).toThrow(DocxError);
+    expect(() => docxToText(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]))).toThrow(DocxError);
   });
 });
