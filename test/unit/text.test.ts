@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { chunkText, estimateTokens } from "../../src/lib/chunk";
 import { DocxError, docxToText } from "../../src/lib/docx";
 import { decodeEntities, htmlTitle, htmlToText } from "../../src/lib/html";
+import { PdfError, pdfToPages } from "../../src/lib/pdf";
 import { sniff } from "../../src/lib/sniff";
+import { makePdf } from "../support/pdf";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -159,5 +161,19 @@ describe("docxToText", () => {
   it("refuses an archive without a WordprocessingML main part, and garbage", () => {
     expect(() => docxToText(docx(p("x"), "<Types/>"))).toThrow(DocxError);
     expect(() => docxToText(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]))).toThrow(DocxError);
+  });
+});
+
+describe("pdfToPages", () => {
+  it("extracts the text of each page, in order", async () => {
+    const file = makePdf(["Hello from page one", "And page (two)"]);
+    expect(sniff(file)).toBe("pdf");
+    expect(await pdfToPages(file)).toEqual(["Hello from page one", "And page (two)"]);
+  });
+
+  it("refuses an encrypted PDF, one without text, and garbage, with a reason", async () => {
+    await expect(pdfToPages(makePdf(["secret"], { encrypt: true }))).rejects.toThrow(/encrypted/);
+    await expect(pdfToPages(makePdf([""]))).rejects.toThrow(/no extractable text/);
+    await expect(pdfToPages(new TextEncoder().encode("%PDF-1.4 nonsense"))).rejects.toThrow(PdfError);
   });
 });
