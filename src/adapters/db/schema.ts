@@ -75,7 +75,71 @@ export const collections = sqliteTable(
   ],
 );
 
+export const DOCUMENT_STATUSES = ["queued", "processing", "ready", "failed"] as const;
+export const PRIORITIES = ["high", "normal", "low"] as const;
+
+export const documents = sqliteTable(
+  "documents",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    collectionId: text("collection_id")
+      .notNull()
+      .references(() => collections.id, { onDelete: "cascade" }),
+    title: text("title").notNull(),
+    mimeType: text("mime_type").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    /** SHA-256 (hex) of the original bytes: the deduplication key within a collection. */
+    sha256: text("sha256").notNull(),
+    status: text("status", { enum: DOCUMENT_STATUSES }).notNull(),
+    error: text("error"),
+    chunkCount: integer("chunk_count").notNull().default(0),
+    priority: text("priority", { enum: PRIORITIES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("documents_collection_sha_idx").on(t.collectionId, t.sha256),
+    index("documents_tenant_collection_created_idx").on(t.tenantId, t.collectionId, t.createdAt, t.id),
+    index("documents_status_updated_idx").on(t.status, t.updatedAt),
+  ],
+);
+
+export const chunks = sqliteTable(
+  "chunks",
+  {
+    /** Integer key: it is the FTS5 external-content rowid. */
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    collectionId: text("collection_id").notNull(),
+    documentId: text("document_id")
+      .notNull()
+      .references(() => documents.id, { onDelete: "cascade" }),
+    ordinal: integer("ordinal").notNull(),
+    /** Document title and section heading, kept with the chunk for context (and weighted in FTS). */
+    title: text("title").notNull(),
+    heading: text("heading"),
+    text: text("text").notNull(),
+    tokenEstimate: integer("token_estimate").notNull(),
+    charStart: integer("char_start").notNull(),
+    charEnd: integer("char_end").notNull(),
+    page: integer("page"),
+  },
+  (t) => [
+    uniqueIndex("chunks_id_idx").on(t.id),
+    uniqueIndex("chunks_document_ordinal_idx").on(t.documentId, t.ordinal),
+    index("chunks_collection_idx").on(t.collectionId),
+  ],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TenantSecretRow = typeof tenantSecrets.$inferSelect;
 export type CollectionRow = typeof collections.$inferSelect;
+export type DocumentRow = typeof documents.$inferSelect;
+export type ChunkRow = typeof chunks.$inferSelect;
