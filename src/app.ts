@@ -17,6 +17,7 @@ import { deadline } from "./middleware/timeout";
 import { admin } from "./routes/admin";
 import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
+import { documents } from "./routes/documents";
 import { health } from "./routes/health";
 import { secrets } from "./routes/secrets";
 
@@ -111,6 +112,7 @@ export function createApp() {
   app.route("/", apiKeys);
   app.route("/", secrets);
   app.route("/", collections);
+  app.route("/", documents);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

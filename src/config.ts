@@ -34,6 +34,7 @@ export interface Config {
   requestTimeoutMs: number;
   healthCheckTimeoutMs: number;
   maxJsonBodyBytes: number;
+  maxUploadBytes: number;
   apiKeyCacheTtlMs: number;
   adminToken: string | undefined;
   /** Sorted newest (highest version) first; empty when ENCRYPTION_KEYS is unset. */
@@ -88,6 +89,7 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 300_000),
   HEALTH_CHECK_TIMEOUT_MS: intFrom(1_500, 50, 1_900),
   MAX_JSON_BODY_BYTES: intFrom(1_048_576, 1_024, 104_857_600),
+  MAX_UPLOAD_BYTES: intFrom(20_971_520, 1_024, 104_857_600),
   API_KEY_CACHE_TTL_MS: intFrom(30_000, 0, 30_000),
   RATE_LIMIT_TIMEOUT_MS: intFrom(1_000, 50, 10_000),
   RATE_LIMIT_DEFAULT_TIER: optionalText,
@@ -207,6 +209,7 @@ export function parseConfig(env: object): Config {
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS ?? 30_000,
     healthCheckTimeoutMs: f.HEALTH_CHECK_TIMEOUT_MS ?? 1_500,
     maxJsonBodyBytes: f.MAX_JSON_BODY_BYTES ?? 1_048_576,
+    maxUploadBytes: f.MAX_UPLOAD_BYTES ?? 20_971_520,
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
     adminToken: f.ADMIN_TOKEN,
     keyRing,

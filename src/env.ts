@@ -2,12 +2,15 @@ import type { Db } from "./adapters/db/client";
 import type { RateLimiter } from "./adapters/rate-limit/interface";
 import type { Config } from "./config";
 import type { Logger } from "./lib/log";
+import type { IngestMessage } from "./services/documents";
 import type { Principal } from "./services/principal";
 
 /** Per-request wiring, built once by the `services` middleware. */
 export interface Services {
   db: Db;
   limiter: RateLimiter;
+  blobs: R2Bucket;
+  queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
 }
 
 /** Hono environment: `Env` comes from `wrangler types` (worker-configuration.d.ts). */

@@ -1,4 +1,9 @@
+import { createDb } from "./adapters/db/client";
 import { createApp } from "./app";
+import { getConfig } from "./config";
+import { createLogger } from "./lib/log";
+import type { IngestMessage } from "./services/documents";
+import { handleIngestBatch } from "./services/ingest";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 
@@ -6,4 +11,13 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  async queue(batch, env) {
+    const config = getConfig(env);
+    const logger = createLogger(config.logLevel, { queue: batch.queue });
+    await handleIngestBatch(
+      { db: createDb(env.DB), blobs: env.BLOBS, logger },
+      batch as MessageBatch<IngestMessage>,
+      batch.queue.endsWith("-dlq"),
+    );
+  },
 } satisfies ExportedHandler<Env>;

@@ -32,3 +32,8 @@ export function isSaneRequestId(value: string | null | undefined): value is stri
 export function newRequestId(): string {
   return crypto.randomUUID();
 }
+
+/** Where a document's original lives in R2 (`BLOBS`). */
+export function blobKey(tenantId: string, documentId: string): string {
+  return `t/${tenantId}/d/${documentId}`;
+}

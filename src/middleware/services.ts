@@ -29,7 +29,12 @@ export function services(): MiddlewareHandler<AppEnv> {
     const config = getConfig(c.env);
     c.set("config", config);
     c.set("logger", createLogger(config.logLevel, { request_id: c.get("request_id") }));
-    c.set("services", { db: createDb(c.env.DB), limiter: rateLimiterFor(config, c.env) });
+    c.set("services", {
+      db: createDb(c.env.DB),
+      limiter: rateLimiterFor(config, c.env),
+      blobs: c.env.BLOBS,
+      queues: { high: c.env.INGEST_HIGH, bulk: c.env.INGEST },
+    });
     await next();
   };
 }

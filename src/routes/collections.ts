@@ -78,6 +78,6 @@ const remove = createRoute({
 });
 
 collections.openapi(remove, async (c) => {
-  await deleteCollection(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id);
+  await deleteCollection(c.var.services, keyOf(c.var.principal), c.req.valid("param").id);
   return c.body(null, 204);
 });

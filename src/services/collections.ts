@@ -4,10 +4,10 @@
  */
 import { and, count, desc, eq, inArray, lt, or } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
-import { type CollectionRow, collections } from "../adapters/db/schema";
+import { type CollectionRow, collections, documents } from "../adapters/db/schema";
 import { AppError } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
-import { newId } from "../lib/ids";
+import { blobKey, newId } from "../lib/ids";
 import type { CollectionView } from "../schemas/collections";
 import { iso } from "../schemas/common";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
@@ -112,10 +112,25 @@ export async function getCollection(db: Db, principal: KeyPrincipal, id: string)
   return row;
 }
 
-export async function deleteCollection(db: Db, principal: KeyPrincipal, id: string): Promise<void> {
+/** Deletes the collection with its documents, chunks (and FTS rows, by cascade) and originals in R2. */
+export async function deleteCollection(
+  deps: { db: Db; blobs: R2Bucket },
+  principal: KeyPrincipal,
+  id: string,
+): Promise<void> {
+  const { db } = deps;
   await getCollection(db, principal, id);
+  const docs = await db
+    .select({ id: documents.id })
+    .from(documents)
+    .where(and(eq(documents.collectionId, id), eq(documents.tenantId, principal.tenantId)));
   await db
     .delete(collections)
     .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
     .run();
+  // R2 deletes up to 1,000 keys per call.
+  const keys = docs.map((doc) => blobKey(principal.tenantId, doc.id));
+  for (let i = 0; i < keys.length; i += 1_000) {
+    await deps.blobs.delete(keys.slice(i, i + 1_000));
+  }
 }

@@ -67,6 +67,12 @@ const families: Record<string, fc.Arbitrary<string>> = {
   collections: fc
     .tuple(fc.option(fc.oneof(segment, fc.constant("col_AAAAAAAAAAAAAAAA"))), fc.option(printable))
     .map(([id, query]) => `/v1/collections${id === null ? "" : `/${id}`}${query === null ? "" : `?${query}`}`),
+  documents: fc
+    .tuple(
+      fc.constantFrom("/v1/documents/", "/v1/collections/col_AAAAAAAAAAAAAAAA/documents", "/v1/collections/"),
+      fc.option(segment),
+    )
+    .map(([prefix, id]) => `${prefix}${id ?? ""}`),
   other: fc.array(segment, { maxLength: 4 }).map((parts) => `/${parts.join("/")}`),
 };
 

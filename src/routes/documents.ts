@@ -1,0 +1,153 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+import { keyOf, requireKey } from "../middleware/auth";
+import { uploadBody } from "../middleware/body-limit";
+import { CollectionIdParam, PageQuery } from "../schemas/collections";
+import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
+import {
+  DocumentIdParam,
+  DocumentListSchema,
+  DocumentSchema,
+  JsonDocumentBody,
+  MultipartDocumentBody,
+  UploadResultSchema,
+} from "../schemas/documents";
+import { deleteDocument, getDocument, listDocuments, toView, type Upload, uploadDocument } from "../services/documents";
+
+/** Documents: `ingest` to upload and delete, `query` or `ingest` to read. */
+export const documents = new OpenAPIHono<AppEnv>();
+
+const upload = createRoute({
+  method: "post",
+  path: "/v1/collections/{id}/documents",
+  tags: ["documents"],
+  summary: "Upload a document (multipart `file`, or JSON text); processing is queued",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest"), uploadBody()] as const,
+  request: {
+    params: CollectionIdParam,
+    // `required: false` makes the validator check only the media type that was sent (the body itself
+    // is required by uploadBody()); with `true`, both the form and the JSON schema would run.
+    body: {
+      required: false,
+      content: {
+        "multipart/form-data": { schema: MultipartDocumentBody },
+        "application/json": { schema: JsonDocumentBody },
+      },
+    },
+  },
+  responses: {
+    202: { description: "Queued", content: { "application/json": { schema: UploadResultSchema } } },
+    200: {
+      description: "The same content is already in the collection",
+      content: { "application/json": { schema: UploadResultSchema } },
+    },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+function parseMetadata(text: string | undefined): Record<string, unknown> | null {
+  if (text === undefined) {
+    return null;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new AppError("validation_failed", "metadata must be a JSON object.", {
+      errors: [{ path: "metadata", message: "must be a JSON object" }],
+    });
+  }
+  return value as Record<string, unknown>;
+}
+
+documents.openapi(upload, async (c) => {
+  const collectionId = c.req.valid("param").id;
+  const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
+  const input = multipart ? c.req.valid("form") : c.req.valid("json");
+  const doc: Upload =
+    "file" in input
+      ? {
+          bytes: new Uint8Array(await input.file.arrayBuffer()),
+          title: input.title ?? (input.file.name.replace(/\.[A-Za-z0-9]{1,8}$/, "").trim() || "Untitled"),
+          metadata: parseMetadata(input.metadata),
+          priority: input.priority,
+          textOnly: false,
+        }
+      : {
+          bytes: new TextEncoder().encode(input.text),
+          title: input.title,
+          metadata: input.metadata ?? null,
+          priority: input.priority,
+          textOnly: true,
+        };
+  const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
+  const result = await uploadDocument(deps, keyOf(c.var.principal), collectionId, doc);
+  const body = { ...result.document, deduplicated: result.deduplicated };
+  return result.deduplicated ? c.json(body, 200) : c.json(body, 202);
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/documents/{id}",
+  tags: ["documents"],
+  summary: "A document's metadata and processing status",
+  security: bearerSecurity,
+  middleware: [requireKey("query", "ingest")] as const,
+  request: { params: DocumentIdParam },
+  responses: {
+    200: { description: "The document", content: { "application/json": { schema: DocumentSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+documents.openapi(get, async (c) => {
+  return c.json(toView(await getDocument(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id)), 200);
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/collections/{id}/documents",
+  tags: ["documents"],
+  summary: "A collection's documents, newest first (cursor paging)",
+  security: bearerSecurity,
+  middleware: [requireKey("query", "ingest")] as const,
+  request: { params: CollectionIdParam, query: PageQuery },
+  responses: {
+    200: { description: "A page of documents", content: { "application/json": { schema: DocumentListSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+documents.openapi(list, async (c) => {
+  const page = await listDocuments(
+    c.var.services.db,
+    keyOf(c.var.principal),
+    c.req.valid("param").id,
+    c.req.valid("query"),
+  );
+  return c.json(page, 200);
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/documents/{id}",
+  tags: ["documents"],
+  summary: "Delete a document, its chunks and its original",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest")] as const,
+  request: { params: DocumentIdParam },
+  responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFound },
+});
+
+documents.openapi(remove, async (c) => {
+  await deleteDocument(c.var.services, keyOf(c.var.principal), c.req.valid("param").id);
+  return c.body(null, 204);
+});

@@ -1,0 +1,66 @@
+import { z } from "@hono/zod-openapi";
+import { DOCUMENT_STATUSES, PRIORITIES } from "../adapters/db/schema";
+import { IsoDate } from "./common";
+
+export const DocumentIdParam = z.object({
+  id: z
+    .string()
+    .regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document id")
+    .openapi({ param: { name: "id", in: "path" }, example: "doc_3kP9x2LmQ7rT1vBz" }),
+});
+
+const Metadata = z
+  .record(z.string().max(64), z.unknown())
+  .refine((m) => JSON.stringify(m).length <= 8_192, "metadata must serialise to at most 8 KiB")
+  .openapi({ description: "Your own JSON object, kept with the document (≤ 8 KiB)" });
+
+export const JsonDocumentBody = z
+  .object({
+    title: z.string().trim().min(1).max(500),
+    text: z.string().min(1).openapi({ description: "Plain text, Markdown or HTML (sniffed from the content)" }),
+    metadata: Metadata.optional(),
+    priority: z.enum(PRIORITIES).default("normal"),
+  })
+  .strict()
+  .openapi("JsonDocument");
+
+export const MultipartDocumentBody = z
+  .object({
+    file: z.instanceof(File).openapi({
+      type: "string",
+      format: "binary",
+      description: "PDF, DOCX, Markdown, HTML or text; the type is sniffed from the bytes",
+    }),
+    title: z.string().trim().min(1).max(500).optional(),
+    metadata: z.string().max(8_192).optional().openapi({ description: "A JSON object, as text" }),
+    priority: z.enum(PRIORITIES).default("normal"),
+  })
+  .openapi("MultipartDocument");
+
+export const DocumentSchema = z
+  .object({
+    id: z.string(),
+    collection_id: z.string(),
+    title: z.string(),
+    mime_type: z.string(),
+    size_bytes: z.number().int(),
+    sha256: z.string(),
+    status: z.enum(DOCUMENT_STATUSES),
+    error: z.string().nullable(),
+    chunk_count: z.number().int(),
+    priority: z.enum(PRIORITIES),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+  })
+  .openapi("Document");
+
+export const UploadResultSchema = DocumentSchema.extend({
+  deduplicated: z.boolean().openapi({ description: "true when the same content was already in the collection" }),
+}).openapi("UploadResult");
+
+export const DocumentListSchema = z
+  .object({ items: z.array(DocumentSchema), next_cursor: z.string().nullable() })
+  .openapi("DocumentList");
+
+export type DocumentView = z.infer<typeof DocumentSchema>;

@@ -1,0 +1,213 @@
+/**
+ * Documents: upload (deduplicated by content hash per collection), read, page, delete. The
+ * original goes to R2, the row is written `queued`, and a message goes to the ingestion queue for
+ * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
+ */
+import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import type { Db } from "../adapters/db/client";
+import { collections, type DocumentRow, documents } from "../adapters/db/schema";
+import { AppError } from "../errors";
+import { sha256Hex } from "../lib/crypto";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { blobKey, newId } from "../lib/ids";
+import { type DocumentKind, MIME_TYPES, sniff } from "../lib/sniff";
+import { iso } from "../schemas/common";
+import type { DocumentView } from "../schemas/documents";
+import { getCollection } from "./collections";
+import type { KeyPrincipal } from "./principal";
+
+export type Priority = DocumentRow["priority"];
+
+export interface IngestMessage {
+  document_id: string;
+  tenant_id: string;
+}
+
+export interface DocumentDeps {
+  db: Db;
+  blobs: R2Bucket;
+  /** Queue per priority: `high` has its own so it is never stuck behind bulk imports. */
+  queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
+  maxUploadBytes: number;
+}
+
+export interface Upload {
+  bytes: Uint8Array;
+  title: string;
+  metadata: Record<string, unknown> | null;
+  priority: Priority;
+  /** JSON uploads are text by definition: binary kinds are not sniffed for them. */
+  textOnly: boolean;
+}
+
+export function toView(row: DocumentRow): DocumentView {
+  return {
+    id: row.id,
+    collection_id: row.collectionId,
+    title: row.title,
+    mime_type: row.mimeType,
+    size_bytes: row.sizeBytes,
+    sha256: row.sha256,
+    status: row.status,
+    error: row.error,
+    chunk_count: row.chunkCount,
+    priority: row.priority,
+    metadata: row.metadata ?? null,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+}
+
+function kindOf(upload: Upload): DocumentKind {
+  const kind = sniff(upload.bytes);
+  if (upload.textOnly) {
+    return kind === "html" || kind === "markdown" ? kind : "text";
+  }
+  if (!kind) {
+    throw new AppError(
+      "unsupported_media_type",
+      "The file is not a PDF, DOCX, HTML, Markdown or UTF-8 text document (decided from its content).",
+    );
+  }
+  return kind;
+}
+
+export async function uploadDocument(
+  deps: DocumentDeps,
+  principal: KeyPrincipal,
+  collectionId: string,
+  upload: Upload,
+): Promise<{ document: DocumentView; deduplicated: boolean }> {
+  await getCollection(deps.db, principal, collectionId);
+  if (upload.bytes.byteLength > deps.maxUploadBytes) {
+    throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
+  }
+  const kind = kindOf(upload);
+  const sha256 = await sha256Hex(upload.bytes);
+  const existing = await deps.db
+    .select()
+    .from(documents)
+    .where(and(eq(documents.collectionId, collectionId), eq(documents.sha256, sha256)))
+    .get();
+  if (existing) {
+    return { document: toView(existing), deduplicated: true };
+  }
+
+  const now = Date.now();
+  const row: DocumentRow = {
+    id: newId("doc"),
+    tenantId: principal.tenantId,
+    collectionId,
+    title: upload.title,
+    mimeType: MIME_TYPES[kind],
+    sizeBytes: upload.bytes.byteLength,
+    sha256,
+    status: "queued",
+    error: null,
+    chunkCount: 0,
+    priority: upload.priority,
+    attempts: 0,
+    metadata: upload.metadata,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const key = blobKey(principal.tenantId, row.id);
+  await deps.blobs.put(key, upload.bytes, { httpMetadata: { contentType: row.mimeType } });
+  const inserted = await deps.db.insert(documents).values(row).onConflictDoNothing().returning({ id: documents.id });
+  if (inserted.length === 0) {
+    // The same content arrived concurrently and won the race: answer with that one.
+    await deps.blobs.delete(key);
+    const winner = await deps.db
+      .select()
+      .from(documents)
+      .where(and(eq(documents.collectionId, collectionId), eq(documents.sha256, sha256)))
+      .get();
+    if (!winner) {
+      throw new AppError("conflict", "The document was deleted while it was being uploaded; try again.");
+    }
+    return { document: toView(winner), deduplicated: true };
+  }
+  try {
+    const queue = row.priority === "high" ? deps.queues.high : deps.queues.bulk;
+    await queue.send({ document_id: row.id, tenant_id: row.tenantId }, { contentType: "json" });
+  } catch (error) {
+    await deps.db.delete(documents).where(eq(documents.id, row.id)).run();
+    await deps.blobs.delete(key);
+    throw new AppError("upstream_unavailable", "The ingestion queue is unavailable; the upload was not kept.", {
+      cause: error,
+    });
+  }
+  return { document: toView(row), deduplicated: false };
+}
+
+/** The document: 404 unless it is the tenant's; 403 if the key is restricted to other collections. */
+export async function getDocument(db: Db, principal: KeyPrincipal, id: string): Promise<DocumentRow> {
+  const row = await db
+    .select()
+    .from(documents)
+    .where(and(eq(documents.id, id), eq(documents.tenantId, principal.tenantId)))
+    .get();
+  if (!row) {
+    throw new AppError("not_found", "No such document.");
+  }
+  if (principal.collectionIds !== null && !principal.collectionIds.includes(row.collectionId)) {
+    throw new AppError("forbidden", "This API key is restricted to other collections.");
+  }
+  return row;
+}
+
+export async function listDocuments(
+  db: Db,
+  principal: KeyPrincipal,
+  collectionId: string,
+  page: { cursor?: string | undefined; limit: number },
+): Promise<{ items: DocumentView[]; next_cursor: string | null }> {
+  await getCollection(db, principal, collectionId);
+  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  if (page.cursor !== undefined && !after) {
+    throw new AppError("validation_failed", "The cursor is not valid.", {
+      errors: [{ path: "cursor", message: "use next_cursor from a previous page" }],
+    });
+  }
+  const rows = await db
+    .select()
+    .from(documents)
+    .where(
+      and(
+        eq(documents.tenantId, principal.tenantId),
+        eq(documents.collectionId, collectionId),
+        after
+          ? or(
+              lt(documents.createdAt, after.createdAt),
+              and(eq(documents.createdAt, after.createdAt), lt(documents.id, after.id)),
+            )
+          : undefined,
+      ),
+    )
+    .orderBy(desc(documents.createdAt), desc(documents.id))
+    .limit(page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(toView),
+    next_cursor: rows.length > page.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+/** Marks a collection's content as changed (cache keys include the version). */
+export function bumpVersion(db: Db, collectionId: string, now = Date.now()) {
+  return db
+    .update(collections)
+    .set({ version: sql`${collections.version} + 1`, updatedAt: now })
+    .where(eq(collections.id, collectionId));
+}
+
+/** Deletes the document, its chunks (and their FTS rows, by cascade and trigger) and its original. */
+export async function deleteDocument(deps: Pick<DocumentDeps, "db" | "blobs">, principal: KeyPrincipal, id: string) {
+  const row = await getDocument(deps.db, principal, id);
+  await deps.db.batch([
+    deps.db.delete(documents).where(and(eq(documents.id, id), eq(documents.tenantId, principal.tenantId))),
+    bumpVersion(deps.db, row.collectionId),
+  ]);
+  await deps.blobs.delete(blobKey(row.tenantId, row.id));
+}

@@ -1,0 +1,337 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { strToU8, zipSync } from "fflate";
+import { describe, expect, it } from "vitest";
+import { createDb } from "../../src/adapters/db/client";
+import { createLogger } from "../../src/lib/log";
+import type { IngestMessage } from "../../src/services/documents";
+import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest";
+import {
+  call,
+  callWith,
+  expectProblem,
+  json,
+  newCollection,
+  newKey,
+  newTenant,
+  type TestTenant,
+} from "../support/http";
+import { makePdf } from "../support/pdf";
+
+type Doc = {
+  id: string;
+  collection_id: string;
+  title: string;
+  mime_type: string;
+  status: string;
+  error: string | null;
+  chunk_count: number;
+  deduplicated?: boolean;
+  sha256: string;
+};
+
+const HANDBOOK = `# Leave\n\nEmployees receive twenty five days of paid leave each year.\n\n# Pay\n\nSalaries are paid monthly by bank transfer.`;
+
+async function uploadJson(tenant: TestTenant, collection: string, body: Record<string, unknown>) {
+  return call("POST", `/v1/collections/${collection}/documents`, {
+    token: tenant.adminKey,
+    body: { priority: "high", ...body },
+  });
+}
+
+function uploadFile(
+  tenant: TestTenant,
+  collection: string,
+  bytes: Uint8Array,
+  name: string,
+  fields: Record<string, string> = {},
+) {
+  const form = new FormData();
+  form.set("file", new File([bytes], name));
+  form.set("priority", "high");
+  for (const [k, v] of Object.entries(fields)) {
+    form.set(k, v);
+  }
+  return exports.default.fetch(
+    new Request(`http://edgerag.test/v1/collections/${collection}/documents`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${tenant.adminKey}` },
+      body: form,
+    }),
+  );
+}
+
+/** Waits for the real local queue to deliver and the consumer to finish. */
+async function settled(tenant: TestTenant, id: string, timeoutMs = 15_000): Promise<Doc> {
+  const started = Date.now();
+  for (;;) {
+    const doc = await json<Doc>(await call("GET", `/v1/documents/${id}`, { token: tenant.adminKey }));
+    if (doc.status === "ready" || doc.status === "failed" || Date.now() - started > timeoutMs) {
+      return doc;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const version = async (tenant: TestTenant, collection: string) =>
+  (await json<{ version: number }>(await call("GET", `/v1/collections/${collection}`, { token: tenant.adminKey })))
+    .version;
+
+describe("document upload and processing", () => {
+  it("queues JSON text, then chunks it by heading into D1 and the FTS index", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const res = await uploadJson(tenant, col, { title: "Handbook", text: HANDBOOK, metadata: { team: "hr" } });
+    expect(res.status).toBe(202);
+    const queued = await json<Doc>(res);
+    expect(queued).toMatchObject({
+      status: "queued",
+      mime_type: "text/markdown",
+      deduplicated: false,
+      title: "Handbook",
+    });
+    const done = await settled(tenant, queued.id);
+    expect(done).toMatchObject({ status: "ready", chunk_count: 2, error: null });
+    const rows = await env.DB.prepare("SELECT heading, text FROM chunks WHERE document_id = ? ORDER BY ordinal")
+      .bind(queued.id)
+      .all<{ heading: string; text: string }>();
+    expect(rows.results.map((r) => r.heading)).toEqual(["Leave", "Pay"]);
+    const hit = await env.DB.prepare(
+      "SELECT c.document_id FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid WHERE chunks_fts MATCH '\"salary\"' AND c.collection_id = ?",
+    )
+      .bind(col)
+      .first<{ document_id: string }>();
+    expect(hit?.document_id).toBe(queued.id);
+    expect(await version(tenant, col)).toBe(1);
+  });
+
+  it("reads PDF pages, DOCX paragraphs and HTML, deciding the type from the bytes", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const pdf = await json<Doc>(
+      await uploadFile(tenant, col, makePdf(["Page one text", "Page two text"]), "report.bin"),
+    );
+    expect(pdf.mime_type).toBe("application/pdf");
+    expect(pdf.title).toBe("report");
+    const docx = zipSync({
+      "[Content_Types].xml": strToU8(
+        `<Types><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`,
+      ),
+      "word/document.xml": strToU8(
+        `<w:document><w:body><w:p><w:r><w:t>Docx body text</w:t></w:r></w:p></w:body></w:document>`,
+      ),
+    });
+    const word = await json<Doc>(await uploadFile(tenant, col, docx, "notes.pdf", { title: "Notes" }));
+    expect(word.mime_type).toContain("wordprocessingml");
+    const html = await json<Doc>(
+      await uploadFile(
+        tenant,
+        col,
+        strToU8("<html><body><h1>Intro</h1><p>Hello html</p><script>x()</script></body></html>"),
+        "a.txt",
+      ),
+    );
+    expect(html.mime_type).toBe("text/html");
+    for (const doc of [pdf, word, html]) {
+      expect((await settled(tenant, doc.id)).status).toBe("ready");
+    }
+    const pages = await env.DB.prepare("SELECT page FROM chunks WHERE document_id = ?")
+      .bind(pdf.id)
+      .all<{ page: number }>();
+    expect(pages.results.map((r) => r.page)).toEqual([1]);
+    const htmlText = await env.DB.prepare("SELECT text FROM chunks WHERE document_id = ?")
+      .bind(html.id)
+      .first<{ text: string }>();
+    expect(htmlText?.text).toBe("Hello html");
+  });
+
+  it("fails an encrypted PDF with a clear error instead of retrying it", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const doc = await json<Doc>(await uploadFile(tenant, col, makePdf(["secret"], { encrypt: true }), "locked.pdf"));
+    const done = await settled(tenant, doc.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toMatch(/encrypted/);
+  });
+
+  it("refuses content that is no supported document with 415", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+    await expectProblem(await uploadFile(tenant, col, png, "image.pdf"), 415, "unsupported_media_type");
+    const form = await call("POST", `/v1/collections/${col}/documents`, {
+      token: tenant.adminKey,
+      body: "x",
+      headers: { "Content-Type": "text/plain" },
+    });
+    await expectProblem(form, 415, "unsupported_media_type");
+  });
+
+  it("answers the same content twice with 200 and the existing document", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const first = await json<Doc>(await uploadJson(tenant, col, { title: "A", text: "Same text." }));
+    const again = await uploadJson(tenant, col, { title: "B", text: "Same text." });
+    expect(again.status).toBe(200);
+    expect(await json<Doc>(again)).toMatchObject({ id: first.id, deduplicated: true, title: "A" });
+    // Another collection is another place: no deduplication across collections.
+    const other = await newCollection(tenant);
+    expect((await uploadJson(tenant, other, { title: "A", text: "Same text." })).status).toBe(202);
+  });
+
+  it("enforces MAX_UPLOAD_BYTES with 413 and validates fields with 422", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const big = await callWith({ MAX_UPLOAD_BYTES: "2048" }, "POST", `/v1/collections/${col}/documents`, {
+      token: tenant.adminKey,
+      body: { title: "big", text: "x".repeat(5_000) },
+    });
+    await expectProblem(big, 413, "payload_too_large");
+    await expectProblem(await uploadJson(tenant, col, { title: "", text: "t" }), 422, "validation_failed");
+    await expectProblem(
+      await uploadJson(tenant, col, { title: "t", text: "t", priority: "urgent" }),
+      422,
+      "validation_failed",
+    );
+    const badMeta = await uploadFile(tenant, col, strToU8("hello"), "a.txt", { metadata: "[1,2]" });
+    await expectProblem(badMeta, 422, "validation_failed");
+  });
+
+  it("keeps tenants apart: 404 for another tenant's collection and documents", async () => {
+    const a = await newTenant("A");
+    const b = await newTenant("B");
+    const bCol = await newCollection(b);
+    const bDoc = await json<Doc>(await uploadJson(b, bCol, { title: "B", text: "b secret text" }));
+    await expectProblem(await uploadJson(a, bCol, { title: "x", text: "y" }), 404, "not_found");
+    await expectProblem(await call("GET", `/v1/documents/${bDoc.id}`, { token: a.adminKey }), 404, "not_found");
+    await expectProblem(await call("DELETE", `/v1/documents/${bDoc.id}`, { token: a.adminKey }), 404, "not_found");
+    await expectProblem(
+      await call("GET", `/v1/collections/${bCol}/documents`, { token: a.adminKey }),
+      404,
+      "not_found",
+    );
+    expect((await call("GET", `/v1/documents/${bDoc.id}`, { token: b.adminKey })).status).toBe(200);
+  });
+
+  it("respects a key's collection restriction and scopes", async () => {
+    const tenant = await newTenant();
+    const mine = await newCollection(tenant);
+    const other = await newCollection(tenant);
+    const doc = await json<Doc>(await uploadJson(tenant, other, { title: "o", text: "other text" }));
+    const key = await newKey(tenant, { scopes: ["ingest"], collection_ids: [mine] });
+    const reader = await newKey(tenant, { scopes: ["query"] });
+    await expectProblem(await call("GET", `/v1/documents/${doc.id}`, { token: key.key }), 403, "forbidden");
+    await expectProblem(
+      await call("POST", `/v1/collections/${other}/documents`, { token: key.key, body: { title: "t", text: "t" } }),
+      403,
+      "forbidden",
+    );
+    await expectProblem(
+      await call("POST", `/v1/collections/${mine}/documents`, { token: reader.key, body: { title: "t", text: "t" } }),
+      403,
+      "forbidden",
+    );
+    expect((await call("GET", `/v1/documents/${doc.id}`, { token: reader.key })).status).toBe(200);
+  });
+
+  it("pages a collection's documents", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await json<Doc>(await uploadJson(tenant, col, { title: `d${i}`, text: `text ${i}` }))).id);
+    }
+    const first = await json<{ items: Doc[]; next_cursor: string }>(
+      await call("GET", `/v1/collections/${col}/documents?limit=2`, { token: tenant.adminKey }),
+    );
+    const second = await json<{ items: Doc[]; next_cursor: string | null }>(
+      await call("GET", `/v1/collections/${col}/documents?limit=2&cursor=${first.next_cursor}`, {
+        token: tenant.adminKey,
+      }),
+    );
+    expect([...first.items, ...second.items].map((d) => d.id)).toEqual([...ids].reverse());
+    expect(second.next_cursor).toBeNull();
+  });
+
+  it("deletes a document with its chunks, index entries and original, and bumps the version", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const doc = await json<Doc>(await uploadJson(tenant, col, { title: "H", text: HANDBOOK }));
+    await settled(tenant, doc.id);
+    const before = await version(tenant, col);
+    expect((await call("DELETE", `/v1/documents/${doc.id}`, { token: tenant.adminKey })).status).toBe(204);
+    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
+      .bind(doc.id)
+      .first<{ n: number }>();
+    expect(left?.n).toBe(0);
+    expect(await env.BLOBS.get(`t/${tenant.id}/d/${doc.id}`)).toBeNull();
+    expect(await version(tenant, col)).toBe(before + 1);
+    await expectProblem(await call("GET", `/v1/documents/${doc.id}`, { token: tenant.adminKey }), 404, "not_found");
+  });
+
+  it("deleting a collection removes its documents' originals too", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const doc = await json<Doc>(await uploadJson(tenant, col, { title: "H", text: "some text" }));
+    expect(await env.BLOBS.head(`t/${tenant.id}/d/${doc.id}`)).not.toBeNull();
+    expect((await call("DELETE", `/v1/collections/${col}`, { token: tenant.adminKey })).status).toBe(204);
+    expect(await env.BLOBS.head(`t/${tenant.id}/d/${doc.id}`)).toBeNull();
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM documents WHERE id = ?")
+      .bind(doc.id)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(0);
+  });
+});
+
+describe("the ingestion consumer", () => {
+  const logger = createLogger("error");
+
+  it("retries with backoff on a transient failure, and the dead-letter queue marks the document failed", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    // Low priority: the bulk queue waits up to 2 s, so this test settles the message itself first.
+    const doc = await json<Doc>(await uploadJson(tenant, col, { title: "T", text: "transient", priority: "low" }));
+    const message: IngestMessage = { document_id: doc.id, tenant_id: tenant.id };
+    const failingBlobs = {
+      get: () => Promise.reject(new Error("R2 is down")),
+    } as unknown as R2Bucket;
+    const batch = createMessageBatch<IngestMessage>("edgerag-ingest", [
+      { id: "m1", timestamp: new Date(), attempts: 2, body: message },
+    ]);
+    const ctx = createExecutionContext();
+    await handleIngestBatch({ db: createDb(env.DB), blobs: failingBlobs, logger }, batch, false);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
+    expect(result.explicitAcks).toEqual([]);
+    expect([1, 2, 3, 10].map(retryDelaySeconds)).toEqual([10, 40, 90, 900]);
+    const retried = await env.DB.prepare("SELECT status, error FROM documents WHERE id = ?")
+      .bind(doc.id)
+      .first<{ status: string; error: string }>();
+    expect(retried).toMatchObject({ status: "queued", error: "attempt 2 failed: R2 is down" });
+
+    const dead = createMessageBatch<IngestMessage>("edgerag-ingest-dlq", [
+      { id: "m2", timestamp: new Date(), attempts: 1, body: message },
+    ]);
+    await handleIngestBatch({ db: createDb(env.DB), blobs: env.BLOBS, logger }, dead, true);
+    const final = await env.DB.prepare("SELECT status, error FROM documents WHERE id = ?")
+      .bind(doc.id)
+      .first<{ status: string; error: string }>();
+    expect(final?.status).toBe("failed");
+    expect(final?.error).toContain("R2 is down");
+  });
+
+  it("is idempotent: a redelivered message for a ready document changes nothing", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const doc = await json<Doc>(await uploadJson(tenant, col, { title: "H", text: HANDBOOK }));
+    await settled(tenant, doc.id);
+    const batch = createMessageBatch<IngestMessage>("edgerag-ingest-high", [
+      { id: "m3", timestamp: new Date(), attempts: 1, body: { document_id: doc.id, tenant_id: tenant.id } },
+    ]);
+    await handleIngestBatch({ db: createDb(env.DB), blobs: env.BLOBS, logger }, batch, false);
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
+      .bind(doc.id)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(2);
+  });
+});
