@@ -3,7 +3,7 @@ import { createApp } from "./app";
 import { getConfig } from "./config";
 import { createLogger } from "./lib/log";
 import type { IngestMessage } from "./services/documents";
-import { handleIngestBatch } from "./services/ingest";
+import { handleIngestBatch, sweepStale } from "./services/ingest";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 
@@ -19,5 +19,10 @@ export default {
       batch as MessageBatch<IngestMessage>,
       batch.queue.endsWith("-dlq"),
     );
+  },
+  async scheduled(_controller, env) {
+    const config = getConfig(env);
+    const logger = createLogger(config.logLevel, { job: "sweep" });
+    await sweepStale({ db: createDb(env.DB), queues: { high: env.INGEST_HIGH, bulk: env.INGEST }, logger });
   },
 } satisfies ExportedHandler<Env>;

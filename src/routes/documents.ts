@@ -6,13 +6,17 @@ import { uploadBody } from "../middleware/body-limit";
 import { CollectionIdParam, PageQuery } from "../schemas/collections";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
 import {
+  BatchDocumentsBody,
+  BatchResultSchema,
   DocumentIdParam,
   DocumentListSchema,
   DocumentSchema,
   JsonDocumentBody,
+  MAX_BATCH_DOCUMENTS,
   MultipartDocumentBody,
   UploadResultSchema,
 } from "../schemas/documents";
+import { getCollection } from "../services/collections";
 import { deleteDocument, getDocument, listDocuments, toView, type Upload, uploadDocument } from "../services/documents";
 
 /** Documents: `ingest` to upload and delete, `query` or `ingest` to read. */
@@ -90,6 +94,55 @@ documents.openapi(upload, async (c) => {
   const result = await uploadDocument(deps, keyOf(c.var.principal), collectionId, doc);
   const body = { ...result.document, deduplicated: result.deduplicated };
   return result.deduplicated ? c.json(body, 200) : c.json(body, 202);
+});
+
+const batch = createRoute({
+  method: "post",
+  path: "/v1/collections/{id}/documents/batch",
+  tags: ["documents"],
+  summary: `Upload up to ${MAX_BATCH_DOCUMENTS} JSON documents (default priority low); one result each`,
+  security: bearerSecurity,
+  middleware: [requireKey("ingest"), uploadBody()] as const,
+  request: {
+    params: CollectionIdParam,
+    body: { required: true, content: { "application/json": { schema: BatchDocumentsBody } } },
+  },
+  responses: {
+    202: {
+      description: "Per-document results, in order",
+      content: { "application/json": { schema: BatchResultSchema } },
+    },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+documents.openapi(batch, async (c) => {
+  const collectionId = c.req.valid("param").id;
+  const principal = keyOf(c.var.principal);
+  const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
+  // The collection is checked once for the whole batch: a bad id is the request's error, not 100 entries'.
+  await getCollection(deps.db, principal, collectionId);
+  const items = [];
+  for (const [index, input] of c.req.valid("json").documents.entries()) {
+    try {
+      const result = await uploadDocument(deps, principal, collectionId, {
+        bytes: new TextEncoder().encode(input.text),
+        title: input.title,
+        metadata: input.metadata ?? null,
+        priority: input.priority,
+        textOnly: true,
+      });
+      items.push({ index, document: { ...result.document, deduplicated: result.deduplicated } });
+    } catch (error) {
+      // Each entry stands alone: what was accepted before a failure stays accepted, and says so.
+      if (!(error instanceof AppError)) {
+        throw error;
+      }
+      items.push({ index, error: { code: error.code, detail: error.message } });
+    }
+  }
+  return c.json({ items }, 202);
 });
 
 const get = createRoute({

@@ -64,3 +64,27 @@ export const DocumentListSchema = z
   .openapi("DocumentList");
 
 export type DocumentView = z.infer<typeof DocumentSchema>;
+
+export const MAX_BATCH_DOCUMENTS = 100;
+
+export const BatchDocumentsBody = z
+  .object({
+    documents: z
+      .array(JsonDocumentBody.extend({ priority: z.enum(PRIORITIES).default("low") }))
+      .min(1)
+      .max(MAX_BATCH_DOCUMENTS),
+  })
+  .strict()
+  .openapi("BatchDocuments");
+
+export const BatchResultSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        index: z.number().int(),
+        document: UploadResultSchema.optional(),
+        error: z.object({ code: z.string(), detail: z.string() }).optional(),
+      }),
+    ),
+  })
+  .openapi("BatchResult");

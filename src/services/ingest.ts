@@ -5,7 +5,7 @@
  * anything else is retried with backoff and, after the last attempt, the dead-letter consumer
  * marks it failed — no document stays `processing` unseen.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { chunks, type DocumentRow, documents } from "../adapters/db/schema";
 import { type Chunk, type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS } from "../lib/chunk";
@@ -219,4 +219,46 @@ export async function handleIngestBatch(
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
+}
+
+/** A document not settled this long after its last change is presumed lost in transit. */
+export const STALE_AFTER_MS = 15 * 60_000;
+/** After this many processing attempts a stale document is failed rather than sent again. */
+export const MAX_ATTEMPTS = 6;
+
+/**
+ * The scheduled sweep: re-enqueues documents left `queued` or `processing` (a lost message, a
+ * consumer killed mid-way) and fails the ones that already had every attempt. At most 200 a run.
+ */
+export async function sweepStale(
+  deps: { db: Db; queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> }; logger: Logger },
+  now = Date.now(),
+): Promise<{ requeued: number; failed: number }> {
+  const stale = await deps.db
+    .select({
+      id: documents.id,
+      tenantId: documents.tenantId,
+      priority: documents.priority,
+      attempts: documents.attempts,
+    })
+    .from(documents)
+    .where(and(inArray(documents.status, ["queued", "processing"]), lt(documents.updatedAt, now - STALE_AFTER_MS)))
+    .limit(200);
+  let requeued = 0;
+  let failed = 0;
+  for (const doc of stale) {
+    const message = { document_id: doc.id, tenant_id: doc.tenantId };
+    if (doc.attempts >= MAX_ATTEMPTS) {
+      await markFailed(deps.db, message, `processing did not finish after ${doc.attempts} attempts`);
+      failed++;
+      continue;
+    }
+    await deps.db.update(documents).set({ status: "queued", updatedAt: now }).where(eq(documents.id, doc.id)).run();
+    await (doc.priority === "high" ? deps.queues.high : deps.queues.bulk).send(message, { contentType: "json" });
+    requeued++;
+  }
+  if (stale.length > 0) {
+    deps.logger.warn("swept stale documents", { requeued, failed });
+  }
+  return { requeued, failed };
 }

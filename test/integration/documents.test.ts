@@ -335,3 +335,86 @@ describe("the ingestion consumer", () => {
     expect(rows?.n).toBe(2);
   });
 });
+
+describe("batch upload", () => {
+  it("accepts up to 100 JSON documents with one result each, in order", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const res = await call("POST", `/v1/collections/${col}/documents/batch`, {
+      token: tenant.adminKey,
+      body: {
+        documents: [
+          { title: "one", text: "first text", priority: "high" },
+          { title: "two", text: "second text" },
+          { title: "dup", text: "first text" },
+        ],
+      },
+    });
+    expect(res.status).toBe(202);
+    const { items } = await json<{ items: Array<{ index: number; document?: Doc & { priority: string } }> }>(res);
+    expect(items.map((i) => i.index)).toEqual([0, 1, 2]);
+    expect(items[1]?.document?.priority).toBe("low");
+    expect(items[2]?.document).toMatchObject({ id: items[0]?.document?.id, deduplicated: true });
+    expect((await settled(tenant, items[0]?.document?.id ?? "")).status).toBe("ready");
+  });
+
+  it("refuses more than 100 documents and an empty batch with 422", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const many = Array.from({ length: 101 }, (_, i) => ({ title: `t${i}`, text: `x${i}` }));
+    for (const documents of [many, []]) {
+      const res = await call("POST", `/v1/collections/${col}/documents/batch`, {
+        token: tenant.adminKey,
+        body: { documents },
+      });
+      await expectProblem(res, 422, "validation_failed");
+    }
+  });
+});
+
+describe("the stale-document sweep", () => {
+  it("re-enqueues a document stuck in processing, and fails one out of attempts", async () => {
+    const { sweepStale, STALE_AFTER_MS, MAX_ATTEMPTS } = await import("../../src/services/ingest");
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const stuck = await json<Doc>(
+      await uploadJson(tenant, col, { title: "stuck", text: "stuck text", priority: "low" }),
+    );
+    const hopeless = await json<Doc>(
+      await uploadJson(tenant, col, { title: "hopeless", text: "hopeless text", priority: "low" }),
+    );
+    const old = Date.now() - STALE_AFTER_MS - 1_000;
+    await env.DB.batch([
+      env.DB.prepare("UPDATE documents SET status = 'processing', updated_at = ? WHERE id = ?").bind(old, stuck.id),
+      env.DB.prepare("UPDATE documents SET status = 'processing', attempts = ?, updated_at = ? WHERE id = ?").bind(
+        MAX_ATTEMPTS,
+        old,
+        hopeless.id,
+      ),
+    ]);
+    const sent: unknown[] = [];
+    const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue<IngestMessage>;
+    const result = await sweepStale({
+      db: createDb(env.DB),
+      queues: { high: queue, bulk: queue },
+      logger: createLogger("error"),
+    });
+    expect(result.failed).toBeGreaterThanOrEqual(1);
+    expect(sent).toContainEqual({ document_id: stuck.id, tenant_id: tenant.id });
+    expect(sent).not.toContainEqual({ document_id: hopeless.id, tenant_id: tenant.id });
+    const rows = await env.DB.prepare("SELECT id, status, error FROM documents WHERE id IN (?, ?)")
+      .bind(stuck.id, hopeless.id)
+      .all<{ id: string; status: string; error: string | null }>();
+    const byId = Object.fromEntries(rows.results.map((r) => [r.id, r]));
+    expect(byId[stuck.id]?.status).toMatch(/queued|processing|ready/);
+    expect(byId[hopeless.id]).toMatchObject({ status: "failed" });
+    expect(byId[hopeless.id]?.error).toContain("did not finish");
+  });
+
+  it("runs from the Worker's scheduled handler", async () => {
+    const { createScheduledController } = await import("cloudflare:test");
+    const { default: worker } = await import("../../src/index");
+    const controller = createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() });
+    await expect(worker.scheduled(controller, env)).resolves.toBeUndefined();
+  });
+});
