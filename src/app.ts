@@ -19,6 +19,7 @@ import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
 import { documents } from "./routes/documents";
 import { health } from "./routes/health";
+import { search } from "./routes/search";
 import { secrets } from "./routes/secrets";
 
 const HTTP_CODES: Record<number, ErrorCode> = {
@@ -113,6 +114,7 @@ export function createApp() {
   app.route("/", secrets);
   app.route("/", collections);
   app.route("/", documents);
+  app.route("/", search);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

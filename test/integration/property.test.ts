@@ -48,6 +48,12 @@ const body = fc.oneof(
   }),
   fc.record({ value: fc.oneof(printable, fc.integer()) }),
   fc.record({ name: printable, description: fc.oneof(printable, fc.integer(), fc.constant(null)) }),
+  fc.record({
+    query: fc.oneof(printable, fc.constant('" OR NEAR(a b) *'), fc.integer()),
+    collection_ids: fc.array(fc.oneof(printable, fc.constant("col_AAAAAAAAAAAAAAAA")), { maxLength: 3 }),
+    top_k: fc.oneof(fc.integer(), fc.constant(10)),
+    strategy: fc.constantFrom("keyword", "vector", "hybrid", "x"),
+  }),
   fc.record({ grace_seconds: fc.oneof(fc.integer(), fc.double(), printable) }),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => new TextDecoder().decode(bytes)),
 );
@@ -73,6 +79,7 @@ const families: Record<string, fc.Arbitrary<string>> = {
       fc.option(segment),
     )
     .map(([prefix, id]) => `${prefix}${id ?? ""}`),
+  search: fc.constant("/v1/search"),
   other: fc.array(segment, { maxLength: 4 }).map((parts) => `/${parts.join("/")}`),
 };
 

@@ -6,6 +6,7 @@ import { DocxError, docxToText } from "../../src/lib/docx";
 import { decodeEntities, htmlTitle, htmlToText } from "../../src/lib/html";
 import { PdfError, pdfToPages } from "../../src/lib/pdf";
 import { sniff } from "../../src/lib/sniff";
+import { ftsQuery, queryTerms } from "../../src/lib/terms";
 import { makePdf } from "../support/pdf";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -175,5 +176,29 @@ describe("pdfToPages", () => {
     await expect(pdfToPages(makePdf(["secret"], { encrypt: true }))).rejects.toThrow(/encrypted/);
     await expect(pdfToPages(makePdf([""]))).rejects.toThrow(/no extractable text/);
     await expect(pdfToPages(new TextEncoder().encode("%PDF-1.4 nonsense"))).rejects.toThrow(PdfError);
+  });
+});
+
+describe("queryTerms / ftsQuery", () => {
+  it("keeps content words, lower-cased and unique, without stop words or punctuation", () => {
+    expect(queryTerms("What is the Employee's leave? LEAVE, leave; café 2024!")).toEqual([
+      "employee",
+      "leave",
+      "café",
+      "2024",
+    ]);
+    expect(queryTerms("the of and")).toEqual([]);
+    expect(queryTerms(Array.from({ length: 50 }, (_, i) => `w${i}`).join(" "))).toHaveLength(32);
+  });
+
+  it("quotes every term so user text is never FTS syntax", () => {
+    expect(ftsQuery(['a"b', "near"])).toBe('"a""b" OR "near"');
+    fc.assert(
+      fc.property(fc.string(), (text) => {
+        for (const term of queryTerms(text)) {
+          expect(term).toMatch(/^[\p{L}\p{N}'’]+$/u);
+        }
+      }),
+    );
   });
 });

@@ -1,0 +1,33 @@
+/**
+ * Query text to search terms: Unicode words, lower-cased, stop words dropped, de-duplicated, capped.
+ * The terms are later quoted for FTS5, so user text can never be FTS syntax.
+ */
+
+/** A compact English stop list (the usual function words; content words are kept). */
+export const STOP_WORDS = new Set(
+  "a an and are as at be been being but by can could did do does doing for from had has have having he her hers him his how i if in into is it its itself me more most my no nor not of off on once only or other our ours out over own same she should so some such than that the their theirs them then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your yours".split(
+    " ",
+  ),
+);
+
+export const MAX_QUERY_TERMS = 32;
+
+export function queryTerms(text: string): string[] {
+  const seen = new Set<string>();
+  for (const match of text.toLowerCase().matchAll(/[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu)) {
+    const word = match[0].replace(/['’]s$/u, "");
+    if (word.length > 64 || STOP_WORDS.has(word) || seen.has(word)) {
+      continue;
+    }
+    seen.add(word);
+    if (seen.size === MAX_QUERY_TERMS) {
+      break;
+    }
+  }
+  return [...seen];
+}
+
+/** An FTS5 MATCH expression: every term a quoted string (quotes doubled), OR-ed. */
+export function ftsQuery(terms: string[]): string {
+  return terms.map((term) => `"${term.replace(/"/g, '""')}"`).join(" OR ");
+}

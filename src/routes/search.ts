@@ -1,0 +1,36 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { keyOf, requireKey } from "../middleware/auth";
+import { jsonBody } from "../middleware/body-limit";
+import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
+import { SearchBody, SearchResultSchema } from "../schemas/search";
+import { search as runSearch } from "../services/search";
+
+/** Retrieval without generation (scope `query`). */
+export const search = new OpenAPIHono<AppEnv>();
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/search",
+  tags: ["search"],
+  summary: "Rank chunks of the given collections for a query",
+  security: bearerSecurity,
+  middleware: [requireKey("query"), jsonBody({ maxBytes: 65_536 })] as const,
+  request: { body: { required: true, content: { "application/json": { schema: SearchBody } } } },
+  responses: {
+    200: { description: "Ranked chunks, best first", content: { "application/json": { schema: SearchResultSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+search.openapi(route, async (c) => {
+  const result = await runSearch(c.var.services.db, keyOf(c.var.principal), c.req.valid("json"));
+  c.header(
+    "Server-Timing",
+    Object.entries(result.timings)
+      .map(([k, v]) => `${k.replace(/_ms$/, "")};dur=${v}`)
+      .join(", "),
+  );
+  return c.json(result, 200);
+});

@@ -1,0 +1,50 @@
+import { z } from "@hono/zod-openapi";
+
+const CollectionId = z.string().regex(/^col_[A-Za-z0-9]{16}$/, "must be a collection id");
+const DocumentId = z.string().regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document id");
+
+/** Strategies served today; `vector` and `hybrid` arrive with the embedder and vector index. */
+export const STRATEGIES = ["keyword"] as const;
+
+export const SearchBody = z
+  .object({
+    query: z
+      .string()
+      .transform((q) => q.trim())
+      .pipe(z.string().min(1, "must not be blank").max(2_000)),
+    collection_ids: z
+      .array(CollectionId)
+      .min(1)
+      .max(20)
+      .transform((ids) => [...new Set(ids)]),
+    top_k: z.number().int().min(1).max(50).default(10),
+    strategy: z.enum(STRATEGIES).default("keyword"),
+    filter: z
+      .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .openapi("Search");
+
+export const SearchResultSchema = z
+  .object({
+    results: z.array(
+      z.object({
+        chunk_id: z.string(),
+        document_id: z.string(),
+        collection_id: z.string(),
+        title: z.string(),
+        heading: z.string().nullable(),
+        text: z.string(),
+        page: z.number().int().nullable(),
+        score: z.number(),
+        ranks: z.object({ vector: z.number().int().optional(), keyword: z.number().int().optional() }),
+      }),
+    ),
+    timings: z.record(z.string(), z.number()).openapi({ description: "Milliseconds per stage" }),
+  })
+  .openapi("SearchResults");
+
+export type SearchInput = z.infer<typeof SearchBody>;
+export type SearchResults = z.infer<typeof SearchResultSchema>;

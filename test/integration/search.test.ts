@@ -1,0 +1,125 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
+
+type Result = {
+  chunk_id: string;
+  document_id: string;
+  title: string;
+  text: string;
+  score: number;
+  ranks: { keyword?: number };
+};
+type Results = { results: Result[]; timings: Record<string, number> };
+
+let tenant: TestTenant;
+let col: string;
+let otherCol: string;
+const docs: Record<string, string> = {};
+
+async function ingest(collection: string, title: string, text: string) {
+  const res = await call("POST", `/v1/collections/${collection}/documents`, {
+    token: tenant.adminKey,
+    body: { title, text, priority: "high" },
+  });
+  const id = (await json<{ id: string }>(res)).id;
+  for (let i = 0; i < 150; i++) {
+    const doc = await json<{ status: string }>(await call("GET", `/v1/documents/${id}`, { token: tenant.adminKey }));
+    if (doc.status === "ready") {
+      return id;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`document ${title} did not become ready`);
+}
+
+const searchFor = (body: Record<string, unknown>, token = tenant.adminKey) =>
+  call("POST", "/v1/search", { token, body });
+
+beforeAll(async () => {
+  tenant = await newTenant();
+  col = await newCollection(tenant);
+  otherCol = await newCollection(tenant);
+  docs.leave = await ingest(col, "Leave policy", "Employees receive twenty five days of paid vacation every year.");
+  docs.pay = await ingest(
+    col,
+    "Payroll",
+    "Salaries are paid monthly by bank transfer; vacation pay follows the same schedule.",
+  );
+  docs.other = await ingest(otherCol, "Other", "Vacation rules for contractors differ.");
+}, 60_000);
+
+describe("POST /v1/search (keyword)", () => {
+  it("ranks chunks by bm25 with stemming, best first, with ranks and timings", async () => {
+    const res = await searchFor({
+      query: "How many vacation days do employees get?",
+      collection_ids: [col],
+      strategy: "keyword",
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("server-timing")).toMatch(/keyword;dur=/);
+    const body = await json<Results>(res);
+    expect(body.results.map((r) => r.document_id)).toEqual([docs.leave, docs.pay]);
+    expect(body.results[0]?.ranks).toEqual({ keyword: 1 });
+    expect(body.results[0]?.score).toBeGreaterThan(body.results[1]?.score ?? Number.POSITIVE_INFINITY);
+    expect(body.timings.total_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it("searches only the collections asked for, and honours top_k and document filters", async () => {
+    const both = await json<Results>(await searchFor({ query: "vacation", collection_ids: [col, otherCol] }));
+    expect(new Set(both.results.map((r) => r.document_id))).toEqual(new Set([docs.leave, docs.pay, docs.other]));
+    const one = await json<Results>(await searchFor({ query: "vacation", collection_ids: [col, otherCol], top_k: 1 }));
+    expect(one.results).toHaveLength(1);
+    const filtered = await json<Results>(
+      await searchFor({ query: "vacation", collection_ids: [col], filter: { document_ids: [docs.pay] } }),
+    );
+    expect(filtered.results.map((r) => r.document_id)).toEqual([docs.pay]);
+  });
+
+  it("treats FTS syntax in the query as plain words", async () => {
+    for (const query of ['vacation" OR "x', "NEAR(vacation pay)", "title:Payroll*", "-vacation ^pay", '"""']) {
+      const res = await searchFor({ query, collection_ids: [col] });
+      expect([200, 422]).toContain(res.status);
+    }
+    const quoted = await json<Results>(await searchFor({ query: 'salaries" OR "zzz', collection_ids: [col] }));
+    expect(quoted.results.map((r) => r.document_id)).toEqual([docs.pay]);
+  });
+
+  it("answers a query of only stop words with 422, and validates the body", async () => {
+    const stop = await expectProblem(
+      await searchFor({ query: "the and of", collection_ids: [col] }),
+      422,
+      "validation_failed",
+    );
+    expect(stop.errors).toEqual([expect.objectContaining({ path: "query" })]);
+    await expectProblem(await searchFor({ query: "   ", collection_ids: [col] }), 422, "validation_failed");
+    await expectProblem(await searchFor({ query: "x".repeat(2_001), collection_ids: [col] }), 422, "validation_failed");
+    await expectProblem(await searchFor({ query: "pay", collection_ids: [col], top_k: 51 }), 422, "validation_failed");
+    await expectProblem(await searchFor({ query: "pay", collection_ids: [] }), 422, "validation_failed");
+  });
+
+  it("never returns another tenant's chunks: their collection is a 404", async () => {
+    const stranger = await newTenant("stranger");
+    await expectProblem(
+      await searchFor({ query: "vacation", collection_ids: [col] }, stranger.adminKey),
+      404,
+      "not_found",
+    );
+  });
+
+  it("restricts a key to its collections (403) and needs the query scope", async () => {
+    const restricted = await newKey(tenant, { scopes: ["query"], collection_ids: [otherCol] });
+    await expectProblem(
+      await searchFor({ query: "vacation", collection_ids: [col] }, restricted.key),
+      403,
+      "forbidden",
+    );
+    const ok = await json<Results>(await searchFor({ query: "vacation", collection_ids: [otherCol] }, restricted.key));
+    expect(ok.results.map((r) => r.document_id)).toEqual([docs.other]);
+    const ingestOnly = await newKey(tenant, { scopes: ["ingest"] });
+    await expectProblem(
+      await searchFor({ query: "vacation", collection_ids: [col] }, ingestOnly.key),
+      403,
+      "forbidden",
+    );
+  });
+});
