@@ -24,6 +24,8 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: "test-admin-token",
             ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
             LOG_LEVEL: "warn",
+            // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
+            VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
             // Generous shared tiers; rate-limit tests use their own env with small ones.
             RATE_LIMIT_TIERS: JSON.stringify({
               anonymous: { limit: 1_000_000, window_s: 60 },

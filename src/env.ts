@@ -1,5 +1,7 @@
 import type { Db } from "./adapters/db/client";
+import type { Embedder } from "./adapters/embed/interface";
 import type { RateLimiter } from "./adapters/rate-limit/interface";
+import type { VectorIndex } from "./adapters/vector/interface";
 import type { Config } from "./config";
 import type { Logger } from "./lib/log";
 import type { IngestMessage } from "./services/documents";
@@ -11,6 +13,8 @@ export interface Services {
   limiter: RateLimiter;
   blobs: R2Bucket;
   queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
+  embedder: Embedder;
+  vectors: VectorIndex;
 }
 
 /** Hono environment: `Env` comes from `wrangler types` (worker-configuration.d.ts). */

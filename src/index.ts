@@ -1,3 +1,4 @@
+import { embedderFor, vectorIndexFor } from "./adapters/choose";
 import { createDb } from "./adapters/db/client";
 import { createApp } from "./app";
 import { getConfig } from "./config";
@@ -6,6 +7,7 @@ import type { IngestMessage } from "./services/documents";
 import { handleIngestBatch, sweepStale } from "./services/ingest";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
+export { VectorShard } from "./durable-objects/vector-shard";
 
 const app = createApp();
 
@@ -15,7 +17,13 @@ export default {
     const config = getConfig(env);
     const logger = createLogger(config.logLevel, { queue: batch.queue });
     await handleIngestBatch(
-      { db: createDb(env.DB), blobs: env.BLOBS, logger },
+      {
+        db: createDb(env.DB),
+        blobs: env.BLOBS,
+        embedder: embedderFor(config),
+        vectors: vectorIndexFor(config, env),
+        logger,
+      },
       batch as MessageBatch<IngestMessage>,
       batch.queue.endsWith("-dlq"),
     );

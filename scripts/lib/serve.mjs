@@ -47,7 +47,27 @@ export async function serveWorker({ scriptPath, bindings = {} }) {
           compatibilityDate: wranglerSetting("compatibility_date"),
           compatibilityFlags: wranglerSetting("compatibility_flags"),
           d1Databases: { DB: "bench" },
-          durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+          durableObjects: {
+            RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
+            VECTOR_SHARD: { className: "VectorShard", useSQLite: true },
+          },
+          r2Buckets: ["BLOBS"],
+          queueProducers: { INGEST_HIGH: "edgerag-ingest-high", INGEST: "edgerag-ingest" },
+          queueConsumers: {
+            "edgerag-ingest-high": {
+              maxBatchSize: 5,
+              maxBatchTimeout: 1,
+              maxRetries: 4,
+              deadLetterQueue: "edgerag-ingest-dlq",
+            },
+            "edgerag-ingest": {
+              maxBatchSize: 10,
+              maxBatchTimeout: 1,
+              maxRetries: 4,
+              deadLetterQueue: "edgerag-ingest-dlq",
+            },
+            "edgerag-ingest-dlq": { maxBatchSize: 10, maxBatchTimeout: 1 },
+          },
           bindings: {
             ADMIN_TOKEN: "bench-admin-token",
             ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,

@@ -25,7 +25,7 @@ const route = createRoute({
 });
 
 search.openapi(route, async (c) => {
-  const result = await runSearch(c.var.services.db, keyOf(c.var.principal), c.req.valid("json"));
+  const result = await runSearch(c.var.services, keyOf(c.var.principal), c.req.valid("json"));
   c.header(
     "Server-Timing",
     Object.entries(result.timings)

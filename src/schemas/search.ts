@@ -3,8 +3,7 @@ import { z } from "@hono/zod-openapi";
 const CollectionId = z.string().regex(/^col_[A-Za-z0-9]{16}$/, "must be a collection id");
 const DocumentId = z.string().regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document id");
 
-/** Strategies served today; `vector` and `hybrid` arrive with the embedder and vector index. */
-export const STRATEGIES = ["keyword"] as const;
+export const STRATEGIES = ["hybrid", "vector", "keyword"] as const;
 
 export const SearchBody = z
   .object({
@@ -18,7 +17,7 @@ export const SearchBody = z
       .max(20)
       .transform((ids) => [...new Set(ids)]),
     top_k: z.number().int().min(1).max(50).default(10),
-    strategy: z.enum(STRATEGIES).default("keyword"),
+    strategy: z.enum(STRATEGIES).default("hybrid"),
     filter: z
       .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })
       .strict()

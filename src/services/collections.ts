@@ -5,6 +5,7 @@
 import { and, count, desc, eq, inArray, lt, or } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { type CollectionRow, collections, documents } from "../adapters/db/schema";
+import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { blobKey, newId } from "../lib/ids";
@@ -47,6 +48,8 @@ export async function createCollection(
     name: input.name,
     description: input.description ?? null,
     version: 0,
+    embeddingModel: null,
+    embeddingDimensions: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -114,7 +117,7 @@ export async function getCollection(db: Db, principal: KeyPrincipal, id: string)
 
 /** Deletes the collection with its documents, chunks (and FTS rows, by cascade) and originals in R2. */
 export async function deleteCollection(
-  deps: { db: Db; blobs: R2Bucket },
+  deps: { db: Db; blobs: R2Bucket; vectors: VectorIndex },
   principal: KeyPrincipal,
   id: string,
 ): Promise<void> {
@@ -128,6 +131,7 @@ export async function deleteCollection(
     .delete(collections)
     .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
     .run();
+  await deps.vectors.drop(namespaceOf(principal.tenantId, id));
   // R2 deletes up to 1,000 keys per call.
   const keys = docs.map((doc) => blobKey(principal.tenantId, doc.id));
   for (let i = 0; i < keys.length; i += 1_000) {

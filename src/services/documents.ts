@@ -5,7 +5,8 @@
  */
 import { and, desc, eq, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
-import { collections, type DocumentRow, documents } from "../adapters/db/schema";
+import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
+import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
@@ -202,9 +203,18 @@ export function bumpVersion(db: Db, collectionId: string, now = Date.now()) {
     .where(eq(collections.id, collectionId));
 }
 
-/** Deletes the document, its chunks (and their FTS rows, by cascade and trigger) and its original. */
-export async function deleteDocument(deps: Pick<DocumentDeps, "db" | "blobs">, principal: KeyPrincipal, id: string) {
+/** Deletes the document, its chunks (FTS rows by cascade and trigger), its vectors and its original. */
+export async function deleteDocument(
+  deps: Pick<DocumentDeps, "db" | "blobs"> & { vectors: VectorIndex },
+  principal: KeyPrincipal,
+  id: string,
+) {
   const row = await getDocument(deps.db, principal, id);
+  const chunkIds = await deps.db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, id));
+  await deps.vectors.delete(
+    namespaceOf(row.tenantId, row.collectionId),
+    chunkIds.map((c) => c.id),
+  );
   await deps.db.batch([
     deps.db.delete(documents).where(and(eq(documents.id, id), eq(documents.tenantId, principal.tenantId))),
     bumpVersion(deps.db, row.collectionId),

@@ -5,9 +5,11 @@
  * anything else is retried with backoff and, after the last attempt, the dead-letter consumer
  * marks it failed — no document stays `processing` unseen.
  */
-import { and, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
-import { chunks, type DocumentRow, documents } from "../adapters/db/schema";
+import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
+import type { Embedder } from "../adapters/embed/interface";
+import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { type Chunk, type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS } from "../lib/chunk";
 import { DocxError, docxToText } from "../lib/docx";
 import { htmlToText } from "../lib/html";
@@ -25,8 +27,18 @@ export class UnreadableDocument extends Error {
 export interface IngestDeps {
   db: Db;
   blobs: R2Bucket;
+  embedder: Embedder;
+  vectors: VectorIndex;
   logger: Logger;
   chunking?: ChunkOptions;
+}
+
+/** Texts per embedder call. */
+const EMBED_BATCH = 64;
+
+/** What a chunk is embedded as: its document title and heading give it context. */
+export function embeddingText(chunk: { title: string; heading: string | null; text: string }): string {
+  return [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n");
 }
 
 interface Extracted {
@@ -153,7 +165,40 @@ export async function processDocument(deps: IngestDeps, message: IngestMessage):
     throw error;
   }
 
+  const collection = await db
+    .select({ model: collections.embeddingModel })
+    .from(collections)
+    .where(eq(collections.id, doc.collectionId))
+    .get();
+  if (!collection) {
+    return; // the collection was deleted meanwhile
+  }
+  if (collection.model !== null && collection.model !== deps.embedder.model) {
+    await markFailed(
+      db,
+      message,
+      `the collection holds ${collection.model} vectors but the configured embedder is ${deps.embedder.model}; a collection never mixes models`,
+    );
+    return;
+  }
+
   const rows = chunkRows(doc, pieces, extracted.pageStarts);
+  const namespace = namespaceOf(doc.tenantId, doc.collectionId);
+  const previous = await db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, doc.id));
+  const keep = new Set(rows.map((r) => r.id));
+  await deps.vectors.delete(
+    namespace,
+    previous.map((p) => p.id).filter((id) => !keep.has(id)),
+  );
+  for (let i = 0; i < rows.length; i += EMBED_BATCH) {
+    const slice = rows.slice(i, i + EMBED_BATCH);
+    const vectors = await deps.embedder.embed(slice.map(embeddingText), "document");
+    await deps.vectors.upsert(
+      namespace,
+      slice.map((row, j) => ({ id: row.id, documentId: doc.id, vector: vectors[j] ?? new Float32Array() })),
+    );
+  }
+
   const statements = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
     statements.push(db.insert(chunks).values(rows.slice(i, i + ROWS_PER_INSERT)));
@@ -167,6 +212,10 @@ export async function processDocument(deps: IngestDeps, message: IngestMessage):
       .set({ status: "ready", error: null, chunkCount: rows.length, updatedAt: Date.now() })
       .where(where),
     bumpVersion(db, doc.collectionId),
+    db
+      .update(collections)
+      .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
+      .where(and(eq(collections.id, doc.collectionId), isNull(collections.embeddingModel))),
   ]);
   deps.logger.info("document ready", { document_id: doc.id, chunks: rows.length });
 }

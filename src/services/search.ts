@@ -1,11 +1,14 @@
 /**
  * Search over a tenant's collections. `keyword`: FTS5 bm25 over chunk title, heading and text,
- * from a query whose terms are quoted (user text never becomes FTS syntax). Results are limited
- * to collections the key may read.
+ * from a query whose terms are quoted (user text never becomes FTS syntax). `vector`: the query's
+ * embedding against each collection's vector index. `hybrid` (default): both in parallel, fused
+ * by Reciprocal Rank Fusion. Results are limited to collections the key may read.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
-import { collections } from "../adapters/db/schema";
+import { chunks, collections } from "../adapters/db/schema";
+import type { Embedder } from "../adapters/embed/interface";
+import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { ftsQuery, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
@@ -71,28 +74,136 @@ export async function keywordSearch(
   return rows.map(({ rank, ...hit }) => ({ ...hit, score: -rank }));
 }
 
-export async function search(db: Db, principal: KeyPrincipal, input: SearchInput): Promise<SearchResults> {
+/** Reciprocal Rank Fusion constant (Cormack et al., 2009) and per-strategy weights. */
+export const RRF = { k: 60, weights: { keyword: 1, vector: 1 } };
+
+export interface SearchDeps {
+  db: Db;
+  embedder: Embedder;
+  vectors: VectorIndex;
+}
+
+/** D1 binds at most 100 parameters per statement. */
+const IDS_PER_QUERY = 90;
+
+async function chunksByIds(db: Db, tenantId: string, ids: string[]): Promise<Map<string, Omit<ChunkHit, "score">>> {
+  const out = new Map<string, Omit<ChunkHit, "score">>();
+  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+    const rows = await db
+      .select({
+        chunk_id: chunks.id,
+        document_id: chunks.documentId,
+        collection_id: chunks.collectionId,
+        title: chunks.title,
+        heading: chunks.heading,
+        text: chunks.text,
+        page: chunks.page,
+      })
+      .from(chunks)
+      .where(and(eq(chunks.tenantId, tenantId), inArray(chunks.id, ids.slice(i, i + IDS_PER_QUERY))));
+    for (const row of rows) {
+      out.set(row.chunk_id, row);
+    }
+  }
+  return out;
+}
+
+/** Embeds the query and asks each collection's index; the best `limit` over all of them. */
+export async function vectorSearch(
+  deps: SearchDeps,
+  tenantId: string,
+  options: { query: string; collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
+): Promise<{ hits: ChunkHit[]; embedMs: number }> {
   const started = performance.now();
-  await assertReadable(db, principal, input.collection_ids);
+  const [vector] = await deps.embedder.embed([options.query], "query");
+  const embedMs = performance.now() - started;
+  if (!vector) {
+    return { hits: [], embedMs };
+  }
+  const filter = options.documentIds ? { documentIds: options.documentIds } : undefined;
+  const perCollection = await Promise.all(
+    options.collectionIds.map((id) => deps.vectors.query(namespaceOf(tenantId, id), vector, options.limit, filter)),
+  );
+  // A score of 0 or less means nothing in common at all: not a match.
+  const matches = perCollection
+    .flat()
+    .filter((m) => m.score > 0)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, options.limit);
+  const rows = await chunksByIds(
+    deps.db,
+    tenantId,
+    matches.map((m) => m.id),
+  );
+  const hits = matches.flatMap((m) => {
+    const row = rows.get(m.id);
+    return row ? [{ ...row, score: m.score }] : [];
+  });
+  return { hits, embedMs };
+}
+
+interface Fused extends ChunkHit {
+  ranks: { keyword?: number; vector?: number };
+}
+
+/** Reciprocal Rank Fusion of ranked lists, one entry per chunk, each with its rank in every list. */
+export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: number): Fused[] {
+  const byId = new Map<string, Fused>();
+  for (const strategy of ["keyword", "vector"] as const) {
+    lists[strategy].forEach((hit, index) => {
+      const entry = byId.get(hit.chunk_id) ?? { ...hit, score: 0, ranks: {} };
+      entry.ranks[strategy] = index + 1;
+      entry.score += RRF.weights[strategy] / (RRF.k + index + 1);
+      byId.set(hit.chunk_id, entry);
+    });
+  }
+  return [...byId.values()].sort((a, b) => b.score - a.score).slice(0, limit);
+}
+
+const ms = (value: number) => Math.round(value * 10) / 10;
+
+export async function search(deps: SearchDeps, principal: KeyPrincipal, input: SearchInput): Promise<SearchResults> {
+  const started = performance.now();
+  await assertReadable(deps.db, principal, input.collection_ids);
   const terms = queryTerms(input.query);
   if (terms.length === 0) {
     throw new AppError("validation_failed", "The query has no searchable words.", {
       errors: [{ path: "query", message: "only stop words or punctuation" }],
     });
   }
-  const keywordStarted = performance.now();
-  const hits = await keywordSearch(db, {
-    terms,
-    collectionIds: input.collection_ids,
-    documentIds: input.filter?.document_ids,
-    limit: input.top_k,
-  });
-  const done = performance.now();
-  return {
-    results: hits.map((hit, i) => ({ ...hit, ranks: { keyword: i + 1 } })),
-    timings: {
-      keyword_ms: Math.round((done - keywordStarted) * 10) / 10,
-      total_ms: Math.round((done - started) * 10) / 10,
-    },
+  const documentIds = input.filter?.document_ids;
+  // Fusion needs more than top_k candidates from each side to be worth doing.
+  const pool = input.strategy === "hybrid" ? Math.max(input.top_k * 4, 40) : input.top_k;
+  const timings: Record<string, number> = {};
+  const keyword = async () => {
+    const t = performance.now();
+    const hits = await keywordSearch(deps.db, { terms, collectionIds: input.collection_ids, documentIds, limit: pool });
+    timings.keyword_ms = ms(performance.now() - t);
+    return hits;
   };
+  const vector = async () => {
+    const t = performance.now();
+    const { hits, embedMs } = await vectorSearch(deps, principal.tenantId, {
+      query: input.query,
+      collectionIds: input.collection_ids,
+      documentIds,
+      limit: pool,
+    });
+    timings.embed_ms = ms(embedMs);
+    timings.vector_ms = ms(performance.now() - t - embedMs);
+    return hits;
+  };
+  let results: Fused[];
+  if (input.strategy === "keyword") {
+    results = (await keyword()).map((hit, i) => ({ ...hit, ranks: { keyword: i + 1 } }));
+  } else if (input.strategy === "vector") {
+    results = (await vector()).map((hit, i) => ({ ...hit, ranks: { vector: i + 1 } }));
+  } else {
+    const [k, v] = await Promise.all([keyword(), vector()]);
+    const t = performance.now();
+    results = fuse({ keyword: k, vector: v }, input.top_k);
+    timings.fuse_ms = ms(performance.now() - t);
+  }
+  timings.total_ms = ms(performance.now() - started);
+  return { results, timings };
 }

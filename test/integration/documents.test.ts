@@ -2,7 +2,9 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { strToU8, zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
+import { embedderFor, vectorIndexFor } from "../../src/adapters/choose";
 import { createDb } from "../../src/adapters/db/client";
+import { parseConfig } from "../../src/config";
 import { createLogger } from "../../src/lib/log";
 import type { IngestMessage } from "../../src/services/documents";
 import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest";
@@ -285,6 +287,15 @@ describe("document upload and processing", () => {
 
 describe("the ingestion consumer", () => {
   const logger = createLogger("error");
+  const adapters = () => {
+    const config = parseConfig(env);
+    return {
+      db: createDb(env.DB),
+      blobs: env.BLOBS,
+      embedder: embedderFor(config),
+      vectors: vectorIndexFor(config, env),
+    };
+  };
 
   it("retries with backoff on a transient failure, and the dead-letter queue marks the document failed", async () => {
     const tenant = await newTenant();
@@ -299,7 +310,7 @@ describe("the ingestion consumer", () => {
       { id: "m1", timestamp: new Date(), attempts: 2, body: message },
     ]);
     const ctx = createExecutionContext();
-    await handleIngestBatch({ db: createDb(env.DB), blobs: failingBlobs, logger }, batch, false);
+    await handleIngestBatch({ ...adapters(), blobs: failingBlobs, logger }, batch, false);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
     expect(result.explicitAcks).toEqual([]);
@@ -312,7 +323,7 @@ describe("the ingestion consumer", () => {
     const dead = createMessageBatch<IngestMessage>("edgerag-ingest-dlq", [
       { id: "m2", timestamp: new Date(), attempts: 1, body: message },
     ]);
-    await handleIngestBatch({ db: createDb(env.DB), blobs: env.BLOBS, logger }, dead, true);
+    await handleIngestBatch({ ...adapters(), logger }, dead, true);
     const final = await env.DB.prepare("SELECT status, error FROM documents WHERE id = ?")
       .bind(doc.id)
       .first<{ status: string; error: string }>();
@@ -328,7 +339,7 @@ describe("the ingestion consumer", () => {
     const batch = createMessageBatch<IngestMessage>("edgerag-ingest-high", [
       { id: "m3", timestamp: new Date(), attempts: 1, body: { document_id: doc.id, tenant_id: tenant.id } },
     ]);
-    await handleIngestBatch({ db: createDb(env.DB), blobs: env.BLOBS, logger }, batch, false);
+    await handleIngestBatch({ ...adapters(), logger }, batch, false);
     const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
       .bind(doc.id)
       .first<{ n: number }>();

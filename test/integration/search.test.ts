@@ -123,3 +123,39 @@ describe("POST /v1/search (keyword)", () => {
     );
   });
 });
+
+describe("POST /v1/search (vector and hybrid)", () => {
+  it("defaults to hybrid and reports each result's rank in both lists", async () => {
+    const body = await json<Results & { results: Array<Result & { ranks: { vector?: number; keyword?: number } }> }>(
+      await searchFor({ query: "paid vacation days", collection_ids: [col] }),
+    );
+    expect(body.results[0]?.document_id).toBe(docs.leave);
+    expect(body.results[0]?.ranks).toEqual({ keyword: 1, vector: 1 });
+    expect(Object.keys(body.timings)).toEqual(
+      expect.arrayContaining(["keyword_ms", "vector_ms", "embed_ms", "fuse_ms", "total_ms"]),
+    );
+  });
+
+  it("finds by embedding similarity with the vector strategy, never beyond the asked collections", async () => {
+    const body = await json<Results>(
+      await searchFor({ query: "monthly salaries", collection_ids: [col], strategy: "vector" }),
+    );
+    expect(body.results[0]?.document_id).toBe(docs.pay);
+    expect(body.results.every((r) => r.document_id !== docs.other)).toBe(true);
+    expect(body.results[0]?.score).toBeGreaterThan(0);
+    expect(body.results[0]?.score).toBeLessThanOrEqual(1.0001);
+  });
+
+  it("drops a deleted document's vectors from results", async () => {
+    const gone = await ingest(col, "Temporary", "Quarterly bonus scheme for engineers.");
+    const before = await json<Results>(
+      await searchFor({ query: "quarterly bonus", collection_ids: [col], strategy: "vector" }),
+    );
+    expect(before.results[0]?.document_id).toBe(gone);
+    expect((await call("DELETE", `/v1/documents/${gone}`, { token: tenant.adminKey })).status).toBe(204);
+    const after = await json<Results>(
+      await searchFor({ query: "quarterly bonus", collection_ids: [col], strategy: "vector" }),
+    );
+    expect(after.results.map((r) => r.document_id)).not.toContain(gone);
+  });
+});

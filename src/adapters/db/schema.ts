@@ -66,6 +66,9 @@ export const collections = sqliteTable(
     description: text("description"),
     /** Bumped on every content change; part of every answer-cache key, so stale answers are never served. */
     version: integer("version").notNull().default(0),
+    /** The embedder whose vectors the collection holds, set by its first document: never mixed. */
+    embeddingModel: text("embedding_model"),
+    embeddingDimensions: integer("embedding_dimensions"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

@@ -1,0 +1,68 @@
+import { stem } from "../../lib/stem";
+import { STOP_WORDS } from "../../lib/terms";
+import type { Embedder, EmbedKind } from "./interface";
+
+/**
+ * The default embedder: deterministic, offline, no weights. Signed feature hashing of stemmed
+ * word unigrams and bigrams into `dimensions` buckets, sublinear term frequency, L2 norm.
+ * It is honest about what it is: a lexical model (it matches shared words and word pairs, not
+ * meaning), which makes it a useful complement to BM25 in hybrid search and nothing more.
+ */
+export class LocalHashEmbedder implements Embedder {
+  readonly model: string;
+
+  constructor(readonly dimensions = 384) {
+    this.model = `local/hash-v1-${dimensions}`;
+  }
+
+  async embed(texts: string[], _kind: EmbedKind): Promise<Float32Array[]> {
+    return texts.map((text) => this.vector(text));
+  }
+
+  private vector(text: string): Float32Array {
+    const counts = new Map<string, number>();
+    let previous: string | undefined;
+    for (const match of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+      const word = match[0];
+      if (STOP_WORDS.has(word) || word.length > 40) {
+        previous = undefined;
+        continue;
+      }
+      const term = stem(word);
+      counts.set(term, (counts.get(term) ?? 0) + 1);
+      if (previous !== undefined) {
+        const pair = `${previous} ${term}`;
+        counts.set(pair, (counts.get(pair) ?? 0) + 0.5);
+      }
+      previous = term;
+    }
+    const out = new Float32Array(this.dimensions);
+    for (const [feature, tf] of counts) {
+      const hash = fnv1a(feature);
+      const sign = hash & 0x80000000 ? -1 : 1;
+      const index = (hash & 0x7fffffff) % this.dimensions;
+      out[index] = (out[index] ?? 0) + sign * (1 + Math.log(tf));
+    }
+    let norm = 0;
+    for (const value of out) {
+      norm += value * value;
+    }
+    if (norm > 0) {
+      const scale = 1 / Math.sqrt(norm);
+      for (let i = 0; i < out.length; i++) {
+        out[i] = (out[i] ?? 0) * scale;
+      }
+    }
+    return out;
+  }
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: fast, stable across runtimes. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

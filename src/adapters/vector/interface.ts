@@ -1,0 +1,38 @@
+/**
+ * A vector index, namespaced per tenant and collection (`<tenant id>/<collection id>`). Vectors
+ * are L2-normalised, so scores are cosine similarities (higher is better). Ids are chunk ids.
+ */
+export interface VectorRecord {
+  id: string;
+  documentId: string;
+  vector: Float32Array;
+}
+
+export interface VectorMatch {
+  id: string;
+  documentId: string;
+  score: number;
+}
+
+export interface VectorStats {
+  vectors: number;
+  dimensions: number | null;
+}
+
+export interface VectorIndex {
+  /** Provider name shown by /health/detailed. */
+  readonly name: string;
+  upsert(namespace: string, records: VectorRecord[]): Promise<void>;
+  query(
+    namespace: string,
+    vector: Float32Array,
+    topK: number,
+    filter?: { documentIds?: string[] },
+  ): Promise<VectorMatch[]>;
+  delete(namespace: string, ids: string[]): Promise<void>;
+  stats(namespace: string): Promise<VectorStats>;
+  /** Removes every vector of the namespace (its collection was deleted). */
+  drop(namespace: string): Promise<void>;
+}
+
+export const namespaceOf = (tenantId: string, collectionId: string) => `${tenantId}/${collectionId}`;
