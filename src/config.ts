@@ -35,6 +35,10 @@ export interface Config {
   healthCheckTimeoutMs: number;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  searchMaxTopK: number;
+  /** Reciprocal Rank Fusion constant and the vector list's weight (undefined: the embedder's own). */
+  rrfK: number;
+  vectorWeight: number | undefined;
   apiKeyCacheTtlMs: number;
   adminToken: string | undefined;
   /** Sorted newest (highest version) first; empty when ENCRYPTION_KEYS is unset. */
@@ -90,6 +94,13 @@ const envSchema = z.object({
   HEALTH_CHECK_TIMEOUT_MS: intFrom(1_500, 50, 1_900),
   MAX_JSON_BODY_BYTES: intFrom(1_048_576, 1_024, 104_857_600),
   MAX_UPLOAD_BYTES: intFrom(20_971_520, 1_024, 104_857_600),
+  SEARCH_MAX_TOP_K: intFrom(50, 1, 200),
+  SEARCH_RRF_K: intFrom(60, 1, 1_000),
+  SEARCH_VECTOR_WEIGHT: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : Number(v)))
+    .pipe(z.number().min(0).max(10).optional()),
   API_KEY_CACHE_TTL_MS: intFrom(30_000, 0, 30_000),
   RATE_LIMIT_TIMEOUT_MS: intFrom(1_000, 50, 10_000),
   RATE_LIMIT_DEFAULT_TIER: optionalText,
@@ -210,6 +221,9 @@ export function parseConfig(env: object): Config {
     healthCheckTimeoutMs: f.HEALTH_CHECK_TIMEOUT_MS ?? 1_500,
     maxJsonBodyBytes: f.MAX_JSON_BODY_BYTES ?? 1_048_576,
     maxUploadBytes: f.MAX_UPLOAD_BYTES ?? 20_971_520,
+    searchMaxTopK: f.SEARCH_MAX_TOP_K ?? 50,
+    rrfK: f.SEARCH_RRF_K ?? 60,
+    vectorWeight: f.SEARCH_VECTOR_WEIGHT,
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
     adminToken: f.ADMIN_TOKEN,
     keyRing,

@@ -25,7 +25,11 @@ const route = createRoute({
 });
 
 search.openapi(route, async (c) => {
-  const result = await runSearch(c.var.services, keyOf(c.var.principal), c.req.valid("json"));
+  const { config, services } = c.var;
+  const result = await runSearch(services, keyOf(c.var.principal), c.req.valid("json"), {
+    maxTopK: config.searchMaxTopK,
+    rrf: { k: config.rrfK, weights: { keyword: 1, vector: config.vectorWeight ?? services.embedder.fusionWeight } },
+  });
   c.header(
     "Server-Timing",
     Object.entries(result.timings)

@@ -16,7 +16,13 @@ export const SearchBody = z
       .min(1)
       .max(20)
       .transform((ids) => [...new Set(ids)]),
-    top_k: z.number().int().min(1).max(50).default(10),
+    top_k: z
+      .number()
+      .int()
+      .min(1)
+      .max(200)
+      .default(10)
+      .openapi({ description: "At most SEARCH_MAX_TOP_K (50 unless the operator set it otherwise)" }),
     strategy: z.enum(STRATEGIES).default("hybrid"),
     filter: z
       .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })

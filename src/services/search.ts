@@ -74,8 +74,11 @@ export async function keywordSearch(
   return rows.map(({ rank, ...hit }) => ({ ...hit, score: -rank }));
 }
 
-/** Reciprocal Rank Fusion constant (Cormack et al., 2009) and per-strategy weights. */
-export const RRF = { k: 60, weights: { keyword: 1, vector: 1 } };
+/** Reciprocal Rank Fusion (Cormack et al., 2009): each list adds weight / (k + rank). */
+export interface FusionOptions {
+  k: number;
+  weights: { keyword: number; vector: number };
+}
 
 export interface SearchDeps {
   db: Db;
@@ -147,13 +150,13 @@ interface Fused extends ChunkHit {
 }
 
 /** Reciprocal Rank Fusion of ranked lists, one entry per chunk, each with its rank in every list. */
-export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: number): Fused[] {
+export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: number, rrf: FusionOptions): Fused[] {
   const byId = new Map<string, Fused>();
   for (const strategy of ["keyword", "vector"] as const) {
     lists[strategy].forEach((hit, index) => {
       const entry = byId.get(hit.chunk_id) ?? { ...hit, score: 0, ranks: {} };
       entry.ranks[strategy] = index + 1;
-      entry.score += RRF.weights[strategy] / (RRF.k + index + 1);
+      entry.score += rrf.weights[strategy] / (rrf.k + index + 1);
       byId.set(hit.chunk_id, entry);
     });
   }
@@ -162,8 +165,19 @@ export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: 
 
 const ms = (value: number) => Math.round(value * 10) / 10;
 
-export async function search(deps: SearchDeps, principal: KeyPrincipal, input: SearchInput): Promise<SearchResults> {
+export async function search(
+  deps: SearchDeps,
+  principal: KeyPrincipal,
+  input: SearchInput,
+  limits: { maxTopK: number; rrf: FusionOptions },
+): Promise<SearchResults> {
+  const { maxTopK } = limits;
   const started = performance.now();
+  if (input.top_k > maxTopK) {
+    throw new AppError("validation_failed", `top_k is at most ${maxTopK}.`, {
+      errors: [{ path: "top_k", message: `must be at most ${maxTopK}` }],
+    });
+  }
   await assertReadable(deps.db, principal, input.collection_ids);
   const terms = queryTerms(input.query);
   if (terms.length === 0) {
@@ -201,7 +215,7 @@ export async function search(deps: SearchDeps, principal: KeyPrincipal, input: S
   } else {
     const [k, v] = await Promise.all([keyword(), vector()]);
     const t = performance.now();
-    results = fuse({ keyword: k, vector: v }, input.top_k);
+    results = fuse({ keyword: k, vector: v }, input.top_k, limits.rrf);
     timings.fuse_ms = ms(performance.now() - t);
   }
   timings.total_ms = ms(performance.now() - started);

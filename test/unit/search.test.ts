@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { LocalHashEmbedder } from "../../src/adapters/embed/local";
-import { type ChunkHit, fuse, RRF } from "../../src/services/search";
+import { type ChunkHit, fuse } from "../../src/services/search";
+
+const RRF = { k: 60, weights: { keyword: 1, vector: 1 } };
 
 const hit = (id: string): ChunkHit => ({
   chunk_id: id,
@@ -15,11 +17,17 @@ const hit = (id: string): ChunkHit => ({
 
 describe("fuse (RRF)", () => {
   it("sums 1/(k + rank) per list, keeps each chunk once with its ranks, best first", () => {
-    const fused = fuse({ keyword: [hit("a"), hit("b")], vector: [hit("b"), hit("c")] }, 10);
+    const fused = fuse({ keyword: [hit("a"), hit("b")], vector: [hit("b"), hit("c")] }, 10, RRF);
     expect(fused.map((f) => f.chunk_id)).toEqual(["b", "a", "c"]);
     expect(fused[0]?.ranks).toEqual({ keyword: 2, vector: 1 });
     expect(fused[0]?.score).toBeCloseTo(1 / (RRF.k + 2) + 1 / (RRF.k + 1));
-    expect(fuse({ keyword: [hit("a"), hit("b")], vector: [] }, 1).map((f) => f.chunk_id)).toEqual(["a"]);
+    expect(fuse({ keyword: [hit("a"), hit("b")], vector: [] }, 1, RRF).map((f) => f.chunk_id)).toEqual(["a"]);
+    // Weights scale each list: a light vector list only breaks keyword ties.
+    const light = fuse({ keyword: [hit("a"), hit("b")], vector: [hit("b")] }, 10, {
+      k: 60,
+      weights: { keyword: 1, vector: 0.01 },
+    });
+    expect(light.map((f) => f.chunk_id)).toEqual(["a", "b"]);
   });
 });
 

@@ -10,5 +10,10 @@ export interface Embedder {
   /** Provider and model, e.g. `local/hash-v1` or `workers-ai/@cf/baai/bge-small-en-v1.5`. */
   readonly model: string;
   readonly dimensions: number;
+  /**
+   * Weight of this embedder's ranking in hybrid fusion (keyword = 1), unless SEARCH_VECTOR_WEIGHT
+   * overrides it: a semantic model earns 1; a lexical one mostly repeats what BM25 already found.
+   */
+  readonly fusionWeight: number;
   embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]>;
 }

@@ -10,6 +10,12 @@ import type { Embedder, EmbedKind } from "./interface";
  */
 export class LocalHashEmbedder implements Embedder {
   readonly model: string;
+  /**
+   * Tuned on SciFact train (RRF k = 60): as a lexical model it adds no evidence BM25 lacks, and
+   * any larger weight lowers nDCG@10 (0.705 keyword; 0.702 at 0.02; 0.588 at 1). At 0.01 it only
+   * breaks ties.
+   */
+  readonly fusionWeight = 0.01;
 
   constructor(readonly dimensions = 384) {
     this.model = `local/hash-v1-${dimensions}`;
