@@ -138,6 +138,8 @@ try {
       }
     }
   }
+  const uploadSeconds = (performance.now() - started) / 1000;
+  console.log(`uploaded ${toBeir.size} documents in ${uploadSeconds.toFixed(1)} s`);
   const db = await mf.getD1Database("DB");
   for (;;) {
     const { results } = await db.prepare("SELECT status, COUNT(*) AS n FROM documents GROUP BY status").all();
@@ -215,6 +217,7 @@ try {
         split,
         documents: toBeir.size,
         chunks,
+        upload_seconds: uploadSeconds,
         ingest_seconds: ingestSeconds,
         published_bm25: published,
         report,

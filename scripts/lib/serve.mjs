@@ -61,7 +61,7 @@ export async function serveWorker({ scriptPath, bindings = {} }) {
               deadLetterQueue: "edgerag-ingest-dlq",
             },
             "edgerag-ingest": {
-              maxBatchSize: 10,
+              maxBatchSize: 25,
               maxBatchTimeout: 1,
               maxRetries: 4,
               deadLetterQueue: "edgerag-ingest-dlq",

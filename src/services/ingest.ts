@@ -225,16 +225,19 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(900, 10 * attempt * attempt);
 }
 
+/** Documents of one batch processed at the same time: their I/O (D1, R2, vectors) overlaps. */
+export const INGEST_CONCURRENCY = 4;
+
 /**
- * A batch from an ingestion queue: documents are processed one after another (each is CPU-heavy),
- * each message settled on its own. From the dead-letter queue: every document is marked failed.
+ * A batch from an ingestion queue: documents are processed a few at a time, each message settled
+ * on its own. From the dead-letter queue: every document is marked failed with its last error.
  */
 export async function handleIngestBatch(
   deps: IngestDeps,
   batch: MessageBatch<IngestMessage>,
   deadLetter: boolean,
 ): Promise<void> {
-  for (const message of batch.messages) {
+  const settle = async (message: Message<IngestMessage>) => {
     const body = message.body;
     if (deadLetter) {
       const doc = await deps.db
@@ -244,7 +247,7 @@ export async function handleIngestBatch(
         .get();
       await markFailed(deps.db, body, `processing failed after every retry (last error: ${doc?.error ?? "unknown"})`);
       message.ack();
-      continue;
+      return;
     }
     try {
       await processDocument(deps, body);
@@ -267,7 +270,15 @@ export async function handleIngestBatch(
         .run();
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
-  }
+  };
+  const queue = [...batch.messages];
+  await Promise.all(
+    Array.from({ length: Math.min(INGEST_CONCURRENCY, queue.length) }, async () => {
+      for (let message = queue.shift(); message; message = queue.shift()) {
+        await settle(message);
+      }
+    }),
+  );
 }
 
 /** A document not settled this long after its last change is presumed lost in transit. */
