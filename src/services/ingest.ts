@@ -5,7 +5,7 @@
  * anything else is retried with backoff and, after the last attempt, the dead-letter consumer
  * marks it failed — no document stays `processing` unseen.
  */
-import { and, eq, inArray, isNull, lt } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
@@ -120,34 +120,31 @@ export async function markFailed(db: Db, message: IngestMessage, reason: string)
     .run();
 }
 
-/**
- * Processes one document. Returns normally when the message is settled (done, failed for good, or
- * the document is gone); throws when a retry may help.
- */
-export async function processDocument(deps: IngestDeps, message: IngestMessage): Promise<void> {
-  const { db } = deps;
-  const where = and(eq(documents.id, message.document_id), eq(documents.tenantId, message.tenant_id));
-  const doc = await db.select().from(documents).where(where).get();
-  if (!doc || doc.status === "ready") {
-    return; // deleted meanwhile, or a redelivery of finished work
-  }
-  const now = Date.now();
-  await db
-    .update(documents)
-    .set({ status: "processing", attempts: doc.attempts + 1, updatedAt: now })
-    .where(where)
-    .run();
+type ChunkInsert = ReturnType<typeof chunkRows>[number];
 
+/** A document read, extracted and chunked, waiting to be written. */
+interface Prepared {
+  message: Message<IngestMessage>;
+  doc: DocumentRow;
+  rows: ChunkInsert[];
+}
+
+/**
+ * Reads and chunks one document. Returns undefined when the message is settled here (the
+ * document cannot be read: it is failed with the reason); throws when a retry may help.
+ */
+async function prepare(
+  deps: IngestDeps,
+  message: Message<IngestMessage>,
+  doc: DocumentRow,
+): Promise<Prepared | undefined> {
   const object = await deps.blobs.get(blobKey(doc.tenantId, doc.id));
-  if (!object) {
-    await markFailed(db, message, "the original upload is missing from storage");
-    return;
-  }
-  let extracted: Extracted;
-  let pieces: Chunk[];
   try {
-    extracted = await extract(doc.mimeType, new Uint8Array(await object.arrayBuffer()));
-    pieces = chunkText(extracted.text, deps.chunking ?? DEFAULT_CHUNK_OPTIONS);
+    if (!object) {
+      throw new UnreadableDocument("the original upload is missing from storage");
+    }
+    const extracted = await extract(doc.mimeType, new Uint8Array(await object.arrayBuffer()));
+    const pieces = chunkText(extracted.text, deps.chunking ?? DEFAULT_CHUNK_OPTIONS);
     if (pieces.length === 0) {
       throw new UnreadableDocument("the document contains no text");
     }
@@ -156,68 +153,84 @@ export async function processDocument(deps: IngestDeps, message: IngestMessage):
         `the document yields ${pieces.length} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT} (split it)`,
       );
     }
+    return { message, doc, rows: chunkRows(doc, pieces, extracted.pageStarts) };
   } catch (error) {
     if (error instanceof UnreadableDocument) {
-      await markFailed(db, message, error.message);
+      await markFailed(deps.db, message.body, error.message);
       deps.logger.info("document failed", { document_id: doc.id, reason: error.message });
-      return;
+      message.ack();
+      return undefined;
     }
     throw error;
   }
+}
 
-  const collection = await db
-    .select({ model: collections.embeddingModel })
-    .from(collections)
-    .where(eq(collections.id, doc.collectionId))
-    .get();
-  if (!collection) {
-    return; // the collection was deleted meanwhile
+/** Rows written by one commit at most, so one D1 batch stays a few hundred statements. */
+const ROWS_PER_COMMIT = 2_000;
+
+/**
+ * Writes prepared documents: vectors per collection, then one D1 batch (one transaction) with the
+ * old chunks out, the new ones in, the documents ready, the collections' versions bumped and
+ * their embedding model recorded. Idempotent, so a retry after a failure anywhere is safe.
+ */
+async function commit(deps: IngestDeps, group: Prepared[]): Promise<void> {
+  const { db } = deps;
+  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => p.doc.id);
+  const previous = retried.length
+    ? await db
+        .select({ id: chunks.id, documentId: chunks.documentId })
+        .from(chunks)
+        .where(inArray(chunks.documentId, retried))
+    : [];
+  const byNamespace = new Map<string, Prepared[]>();
+  for (const item of group) {
+    const ns = namespaceOf(item.doc.tenantId, item.doc.collectionId);
+    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), item]);
   }
-  if (collection.model !== null && collection.model !== deps.embedder.model) {
-    await markFailed(
-      db,
-      message,
-      `the collection holds ${collection.model} vectors but the configured embedder is ${deps.embedder.model}; a collection never mixes models`,
+  for (const [ns, items] of byNamespace) {
+    const keep = new Set(items.flatMap((item) => item.rows.map((r) => r.id)));
+    const mine = new Set(items.map((item) => item.doc.id));
+    await deps.vectors.delete(
+      ns,
+      previous.filter((p) => mine.has(p.documentId) && !keep.has(p.id)).map((p) => p.id),
     );
-    return;
+    const rows = items.flatMap((item) => item.rows);
+    for (let i = 0; i < rows.length; i += EMBED_BATCH * 4) {
+      const slice = rows.slice(i, i + EMBED_BATCH * 4);
+      const vectors = await deps.embedder.embed(slice.map(embeddingText), "document");
+      await deps.vectors.upsert(
+        ns,
+        slice.map((row, j) => ({ id: row.id, documentId: row.documentId, vector: vectors[j] ?? new Float32Array() })),
+      );
+    }
   }
-
-  const rows = chunkRows(doc, pieces, extracted.pageStarts);
-  const namespace = namespaceOf(doc.tenantId, doc.collectionId);
-  const previous = await db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, doc.id));
-  const keep = new Set(rows.map((r) => r.id));
-  await deps.vectors.delete(
-    namespace,
-    previous.map((p) => p.id).filter((id) => !keep.has(id)),
-  );
-  for (let i = 0; i < rows.length; i += EMBED_BATCH) {
-    const slice = rows.slice(i, i + EMBED_BATCH);
-    const vectors = await deps.embedder.embed(slice.map(embeddingText), "document");
-    await deps.vectors.upsert(
-      namespace,
-      slice.map((row, j) => ({ id: row.id, documentId: doc.id, vector: vectors[j] ?? new Float32Array() })),
-    );
-  }
-
+  const now = Date.now();
   const statements = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    statements.push(db.insert(chunks).values(rows.slice(i, i + ROWS_PER_INSERT)));
+  for (const { doc, rows } of group) {
+    statements.push(db.delete(chunks).where(eq(chunks.documentId, doc.id)));
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      statements.push(db.insert(chunks).values(rows.slice(i, i + ROWS_PER_INSERT)));
+    }
+    statements.push(
+      db
+        .update(documents)
+        .set({ status: "ready", error: null, chunkCount: rows.length, updatedAt: now })
+        .where(and(eq(documents.id, doc.id), eq(documents.tenantId, doc.tenantId))),
+    );
   }
-  // One batch is one transaction: old chunks out, new chunks in, document ready, version bumped.
-  await db.batch([
-    db.delete(chunks).where(eq(chunks.documentId, doc.id)),
-    ...statements,
-    db
-      .update(documents)
-      .set({ status: "ready", error: null, chunkCount: rows.length, updatedAt: Date.now() })
-      .where(where),
-    bumpVersion(db, doc.collectionId),
-    db
-      .update(collections)
-      .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
-      .where(and(eq(collections.id, doc.collectionId), isNull(collections.embeddingModel))),
-  ]);
-  deps.logger.info("document ready", { document_id: doc.id, chunks: rows.length });
+  for (const collectionId of new Set(group.map((p) => p.doc.collectionId))) {
+    statements.push(bumpVersion(db, collectionId, now));
+    statements.push(
+      db
+        .update(collections)
+        .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
+        .where(and(eq(collections.id, collectionId), isNull(collections.embeddingModel))),
+    );
+  }
+  const [first, ...rest] = statements;
+  if (first) {
+    await db.batch([first, ...rest]);
+  }
 }
 
 /** Seconds before retry N (1-based): 10, 40, 90, 160 … capped at 15 minutes. */
@@ -225,60 +238,153 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(900, 10 * attempt * attempt);
 }
 
-/** Documents of one batch processed at the same time: their I/O (D1, R2, vectors) overlaps. */
+/** Documents of one batch read and extracted at the same time: their R2 reads overlap. */
 export const INGEST_CONCURRENCY = 4;
 
+async function retryLater(deps: IngestDeps, message: Message<IngestMessage>, error: unknown): Promise<void> {
+  const reason = error instanceof Error ? error.message : String(error);
+  deps.logger.warn("document processing failed; will retry", {
+    document_id: message.body.document_id,
+    attempt: message.attempts,
+    error,
+  });
+  await deps.db
+    .update(documents)
+    .set({
+      status: "queued",
+      error: `attempt ${message.attempts} failed: ${reason}`.slice(0, 1_000),
+      updatedAt: Date.now(),
+    })
+    .where(and(eq(documents.id, message.body.document_id), eq(documents.tenantId, message.body.tenant_id)))
+    .run();
+  message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+}
+
 /**
- * A batch from an ingestion queue: documents are processed a few at a time, each message settled
- * on its own. From the dead-letter queue: every document is marked failed with its last error.
+ * A batch from an ingestion queue, processed as a unit so that it costs a few round trips rather
+ * than a few per document: one read of the documents, one status update, parallel extraction,
+ * one embedding and vector write per collection, one D1 transaction. Unreadable documents fail on
+ * their own; if writing fails, every message of the batch is retried (the writes are idempotent).
+ * From the dead-letter queue: every document is marked failed with its last error.
  */
 export async function handleIngestBatch(
   deps: IngestDeps,
   batch: MessageBatch<IngestMessage>,
   deadLetter: boolean,
 ): Promise<void> {
-  const settle = async (message: Message<IngestMessage>) => {
-    const body = message.body;
-    if (deadLetter) {
-      const doc = await deps.db
-        .select({ error: documents.error })
-        .from(documents)
-        .where(eq(documents.id, body.document_id))
-        .get();
-      await markFailed(deps.db, body, `processing failed after every retry (last error: ${doc?.error ?? "unknown"})`);
+  const { db } = deps;
+  const ids = batch.messages.map((m) => m.body.document_id);
+  if (ids.length === 0) {
+    return;
+  }
+  const docs = new Map((await db.select().from(documents).where(inArray(documents.id, ids))).map((d) => [d.id, d]));
+  if (deadLetter) {
+    for (const message of batch.messages) {
+      const last = docs.get(message.body.document_id)?.error ?? "unknown";
+      await markFailed(db, message.body, `processing failed after every retry (last error: ${last})`);
       message.ack();
-      return;
     }
-    try {
-      await processDocument(deps, body);
-      message.ack();
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      deps.logger.warn("document processing failed; will retry", {
-        document_id: body.document_id,
-        attempt: message.attempts,
-        error,
-      });
-      await deps.db
-        .update(documents)
-        .set({
-          status: "queued",
-          error: `attempt ${message.attempts} failed: ${reason}`.slice(0, 1_000),
-          updatedAt: Date.now(),
-        })
-        .where(and(eq(documents.id, body.document_id), eq(documents.tenantId, body.tenant_id)))
-        .run();
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    return;
+  }
+  const live: Array<{ message: Message<IngestMessage>; doc: DocumentRow }> = [];
+  for (const message of batch.messages) {
+    const doc = docs.get(message.body.document_id);
+    if (!doc || doc.tenantId !== message.body.tenant_id || doc.status === "ready") {
+      message.ack(); // deleted meanwhile, or a redelivery of finished work
+    } else {
+      live.push({ message, doc });
     }
-  };
-  const queue = [...batch.messages];
+  }
+  if (live.length === 0) {
+    return;
+  }
+  const models = new Map(
+    (
+      await db
+        .select({ id: collections.id, model: collections.embeddingModel })
+        .from(collections)
+        .where(inArray(collections.id, [...new Set(live.map((l) => l.doc.collectionId))]))
+    ).map((c) => [c.id, c.model]),
+  );
+  const workable: typeof live = [];
+  for (const item of live) {
+    const model = models.get(item.doc.collectionId);
+    if (model === undefined) {
+      item.message.ack(); // the collection was deleted meanwhile
+    } else if (model !== null && model !== deps.embedder.model) {
+      await markFailed(
+        db,
+        item.message.body,
+        `the collection holds ${model} vectors but the configured embedder is ${deps.embedder.model}; a collection never mixes models`,
+      );
+      item.message.ack();
+    } else {
+      workable.push(item);
+    }
+  }
+  if (workable.length === 0) {
+    return;
+  }
+  await db
+    .update(documents)
+    .set({ status: "processing", attempts: sql`${documents.attempts} + 1`, updatedAt: Date.now() })
+    .where(
+      inArray(
+        documents.id,
+        workable.map((w) => w.doc.id),
+      ),
+    )
+    .run();
+
+  const prepared: Prepared[] = [];
+  const pending = [...workable];
   await Promise.all(
-    Array.from({ length: Math.min(INGEST_CONCURRENCY, queue.length) }, async () => {
-      for (let message = queue.shift(); message; message = queue.shift()) {
-        await settle(message);
+    Array.from({ length: Math.min(INGEST_CONCURRENCY, pending.length) }, async () => {
+      for (let item = pending.shift(); item; item = pending.shift()) {
+        try {
+          const ready = await prepare(deps, item.message, item.doc);
+          if (ready) {
+            prepared.push(ready);
+          }
+        } catch (error) {
+          await retryLater(deps, item.message, error);
+        }
       }
     }),
   );
+
+  let group: Prepared[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (group.length === 0) {
+      return;
+    }
+    const current = group;
+    group = [];
+    size = 0;
+    try {
+      await commit(deps, current);
+      for (const item of current) {
+        item.message.ack();
+      }
+      deps.logger.info("documents ready", {
+        documents: current.length,
+        chunks: current.reduce((n, p) => n + p.rows.length, 0),
+      });
+    } catch (error) {
+      for (const item of current) {
+        await retryLater(deps, item.message, error);
+      }
+    }
+  };
+  for (const item of prepared) {
+    if (size > 0 && size + item.rows.length > ROWS_PER_COMMIT) {
+      await flush();
+    }
+    group.push(item);
+    size += item.rows.length;
+  }
+  await flush();
 }
 
 /** A document not settled this long after its last change is presumed lost in transit. */
