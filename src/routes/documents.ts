@@ -16,8 +16,15 @@ import {
   MultipartDocumentBody,
   UploadResultSchema,
 } from "../schemas/documents";
-import { getCollection } from "../services/collections";
-import { deleteDocument, getDocument, listDocuments, toView, type Upload, uploadDocument } from "../services/documents";
+import {
+  deleteDocument,
+  getDocument,
+  listDocuments,
+  toView,
+  type Upload,
+  uploadDocument,
+  uploadDocuments,
+} from "../services/documents";
 
 /** Documents: `ingest` to upload and delete, `query` or `ingest` to read. */
 export const documents = new OpenAPIHono<AppEnv>();
@@ -121,27 +128,19 @@ documents.openapi(batch, async (c) => {
   const collectionId = c.req.valid("param").id;
   const principal = keyOf(c.var.principal);
   const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
-  // The collection is checked once for the whole batch: a bad id is the request's error, not 100 entries'.
-  await getCollection(deps.db, principal, collectionId);
-  const items = [];
-  for (const [index, input] of c.req.valid("json").documents.entries()) {
-    try {
-      const result = await uploadDocument(deps, principal, collectionId, {
-        bytes: new TextEncoder().encode(input.text),
-        title: input.title,
-        metadata: input.metadata ?? null,
-        priority: input.priority,
-        textOnly: true,
-      });
-      items.push({ index, document: { ...result.document, deduplicated: result.deduplicated } });
-    } catch (error) {
-      // Each entry stands alone: what was accepted before a failure stays accepted, and says so.
-      if (!(error instanceof AppError)) {
-        throw error;
-      }
-      items.push({ index, error: { code: error.code, detail: error.message } });
-    }
-  }
+  const uploads = c.req.valid("json").documents.map((input) => ({
+    bytes: new TextEncoder().encode(input.text),
+    title: input.title,
+    metadata: input.metadata ?? null,
+    priority: input.priority,
+    textOnly: true,
+  }));
+  // Each entry stands alone: what was accepted stays accepted, and says so.
+  const items = (await uploadDocuments(deps, principal, collectionId, uploads)).map((result, index) =>
+    "error" in result
+      ? { index, error: { code: result.error.code, detail: result.error.message } }
+      : { index, document: { ...result.document, deduplicated: result.deduplicated } },
+  );
   return c.json({ items }, 202);
 });
 

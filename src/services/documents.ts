@@ -3,7 +3,7 @@
  * original goes to R2, the row is written `queued`, and a message goes to the ingestion queue for
  * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
  */
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
@@ -73,72 +73,175 @@ function kindOf(upload: Upload): DocumentKind {
   return kind;
 }
 
+export type UploadResult = { document: DocumentView; deduplicated: boolean } | { error: AppError };
+
+/** D1 binds at most 100 parameters per statement. */
+const HASHES_PER_QUERY = 90;
+
+/**
+ * Uploads documents into one collection, each standing alone in the result: checked (size,
+ * type), deduplicated by content hash (against the collection and within the call), stored in R2,
+ * written `queued` in one D1 batch and sent to the queue of its priority in one message batch.
+ * If the queue refuses, the new rows and blobs are removed again and those entries get `503`.
+ */
+export async function uploadDocuments(
+  deps: DocumentDeps,
+  principal: KeyPrincipal,
+  collectionId: string,
+  uploads: Upload[],
+): Promise<UploadResult[]> {
+  await getCollection(deps.db, principal, collectionId);
+  const results: Array<UploadResult | undefined> = new Array(uploads.length);
+  const candidates: Array<{ index: number; upload: Upload; kind: DocumentKind; sha256: string }> = [];
+  await Promise.all(
+    uploads.map(async (upload, index) => {
+      try {
+        if (upload.bytes.byteLength > deps.maxUploadBytes) {
+          throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
+        }
+        candidates.push({ index, upload, kind: kindOf(upload), sha256: await sha256Hex(upload.bytes) });
+      } catch (error) {
+        if (!(error instanceof AppError)) {
+          throw error;
+        }
+        results[index] = { error };
+      }
+    }),
+  );
+  candidates.sort((a, b) => a.index - b.index);
+
+  const existing = new Map<string, DocumentRow>();
+  const hashes = [...new Set(candidates.map((c) => c.sha256))];
+  for (let i = 0; i < hashes.length; i += HASHES_PER_QUERY) {
+    const rows = await deps.db
+      .select()
+      .from(documents)
+      .where(
+        and(eq(documents.collectionId, collectionId), inArray(documents.sha256, hashes.slice(i, i + HASHES_PER_QUERY))),
+      );
+    for (const row of rows) {
+      existing.set(row.sha256, row);
+    }
+  }
+
+  const now = Date.now();
+  const fresh: Array<{ index: number; row: DocumentRow; bytes: Uint8Array }> = [];
+  const firstIndexOf = new Map<string, number>();
+  for (const { index, upload, kind, sha256 } of candidates) {
+    const known = existing.get(sha256);
+    if (known) {
+      results[index] = { document: toView(known), deduplicated: true };
+      continue;
+    }
+    if (firstIndexOf.has(sha256)) {
+      continue; // the same content earlier in this call: answered below, once that one exists
+    }
+    firstIndexOf.set(sha256, index);
+    fresh.push({
+      index,
+      bytes: upload.bytes,
+      row: {
+        id: newId("doc"),
+        tenantId: principal.tenantId,
+        collectionId,
+        title: upload.title,
+        mimeType: MIME_TYPES[kind],
+        sizeBytes: upload.bytes.byteLength,
+        sha256,
+        status: "queued",
+        error: null,
+        chunkCount: 0,
+        priority: upload.priority,
+        attempts: 0,
+        metadata: upload.metadata,
+        createdAt: now,
+        updatedAt: now,
+      },
+    });
+  }
+
+  if (fresh.length > 0) {
+    await Promise.all(
+      fresh.map(({ row, bytes }) =>
+        deps.blobs.put(blobKey(row.tenantId, row.id), bytes, { httpMetadata: { contentType: row.mimeType } }),
+      ),
+    );
+    const [first, ...rest] = fresh.map(({ row }) =>
+      deps.db.insert(documents).values(row).onConflictDoNothing().returning({ id: documents.id }),
+    );
+    const inserted = first ? await deps.db.batch([first, ...rest]) : [];
+    const kept = fresh.filter((_, i) => (inserted[i]?.length ?? 0) > 0);
+    const raced = fresh.filter((_, i) => (inserted[i]?.length ?? 0) === 0);
+    // Lost a race with a concurrent upload of the same content: answer with the winner.
+    for (const { index, row } of raced) {
+      await deps.blobs.delete(blobKey(row.tenantId, row.id));
+      const winner = await deps.db
+        .select()
+        .from(documents)
+        .where(and(eq(documents.collectionId, collectionId), eq(documents.sha256, row.sha256)))
+        .get();
+      results[index] = winner
+        ? { document: toView(winner), deduplicated: true }
+        : { error: new AppError("conflict", "The same content was deleted while it was being uploaded; try again.") };
+    }
+    try {
+      for (const priority of ["high", "bulk"] as const) {
+        const messages = kept
+          .filter(({ row }) => (row.priority === "high") === (priority === "high"))
+          .map(({ row }) => ({ body: { document_id: row.id, tenant_id: row.tenantId }, contentType: "json" as const }));
+        for (let i = 0; i < messages.length; i += 100) {
+          await deps.queues[priority].sendBatch(messages.slice(i, i + 100));
+        }
+      }
+      for (const { index, row } of kept) {
+        results[index] = { document: toView(row), deduplicated: false };
+      }
+    } catch (cause) {
+      await deps.db
+        .delete(documents)
+        .where(
+          inArray(
+            documents.id,
+            kept.map(({ row }) => row.id),
+          ),
+        )
+        .run();
+      await deps.blobs.delete(kept.map(({ row }) => blobKey(row.tenantId, row.id)));
+      for (const { index } of kept) {
+        results[index] = {
+          error: new AppError("upstream_unavailable", "The ingestion queue is unavailable; the upload was not kept.", {
+            cause,
+          }),
+        };
+      }
+    }
+  }
+
+  // Repeats of content first seen in this same call point at that document.
+  for (const { index, sha256 } of candidates) {
+    if (results[index] === undefined) {
+      const first = results[firstIndexOf.get(sha256) ?? -1];
+      results[index] = first && "document" in first ? { document: first.document, deduplicated: true } : first;
+    }
+  }
+  return results.map((r) => r ?? { error: new AppError("internal", "The upload was not processed.") });
+}
+
+/** One document: the batch path with a single entry, its error thrown. */
 export async function uploadDocument(
   deps: DocumentDeps,
   principal: KeyPrincipal,
   collectionId: string,
   upload: Upload,
 ): Promise<{ document: DocumentView; deduplicated: boolean }> {
-  await getCollection(deps.db, principal, collectionId);
-  if (upload.bytes.byteLength > deps.maxUploadBytes) {
-    throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
+  const [result] = await uploadDocuments(deps, principal, collectionId, [upload]);
+  if (!result) {
+    throw new AppError("internal", "The upload was not processed.");
   }
-  const kind = kindOf(upload);
-  const sha256 = await sha256Hex(upload.bytes);
-  const existing = await deps.db
-    .select()
-    .from(documents)
-    .where(and(eq(documents.collectionId, collectionId), eq(documents.sha256, sha256)))
-    .get();
-  if (existing) {
-    return { document: toView(existing), deduplicated: true };
+  if ("error" in result) {
+    throw result.error;
   }
-
-  const now = Date.now();
-  const row: DocumentRow = {
-    id: newId("doc"),
-    tenantId: principal.tenantId,
-    collectionId,
-    title: upload.title,
-    mimeType: MIME_TYPES[kind],
-    sizeBytes: upload.bytes.byteLength,
-    sha256,
-    status: "queued",
-    error: null,
-    chunkCount: 0,
-    priority: upload.priority,
-    attempts: 0,
-    metadata: upload.metadata,
-    createdAt: now,
-    updatedAt: now,
-  };
-  const key = blobKey(principal.tenantId, row.id);
-  await deps.blobs.put(key, upload.bytes, { httpMetadata: { contentType: row.mimeType } });
-  const inserted = await deps.db.insert(documents).values(row).onConflictDoNothing().returning({ id: documents.id });
-  if (inserted.length === 0) {
-    // The same content arrived concurrently and won the race: answer with that one.
-    await deps.blobs.delete(key);
-    const winner = await deps.db
-      .select()
-      .from(documents)
-      .where(and(eq(documents.collectionId, collectionId), eq(documents.sha256, sha256)))
-      .get();
-    if (!winner) {
-      throw new AppError("conflict", "The document was deleted while it was being uploaded; try again.");
-    }
-    return { document: toView(winner), deduplicated: true };
-  }
-  try {
-    const queue = row.priority === "high" ? deps.queues.high : deps.queues.bulk;
-    await queue.send({ document_id: row.id, tenant_id: row.tenantId }, { contentType: "json" });
-  } catch (error) {
-    await deps.db.delete(documents).where(eq(documents.id, row.id)).run();
-    await deps.blobs.delete(key);
-    throw new AppError("upstream_unavailable", "The ingestion queue is unavailable; the upload was not kept.", {
-      cause: error,
-    });
-  }
-  return { document: toView(row), deduplicated: false };
+  return result;
 }
 
 /** The document: 404 unless it is the tenant's; 403 if the key is restricted to other collections. */

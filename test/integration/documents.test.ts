@@ -369,6 +369,24 @@ describe("batch upload", () => {
     expect((await settled(tenant, items[0]?.document?.id ?? "")).status).toBe("ready");
   });
 
+  it("reports an entry's own error without failing the others", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const res = await callWith({ MAX_UPLOAD_BYTES: "2048" }, "POST", `/v1/collections/${col}/documents/batch`, {
+      token: tenant.adminKey,
+      body: {
+        documents: [
+          { title: "big", text: "x".repeat(3_000) },
+          { title: "small", text: "fits" },
+        ],
+      },
+    });
+    expect(res.status).toBe(202);
+    const { items } = await json<{ items: Array<{ index: number; document?: Doc; error?: { code: string } }> }>(res);
+    expect(items[0]).toMatchObject({ index: 0, error: { code: "payload_too_large" } });
+    expect(items[1]?.document?.status).toBe("queued");
+  });
+
   it("refuses more than 100 documents and an empty batch with 422", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
