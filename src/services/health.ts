@@ -4,7 +4,9 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
+import type { Embedder } from "../adapters/embed/interface";
 import type { RateLimiter } from "../adapters/rate-limit/interface";
+import type { VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 
 export type CheckStatus = "ok" | "degraded" | "down";
@@ -19,6 +21,9 @@ export interface CheckResult {
 export interface HealthDeps {
   db: Db;
   limiter: RateLimiter;
+  blobs: R2Bucket;
+  vectors: VectorIndex;
+  embedder: Embedder;
   config: Config;
 }
 
@@ -45,9 +50,11 @@ async function timed(provider: string, timeoutMs: number, probe: () => Promise<u
 
 export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckResult>> {
   const timeout = deps.config.healthCheckTimeoutMs;
-  const [d1, rateLimiter] = await Promise.all([
+  const [d1, rateLimiter, blobs, vectors] = await Promise.all([
     timed("d1", timeout, () => deps.db.run(sql`SELECT 1`)),
     timed(deps.limiter.name, timeout, () => deps.limiter.ping()),
+    timed("r2", timeout, () => deps.blobs.head("health/probe")),
+    timed(deps.vectors.name, timeout, () => deps.vectors.stats("health/probe")),
   ]);
   const problems = deps.config.problems;
   return {
@@ -58,6 +65,8 @@ export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckR
     },
     d1,
     rate_limiter: rateLimiter,
+    blobs,
+    vector_index: vectors,
   };
 }
 
@@ -65,6 +74,9 @@ export function providers(deps: HealthDeps): Record<string, string> {
   return {
     database: "d1",
     rate_limiter: deps.limiter.name,
+    blobs: "r2",
+    vector_index: deps.vectors.name,
+    embedder: deps.embedder.model,
     encryption: deps.config.keyRing.length > 0 ? `aes-256-gcm (key v${deps.config.keyRing[0]?.version})` : "unset",
   };
 }

@@ -16,7 +16,7 @@ describe("health", () => {
     expect(res.status).toBe(200);
     const body = await json<Ready>(res);
     expect(body.status).toBe("ready");
-    expect(Object.keys(body.checks).sort()).toEqual(["config", "d1", "rate_limiter"]);
+    expect(Object.keys(body.checks).sort()).toEqual(["blobs", "config", "d1", "rate_limiter", "vector_index"]);
     expect(Object.values(body.checks).every((c) => c.status === "ok")).toBe(true);
   });
 
