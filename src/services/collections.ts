@@ -2,15 +2,15 @@
  * Collections: a tenant's named sets of documents. Every query is scoped by tenant id, and a key
  * restricted to collections sees only those: anything else is indistinguishable from missing (404).
  */
-import { and, count, desc, eq, inArray, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { type CollectionRow, collections, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { blobKey, newId } from "../lib/ids";
 import type { CollectionView } from "../schemas/collections";
 import { iso } from "../schemas/common";
+import { afterCursor, toPage } from "./paging";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
 
 export const MAX_COLLECTIONS_PER_TENANT = 1_000;
@@ -65,12 +65,7 @@ export async function listCollections(
   principal: KeyPrincipal,
   page: { cursor?: string | undefined; limit: number },
 ): Promise<{ items: CollectionView[]; next_cursor: string | null }> {
-  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-  if (page.cursor !== undefined && !after) {
-    throw new AppError("validation_failed", "The cursor is not valid.", {
-      errors: [{ path: "cursor", message: "use next_cursor from a previous page" }],
-    });
-  }
+  const after = afterCursor(page.cursor, { createdAt: collections.createdAt, id: collections.id });
   const rows = await db
     .select()
     .from(collections)
@@ -78,22 +73,12 @@ export async function listCollections(
       and(
         eq(collections.tenantId, principal.tenantId),
         principal.collectionIds === null ? undefined : inArray(collections.id, principal.collectionIds),
-        after
-          ? or(
-              lt(collections.createdAt, after.createdAt),
-              and(eq(collections.createdAt, after.createdAt), lt(collections.id, after.id)),
-            )
-          : undefined,
+        after,
       ),
     )
     .orderBy(desc(collections.createdAt), desc(collections.id))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  return {
-    items: items.map(toView),
-    next_cursor: rows.length > page.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
-  };
+  return toPage(rows, page.limit, toView);
 }
 
 /**

@@ -3,18 +3,18 @@
  * original goes to R2, the row is written `queued`, and a message goes to the ingestion queue for
  * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
  */
-import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { blobKey, newId } from "../lib/ids";
 import { type DocumentKind, MIME_TYPES, sniff } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
 import { getCollection } from "./collections";
+import { afterCursor, toPage } from "./paging";
 import type { KeyPrincipal } from "./principal";
 
 export type Priority = DocumentRow["priority"];
@@ -267,35 +267,14 @@ export async function listDocuments(
   page: { cursor?: string | undefined; limit: number },
 ): Promise<{ items: DocumentView[]; next_cursor: string | null }> {
   await getCollection(db, principal, collectionId);
-  const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-  if (page.cursor !== undefined && !after) {
-    throw new AppError("validation_failed", "The cursor is not valid.", {
-      errors: [{ path: "cursor", message: "use next_cursor from a previous page" }],
-    });
-  }
+  const after = afterCursor(page.cursor, { createdAt: documents.createdAt, id: documents.id });
   const rows = await db
     .select()
     .from(documents)
-    .where(
-      and(
-        eq(documents.tenantId, principal.tenantId),
-        eq(documents.collectionId, collectionId),
-        after
-          ? or(
-              lt(documents.createdAt, after.createdAt),
-              and(eq(documents.createdAt, after.createdAt), lt(documents.id, after.id)),
-            )
-          : undefined,
-      ),
-    )
+    .where(and(eq(documents.tenantId, principal.tenantId), eq(documents.collectionId, collectionId), after))
     .orderBy(desc(documents.createdAt), desc(documents.id))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  return {
-    items: items.map(toView),
-    next_cursor: rows.length > page.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
-  };
+  return toPage(rows, page.limit, toView);
 }
 
 /** Marks a collection's content as changed (cache keys include the version). */
