@@ -8,9 +8,9 @@
 // dot-product loop over the same number of 384-d vectors in this Node process, as the physical
 // reference. Writes bench/results/search-<time>.json. Targets: hybrid p95 <= 50 ms at 5k chunks,
 // <= 150 ms at 50k.
-import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createInterface } from "node:readline";
+import { apiClient, jsonl } from "./lib/client.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
 const args = new Map(
@@ -20,14 +20,6 @@ const data = path.resolve(args.get("data") ?? "../shared/data/scifact");
 const sizes = (args.get("sizes") ?? "5000,50000").split(",").map(Number);
 const queryCount = Number(args.get("queries") ?? 200);
 const STRATEGIES = ["keyword", "vector", "hybrid"];
-
-async function* jsonl(file) {
-  for await (const line of createInterface({ input: createReadStream(file) })) {
-    if (line.trim()) {
-      yield JSON.parse(line);
-    }
-  }
-}
 
 const pct = (xs, p) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -76,18 +68,7 @@ const { url, mf } = await serveWorker({
 });
 const report = { when: new Date().toISOString(), queries: sample.length, sizes: {} };
 try {
-  const api = async (method, route, body, token) => {
-    const res = await fetch(`${url}${route}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (!res.ok) {
-      throw new Error(`${method} ${route} -> ${res.status}: ${JSON.stringify(json)}`);
-    }
-    return json;
-  };
+  const api = apiClient(url);
   const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");
   const key = tenant.api_key.key;
   const db = await mf.getD1Database("DB");

@@ -10,6 +10,7 @@
 import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { apiClient, jsonl } from "./lib/client.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
 const args = new Map(
@@ -24,14 +25,6 @@ const dumpFile = args.get("dump");
 const dump = {};
 const PUBLISHED_BM25 = { scifact: 0.665 };
 const dataset = path.basename(data);
-
-async function* jsonl(file) {
-  for await (const line of createInterface({ input: createReadStream(file) })) {
-    if (line.trim()) {
-      yield JSON.parse(line);
-    }
-  }
-}
 
 async function readQrels(file) {
   const qrels = new Map();
@@ -90,18 +83,7 @@ const { url, mf } = await serveWorker({
   },
 });
 try {
-  const api = async (method, route, body, token) => {
-    const res = await fetch(`${url}${route}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (!res.ok) {
-      throw new Error(`${method} ${route} -> ${res.status}: ${JSON.stringify(json)}`);
-    }
-    return json;
-  };
+  const api = apiClient(url);
   const tenant = await api("POST", "/v1/admin/tenants", { name: "eval" }, "bench-admin-token");
   const key = tenant.api_key.key;
   const collection = await api("POST", "/v1/collections", { name: dataset }, key);
