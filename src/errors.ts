@@ -62,10 +62,6 @@ export interface Problem {
   errors?: FieldError[];
 }
 
-export function statusOf(code: ErrorCode): number {
-  return CATALOGUE[code].status;
-}
-
 export function titleOf(code: ErrorCode): string {
   return CATALOGUE[code].title;
 }

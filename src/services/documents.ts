@@ -15,7 +15,7 @@ import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
 import { getCollection } from "./collections";
 import { afterCursor, toPage } from "./paging";
-import type { KeyPrincipal } from "./principal";
+import { canAccessCollection, type KeyPrincipal } from "./principal";
 
 export type Priority = DocumentRow["priority"];
 
@@ -254,7 +254,7 @@ export async function getDocument(db: Db, principal: KeyPrincipal, id: string): 
   if (!row) {
     throw new AppError("not_found", "No such document.");
   }
-  if (principal.collectionIds !== null && !principal.collectionIds.includes(row.collectionId)) {
+  if (!canAccessCollection(principal, row.collectionId)) {
     throw new AppError("forbidden", "This API key is restricted to other collections.");
   }
   return row;
