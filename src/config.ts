@@ -17,6 +17,29 @@ export type RateLimiterConfig =
   | { kind: "durable-object" }
   | { kind: "upstash"; url: string; token: string; timeoutMs: number };
 
+/** Which embedder computes vectors; dimensions are fixed per model and recorded per collection. */
+export type EmbeddingsConfig =
+  | { kind: "local"; dimensions: number }
+  | { kind: "workers-ai"; model: string; dimensions: number; timeoutMs: number }
+  | {
+      kind: "openai";
+      /** Base of an OpenAI-compatible API, e.g. `https://api.openai.com/v1`; we POST `<base>/embeddings`. */
+      baseUrl: string;
+      model: string;
+      dimensions: number;
+      /** Send `dimensions` in the request (only when EMBEDDINGS_DIMENSIONS is set explicitly). */
+      sendDimensions: boolean;
+      apiKey: string | undefined;
+      /** Name of a tenant secret whose value, when the tenant has stored it, replaces `apiKey`. */
+      apiKeySecret: string | undefined;
+      timeoutMs: number;
+    };
+
+export type VectorIndexConfig =
+  | { kind: "durable-object" }
+  | { kind: "vectorize" }
+  | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+
 export interface KeyRingEntry {
   version: number;
   /** Raw 256-bit AES key. */
@@ -46,8 +69,22 @@ export interface Config {
   rateTiers: Record<string, RateTier>;
   defaultRateTier: string;
   rateLimiter: RateLimiterConfig;
+  embeddings: EmbeddingsConfig;
+  vectorIndex: VectorIndexConfig;
   problems: ConfigProblem[];
 }
+
+/** Models whose dimensions we know; any other model needs EMBEDDINGS_DIMENSIONS. */
+export const KNOWN_EMBEDDING_DIMENSIONS: Record<string, number> = {
+  "@cf/baai/bge-small-en-v1.5": 384,
+  "@cf/baai/bge-base-en-v1.5": 768,
+  "@cf/baai/bge-large-en-v1.5": 1024,
+  "text-embedding-3-small": 1536,
+  "text-embedding-3-large": 3072,
+  "text-embedding-ada-002": 1536,
+};
+
+const DEFAULT_MODELS = { "workers-ai": "@cf/baai/bge-small-en-v1.5", openai: "text-embedding-3-small" } as const;
 
 export const DEFAULT_RATE_TIERS: Record<string, RateTier> = {
   anonymous: { limit: 60, window_s: 60 },
@@ -109,6 +146,34 @@ const envSchema = z.object({
   ENCRYPTION_KEYS: optionalText,
   UPSTASH_REDIS_REST_URL: optionalText,
   UPSTASH_REDIS_REST_TOKEN: optionalText,
+  EMBEDDINGS_PROVIDER: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? "local" : v.trim().toLowerCase()))
+    .pipe(z.enum(["local", "workers-ai", "openai"])),
+  EMBEDDINGS_MODEL: optionalText,
+  EMBEDDINGS_DIMENSIONS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : Number(v)))
+    .pipe(z.number().int().min(8).max(4_096).optional()),
+  EMBEDDINGS_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  EMBEDDINGS_API_KEY: optionalText,
+  EMBEDDINGS_API_KEY_SECRET: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/)
+      .optional(),
+  ),
+  EMBEDDINGS_TIMEOUT_MS: intFrom(10_000, 100, 60_000),
+  VECTOR_INDEX_PROVIDER: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? "durable-object" : v.trim().toLowerCase()))
+    .pipe(z.enum(["durable-object", "vectorize", "upstash"])),
+  UPSTASH_VECTOR_REST_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  UPSTASH_VECTOR_REST_TOKEN: optionalText,
+  VECTOR_INDEX_TIMEOUT_MS: intFrom(5_000, 100, 60_000),
 });
 
 type RawEnv = Record<string, unknown>;
@@ -214,6 +279,9 @@ export function parseConfig(env: object): Config {
     problems.push({ setting: "UPSTASH_REDIS_REST_URL", message: "is required when UPSTASH_REDIS_REST_TOKEN is set" });
   }
 
+  const embeddings = parseEmbeddings(f, raw, problems);
+  const vectorIndex = parseVectorIndex(f, raw, problems);
+
   return {
     logLevel: f.LOG_LEVEL ?? "info",
     corsOrigins: f.CORS_ORIGINS ?? [],
@@ -230,8 +298,91 @@ export function parseConfig(env: object): Config {
     rateTiers,
     defaultRateTier,
     rateLimiter,
+    embeddings,
+    vectorIndex,
     problems,
   };
+}
+
+type Fields = Partial<z.infer<typeof envSchema>>;
+
+const hasMethod = (binding: unknown, method: string) =>
+  typeof binding === "object" && binding !== null && typeof (binding as Record<string, unknown>)[method] === "function";
+
+function parseEmbeddings(f: Fields, raw: RawEnv, problems: ConfigProblem[]): EmbeddingsConfig {
+  const provider = f.EMBEDDINGS_PROVIDER ?? "local";
+  const timeoutMs = f.EMBEDDINGS_TIMEOUT_MS ?? 10_000;
+  if (provider === "local") {
+    const dimensions = f.EMBEDDINGS_DIMENSIONS ?? 384;
+    if (dimensions < 384 || dimensions > 1_024) {
+      problems.push({
+        setting: "EMBEDDINGS_DIMENSIONS",
+        message: "the local embedder supports 384 to 1024 dimensions",
+      });
+      return { kind: "local", dimensions: 384 };
+    }
+    return { kind: "local", dimensions };
+  }
+  const model = f.EMBEDDINGS_MODEL ?? DEFAULT_MODELS[provider];
+  const dimensions = f.EMBEDDINGS_DIMENSIONS ?? KNOWN_EMBEDDING_DIMENSIONS[model];
+  if (dimensions === undefined) {
+    problems.push({ setting: "EMBEDDINGS_DIMENSIONS", message: `is required for model "${model}"` });
+  }
+  if (provider === "workers-ai") {
+    if (!hasMethod(raw.AI, "run")) {
+      problems.push({ setting: "AI", message: "EMBEDDINGS_PROVIDER=workers-ai needs the Workers AI binding `AI`" });
+    }
+    return { kind: "workers-ai", model, dimensions: dimensions ?? 0, timeoutMs };
+  }
+  if (f.EMBEDDINGS_BASE_URL === undefined) {
+    problems.push({ setting: "EMBEDDINGS_BASE_URL", message: "is required when EMBEDDINGS_PROVIDER=openai" });
+  }
+  if (f.EMBEDDINGS_API_KEY === undefined && f.EMBEDDINGS_API_KEY_SECRET === undefined) {
+    problems.push({
+      setting: "EMBEDDINGS_API_KEY",
+      message: "EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_API_KEY or EMBEDDINGS_API_KEY_SECRET",
+    });
+  }
+  return {
+    kind: "openai",
+    baseUrl: (f.EMBEDDINGS_BASE_URL ?? "https://invalid.example").replace(/\/+$/, ""),
+    model,
+    dimensions: dimensions ?? 0,
+    sendDimensions: f.EMBEDDINGS_DIMENSIONS !== undefined,
+    apiKey: f.EMBEDDINGS_API_KEY,
+    apiKeySecret: f.EMBEDDINGS_API_KEY_SECRET,
+    timeoutMs,
+  };
+}
+
+function parseVectorIndex(f: Fields, raw: RawEnv, problems: ConfigProblem[]): VectorIndexConfig {
+  const provider = f.VECTOR_INDEX_PROVIDER ?? "durable-object";
+  if (provider === "vectorize") {
+    if (!hasMethod(raw.VECTORIZE, "query")) {
+      problems.push({
+        setting: "VECTORIZE",
+        message: "VECTOR_INDEX_PROVIDER=vectorize needs the Vectorize binding `VECTORIZE`",
+      });
+    }
+    return { kind: "vectorize" };
+  }
+  if (provider === "upstash") {
+    const url = f.UPSTASH_VECTOR_REST_URL;
+    const token = f.UPSTASH_VECTOR_REST_TOKEN;
+    for (const [setting, value] of [
+      ["UPSTASH_VECTOR_REST_URL", url],
+      ["UPSTASH_VECTOR_REST_TOKEN", token],
+    ] as const) {
+      if (value === undefined) {
+        problems.push({ setting, message: "is required when VECTOR_INDEX_PROVIDER=upstash" });
+      }
+    }
+    if (url === undefined || token === undefined) {
+      return { kind: "durable-object" };
+    }
+    return { kind: "upstash", url, token, timeoutMs: f.VECTOR_INDEX_TIMEOUT_MS ?? 5_000 };
+  }
+  return { kind: "durable-object" };
 }
 
 const cache = new WeakMap<object, Config>();

@@ -20,7 +20,7 @@ export default {
       {
         db: createDb(env.DB),
         blobs: env.BLOBS,
-        embedder: embedderFor(config),
+        embedder: embedderFor(config, env),
         vectors: vectorIndexFor(config, env),
         logger,
       },

@@ -13,6 +13,9 @@ declare global {
       TEST_HANG_URL: string;
       /** The built Worker served by Miniflare on loopback (test/e2e). */
       TEST_WORKER_URL: string;
+      TEST_OPENAI_URL: string;
+      TEST_UPSTASH_VECTOR_URL: string;
+      TEST_UPSTASH_VECTOR_TOKEN: string;
     }
   }
 }

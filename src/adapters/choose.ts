@@ -3,37 +3,98 @@
  * isolate-level state (connection settings, caches) are kept per configuration object.
  */
 import type { Config } from "../config";
+import { Lru } from "../lib/lru";
+import { revealSecret } from "../services/secrets";
+import { createDb } from "./db/client";
 import type { Embedder } from "./embed/interface";
 import { LocalHashEmbedder } from "./embed/local";
+import { OpenAiEmbedder } from "./embed/openai";
+import { type AiBinding, WorkersAiEmbedder } from "./embed/workers-ai";
 import { DurableObjectRateLimiter } from "./rate-limit/durable-object";
 import type { RateLimiter } from "./rate-limit/interface";
 import { UpstashRateLimiter } from "./rate-limit/upstash";
 import { DurableObjectVectorIndex } from "./vector/durable-object";
 import type { VectorIndex } from "./vector/interface";
+import { UpstashVectorIndex } from "./vector/upstash";
+import { type VectorizeBinding, VectorizeVectorIndex } from "./vector/vectorize";
 
-/** The embedder: the local hashing embedder (Workers AI and OpenAI-compatible adapters are to come). */
-export function embedderFor(_config: Config): Embedder {
-  return localEmbedder;
+/** Bindings that only exist when the operator adds them to wrangler.toml. */
+interface OptionalBindings {
+  AI?: AiBinding;
+  VECTORIZE?: VectorizeBinding;
 }
 
-/** The vector index: the Durable Object shard index (Vectorize and Upstash Vector are to come). */
-export function vectorIndexFor(_config: Config, env: Env): VectorIndex {
-  return new DurableObjectVectorIndex(env.VECTOR_SHARD);
+function memo<T>(cache: WeakMap<Config, T>, config: Config, make: () => T): T {
+  let value = cache.get(config);
+  if (value === undefined) {
+    value = make();
+    cache.set(config, value);
+  }
+  return value;
 }
 
-const localEmbedder = new LocalHashEmbedder(384);
+/** How long a tenant's provider key, once decrypted, is reused by this isolate. */
+const TENANT_KEY_TTL_MS = 60_000;
+
+const embedders = new WeakMap<Config, Embedder>();
+
+/** The embedder: local hashing (default), Workers AI or an OpenAI-compatible endpoint. */
+export function embedderFor(config: Config, env: Env): Embedder {
+  return memo(embedders, config, () => {
+    const settings = config.embeddings;
+    const bindings = env as Env & OptionalBindings;
+    if (settings.kind === "workers-ai" && bindings.AI) {
+      return new WorkersAiEmbedder(bindings.AI, settings.model, settings.dimensions, settings.timeoutMs);
+    }
+    if (settings.kind === "openai") {
+      const { apiKey, apiKeySecret } = settings;
+      const tenantKeys = new Lru<string | null>(1_000);
+      return new OpenAiEmbedder({
+        ...settings,
+        apiKey: async (tenantId) => {
+          if (apiKeySecret === undefined || tenantId === undefined) {
+            return apiKey;
+          }
+          let own = tenantKeys.get(tenantId);
+          if (own === undefined) {
+            own = (await revealSecret(createDb(env.DB), config, tenantId, apiKeySecret)) ?? null;
+            tenantKeys.set(tenantId, own, TENANT_KEY_TTL_MS);
+          }
+          return own ?? apiKey;
+        },
+      });
+    }
+    // Local, and the fallback while a half-configured provider is reported as `misconfigured`.
+    return new LocalHashEmbedder(settings.kind === "local" ? settings.dimensions : 384);
+  });
+}
+
+const vectorIndexes = new WeakMap<Config, VectorIndex>();
+
+/** The vector index: Durable Object shards (default), Vectorize or Upstash Vector. */
+export function vectorIndexFor(config: Config, env: Env): VectorIndex {
+  const settings = config.vectorIndex;
+  const bindings = env as Env & OptionalBindings;
+  if (settings.kind === "durable-object") {
+    // Holds a request-bound namespace binding: cheap to build, never cached across requests.
+    return new DurableObjectVectorIndex(env.VECTOR_SHARD);
+  }
+  return memo(vectorIndexes, config, () =>
+    settings.kind === "vectorize" && bindings.VECTORIZE
+      ? new VectorizeVectorIndex(bindings.VECTORIZE)
+      : settings.kind === "upstash"
+        ? new UpstashVectorIndex(settings)
+        : new DurableObjectVectorIndex(env.VECTOR_SHARD),
+  );
+}
 
 const limiters = new WeakMap<Config, RateLimiter>();
 
 /** The rate limiter: Upstash when both of its settings are present, else the Durable Object one. */
 export function rateLimiterFor(config: Config, env: Env): RateLimiter {
-  let limiter = limiters.get(config);
-  if (!limiter) {
-    limiter =
-      config.rateLimiter.kind === "upstash"
-        ? new UpstashRateLimiter(config.rateLimiter)
-        : new DurableObjectRateLimiter(env.RATE_LIMITER);
-    limiters.set(config, limiter);
-  }
-  return limiter;
+  return memo(limiters, config, () =>
+    config.rateLimiter.kind === "upstash"
+      ? new UpstashRateLimiter(config.rateLimiter)
+      : new DurableObjectRateLimiter(env.RATE_LIMITER),
+  );
 }

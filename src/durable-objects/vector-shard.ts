@@ -105,7 +105,7 @@ export class VectorShard extends DurableObject<Env> {
     return best;
   }
 
-  stats(): VectorStats {
+  stats(): VectorStats & { vectors: number } {
     const row = this.ctx.storage.sql
       .exec<{ n: number; bytes: number | null }>("SELECT COUNT(*) AS n, MAX(LENGTH(vector)) AS bytes FROM vectors")
       .one();

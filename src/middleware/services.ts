@@ -16,7 +16,7 @@ export function services(): MiddlewareHandler<AppEnv> {
       limiter: rateLimiterFor(config, c.env),
       blobs: c.env.BLOBS,
       queues: { high: c.env.INGEST_HIGH, bulk: c.env.INGEST },
-      embedder: embedderFor(config),
+      embedder: embedderFor(config, c.env),
       vectors: vectorIndexFor(config, c.env),
     });
     await next();

@@ -37,6 +37,11 @@ export const CollectionSchema = z
     name: z.string(),
     description: z.string().nullable(),
     version: z.number().int().openapi({ description: "Bumped on every content change" }),
+    embedding_model: z
+      .string()
+      .nullable()
+      .openapi({ description: "Embedder whose vectors the collection holds; set by its first ingest, never mixed" }),
+    embedding_dimensions: z.number().int().nullable(),
     created_at: IsoDate,
     updated_at: IsoDate,
   })

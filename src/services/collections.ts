@@ -4,7 +4,7 @@
  */
 import { and, count, desc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
-import { type CollectionRow, collections, documents } from "../adapters/db/schema";
+import { type CollectionRow, chunks, collections, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { blobKey, newId } from "../lib/ids";
@@ -21,6 +21,8 @@ export function toView(row: CollectionRow): CollectionView {
     name: row.name,
     description: row.description,
     version: row.version,
+    embedding_model: row.embeddingModel,
+    embedding_dimensions: row.embeddingDimensions,
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),
   };
@@ -112,11 +114,18 @@ export async function deleteCollection(
     .select({ id: documents.id })
     .from(documents)
     .where(and(eq(documents.collectionId, id), eq(documents.tenantId, principal.tenantId)));
+  const chunkIds = await db
+    .select({ id: chunks.id })
+    .from(chunks)
+    .where(and(eq(chunks.collectionId, id), eq(chunks.tenantId, principal.tenantId)));
   await db
     .delete(collections)
     .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
     .run();
-  await deps.vectors.drop(namespaceOf(principal.tenantId, id));
+  await deps.vectors.drop(
+    namespaceOf(principal.tenantId, id),
+    chunkIds.map((c) => c.id),
+  );
   // R2 deletes up to 1,000 keys per call.
   const keys = docs.map((doc) => blobKey(principal.tenantId, doc.id));
   for (let i = 0; i < keys.length; i += 1_000) {

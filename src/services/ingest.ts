@@ -195,9 +195,10 @@ async function commit(deps: IngestDeps, group: Prepared[]): Promise<void> {
       previous.filter((p) => mine.has(p.documentId) && !keep.has(p.id)).map((p) => p.id),
     );
     const rows = items.flatMap((item) => item.rows);
+    const tenantId = items[0]?.doc.tenantId;
     for (let i = 0; i < rows.length; i += EMBED_BATCH * 4) {
       const slice = rows.slice(i, i + EMBED_BATCH * 4);
-      const vectors = await deps.embedder.embed(slice.map(embeddingText), "document");
+      const vectors = await deps.embedder.embed(slice.map(embeddingText), "document", { tenantId });
       await deps.vectors.upsert(
         ns,
         slice.map((row, j) => ({ id: row.id, documentId: row.documentId, vector: vectors[j] ?? new Float32Array() })),

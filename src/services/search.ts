@@ -118,7 +118,7 @@ export async function vectorSearch(
   options: { query: string; collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
 ): Promise<{ hits: ChunkHit[]; embedMs: number }> {
   const started = performance.now();
-  const [vector] = await deps.embedder.embed([options.query], "query");
+  const [vector] = await deps.embedder.embed([options.query], "query", { tenantId });
   const embedMs = performance.now() - started;
   if (!vector) {
     return { hits: [], embedMs };

@@ -292,7 +292,7 @@ describe("the ingestion consumer", () => {
     return {
       db: createDb(env.DB),
       blobs: env.BLOBS,
-      embedder: embedderFor(config),
+      embedder: embedderFor(config, env),
       vectors: vectorIndexFor(config, env),
     };
   };

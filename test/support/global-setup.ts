@@ -1,6 +1,8 @@
 import type { TestProject } from "vitest/node";
 import { startRedisRestShim } from "./redis-rest-shim";
 import { startWorkerServer } from "./serve-worker";
+import { startOpenAiStandIn } from "./standins/openai";
+import { startUpstashVectorStandIn } from "./standins/upstash-vector";
 import { requireOrSkip, startHangServer, startRedis } from "./system";
 
 declare module "vitest" {
@@ -10,6 +12,9 @@ declare module "vitest" {
     upstashSkip: string;
     hangUrl: string;
     workerUrl: string;
+    openAiUrl: string;
+    upstashVectorUrl: string;
+    upstashVectorToken: string;
   }
 }
 
@@ -22,11 +27,20 @@ export default async function setup(project: TestProject) {
   project.provide("workerUrl", worker.url);
   project.provide("hangUrl", hang.url);
   project.provide("upstashToken", token);
+  // Stand-ins for providers we cannot reach from here, speaking their wire protocols.
+  const openAi = await startOpenAiStandIn();
+  const vectorToken = "test-upstash-vector-token";
+  const upstashVector = await startUpstashVectorStandIn(vectorToken);
+  project.provide("openAiUrl", openAi.url);
+  project.provide("upstashVectorUrl", upstashVector.url);
+  project.provide("upstashVectorToken", vectorToken);
+  const standIns = () => Promise.all([openAi.close(), upstashVector.close()]);
   const skip = requireOrSkip("redis-server");
   project.provide("upstashSkip", skip);
   if (skip) {
     project.provide("upstashUrl", "http://127.0.0.1:9");
     return async () => {
+      await standIns();
       await worker.stop();
       await new Promise<void>((resolve) => hang.server.close(() => resolve()));
     };
@@ -35,6 +49,7 @@ export default async function setup(project: TestProject) {
   const shim = await startRedisRestShim({ redisPort: redis.port, token });
   project.provide("upstashUrl", shim.url);
   return async () => {
+    await standIns();
     await worker.stop();
     await shim.close();
     await redis.stop();

@@ -9,8 +9,9 @@
  * Runs in Node (vitest globalSetup, benchmarks), never in the Worker.
  */
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
+import { readJson, sendJson } from "./node-http";
 
 type Reply = string | number | null | RedisError | Reply[];
 
@@ -187,14 +188,6 @@ function isCommand(value: unknown): value is Array<string | number> {
   return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" || typeof v === "number");
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    chunks.push(chunk as Buffer);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
-}
-
 export interface ShimOptions {
   redisPort: number;
   token: string;
@@ -215,10 +208,7 @@ export async function startRedisRestShim(options: ShimOptions): Promise<Shim> {
     }
     return shared;
   };
-  const send = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { "Content-Type": "application/json" });
-    res.end(JSON.stringify(body));
-  };
+  const send = sendJson;
 
   const server = createServer(async (req, res) => {
     try {
@@ -229,7 +219,7 @@ export async function startRedisRestShim(options: ShimOptions): Promise<Shim> {
         return send(res, 401, { error: "Unauthorized" });
       }
       const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
-      const body = await readBody(req);
+      const body = await readJson(req);
       const path = (req.url ?? "/").split("?")[0];
       if (path === "/" && isCommand(body)) {
         const reply = await connection().send(rewrite(body));

@@ -57,4 +57,39 @@ describe("config", () => {
     expect(() => parseKeyRing(`v1:${KEY},v1:${KEY}`)).toThrow(/twice/);
     expect(() => parseKeyRing("key")).toThrow(/v<N>/);
   });
+
+  it("chooses embedder and vector index providers, naming every missing piece", () => {
+    expect(parseConfig({}).embeddings).toEqual({ kind: "local", dimensions: 384 });
+    expect(parseConfig({}).vectorIndex).toEqual({ kind: "durable-object" });
+    const ai = { run: async () => ({}) };
+    expect(parseConfig({ EMBEDDINGS_PROVIDER: "workers-ai", AI: ai }).embeddings).toMatchObject({
+      kind: "workers-ai",
+      model: "@cf/baai/bge-small-en-v1.5",
+      dimensions: 384,
+    });
+    const settings = (env: Record<string, unknown>) => parseConfig(env).problems.map((p) => p.setting);
+    expect(settings({ EMBEDDINGS_PROVIDER: "workers-ai" })).toEqual(["AI"]);
+    expect(settings({ EMBEDDINGS_PROVIDER: "workers-ai", AI: ai, EMBEDDINGS_MODEL: "@cf/some/new-model" })).toEqual([
+      "EMBEDDINGS_DIMENSIONS",
+    ]);
+    expect(settings({ EMBEDDINGS_PROVIDER: "openai" })).toEqual(["EMBEDDINGS_BASE_URL", "EMBEDDINGS_API_KEY"]);
+    expect(settings({ EMBEDDINGS_PROVIDER: "cohere" })).toEqual(["EMBEDDINGS_PROVIDER"]);
+    expect(settings({ EMBEDDINGS_DIMENSIONS: "2048" })).toEqual(["EMBEDDINGS_DIMENSIONS"]);
+    expect(settings({ VECTOR_INDEX_PROVIDER: "vectorize" })).toEqual(["VECTORIZE"]);
+    expect(settings({ VECTOR_INDEX_PROVIDER: "upstash", UPSTASH_VECTOR_REST_URL: "https://v.upstash.io" })).toEqual([
+      "UPSTASH_VECTOR_REST_TOKEN",
+    ]);
+    const openai = parseConfig({
+      EMBEDDINGS_PROVIDER: "openai",
+      EMBEDDINGS_BASE_URL: "https://api.openai.com/v1/",
+      EMBEDDINGS_API_KEY_SECRET: "openai_api_key",
+    });
+    expect(openai.problems).toEqual([]);
+    expect(openai.embeddings).toMatchObject({
+      baseUrl: "https://api.openai.com/v1",
+      model: "text-embedding-3-small",
+      dimensions: 1536,
+      sendDimensions: false,
+    });
+  });
 });

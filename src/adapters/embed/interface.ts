@@ -15,5 +15,13 @@ export interface Embedder {
    * overrides it: a semantic model earns 1; a lexical one mostly repeats what BM25 already found.
    */
   readonly fusionWeight: number;
-  embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]>;
+  /**
+   * One vector per text, in order. `tenantId` lets a provider use the tenant's own credentials.
+   * Failures are AppErrors: `upstream_timeout`, `upstream_unavailable` or `misconfigured`.
+   */
+  embed(texts: string[], kind: EmbedKind, options?: EmbedOptions): Promise<Float32Array[]>;
+}
+
+export interface EmbedOptions {
+  tenantId?: string;
 }

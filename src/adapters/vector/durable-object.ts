@@ -45,7 +45,7 @@ export class DurableObjectVectorIndex implements VectorIndex {
     return this.shard(ns).stats();
   }
 
-  async drop(ns: string): Promise<void> {
+  async drop(ns: string, _ids: string[]): Promise<void> {
     await this.shard(ns).drop();
   }
 }

@@ -15,7 +15,8 @@ export interface VectorMatch {
 }
 
 export interface VectorStats {
-  vectors: number;
+  /** Vectors in the namespace; null when the provider only counts per index (Vectorize). */
+  vectors: number | null;
   dimensions: number | null;
 }
 
@@ -31,8 +32,11 @@ export interface VectorIndex {
   ): Promise<VectorMatch[]>;
   delete(namespace: string, ids: string[]): Promise<void>;
   stats(namespace: string): Promise<VectorStats>;
-  /** Removes every vector of the namespace (its collection was deleted). */
-  drop(namespace: string): Promise<void>;
+  /**
+   * Removes every vector of the namespace (its collection was deleted). `ids` are all the ids the
+   * caller knows of, for providers that cannot drop a namespace at once.
+   */
+  drop(namespace: string, ids: string[]): Promise<void>;
 }
 
 export const namespaceOf = (tenantId: string, collectionId: string) => `${tenantId}/${collectionId}`;
