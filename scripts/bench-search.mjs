@@ -11,6 +11,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { apiClient, jsonl } from "./lib/client.mjs";
+import { chunkCount, uploadCorpus, waitIngested } from "./lib/ingest.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
 const args = new Map(
@@ -86,39 +87,12 @@ try {
       if (n * 1.13 >= size) {
         break;
       }
-      for (let i = 0; i < corpus.length && (n + i) * 1.13 < size; i += 100) {
-        const slice = corpus.slice(i, i + 100);
-        await api(
-          "POST",
-          `/v1/collections/${collection.id}/documents/batch`,
-          {
-            documents: slice.map((d) => ({
-              title: (d.title || d._id).slice(0, 500),
-              text: `${d.title}\n${d.text}${copy > 0 ? `\n(copy ${copy})` : ""}`,
-            })),
-          },
-          key,
-        );
-        uploaded += slice.length;
-      }
+      const slice = corpus.slice(0, Math.ceil((size / 1.13 - n) / 100) * 100);
+      uploaded += (await uploadCorpus(api, key, collection.id, slice, { copy })).size;
     }
-    for (;;) {
-      const { pending } = await db
-        .prepare(
-          "SELECT COUNT(*) AS pending FROM documents WHERE collection_id = ? AND status IN ('queued','processing')",
-        )
-        .bind(collection.id)
-        .first();
-      if (pending === 0) {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitIngested(db, collection.id);
     const seconds = (performance.now() - started) / 1000;
-    const { chunks } = await db
-      .prepare("SELECT COUNT(*) AS chunks FROM chunks WHERE collection_id = ?")
-      .bind(collection.id)
-      .first();
+    const chunks = await chunkCount(db, collection.id);
     console.log(
       `\n${chunks} chunks (${uploaded} documents) ingested in ${seconds.toFixed(1)} s — ${(chunks / seconds).toFixed(0)} chunks/s`,
     );

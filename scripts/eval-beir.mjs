@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run eval:beir -- --data ../shared/data/scifact --split test [--strategies hybrid,keyword,vector]`
+// `npm run eval:beir -- --data ../shared/data/scifact --split test [--strategies hybrid,keyword,vector]
+//   [--set "SEARCH_COMMON_TERM_RATIO=0.2"]`
 //
 // Retrieval quality on a BEIR dataset through the public API of the locally served Worker:
 // every corpus document (title + "\n" + text) is uploaded with the batch route and processed by
@@ -11,6 +12,7 @@ import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { apiClient, jsonl } from "./lib/client.mjs";
+import { chunkCount, uploadCorpus, waitIngested } from "./lib/ingest.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
 const args = new Map(
@@ -80,6 +82,8 @@ const { url, mf } = await serveWorker({
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
     SEARCH_MAX_TOP_K: "100",
     MAX_UPLOAD_BYTES: String(20 * 1024 * 1024),
+    // --set "NAME=value,NAME2=value": extra Worker settings, for tuning (on --split train).
+    ...Object.fromEntries((args.get("set") ?? "").split(",").filter(Boolean).map((kv) => kv.split("="))),
   },
 });
 try {
@@ -96,46 +100,14 @@ try {
     docs.push(doc);
   }
   const started = performance.now();
-  const toBeir = new Map();
-  for (let i = 0; i < docs.length; i += 100) {
-    const slice = docs.slice(i, i + 100);
-    const result = await api(
-      "POST",
-      `/v1/collections/${collection.id}/documents/batch`,
-      {
-        documents: slice.map((d) => ({
-          title: (d.title || d._id).slice(0, 500),
-          text: `${d.title}\n${d.text}`,
-          metadata: { beir_id: d._id },
-          priority: "normal",
-        })),
-      },
-      key,
-    );
-    for (const item of result.items) {
-      if (item.document) {
-        toBeir.set(item.document.id, slice[item.index]._id);
-      } else {
-        console.warn(`document ${slice[item.index]._id} refused: ${item.error?.detail}`);
-      }
-    }
-  }
+  const toBeir = await uploadCorpus(api, key, collection.id, docs);
   const uploadSeconds = (performance.now() - started) / 1000;
   console.log(`uploaded ${toBeir.size} documents in ${uploadSeconds.toFixed(1)} s`);
   const db = await mf.getD1Database("DB");
-  for (;;) {
-    const { results } = await db.prepare("SELECT status, COUNT(*) AS n FROM documents GROUP BY status").all();
-    const counts = Object.fromEntries(results.map((r) => [r.status, r.n]));
-    const pending = (counts.queued ?? 0) + (counts.processing ?? 0);
-    process.stdout.write(`\ringesting: ${JSON.stringify(counts)}`.padEnd(70));
-    if (pending === 0) {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  await waitIngested(db, collection.id);
   const ingestSeconds = (performance.now() - started) / 1000;
-  const chunks = (await db.prepare("SELECT COUNT(*) AS n FROM chunks").first()).n;
-  console.log(`\ningested ${toBeir.size} documents, ${chunks} chunks in ${ingestSeconds.toFixed(1)} s`);
+  const chunks = await chunkCount(db, collection.id);
+  console.log(`ingested ${toBeir.size} documents, ${chunks} chunks in ${ingestSeconds.toFixed(1)} s`);
 
   const qrels = await readQrels(path.join(data, "qrels", `${split}.tsv`));
   const queries = [];

@@ -62,6 +62,8 @@ export interface Config {
   /** Reciprocal Rank Fusion constant and the vector list's weight (undefined: the embedder's own). */
   rrfK: number;
   vectorWeight: number | undefined;
+  /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
+  commonTermRatio: number;
   apiKeyCacheTtlMs: number;
   adminToken: string | undefined;
   /** Sorted newest (highest version) first; empty when ENCRYPTION_KEYS is unset. */
@@ -133,6 +135,11 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: intFrom(20_971_520, 1_024, 104_857_600),
   SEARCH_MAX_TOP_K: intFrom(50, 1, 200),
   SEARCH_RRF_K: intFrom(60, 1, 1_000),
+  SEARCH_COMMON_TERM_RATIO: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? 0.2 : Number(v)))
+    .pipe(z.number().gt(0).max(1)),
   SEARCH_VECTOR_WEIGHT: z
     .string()
     .optional()
@@ -292,6 +299,7 @@ export function parseConfig(env: object): Config {
     searchMaxTopK: f.SEARCH_MAX_TOP_K ?? 50,
     rrfK: f.SEARCH_RRF_K ?? 60,
     vectorWeight: f.SEARCH_VECTOR_WEIGHT,
+    commonTermRatio: f.SEARCH_COMMON_TERM_RATIO ?? 0.2,
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
     adminToken: f.ADMIN_TOKEN,
     keyRing,

@@ -61,7 +61,7 @@ export async function serveWorker({ scriptPath, bindings = {} }) {
               deadLetterQueue: "edgerag-ingest-dlq",
             },
             "edgerag-ingest": {
-              maxBatchSize: 25,
+              maxBatchSize: 100,
               maxBatchTimeout: 1,
               maxRetries: 4,
               deadLetterQueue: "edgerag-ingest-dlq",
@@ -71,7 +71,7 @@ export async function serveWorker({ scriptPath, bindings = {} }) {
           bindings: {
             ADMIN_TOKEN: "bench-admin-token",
             ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
-            LOG_LEVEL: "warn",
+            LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
             ...bindings,
           },
         },

@@ -29,6 +29,7 @@ search.openapi(route, async (c) => {
   const result = await runSearch(services, keyOf(c.var.principal), c.req.valid("json"), {
     maxTopK: config.searchMaxTopK,
     rrf: { k: config.rrfK, weights: { keyword: 1, vector: config.vectorWeight ?? services.embedder.fusionWeight } },
+    commonTermRatio: config.commonTermRatio,
   });
   c.header(
     "Server-Timing",

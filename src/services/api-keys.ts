@@ -2,8 +2,8 @@
  * Tenant API keys: create, list, rotate with a grace period, revoke. Every query is scoped by
  * tenant id, so another tenant's key is indistinguishable from a missing one (404).
  */
-import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "../adapters/db/client";
+import { and, count, desc, eq, sql } from "drizzle-orm";
+import { type Db, inList } from "../adapters/db/client";
 import { type ApiKeyRow, apiKeys, collections } from "../adapters/db/schema";
 import type { Config } from "../config";
 import { AppError } from "../errors";
@@ -82,7 +82,7 @@ export async function createApiKey(
     const found = await deps.db
       .select({ id: collections.id })
       .from(collections)
-      .where(and(eq(collections.tenantId, creator.tenantId), inArray(collections.id, collectionIds)));
+      .where(and(eq(collections.tenantId, creator.tenantId), inList(collections.id, collectionIds)));
     const known = new Set(found.map((row) => row.id));
     const unknown = collectionIds.filter((id) => !known.has(id));
     if (unknown.length > 0) {

@@ -2,8 +2,8 @@
  * Collections: a tenant's named sets of documents. Every query is scoped by tenant id, and a key
  * restricted to collections sees only those: anything else is indistinguishable from missing (404).
  */
-import { and, count, desc, eq, inArray } from "drizzle-orm";
-import type { Db } from "../adapters/db/client";
+import { and, count, desc, eq } from "drizzle-orm";
+import { type Db, inList } from "../adapters/db/client";
 import { type CollectionRow, chunks, collections, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
@@ -74,7 +74,7 @@ export async function listCollections(
     .where(
       and(
         eq(collections.tenantId, principal.tenantId),
-        principal.collectionIds === null ? undefined : inArray(collections.id, principal.collectionIds),
+        principal.collectionIds === null ? undefined : inList(collections.id, principal.collectionIds),
         after,
       ),
     )

@@ -4,7 +4,7 @@
  * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
  */
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "../adapters/db/client";
+import { type Db, inList } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
@@ -166,12 +166,12 @@ export async function uploadDocuments(
         deps.blobs.put(blobKey(row.tenantId, row.id), bytes, { httpMetadata: { contentType: row.mimeType } }),
       ),
     );
-    const [first, ...rest] = fresh.map(({ row }) =>
-      deps.db.insert(documents).values(row).onConflictDoNothing().returning({ id: documents.id }),
+    const inserted = await insertDocuments(
+      deps.db,
+      fresh.map((f) => f.row),
     );
-    const inserted = first ? await deps.db.batch([first, ...rest]) : [];
-    const kept = fresh.filter((_, i) => (inserted[i]?.length ?? 0) > 0);
-    const raced = fresh.filter((_, i) => (inserted[i]?.length ?? 0) === 0);
+    const kept = fresh.filter(({ row }) => inserted.has(row.id));
+    const raced = fresh.filter(({ row }) => !inserted.has(row.id));
     // Lost a race with a concurrent upload of the same content: answer with the winner.
     for (const { index, row } of raced) {
       await deps.blobs.delete(blobKey(row.tenantId, row.id));
@@ -200,7 +200,7 @@ export async function uploadDocuments(
       await deps.db
         .delete(documents)
         .where(
-          inArray(
+          inList(
             documents.id,
             kept.map(({ row }) => row.id),
           ),
@@ -275,6 +275,42 @@ export async function listDocuments(
     .orderBy(desc(documents.createdAt), desc(documents.id))
     .limit(page.limit + 1);
   return toPage(rows, page.limit, toView);
+}
+
+/**
+ * Inserts document rows with one statement (`json_each` over one bound JSON array, instead of a
+ * statement per row); a row whose content the collection already holds (a concurrent upload won)
+ * is skipped. Returns the ids actually inserted.
+ */
+async function insertDocuments(db: Db, rows: DocumentRow[]): Promise<Set<string>> {
+  const json = JSON.stringify(
+    rows.map((r) => [
+      r.id,
+      r.tenantId,
+      r.collectionId,
+      r.title,
+      r.mimeType,
+      r.sizeBytes,
+      r.sha256,
+      r.status,
+      r.priority,
+      r.metadata === null ? null : JSON.stringify(r.metadata),
+      r.createdAt,
+      r.updatedAt,
+    ]),
+  );
+  const { results } = await db.$client
+    .prepare(
+      `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, status,
+         priority, metadata, created_at, updated_at)
+       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+         value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+       FROM json_each(?) WHERE true
+       ON CONFLICT DO NOTHING RETURNING id`,
+    )
+    .bind(json)
+    .run<{ id: string }>();
+  return new Set(results.map((r) => r.id));
 }
 
 /** Marks a collection's content as changed (cache keys include the version). */

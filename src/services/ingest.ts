@@ -6,7 +6,7 @@
  * marks it failed — no document stays `processing` unseen.
  */
 import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
-import type { Db } from "../adapters/db/client";
+import { type Db, inList, toStatement } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
@@ -92,8 +92,8 @@ function pageOf(pageStarts: number[] | undefined, offset: number): number | null
 /** Bounds one document's write (one D1 batch); ~10 MB of text at the default chunk size. */
 export const MAX_CHUNKS_PER_DOCUMENT = 5_000;
 
-/** D1 allows 100 bound parameters per statement; a chunk row binds 13. */
-const ROWS_PER_INSERT = 7;
+/** Bytes of JSON per chunk insert statement (D1 takes values up to 2 MB). */
+const INSERT_JSON_BYTES = 512 * 1024;
 
 function chunkRows(doc: DocumentRow, pieces: Chunk[], pageStarts: number[] | undefined) {
   return pieces.map((piece) => ({
@@ -121,6 +121,57 @@ export async function markFailed(db: Db, message: IngestMessage, reason: string)
 }
 
 type ChunkInsert = ReturnType<typeof chunkRows>[number];
+
+/**
+ * Chunk rows as a few `INSERT … SELECT FROM json_each(?)` statements: one bound JSON value
+ * carries hundreds of rows, where row-per-parameter inserts fit 7 rows under D1's 100-parameter
+ * limit. The FTS triggers fire per row as before.
+ */
+function insertChunks(db: Db, rows: ChunkInsert[]): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (batch.length > 0) {
+      statements.push(
+        db.$client
+          .prepare(
+            `INSERT INTO chunks (id, tenant_id, collection_id, document_id, ordinal, title, heading, text,
+               token_estimate, char_start, char_end, page)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+               value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+             FROM json_each(?)`,
+          )
+          .bind(`[${batch.join(",")}]`),
+      );
+    }
+    batch = [];
+    bytes = 0;
+  };
+  for (const r of rows) {
+    const json = JSON.stringify([
+      r.id,
+      r.tenantId,
+      r.collectionId,
+      r.documentId,
+      r.ordinal,
+      r.title,
+      r.heading,
+      r.text,
+      r.tokenEstimate,
+      r.charStart,
+      r.charEnd,
+      r.page,
+    ]);
+    if (bytes + json.length > INSERT_JSON_BYTES) {
+      flush();
+    }
+    batch.push(json);
+    bytes += json.length;
+  }
+  flush();
+  return statements;
+}
 
 /** A document read, extracted and chunked, waiting to be written. */
 interface Prepared {
@@ -173,14 +224,21 @@ const ROWS_PER_COMMIT = 2_000;
  * old chunks out, the new ones in, the documents ready, the collections' versions bumped and
  * their embedding model recorded. Idempotent, so a retry after a failure anywhere is safe.
  */
-async function commit(deps: IngestDeps, group: Prepared[]): Promise<void> {
+async function commit(deps: IngestDeps, group: Prepared[]): Promise<CommitTimings> {
   const { db } = deps;
+  const timings = { embed_ms: 0, vectors_ms: 0, d1_ms: 0 };
+  let mark = performance.now();
+  const lap = (stage: keyof CommitTimings) => {
+    const now = performance.now();
+    timings[stage] += now - mark;
+    mark = now;
+  };
   const retried = group.filter((p) => p.doc.attempts > 0).map((p) => p.doc.id);
   const previous = retried.length
     ? await db
         .select({ id: chunks.id, documentId: chunks.documentId })
         .from(chunks)
-        .where(inArray(chunks.documentId, retried))
+        .where(inList(chunks.documentId, retried))
     : [];
   const byNamespace = new Map<string, Prepared[]>();
   for (const item of group) {
@@ -194,44 +252,64 @@ async function commit(deps: IngestDeps, group: Prepared[]): Promise<void> {
       ns,
       previous.filter((p) => mine.has(p.documentId) && !keep.has(p.id)).map((p) => p.id),
     );
+    lap("vectors_ms");
     const rows = items.flatMap((item) => item.rows);
     const tenantId = items[0]?.doc.tenantId;
     for (let i = 0; i < rows.length; i += EMBED_BATCH * 4) {
       const slice = rows.slice(i, i + EMBED_BATCH * 4);
       const vectors = await deps.embedder.embed(slice.map(embeddingText), "document", { tenantId });
+      lap("embed_ms");
       await deps.vectors.upsert(
         ns,
         slice.map((row, j) => ({ id: row.id, documentId: row.documentId, vector: vectors[j] ?? new Float32Array() })),
       );
+      lap("vectors_ms");
     }
   }
   const now = Date.now();
-  const statements = [];
-  for (const { doc, rows } of group) {
-    statements.push(db.delete(chunks).where(eq(chunks.documentId, doc.id)));
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      statements.push(db.insert(chunks).values(rows.slice(i, i + ROWS_PER_INSERT)));
-    }
-    statements.push(
-      db
-        .update(documents)
-        .set({ status: "ready", error: null, chunkCount: rows.length, updatedAt: now })
-        .where(and(eq(documents.id, doc.id), eq(documents.tenantId, doc.tenantId))),
-    );
-  }
+  const statements: D1PreparedStatement[] = [
+    toStatement(
+      db,
+      db.delete(chunks).where(
+        inList(
+          chunks.documentId,
+          group.map((p) => p.doc.id),
+        ),
+      ),
+    ),
+    ...insertChunks(
+      db,
+      group.flatMap((p) => p.rows),
+    ),
+    db.$client
+      .prepare(
+        `UPDATE documents SET status = 'ready', error = NULL, updated_at = ?1,
+           chunk_count = (SELECT j.value ->> 2 FROM json_each(?2) AS j WHERE j.value ->> 0 = documents.id)
+         WHERE (id, tenant_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))`,
+      )
+      .bind(now, JSON.stringify(group.map((p) => [p.doc.id, p.doc.tenantId, p.rows.length]))),
+  ];
   for (const collectionId of new Set(group.map((p) => p.doc.collectionId))) {
-    statements.push(bumpVersion(db, collectionId, now));
+    statements.push(toStatement(db, bumpVersion(db, collectionId, now)));
     statements.push(
-      db
-        .update(collections)
-        .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
-        .where(and(eq(collections.id, collectionId), isNull(collections.embeddingModel))),
+      toStatement(
+        db,
+        db
+          .update(collections)
+          .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
+          .where(and(eq(collections.id, collectionId), isNull(collections.embeddingModel))),
+      ),
     );
   }
-  const [first, ...rest] = statements;
-  if (first) {
-    await db.batch([first, ...rest]);
-  }
+  await db.$client.batch(statements);
+  lap("d1_ms");
+  return timings;
+}
+
+interface CommitTimings {
+  embed_ms: number;
+  vectors_ms: number;
+  d1_ms: number;
 }
 
 /** Seconds before retry N (1-based): 10, 40, 90, 160 … capped at 15 minutes. */
@@ -240,7 +318,7 @@ export function retryDelaySeconds(attempt: number): number {
 }
 
 /** Documents of one batch read and extracted at the same time: their R2 reads overlap. */
-export const INGEST_CONCURRENCY = 4;
+export const INGEST_CONCURRENCY = 16;
 
 async function retryLater(deps: IngestDeps, message: Message<IngestMessage>, error: unknown): Promise<void> {
   const reason = error instanceof Error ? error.message : String(error);
@@ -261,31 +339,26 @@ async function retryLater(deps: IngestDeps, message: Message<IngestMessage>, err
   message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
 }
 
+type Claimed = { message: Message<IngestMessage>; doc: DocumentRow };
+
 /**
- * A batch from an ingestion queue, processed as a unit so that it costs a few round trips rather
- * than a few per document: one read of the documents, one status update, parallel extraction,
- * one embedding and vector write per collection, one D1 transaction. Unreadable documents fail on
- * their own; if writing fails, every message of the batch is retried (the writes are idempotent).
- * From the dead-letter queue: every document is marked failed with its last error.
+ * Reads the batch's documents, settles the messages that need no work (deleted, already ready,
+ * model mismatch, dead-lettered) and marks the rest `processing`; returns the rest.
  */
-export async function handleIngestBatch(
-  deps: IngestDeps,
-  batch: MessageBatch<IngestMessage>,
-  deadLetter: boolean,
-): Promise<void> {
+async function claim(deps: IngestDeps, batch: MessageBatch<IngestMessage>, deadLetter: boolean): Promise<Claimed[]> {
   const { db } = deps;
   const ids = batch.messages.map((m) => m.body.document_id);
   if (ids.length === 0) {
-    return;
+    return [];
   }
-  const docs = new Map((await db.select().from(documents).where(inArray(documents.id, ids))).map((d) => [d.id, d]));
+  const docs = new Map((await db.select().from(documents).where(inList(documents.id, ids))).map((d) => [d.id, d]));
   if (deadLetter) {
     for (const message of batch.messages) {
       const last = docs.get(message.body.document_id)?.error ?? "unknown";
       await markFailed(db, message.body, `processing failed after every retry (last error: ${last})`);
       message.ack();
     }
-    return;
+    return [];
   }
   const live: Array<{ message: Message<IngestMessage>; doc: DocumentRow }> = [];
   for (const message of batch.messages) {
@@ -297,14 +370,14 @@ export async function handleIngestBatch(
     }
   }
   if (live.length === 0) {
-    return;
+    return [];
   }
   const models = new Map(
     (
       await db
         .select({ id: collections.id, model: collections.embeddingModel })
         .from(collections)
-        .where(inArray(collections.id, [...new Set(live.map((l) => l.doc.collectionId))]))
+        .where(inList(collections.id, [...new Set(live.map((l) => l.doc.collectionId))]))
     ).map((c) => [c.id, c.model]),
   );
   const workable: typeof live = [];
@@ -324,21 +397,50 @@ export async function handleIngestBatch(
     }
   }
   if (workable.length === 0) {
-    return;
+    return [];
   }
   await db
     .update(documents)
     .set({ status: "processing", attempts: sql`${documents.attempts} + 1`, updatedAt: Date.now() })
     .where(
-      inArray(
+      inList(
         documents.id,
         workable.map((w) => w.doc.id),
       ),
     )
     .run();
+  return workable;
+}
 
+/**
+ * A batch from an ingestion queue, processed as a unit so that it costs a few round trips rather
+ * than a few per document: one read of the documents, one status update, parallel extraction,
+ * one embedding and vector write per collection, one D1 transaction. Unreadable documents fail on
+ * their own; if writing fails, every message of the batch is retried (the writes are idempotent).
+ * From the dead-letter queue: every document is marked failed with its last error.
+ */
+export async function handleIngestBatch(
+  deps: IngestDeps,
+  batch: MessageBatch<IngestMessage>,
+  deadLetter: boolean,
+): Promise<void> {
+  let workable: Claimed[];
+  try {
+    workable = await claim(deps, batch, deadLetter);
+  } catch (error) {
+    // Reading or marking the batch failed (D1 unavailable, say): the whole batch comes back later
+    // (a redelivered message whose work is done is acknowledged without effect).
+    deps.logger.warn("ingestion batch could not be claimed; retrying it", { messages: batch.messages.length, error });
+    const attempts = Math.max(...batch.messages.map((m) => m.attempts));
+    batch.retryAll({ delaySeconds: retryDelaySeconds(attempts) });
+    return;
+  }
+  if (workable.length === 0) {
+    return;
+  }
   const prepared: Prepared[] = [];
   const pending = [...workable];
+  const prepareStarted = performance.now();
   await Promise.all(
     Array.from({ length: Math.min(INGEST_CONCURRENCY, pending.length) }, async () => {
       for (let item = pending.shift(); item; item = pending.shift()) {
@@ -354,6 +456,7 @@ export async function handleIngestBatch(
     }),
   );
 
+  const prepareMs = performance.now() - prepareStarted;
   let group: Prepared[] = [];
   let size = 0;
   const flush = async () => {
@@ -364,13 +467,17 @@ export async function handleIngestBatch(
     group = [];
     size = 0;
     try {
-      await commit(deps, current);
+      const timings = await commit(deps, current);
       for (const item of current) {
         item.message.ack();
       }
       deps.logger.info("documents ready", {
         documents: current.length,
         chunks: current.reduce((n, p) => n + p.rows.length, 0),
+        prepare_ms: Math.round(prepareMs),
+        embed_ms: Math.round(timings.embed_ms),
+        vectors_ms: Math.round(timings.vectors_ms),
+        d1_ms: Math.round(timings.d1_ms),
       });
     } catch (error) {
       for (const item of current) {

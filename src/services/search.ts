@@ -5,6 +5,7 @@
  * by Reciprocal Rank Fusion. Results are limited to collections the key may read.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { stemmer } from "stemmer";
 import type { Db } from "../adapters/db/client";
 import { chunks, collections } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
@@ -73,6 +74,48 @@ export async function keywordSearch(
   // bm25() is lower-is-better; expose higher-is-better scores.
   return rows.map(({ rank, ...hit }) => ({ ...hit, score: -rank }));
 }
+
+/** Chunks in the whole index, re-counted at most once a minute per isolate. */
+let indexSize = { chunks: 0, expires: 0 };
+
+/**
+ * The query terms worth scoring: a term found in more than `ratio` of all indexed chunks ("cell",
+ * "increase" in a biomedical corpus) adds little to bm25 yet makes FTS5 score most of the index,
+ * so it is left out — unless every term is that common. Document frequencies come from FTS5's
+ * own vocabulary (`chunks_fts_vocab`), looked up by the same Porter stems the index uses. The
+ * counts are index-wide, as bm25's own statistics are. Tuned on SciFact train (see README).
+ */
+export async function informativeTerms(
+  db: Db,
+  terms: string[],
+  ratio: number,
+  minChunks = PRUNE_FROM_CHUNKS,
+): Promise<string[]> {
+  if (ratio >= 1 || terms.length < 2) {
+    return terms;
+  }
+  const now = Date.now();
+  const stems = terms.map((term) => stemmer(term));
+  const [frequencies, total] = await Promise.all([
+    db.all<{ term: string; doc: number }>(
+      sql`SELECT term, doc FROM chunks_fts_vocab WHERE term IN (SELECT value FROM json_each(${JSON.stringify(stems)}))`,
+    ),
+    indexSize.expires > now
+      ? indexSize.chunks
+      : db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM chunks`).then((row) => row?.n ?? 0),
+  ]);
+  indexSize = { chunks: total, expires: indexSize.expires > now ? indexSize.expires : now + 60_000 };
+  if (total < minChunks) {
+    return terms;
+  }
+  const df = new Map(frequencies.map((f) => [f.term, f.doc]));
+  const kept = terms.filter((_, i) => (df.get(stems[i] ?? "") ?? 0) <= ratio * total);
+  // Only terms that occur at all can find anything; without one, keep the query as it was.
+  return kept.some((_, i) => (df.get(stemmer(kept[i] ?? "")) ?? 0) > 0) ? kept : terms;
+}
+
+/** Below this many chunks scoring every term is cheap, and pruning is not worth its round trip. */
+const PRUNE_FROM_CHUNKS = 2_000;
 
 /** Reciprocal Rank Fusion (Cormack et al., 2009): each list adds weight / (k + rank). */
 export interface FusionOptions {
@@ -169,7 +212,7 @@ export async function search(
   deps: SearchDeps,
   principal: KeyPrincipal,
   input: SearchInput,
-  limits: { maxTopK: number; rrf: FusionOptions },
+  limits: { maxTopK: number; rrf: FusionOptions; commonTermRatio: number },
 ): Promise<SearchResults> {
   const { maxTopK } = limits;
   const started = performance.now();
@@ -191,7 +234,13 @@ export async function search(
   const timings: Record<string, number> = {};
   const keyword = async () => {
     const t = performance.now();
-    const hits = await keywordSearch(deps.db, { terms, collectionIds: input.collection_ids, documentIds, limit: pool });
+    const scored = await informativeTerms(deps.db, terms, limits.commonTermRatio);
+    const hits = await keywordSearch(deps.db, {
+      terms: scored,
+      collectionIds: input.collection_ids,
+      documentIds,
+      limit: pool,
+    });
     timings.keyword_ms = ms(performance.now() - t);
     return hits;
   };

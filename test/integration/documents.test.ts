@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { strToU8, zipSync } from "fflate";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { embedderFor, vectorIndexFor } from "../../src/adapters/choose";
 import { createDb } from "../../src/adapters/db/client";
 import { parseConfig } from "../../src/config";
@@ -344,6 +344,67 @@ describe("the ingestion consumer", () => {
       .bind(doc.id)
       .first<{ n: number }>();
     expect(rows?.n).toBe(2);
+  });
+});
+
+describe("the ingestion consumer at full batch size", () => {
+  const logger = createLogger("error");
+  const adapters = () => {
+    const config = parseConfig(env);
+    return {
+      db: createDb(env.DB),
+      blobs: env.BLOBS,
+      embedder: embedderFor(config, env),
+      vectors: vectorIndexFor(config, env),
+    };
+  };
+
+  it("takes a batch of 100 messages (more ids than D1 binds parameters) to ready", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const res = await call("POST", `/v1/collections/${col}/documents/batch`, {
+      token: tenant.adminKey,
+      body: { documents: Array.from({ length: 100 }, (_, i) => ({ title: `d${i}`, text: `document number ${i}` })) },
+    });
+    const { items } = await json<{ items: Array<{ document: Doc }> }>(res);
+    const batch = createMessageBatch<IngestMessage>(
+      "edgerag-ingest",
+      items.map((item, i) => ({
+        id: `big-${i}`,
+        timestamp: new Date(),
+        attempts: 1,
+        body: { document_id: item.document.id, tenant_id: tenant.id },
+      })),
+    );
+    const ctx = createExecutionContext();
+    await handleIngestBatch({ ...adapters(), logger }, batch, false);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.retryBatch.retry).toBe(false);
+    const ready = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'",
+    )
+      .bind(col)
+      .first<{ n: number }>();
+    expect(ready?.n).toBe(100);
+  });
+
+  it("retries the whole batch, later, when it cannot even read it", async () => {
+    const brokenDb = {
+      select: () => {
+        throw new Error("D1 is down");
+      },
+    } as unknown as ReturnType<typeof createDb>;
+    const batch = createMessageBatch<IngestMessage>("edgerag-ingest", [
+      { id: "x1", timestamp: new Date(), attempts: 3, body: { document_id: "doc_x", tenant_id: "ten_x" } },
+    ]);
+    // getQueueResult does not report the delay, so the call itself is observed too.
+    const retryAll = vi.spyOn(batch, "retryAll");
+    const ctx = createExecutionContext();
+    await handleIngestBatch({ ...adapters(), db: brokenDb, logger }, batch, false);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.retryBatch.retry).toBe(true);
+    expect(retryAll).toHaveBeenCalledWith({ delaySeconds: 90 });
   });
 });
 

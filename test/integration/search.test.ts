@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createDb } from "../../src/adapters/db/client";
+import { informativeTerms } from "../../src/services/search";
 import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
 
 type Result = {
@@ -157,5 +160,26 @@ describe("POST /v1/search (vector and hybrid)", () => {
       await searchFor({ query: "quarterly bonus", collection_ids: [col], strategy: "vector" }),
     );
     expect(after.results.map((r) => r.document_id)).not.toContain(gone);
+  });
+});
+
+describe("common-term pruning", () => {
+  it("leaves out terms more common than the ratio, by the index's own Porter stems, unless all are", async () => {
+    const db = createDb(env.DB);
+    const count = async (stem: string) =>
+      (await env.DB.prepare("SELECT doc FROM chunks_fts_vocab WHERE term = ?").bind(stem).first<{ doc: number }>())
+        ?.doc ?? 0;
+    const total = (await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks").first<{ n: number }>())?.n ?? 0;
+    const rare = await count("salari"); // FTS5's Porter stem of "salaries"
+    const common = await count("vacat");
+    expect(common).toBeGreaterThan(rare + 1);
+    const ratio = (rare + 0.5) / total;
+    expect(await informativeTerms(db, ["vacations", "salaries"], ratio, 0)).toEqual(["salaries"]);
+    expect(await informativeTerms(db, ["vacations", "salaries"], 1)).toEqual(["vacations", "salaries"]);
+    // Every term common, or only unknown words left: keep the query rather than search for nothing.
+    expect(await informativeTerms(db, ["vacations", "zyzzyva"], ratio, 0)).toEqual(["vacations", "zyzzyva"]);
+    // A small index is not worth the lookup.
+    expect(await informativeTerms(db, ["vacations", "salaries"], ratio)).toEqual(["vacations", "salaries"]);
+    expect(await informativeTerms(db, ["vacations", "salaries"], 1e-9, 0)).toEqual(["vacations", "salaries"]);
   });
 });
