@@ -83,7 +83,12 @@ const { url, mf } = await serveWorker({
     SEARCH_MAX_TOP_K: "100",
     MAX_UPLOAD_BYTES: String(20 * 1024 * 1024),
     // --set "NAME=value,NAME2=value": extra Worker settings, for tuning (on --split train).
-    ...Object.fromEntries((args.get("set") ?? "").split(",").filter(Boolean).map((kv) => kv.split("="))),
+    ...Object.fromEntries(
+      (args.get("set") ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((kv) => kv.split("=")),
+    ),
   },
 });
 try {

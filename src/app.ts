@@ -19,6 +19,7 @@ import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
 import { documents } from "./routes/documents";
 import { health } from "./routes/health";
+import { query } from "./routes/query";
 import { search } from "./routes/search";
 import { secrets } from "./routes/secrets";
 
@@ -115,6 +116,7 @@ export function createApp() {
   app.route("/", collections);
   app.route("/", documents);
   app.route("/", search);
+  app.route("/", query);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -62,6 +62,10 @@ export interface Config {
   /** Reciprocal Rank Fusion constant and the vector list's weight (undefined: the embedder's own). */
   rrfK: number;
   vectorWeight: number | undefined;
+  /** Deadline of each query mode, from the start of the request. */
+  queryBudgets: { fast: number; balanced: number; deep: number };
+  /** How long a complete answer is reused (0: never cached). */
+  answerCacheTtlSeconds: number;
   /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
   commonTermRatio: number;
   apiKeyCacheTtlMs: number;
@@ -135,6 +139,10 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: intFrom(20_971_520, 1_024, 104_857_600),
   SEARCH_MAX_TOP_K: intFrom(50, 1, 200),
   SEARCH_RRF_K: intFrom(60, 1, 1_000),
+  QUERY_BUDGET_FAST_MS: intFrom(800, 1, 60_000),
+  QUERY_BUDGET_BALANCED_MS: intFrom(2_500, 1, 60_000),
+  QUERY_BUDGET_DEEP_MS: intFrom(8_000, 1, 60_000),
+  ANSWER_CACHE_TTL_S: intFrom(300, 0, 86_400),
   SEARCH_COMMON_TERM_RATIO: z
     .string()
     .optional()
@@ -300,6 +308,12 @@ export function parseConfig(env: object): Config {
     rrfK: f.SEARCH_RRF_K ?? 60,
     vectorWeight: f.SEARCH_VECTOR_WEIGHT,
     commonTermRatio: f.SEARCH_COMMON_TERM_RATIO ?? 0.2,
+    queryBudgets: {
+      fast: f.QUERY_BUDGET_FAST_MS ?? 800,
+      balanced: f.QUERY_BUDGET_BALANCED_MS ?? 2_500,
+      deep: f.QUERY_BUDGET_DEEP_MS ?? 8_000,
+    },
+    answerCacheTtlSeconds: f.ANSWER_CACHE_TTL_S ?? 300,
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
     adminToken: f.ADMIN_TOKEN,
     keyRing,

@@ -1,6 +1,9 @@
+import type { AnswerCache } from "./adapters/cache/interface";
 import type { Db } from "./adapters/db/client";
 import type { Embedder } from "./adapters/embed/interface";
+import type { Generator } from "./adapters/generate/interface";
 import type { RateLimiter } from "./adapters/rate-limit/interface";
+import type { Reranker } from "./adapters/rerank/interface";
 import type { VectorIndex } from "./adapters/vector/interface";
 import type { Config } from "./config";
 import type { Logger } from "./lib/log";
@@ -15,6 +18,9 @@ export interface Services {
   queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
   embedder: Embedder;
   vectors: VectorIndex;
+  reranker: Reranker;
+  generator: Generator;
+  answerCache: AnswerCache;
 }
 
 /** Hono environment: `Env` comes from `wrangler types` (worker-configuration.d.ts). */

@@ -5,14 +5,20 @@
 import type { Config } from "../config";
 import { Lru } from "../lib/lru";
 import { revealSecret } from "../services/secrets";
+import { CacheApiAnswerCache } from "./cache/cache-api";
+import type { AnswerCache } from "./cache/interface";
 import { createDb } from "./db/client";
 import type { Embedder } from "./embed/interface";
 import { LocalHashEmbedder } from "./embed/local";
 import { OpenAiEmbedder } from "./embed/openai";
 import { type AiBinding, WorkersAiEmbedder } from "./embed/workers-ai";
+import { ExtractiveGenerator } from "./generate/extractive";
+import type { Generator } from "./generate/interface";
 import { DurableObjectRateLimiter } from "./rate-limit/durable-object";
 import type { RateLimiter } from "./rate-limit/interface";
 import { UpstashRateLimiter } from "./rate-limit/upstash";
+import type { Reranker } from "./rerank/interface";
+import { LocalReranker } from "./rerank/local";
 import { DurableObjectVectorIndex } from "./vector/durable-object";
 import type { VectorIndex } from "./vector/interface";
 import { UpstashVectorIndex } from "./vector/upstash";
@@ -86,6 +92,24 @@ export function vectorIndexFor(config: Config, env: Env): VectorIndex {
         ? new UpstashVectorIndex(settings)
         : new DurableObjectVectorIndex(env.VECTOR_SHARD),
   );
+}
+
+const localReranker = new LocalReranker();
+const extractive = new ExtractiveGenerator();
+
+/** The reranker: the local cross-feature scorer. */
+export function rerankerFor(_config: Config): Reranker {
+  return localReranker;
+}
+
+/** The generator: extractive, with citations. */
+export function generatorFor(_config: Config): Generator {
+  return extractive;
+}
+
+/** Where complete answers are cached: the Workers Cache API of this data centre. */
+export function answerCacheFor(_config: Config): AnswerCache {
+  return new CacheApiAnswerCache(caches.default);
 }
 
 const limiters = new WeakMap<Config, RateLimiter>();

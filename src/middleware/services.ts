@@ -1,5 +1,12 @@
 import type { MiddlewareHandler } from "hono";
-import { embedderFor, rateLimiterFor, vectorIndexFor } from "../adapters/choose";
+import {
+  answerCacheFor,
+  embedderFor,
+  generatorFor,
+  rateLimiterFor,
+  rerankerFor,
+  vectorIndexFor,
+} from "../adapters/choose";
 import { createDb } from "../adapters/db/client";
 import { getConfig } from "../config";
 import type { AppEnv } from "../env";
@@ -18,6 +25,9 @@ export function services(): MiddlewareHandler<AppEnv> {
       queues: { high: c.env.INGEST_HIGH, bulk: c.env.INGEST },
       embedder: embedderFor(config, c.env),
       vectors: vectorIndexFor(config, c.env),
+      reranker: rerankerFor(config),
+      generator: generatorFor(config),
+      answerCache: answerCacheFor(config),
     });
     await next();
   };

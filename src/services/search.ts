@@ -30,13 +30,20 @@ export interface ChunkHit {
   score: number;
 }
 
-/** 404 unless every collection is the tenant's; 403 if the key is restricted to others. */
-export async function assertReadable(db: Db, principal: KeyPrincipal, collectionIds: string[]): Promise<void> {
+/**
+ * 404 unless every collection is the tenant's; 403 if the key is restricted to others. Returns
+ * each collection's content version (answer cache keys include them).
+ */
+export async function assertReadable(
+  db: Db,
+  principal: KeyPrincipal,
+  collectionIds: string[],
+): Promise<Map<string, number>> {
   const found = await db
-    .select({ id: collections.id })
+    .select({ id: collections.id, version: collections.version })
     .from(collections)
     .where(and(eq(collections.tenantId, principal.tenantId), inArray(collections.id, collectionIds)));
-  const known = new Set(found.map((row) => row.id));
+  const known = new Map(found.map((row) => [row.id, row.version]));
   const missing = collectionIds.filter((id) => !known.has(id));
   if (missing.length > 0) {
     throw new AppError("not_found", `No such collection: ${missing.join(", ")}.`);
@@ -45,6 +52,7 @@ export async function assertReadable(db: Db, principal: KeyPrincipal, collection
   if (denied.length > 0) {
     throw new AppError("forbidden", `This API key may not read: ${denied.join(", ")}.`);
   }
+  return known;
 }
 
 export async function keywordSearch(
@@ -163,9 +171,16 @@ export async function vectorSearch(
   const started = performance.now();
   const [vector] = await deps.embedder.embed([options.query], "query", { tenantId });
   const embedMs = performance.now() - started;
-  if (!vector) {
-    return { hits: [], embedMs };
-  }
+  return { hits: vector ? await nearestChunks(deps, tenantId, vector, options) : [], embedMs };
+}
+
+/** The chunks nearest to an embedded query, over each collection's index; the best `limit`. */
+export async function nearestChunks(
+  deps: Pick<SearchDeps, "db" | "vectors">,
+  tenantId: string,
+  vector: Float32Array,
+  options: { collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
+): Promise<ChunkHit[]> {
   const filter = options.documentIds ? { documentIds: options.documentIds } : undefined;
   const perCollection = await Promise.all(
     options.collectionIds.map((id) => deps.vectors.query(namespaceOf(tenantId, id), vector, options.limit, filter)),
@@ -181,14 +196,13 @@ export async function vectorSearch(
     tenantId,
     matches.map((m) => m.id),
   );
-  const hits = matches.flatMap((m) => {
+  return matches.flatMap((m) => {
     const row = rows.get(m.id);
     return row ? [{ ...row, score: m.score }] : [];
   });
-  return { hits, embedMs };
 }
 
-interface Fused extends ChunkHit {
+export interface Fused extends ChunkHit {
   ranks: { keyword?: number; vector?: number };
 }
 

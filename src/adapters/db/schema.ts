@@ -146,3 +146,35 @@ export type TenantSecretRow = typeof tenantSecrets.$inferSelect;
 export type CollectionRow = typeof collections.$inferSelect;
 export type DocumentRow = typeof documents.$inferSelect;
 export type ChunkRow = typeof chunks.$inferSelect;
+
+/**
+ * One row per /v1/query call (failures included), written off the hot path. The text is kept for
+ * the dashboard and cache warming; the answer never is. Indexed for per-tenant time ranges and
+ * for "most frequent recent queries".
+ */
+export const queryLog = sqliteTable(
+  "query_log",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    keyId: text("key_id"),
+    mode: text("mode").notNull(),
+    /** SHA-256 of the normalized, lower-cased query. */
+    queryHash: text("query_hash").notNull(),
+    queryText: text("query_text").notNull(),
+    /** Request body parameters needed to replay the query (collections, top_k, filter). */
+    params: text("params", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    status: integer("status").notNull(),
+    cacheHit: integer("cache_hit", { mode: "boolean" }).notNull(),
+    degraded: text("degraded", { mode: "json" }).$type<string[]>().notNull(),
+    timings: text("timings", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    resultCount: integer("result_count").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("query_log_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("query_log_tenant_hash_idx").on(t.tenantId, t.queryHash, t.createdAt),
+  ],
+);
+
+export type QueryLogRow = typeof queryLog.$inferSelect;

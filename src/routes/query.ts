@@ -1,0 +1,147 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { AppEnv } from "../env";
+import { asAppError, toProblem } from "../errors";
+import { Lru } from "../lib/lru";
+import { keyOf, requireKey } from "../middleware/auth";
+import { jsonBody } from "../middleware/body-limit";
+import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
+import { QueryBody, type QueryInput, type QueryResult, QueryResultSchema } from "../schemas/query";
+import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/answer";
+import { logQuery } from "../services/query-log";
+
+/** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
+export const query = new OpenAPIHono<AppEnv>();
+
+/** L1: query embeddings of this isolate (bounded). */
+const queryEmbeddings = new Lru<Float32Array>(2_000);
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/query",
+  tags: ["query"],
+  summary: "Answer a question with citations (fast, balanced or deep)",
+  description:
+    "With `Accept: text/event-stream` or `stream: true` the answer streams as SSE events `retrieval`, " +
+    "`token`, `citation`, `done` (the final JSON) and `error` (a problem object).",
+  security: bearerSecurity,
+  middleware: [requireKey("query"), jsonBody({ maxBytes: 65_536 })] as const,
+  request: { body: { required: true, content: { "application/json": { schema: QueryBody } } } },
+  responses: {
+    200: {
+      description: "The answer, its citations and sources (or an SSE stream of them)",
+      content: {
+        "application/json": { schema: QueryResultSchema },
+        "text/event-stream": { schema: QueryResultSchema },
+      },
+    },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+query.openapi(route, async (c) => {
+  const startedAt = performance.now();
+  const input = c.req.valid("json");
+  const principal = keyOf(c.var.principal);
+  const { config, services } = c.var;
+  const log = (status: number, result?: QueryResult) =>
+    c.executionCtx.waitUntil(
+      logQuery(services.db, principal, input, { status, result }).catch((error) =>
+        c.var.logger.error("query log write failed", { error }),
+      ),
+    );
+  const deps: AnswerDeps = {
+    ...services,
+    cache: services.answerCache,
+    queryEmbeddings,
+    defer: (work) => c.executionCtx.waitUntil(work),
+  };
+  const options: AnswerOptions = {
+    startedAt,
+    budgets: config.queryBudgets,
+    rrf: { k: config.rrfK, weights: { keyword: 1, vector: config.vectorWeight ?? services.embedder.fusionWeight } },
+    commonTermRatio: config.commonTermRatio,
+    cacheTtlSeconds: config.answerCacheTtlSeconds,
+    signal: c.req.raw.signal,
+  };
+
+  let prepared: Awaited<ReturnType<typeof prepareQuery>>;
+  try {
+    prepared = await prepareQuery(services.db, principal, input);
+  } catch (error) {
+    log(asAppError(error).status);
+    throw error;
+  }
+
+  if (input.stream || (c.req.header("accept") ?? "").includes("text/event-stream")) {
+    return streamAnswer(c, input, deps, options, prepared, log);
+  }
+  let result: QueryResult;
+  try {
+    result = await answer(deps, principal, input, prepared, options);
+  } catch (error) {
+    log(asAppError(error).status);
+    throw error;
+  }
+  log(200, result);
+  c.header("Server-Timing", serverTiming(result.timings));
+  c.header("X-Cache", result.cache === "hit" ? "HIT" : "MISS");
+  return c.json(result, 200);
+});
+
+/**
+ * SSE: `retrieval` as soon as the sources are known (before any generation), `token` per answer
+ * delta, `citation` per citation, then `done` with the final JSON, or `error` with a problem.
+ * A client that disconnects aborts the pipeline, including upstream generation.
+ */
+function streamAnswer(
+  c: Context<AppEnv>,
+  input: QueryInput,
+  deps: AnswerDeps,
+  options: AnswerOptions,
+  prepared: Awaited<ReturnType<typeof prepareQuery>>,
+  log: (status: number, result?: QueryResult) => void,
+) {
+  const principal = keyOf(c.var.principal);
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(() => abort.abort(new Error("client disconnected")));
+    const send = (event: string, data: unknown) => {
+      // Writes queue in order; a closed stream simply drops them.
+      void stream.writeSSE({ event, data: JSON.stringify(data) });
+    };
+    try {
+      const result = await answer(
+        deps,
+        principal,
+        input,
+        prepared,
+        { ...options, signal },
+        {
+          retrieval: (sources) => send("retrieval", { sources }),
+          token: (delta) => send("token", { text: delta }),
+          citation: (citation) => send("citation", citation),
+        },
+      );
+      log(200, result);
+      await stream.writeSSE({ event: "done", data: JSON.stringify(result) });
+    } catch (error) {
+      const appError = asAppError(error);
+      log(signal.aborted ? 499 : appError.status);
+      if (appError.code === "internal") {
+        c.var.logger.error("query failed while streaming", { error });
+      }
+      if (!signal.aborted) {
+        await stream.writeSSE({ event: "error", data: JSON.stringify(toProblem(appError, c.var.request_id)) });
+      }
+    }
+  });
+}
+
+const serverTiming = (timings: Record<string, number>) =>
+  Object.entries(timings)
+    .map(([k, v]) => `${k.replace(/_ms$/, "")};dur=${v}`)
+    .join(", ");

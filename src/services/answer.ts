@@ -1,0 +1,495 @@
+/**
+ * Answers a question from a tenant's collections in one of three modes, stage by stage:
+ * normalize → cache_lookup → embed_query → retrieve → rerank → generate → cite (→ log, by the
+ * caller). Every stage is timed. Each mode has a deadline budget measured from the start of the
+ * request; an optional stage that would overrun is skipped and named in `degraded`, and a failing
+ * generator falls back to the extractive one, so an answer is always on time and says how it was made.
+ */
+import { stemmer } from "stemmer";
+import type { AnswerCache } from "../adapters/cache/interface";
+import type { Db } from "../adapters/db/client";
+import type { Embedder } from "../adapters/embed/interface";
+import { ExtractiveGenerator } from "../adapters/generate/extractive";
+import type { Generator } from "../adapters/generate/interface";
+import type { Reranker } from "../adapters/rerank/interface";
+import type { VectorIndex } from "../adapters/vector/interface";
+import { AppError } from "../errors";
+import { sha256Hex } from "../lib/crypto";
+import type { Lru } from "../lib/lru";
+import { sentences } from "../lib/sentences";
+import { queryTerms, STOP_WORDS } from "../lib/terms";
+import type { Citation, Mode, QueryInput, QueryResult, Source } from "../schemas/query";
+import type { KeyPrincipal } from "./principal";
+import {
+  assertReadable,
+  type ChunkHit,
+  type FusionOptions,
+  informativeTerms,
+  keywordSearch,
+  nearestChunks,
+} from "./search";
+
+export interface AnswerDeps {
+  db: Db;
+  embedder: Embedder;
+  vectors: VectorIndex;
+  reranker: Reranker;
+  generator: Generator;
+  cache: AnswerCache;
+  /** L1: query embeddings by model + normalized text, in this isolate. */
+  queryEmbeddings: Lru<Float32Array>;
+  /** Background work that must outlive the response (`ctx.waitUntil`). */
+  defer: (work: Promise<unknown>) => void;
+}
+
+export interface AnswerOptions {
+  /** `performance.now()` at the start of the request: budgets count from there. */
+  startedAt: number;
+  budgets: Record<Mode, number>;
+  rrf: FusionOptions;
+  commonTermRatio: number;
+  cacheTtlSeconds: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** What a streaming client is told as the pipeline goes. */
+export interface AnswerEvents {
+  retrieval?(sources: Source[]): void;
+  token?(delta: string): void;
+  citation?(citation: Citation): void;
+}
+
+interface Profile {
+  /** Candidates taken from each retriever. */
+  pool: number;
+  /** Candidates the reranker reads (0: no rerank). */
+  rerank: number;
+  /** Query expansion: pseudo-relevance feedback and sub-questions. */
+  expand: boolean;
+  /** Sources handed to the generator, and its answer length. */
+  context: number;
+  maxTokens: number;
+  supportCheck: boolean;
+}
+
+export const PROFILES: Record<Mode, Profile> = {
+  fast: { pool: 20, rerank: 0, expand: false, context: 3, maxTokens: 80, supportCheck: false },
+  balanced: { pool: 40, rerank: 30, expand: false, context: 5, maxTokens: 200, supportCheck: false },
+  deep: { pool: 60, rerank: 50, expand: true, context: 8, maxTokens: 350, supportCheck: true },
+};
+
+export const NO_ANSWER = "I could not find an answer to this in the selected collections.";
+
+/** Share of the query's weight the best source must contain for deep mode to answer at all. */
+const MIN_DEEP_COVERAGE = 0.3;
+
+const ms = (value: number) => Math.round(value * 10) / 10;
+
+/** The cached part of an answer: everything but how this request obtained it. */
+type Cached = Omit<QueryResult, "cache" | "timings">;
+
+/** A query checked and normalized, its collections readable, with their content versions. */
+export interface PreparedQuery {
+  normalized: string;
+  terms: string[];
+  versions: Map<string, number>;
+}
+
+/**
+ * The checks that can refuse a query (no searchable words 422, unknown collection 404, key
+ * restricted 403), done before anything is streamed so that they still get their status code.
+ */
+export async function prepareQuery(db: Db, principal: KeyPrincipal, input: QueryInput): Promise<PreparedQuery> {
+  const normalized = input.query.replace(/\s+/g, " ").trim();
+  const terms = queryTerms(normalized);
+  if (terms.length === 0) {
+    throw new AppError("validation_failed", "The query has no searchable words.", {
+      errors: [{ path: "query", message: "only stop words or punctuation" }],
+    });
+  }
+  const versions = await assertReadable(db, principal, input.collection_ids);
+  return { normalized, terms, versions };
+}
+
+export async function answer(
+  deps: AnswerDeps,
+  principal: KeyPrincipal,
+  input: QueryInput,
+  prepared: PreparedQuery,
+  options: AnswerOptions,
+  events: AnswerEvents = {},
+): Promise<QueryResult> {
+  const profile = PROFILES[input.mode];
+  const deadline = options.startedAt + options.budgets[input.mode];
+  const remaining = () => deadline - performance.now();
+  const timings: Record<string, number> = {};
+  const degraded: string[] = [];
+  let mark = performance.now();
+  const lap = (stage: string) => {
+    const now = performance.now();
+    timings[`${stage}_ms`] = ms((timings[`${stage}_ms`] ?? 0) + now - mark);
+    mark = now;
+  };
+
+  // normalize (done by prepareQuery, timed from the start of the request)
+  const { normalized, terms, versions } = prepared;
+  const documentIds = input.filter?.document_ids;
+  timings.normalize_ms = ms(mark - options.startedAt);
+
+  // cache_lookup: the key holds every collection's version, so any ingest or delete misses.
+  const key = await sha256Hex(
+    new TextEncoder().encode(
+      JSON.stringify([
+        "answer-v1",
+        principal.tenantId,
+        principal.collectionIds === null ? null : [...principal.collectionIds].sort(),
+        [...versions].sort(([a], [b]) => a.localeCompare(b)),
+        input.mode,
+        input.top_k,
+        documentIds ? [...documentIds].sort() : null,
+        normalized.toLowerCase(),
+        deps.embedder.model,
+        deps.reranker.name,
+        deps.generator.name,
+      ]),
+    ),
+  );
+  const cached = options.cacheTtlSeconds > 0 ? await deps.cache.get<Cached>(key) : undefined;
+  lap("cache_lookup");
+  if (cached) {
+    events.retrieval?.(cached.sources);
+    events.token?.(cached.answer);
+    for (const citation of cached.citations) {
+      events.citation?.(citation);
+    }
+    timings.total_ms = ms(performance.now() - options.startedAt);
+    return { ...cached, cache: "hit", timings };
+  }
+
+  // embed_query (L1 cache by model and text); a failing embedder leaves keyword retrieval.
+  const variants = [normalized, ...(profile.expand ? subQuestions(normalized) : [])];
+  let vectors: Array<Float32Array | undefined> = [];
+  try {
+    vectors = await embedQueries(deps, principal.tenantId, variants);
+  } catch (error) {
+    if (!(error instanceof AppError)) {
+      throw error;
+    }
+    degraded.push("vector_skipped");
+  }
+  lap("embed_query");
+
+  // retrieve: hybrid per variant, fused by RRF; deep adds pseudo-relevance feedback.
+  const retrieveOne = async (text: string, vector: Float32Array | undefined, weight: number) => {
+    const scored = await informativeTerms(deps.db, queryTerms(text), options.commonTermRatio);
+    const [keyword, nearest] = await Promise.all([
+      scored.length > 0
+        ? keywordSearch(deps.db, {
+            terms: scored,
+            collectionIds: input.collection_ids,
+            documentIds,
+            limit: profile.pool,
+          })
+        : [],
+      vector
+        ? nearestChunks(deps, principal.tenantId, vector, {
+            collectionIds: input.collection_ids,
+            documentIds,
+            limit: profile.pool,
+          })
+        : [],
+    ]);
+    return [
+      { hits: keyword, weight: weight * options.rrf.weights.keyword },
+      { hits: nearest, weight: weight * options.rrf.weights.vector },
+    ];
+  };
+  const lists = (await Promise.all(variants.map((text, i) => retrieveOne(text, vectors[i], i === 0 ? 1 : 0.5)))).flat();
+  let candidates = fuseLists(lists, options.rrf.k);
+  if (profile.expand) {
+    if (remaining() > options.budgets[input.mode] * 0.5) {
+      const expansion = feedbackTerms(terms, candidates.slice(0, 5));
+      if (expansion.length > 0) {
+        const expanded = await keywordSearch(deps.db, {
+          terms: [...terms, ...expansion],
+          collectionIds: input.collection_ids,
+          documentIds,
+          limit: profile.pool,
+        });
+        candidates = fuseLists(
+          [...lists, { hits: expanded, weight: 0.5 * options.rrf.weights.keyword }],
+          options.rrf.k,
+        );
+      }
+    } else {
+      degraded.push("expansion_skipped");
+    }
+  }
+  lap("retrieve");
+
+  // rerank
+  if (profile.rerank > 0 && candidates.length > 1) {
+    // Leave at least a quarter of the budget for generation and citing.
+    if (remaining() > options.budgets[input.mode] * 0.25) {
+      const head = candidates.slice(0, profile.rerank);
+      const scores = await deps.reranker.rerank(normalized, head, { signal: options.signal });
+      const reranked = head.map((hit, i) => ({ ...hit, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score);
+      candidates = [...reranked, ...candidates.slice(profile.rerank)];
+    } else {
+      degraded.push("rerank_skipped");
+    }
+  }
+  lap("rerank");
+
+  const top = candidates.slice(0, input.top_k);
+  const sources: Source[] = top.map((hit) => ({
+    document_id: hit.document_id,
+    chunk_id: hit.chunk_id,
+    title: hit.title,
+    score: Math.round(hit.score * 1e6) / 1e6,
+  }));
+  events.retrieval?.(sources);
+
+  // generate: nothing relevant (deep checks coverage) → abstain instead of inventing.
+  const context = top.slice(0, profile.context);
+  const abstain =
+    context.length === 0 || (profile.supportCheck && coverage(terms, context[0]?.text ?? "") < MIN_DEEP_COVERAGE);
+  let generator = deps.generator;
+  let text = "";
+  if (abstain) {
+    text = NO_ANSWER;
+    events.token?.(text);
+  } else {
+    const request = {
+      query: normalized,
+      sources: context.map((hit, i) => ({ n: i + 1, title: hit.title, text: hit.text })),
+      maxTokens: profile.maxTokens,
+    };
+    try {
+      text = await collect(
+        generator.generate(request, { signal: deadlineSignal(remaining(), options.signal) }),
+        events,
+      );
+    } catch (error) {
+      if (options.signal?.aborted) {
+        throw error;
+      }
+      // The generator failed or ran out of time: answer extractively rather than not at all.
+      degraded.push("generator_fallback");
+      generator = new ExtractiveGenerator();
+      text = await collect(generator.generate(request, { signal: options.signal }), events);
+    }
+  }
+  lap("generate");
+
+  // cite: keep markers that name a real source; deep also drops unsupported sentences.
+  let citations: Citation[] = [];
+  if (!abstain) {
+    const checked = profile.supportCheck ? supportedOnly(text, context) : { text, dropped: 0 };
+    if (checked.dropped > 0) {
+      degraded.push("unsupported_dropped");
+    }
+    const cited = validateMarkers(checked.text, context.length);
+    text = cited.text;
+    citations = cited.numbers.map((n) => {
+      const hit = context[n - 1] as ChunkHit;
+      return {
+        n,
+        document_id: hit.document_id,
+        chunk_id: hit.chunk_id,
+        title: hit.title,
+        quote: quoteFor(text, n, hit),
+      };
+    });
+    for (const citation of citations) {
+      events.citation?.(citation);
+    }
+  }
+  lap("cite");
+
+  const result: Cached = { answer: text, citations, sources, mode: input.mode, generator: generator.name, degraded };
+  // An answer made under pressure is not worth keeping for others.
+  if (options.cacheTtlSeconds > 0 && degraded.length === 0) {
+    deps.defer(deps.cache.put(key, result, options.cacheTtlSeconds));
+  }
+  timings.total_ms = ms(performance.now() - options.startedAt);
+  return { ...result, cache: "miss", timings };
+}
+
+async function embedQueries(
+  deps: Pick<AnswerDeps, "embedder" | "queryEmbeddings">,
+  tenantId: string,
+  texts: string[],
+): Promise<Array<Float32Array | undefined>> {
+  const keyOf = (text: string) => `${tenantId}:${deps.embedder.model}:${text.toLowerCase()}`;
+  const out = texts.map((text) => deps.queryEmbeddings.get(keyOf(text)));
+  const missing = texts.filter((_, i) => out[i] === undefined);
+  if (missing.length > 0) {
+    const fresh = await deps.embedder.embed(missing, "query", { tenantId });
+    let j = 0;
+    for (let i = 0; i < texts.length; i++) {
+      if (out[i] === undefined) {
+        out[i] = fresh[j++];
+        const vector = out[i];
+        if (vector) {
+          deps.queryEmbeddings.set(keyOf(texts[i] ?? ""), vector, 3_600_000);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Reciprocal Rank Fusion over any number of weighted lists; one entry per chunk. */
+export function fuseLists(lists: Array<{ hits: ChunkHit[]; weight: number }>, k: number): ChunkHit[] {
+  const byId = new Map<string, ChunkHit>();
+  for (const { hits, weight } of lists) {
+    hits.forEach((hit, index) => {
+      const entry = byId.get(hit.chunk_id) ?? { ...hit, score: 0 };
+      entry.score += weight / (k + index + 1);
+      byId.set(hit.chunk_id, entry);
+    });
+  }
+  return [...byId.values()].sort((a, b) => b.score - a.score);
+}
+
+/**
+ * Sub-questions of a compound query ("does X raise Y and lower Z?"): split on conjunctions and
+ * semicolons; only parts with at least two searchable words count, and only if there are two.
+ */
+export function subQuestions(query: string): string[] {
+  const parts = query
+    .split(/\s*(?:;|,?\s+\b(?:and|but|while|whereas|versus|vs\.?)\b\s+)\s*/i)
+    .map((p) => p.trim())
+    .filter((p) => queryTerms(p).length >= 2);
+  return parts.length >= 2 ? parts.slice(0, 3) : [];
+}
+
+/**
+ * Pseudo-relevance feedback (Rocchio-style, lexical): the words the top results share that the
+ * query lacks, by how many of those results use them and how often. At most five.
+ */
+export function feedbackTerms(terms: string[], top: ChunkHit[]): string[] {
+  const asked = new Set(terms.map((t) => stemmer(t)));
+  const score = new Map<string, { word: string; docs: number; tf: number }>();
+  for (const hit of top) {
+    const seen = new Set<string>();
+    for (const word of `${hit.title} ${hit.text}`.toLowerCase().match(/\p{L}[\p{L}\p{N}]{3,}/gu) ?? []) {
+      const stem = stemmer(word);
+      if (STOP_WORDS.has(word) || asked.has(stem)) {
+        continue;
+      }
+      const entry = score.get(stem) ?? { word, docs: 0, tf: 0 };
+      entry.tf += 1;
+      if (!seen.has(stem)) {
+        entry.docs += 1;
+        seen.add(stem);
+      }
+      score.set(stem, entry);
+    }
+  }
+  return [...score.values()]
+    .filter((e) => e.docs >= 2)
+    .sort((a, b) => b.docs - a.docs || b.tf - a.tf)
+    .slice(0, 5)
+    .map((e) => e.word);
+}
+
+/** Share of the query's distinct stems that `text` contains. */
+function coverage(terms: string[], text: string): number {
+  const stems = new Set(terms.map((t) => stemmer(t)));
+  const present = new Set((text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
+  let found = 0;
+  for (const s of stems) {
+    if (present.has(s)) {
+      found++;
+    }
+  }
+  return stems.size === 0 ? 0 : found / stems.size;
+}
+
+/** An AbortSignal that fires at the deadline or when the client goes away. */
+function deadlineSignal(remainingMs: number, client: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(Math.max(1, Math.floor(remainingMs)));
+  return client ? AbortSignal.any([timeout, client]) : timeout;
+}
+
+async function collect(stream: AsyncIterable<string>, events: AnswerEvents): Promise<string> {
+  let text = "";
+  for await (const delta of stream) {
+    text += delta;
+    events.token?.(delta);
+  }
+  return text;
+}
+
+/** Keeps `[n]` markers that name one of `count` sources; returns the numbers cited, in order. */
+export function validateMarkers(text: string, count: number): { text: string; numbers: number[] } {
+  const numbers: number[] = [];
+  const cleaned = text
+    .replace(/\s*\[(\d{1,3})\]/g, (marker, digits: string) => {
+      const n = Number(digits);
+      if (n < 1 || n > count) {
+        return "";
+      }
+      if (!numbers.includes(n)) {
+        numbers.push(n);
+      }
+      return marker;
+    })
+    .trim();
+  return { text: cleaned, numbers };
+}
+
+/**
+ * The support check: an answer sentence stays when most of its content words occur in a source
+ * it cites; a sentence that cites nothing, or what its sources do not say, is dropped.
+ */
+export function supportedOnly(text: string, context: ChunkHit[]): { text: string; dropped: number } {
+  const kept: string[] = [];
+  let dropped = 0;
+  for (const sentence of text.match(/[^[\]]+?(?:\s*\[\d+\])+\.?|[^[\]]+$/g) ?? []) {
+    const cites = [...sentence.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+    const claim = sentence.replace(/\[\d+\]/g, "");
+    const supported = cites.some((n) => {
+      const source = context[n - 1];
+      return source !== undefined && support(claim, source.text) >= 0.6;
+    });
+    if (supported) {
+      kept.push(sentence.trim());
+    } else if (/[\p{L}\p{N}]/u.test(claim)) {
+      dropped++;
+    }
+  }
+  return { text: kept.join(" "), dropped };
+}
+
+function support(claim: string, source: string): number {
+  const words = (claim.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOP_WORDS.has(w));
+  if (words.length === 0) {
+    return 0;
+  }
+  const present = new Set((source.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
+  return words.filter((w) => present.has(stemmer(w))).length / words.length;
+}
+
+/** The source sentence that best matches what the answer says where it cites `[n]`. */
+function quoteFor(answerText: string, n: number, hit: ChunkHit): string {
+  const citing = answerText
+    .split(new RegExp(`\\[${n}\\]`))
+    .slice(0, -1)
+    .map((part) => part.split(/\[\d+\]/).pop() ?? "")
+    .join(" ");
+  const wanted = new Set((citing.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
+  let best = "";
+  let bestScore = -1;
+  for (const sentence of sentences(hit.text)) {
+    const words = (sentence.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w));
+    const score = words.filter((w) => wanted.has(w)).length / Math.max(1, Math.sqrt(words.length));
+    if (score > bestScore) {
+      best = sentence;
+      bestScore = score;
+    }
+  }
+  return best.length > 300 ? `${best.slice(0, 297)}…` : best;
+}

@@ -1,0 +1,309 @@
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { answerCacheFor, embedderFor, vectorIndexFor } from "../../src/adapters/choose";
+import { createDb } from "../../src/adapters/db/client";
+import type { Generator } from "../../src/adapters/generate/interface";
+import { LocalReranker } from "../../src/adapters/rerank/local";
+import { parseConfig } from "../../src/config";
+import { AppError } from "../../src/errors";
+import { Lru } from "../../src/lib/lru";
+import { QueryBody } from "../../src/schemas/query";
+import { type AnswerDeps, answer, NO_ANSWER, prepareQuery } from "../../src/services/answer";
+import type { KeyPrincipal } from "../../src/services/principal";
+import {
+  call,
+  callWith,
+  expectProblem,
+  json,
+  newCollection,
+  newKey,
+  newTenant,
+  type TestTenant,
+} from "../support/http";
+import { readSse } from "../support/sse";
+
+type Answer = {
+  answer: string;
+  citations: Array<{ n: number; document_id: string; chunk_id: string; title: string; quote: string }>;
+  sources: Array<{ document_id: string; chunk_id: string; title: string; score: number }>;
+  mode: string;
+  generator: string;
+  cache: "hit" | "miss";
+  degraded: string[];
+  timings: Record<string, number>;
+};
+
+let tenant: TestTenant;
+let col: string;
+
+async function ingest(collection: string, title: string, text: string, owner = tenant) {
+  const res = await call("POST", `/v1/collections/${collection}/documents`, {
+    token: owner.adminKey,
+    body: { title, text, priority: "high" },
+  });
+  const id = (await json<{ id: string }>(res)).id;
+  for (let i = 0; i < 150; i++) {
+    const doc = await json<{ status: string }>(await call("GET", `/v1/documents/${id}`, { token: owner.adminKey }));
+    if (doc.status === "ready") {
+      return id;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`document ${title} did not become ready`);
+}
+
+const ask = (body: Record<string, unknown>, token = tenant.adminKey) => call("POST", "/v1/query", { token, body });
+
+beforeAll(async () => {
+  tenant = await newTenant();
+  col = await newCollection(tenant);
+  await ingest(
+    col,
+    "Leave policy",
+    "Employees receive twenty five days of paid vacation every year. Unused vacation days expire in March. " +
+      "Sick leave is separate and unlimited with a doctor's note.",
+  );
+  await ingest(
+    col,
+    "Payroll",
+    "Salaries are paid monthly by bank transfer. Vacation pay follows the same schedule as salaries.",
+  );
+}, 60_000);
+
+describe("POST /v1/query", () => {
+  for (const mode of ["fast", "balanced", "deep"] as const) {
+    it(`answers in ${mode} mode with validated citations, sources, timings and Server-Timing`, async () => {
+      const res = await ask({ query: "How many vacation days do employees receive?", collection_ids: [col], mode });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-cache")).toBe("MISS");
+      expect(res.headers.get("cache-control")).toContain("no-store");
+      const body = await json<Answer>(res);
+      expect(body).toMatchObject({ mode, generator: "extractive", cache: "miss", degraded: [] });
+      expect(body.answer).toContain("twenty five days of paid vacation");
+      expect(body.sources[0]?.title).toBe("Leave policy");
+      const markers = [...body.answer.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+      expect(markers.length).toBeGreaterThan(0);
+      expect(new Set(body.citations.map((c) => c.n))).toEqual(new Set(markers));
+      expect(body.citations[0]?.quote).toContain("vacation");
+      for (const stage of ["normalize", "cache_lookup", "embed_query", "retrieve", "rerank", "generate", "cite"]) {
+        expect(res.headers.get("server-timing")).toContain(`${stage};dur=`);
+        expect(body.timings[`${stage}_ms`]).toBeGreaterThanOrEqual(0);
+      }
+    });
+  }
+
+  it("serves a repeated question from the cache, and never a stale one after the collection changes", async () => {
+    const question = { query: "When do unused vacation days expire?", collection_ids: [col], mode: "balanced" };
+    expect((await json<Answer>(await ask(question))).cache).toBe("miss");
+    const again = await ask(question);
+    expect(again.headers.get("x-cache")).toBe("HIT");
+    const cached = await json<Answer>(again);
+    expect(cached.cache).toBe("hit");
+    expect(cached.answer).toContain("March");
+
+    await ingest(col, "Policy update", "From 2027 unused vacation days expire in June instead of March.");
+    const fresh = await json<Answer>(await ask(question));
+    expect(fresh.cache).toBe("miss");
+    expect(fresh.sources.map((s) => s.title)).toContain("Policy update");
+  });
+
+  it("keeps another tenant, and a key restricted to other collections, out of a cached answer", async () => {
+    const question = { query: "How are salaries paid?", collection_ids: [col], mode: "fast" };
+    await ask(question);
+    expect((await json<Answer>(await ask(question))).cache).toBe("hit");
+    // Another tenant asking about the same collection id gets 404, not the cached answer.
+    const other = await newTenant("Other");
+    await expectProblem(await ask(question, other.adminKey), 404, "not_found");
+    // A key of the same tenant restricted to another collection is refused.
+    const elsewhere = await newCollection(tenant);
+    const restricted = await newKey(tenant, { scopes: ["query"], collection_ids: [elsewhere] });
+    await expectProblem(await ask(question, restricted.key), 403, "forbidden");
+    // The same question in the other tenant's own collection is answered from its own data.
+    const theirs = await newCollection(other);
+    await ingest(theirs, "Their payroll", "Salaries are paid weekly in cash.", other);
+    const answer = await json<Answer>(await ask({ ...question, collection_ids: [theirs] }, other.adminKey));
+    expect(answer.cache).toBe("miss");
+    expect(answer.answer).toContain("weekly");
+  });
+
+  it("abstains in deep mode when nothing relevant was found", async () => {
+    const body = await json<Answer>(
+      await ask({ query: "What is the boiling point of liquid nitrogen?", collection_ids: [col], mode: "deep" }),
+    );
+    expect(body.answer).toBe(NO_ANSWER);
+    expect(body.citations).toEqual([]);
+  });
+
+  it("stays on time: with no budget left it skips what it can and says so", async () => {
+    const res = await callWith({ QUERY_BUDGET_DEEP_MS: "1" }, "POST", "/v1/query", {
+      token: tenant.adminKey,
+      body: { query: "vacation days and salaries", collection_ids: [col], mode: "deep" },
+    });
+    // Budgets count from the start of the request: 1 ms is spent before expansion is considered.
+    const body = await json<Answer>(res);
+    expect(res.status).toBe(200);
+    expect(body.degraded).toEqual(expect.arrayContaining(["expansion_skipped", "rerank_skipped"]));
+    expect(body.sources.length).toBeGreaterThan(0);
+    // An answer made under pressure is not cached.
+    const again = await callWith({ QUERY_BUDGET_DEEP_MS: "1" }, "POST", "/v1/query", {
+      token: tenant.adminKey,
+      body: { query: "vacation days and salaries", collection_ids: [col], mode: "deep" },
+    });
+    expect((await json<Answer>(again)).cache).toBe("miss");
+  });
+
+  it("refuses bad input with problem+json", async () => {
+    await expectProblem(
+      await ask({ query: "the and of", collection_ids: [col], mode: "fast" }),
+      422,
+      "validation_failed",
+    );
+    await expectProblem(await ask({ query: "x", collection_ids: [col], mode: "slow" }), 422, "validation_failed");
+    await expectProblem(await ask({ query: "x", collection_ids: [col], top_k: 51 }), 422, "validation_failed");
+    await expectProblem(await ask({ query: " ", collection_ids: [col] }), 422, "validation_failed");
+    await expectProblem(
+      await ask({ query: "vacation", collection_ids: ["col_AAAAAAAAAAAAAAAA"], mode: "fast" }),
+      404,
+      "not_found",
+    );
+  });
+
+  it("writes every query, answered or refused, to the query log", async () => {
+    const logged = async () =>
+      (
+        await env.DB.prepare("SELECT status, mode, cache_hit, result_count FROM query_log WHERE tenant_id = ?")
+          .bind(tenant.id)
+          .all<{ status: number; mode: string; cache_hit: number; result_count: number }>()
+      ).results;
+    const before = (await logged()).length;
+    await ask({ query: "sick leave", collection_ids: [col], mode: "fast" });
+    await ask({ query: "sick leave", collection_ids: ["col_AAAAAAAAAAAAAAAA"], mode: "fast" });
+    await expect.poll(async () => (await logged()).length, { timeout: 5_000 }).toBe(before + 2);
+    const statuses = (await logged()).map((r) => r.status);
+    expect(statuses).toContain(200);
+    expect(statuses).toContain(404);
+  });
+});
+
+describe("POST /v1/query (streaming)", () => {
+  it("streams retrieval before tokens, then citations and done, as SSE", async () => {
+    const res = await call("POST", "/v1/query", {
+      token: tenant.adminKey,
+      body: { query: "How are salaries paid?", collection_ids: [col], mode: "balanced", stream: true },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const events = await readSse(res);
+    const names = events.map((e) => e.event);
+    expect(names[0]).toBe("retrieval");
+    expect(names).toContain("token");
+    expect(names.at(-1)).toBe("done");
+    expect(names.indexOf("retrieval")).toBeLessThan(names.indexOf("token"));
+    const done = JSON.parse(events.at(-1)?.data ?? "{}") as Answer;
+    const tokens = events.filter((e) => e.event === "token").map((e) => (JSON.parse(e.data) as { text: string }).text);
+    expect(tokens.join("")).toBe(done.answer);
+    expect(events.filter((e) => e.event === "citation")).toHaveLength(done.citations.length);
+  });
+
+  it("streams with Accept: text/event-stream too, and refuses before streaming when it must", async () => {
+    const res = await call("POST", "/v1/query", {
+      token: tenant.adminKey,
+      headers: { accept: "text/event-stream" },
+      body: { query: "sick leave", collection_ids: [col], mode: "fast" },
+    });
+    expect((await readSse(res)).at(-1)?.event).toBe("done");
+    const refused = await call("POST", "/v1/query", {
+      token: tenant.adminKey,
+      headers: { accept: "text/event-stream" },
+      body: { query: "sick leave", collection_ids: ["col_AAAAAAAAAAAAAAAA"], mode: "fast" },
+    });
+    await expectProblem(refused, 404, "not_found");
+  });
+});
+
+describe("the answer pipeline with other generators", () => {
+  const principalOf = (t: TestTenant): KeyPrincipal => ({
+    kind: "key",
+    tenantId: t.id,
+    keyId: t.adminKeyId,
+    scopes: ["admin"],
+    collectionIds: null,
+    rateTier: "standard",
+  });
+  const run = async (generator: Generator, signal?: AbortSignal, budgetMs = 5_000) => {
+    const config = parseConfig(env);
+    const deps: AnswerDeps = {
+      db: createDb(env.DB),
+      embedder: embedderFor(config, env),
+      vectors: vectorIndexFor(config, env),
+      reranker: new LocalReranker(),
+      generator,
+      cache: answerCacheFor(config),
+      queryEmbeddings: new Lru(10),
+      defer: () => {},
+    };
+    const input = QueryBody.parse({ query: "How many vacation days?", collection_ids: [col], mode: "balanced" });
+    const prepared = await prepareQuery(deps.db, principalOf(tenant), input);
+    return answer(deps, principalOf(tenant), input, prepared, {
+      startedAt: performance.now(),
+      budgets: { fast: budgetMs, balanced: budgetMs, deep: budgetMs },
+      rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
+      commonTermRatio: 0.2,
+      cacheTtlSeconds: 0,
+      signal,
+    });
+  };
+
+  it("falls back to the extractive generator when the configured one fails", async () => {
+    const failing: Generator = {
+      name: "openai/broken",
+      // biome-ignore lint/correctness/useYield: fails before its first token, like a refused request
+      async *generate() {
+        throw new AppError("upstream_unavailable", "the model is down");
+      },
+    };
+    const result = await run(failing);
+    expect(result.generator).toBe("extractive");
+    expect(result.degraded).toEqual(["generator_fallback"]);
+    expect(result.answer).toContain("vacation");
+  });
+
+  it("cuts a slow generator off at the deadline and falls back, on time", async () => {
+    let aborted = false;
+    const slow: Generator = {
+      name: "openai/slow",
+      async *generate(_request, options) {
+        yield "Thinking";
+        await new Promise<void>((resolve) => {
+          options?.signal?.addEventListener("abort", () => {
+            aborted = true;
+            resolve();
+          });
+        });
+        throw options?.signal?.reason ?? new Error("aborted");
+      },
+    };
+    const started = performance.now();
+    const result = await run(slow, undefined, 300);
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(aborted).toBe(true);
+    expect(result.degraded).toContain("generator_fallback");
+  });
+
+  it("aborts generation when the client goes away, without falling back", async () => {
+    const client = new AbortController();
+    let sawAbort = false;
+    const waiting: Generator = {
+      name: "openai/waiting",
+      async *generate(_request, options) {
+        yield "Partial";
+        client.abort(new Error("client disconnected"));
+        await new Promise((r) => setTimeout(r, 10));
+        sawAbort = options?.signal?.aborted ?? false;
+        throw new Error("stopped");
+      },
+    };
+    await expect(run(waiting, client.signal)).rejects.toThrow("stopped");
+    expect(sawAbort).toBe(true);
+  });
+});
