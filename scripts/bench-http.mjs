@@ -13,6 +13,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
+import { median, wrk } from "./lib/wrk.mjs";
 
 const args = new Map(
   process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),
@@ -30,24 +31,8 @@ for (const tool of ["wrk", "hey"]) {
   }
 }
 
-const ms = (value, unit) => Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+const wrkRun = (url, headers = []) => wrk(url, { headers, connections: CONNECTIONS, seconds: RUN_SECONDS });
 
-function wrk(url, headers = []) {
-  const hdr = headers.flatMap((h) => ["-H", h]);
-  const out = spawnSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${RUN_SECONDS}s`, "--latency", ...hdr, url], {
-    encoding: "utf8",
-  }).stdout;
-  const pct = (p) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(out);
-    return m ? ms(m[1], m[2]) : Number.NaN;
-  };
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1] ?? "none";
-  return { rps, p50_ms: pct(50), p99_ms: pct(99), non2xx, socket_errors: socketErrors };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summarize = (runs) => ({
   rps: median(runs.map((r) => r.rps)),
   p50_ms: median(runs.map((r) => r.p50_ms)),
@@ -101,14 +86,14 @@ try {
   }
 
   console.log(`serving on ${url}; warming up …`);
-  wrk(`${url}/health/live`);
-  wrk(`${url}/v1/api-keys`, auth);
+  wrkRun(`${url}/health/live`);
+  wrkRun(`${url}/v1/api-keys`, auth);
 
   const base = [];
   const authed = [];
   for (let i = 0; i < RUNS; i++) {
-    base.push(wrk(`${url}/health/live`));
-    authed.push(wrk(`${url}/v1/api-keys`, auth));
+    base.push(wrkRun(`${url}/health/live`));
+    authed.push(wrkRun(`${url}/v1/api-keys`, auth));
     console.log(
       `run ${i + 1}/${RUNS}: baseline ${base[i].rps.toFixed(0)} req/s, authenticated ${authed[i].rps.toFixed(0)} req/s`,
     );

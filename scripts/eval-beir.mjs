@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run eval:beir -- --data ../shared/data/scifact --split test [--strategies hybrid,keyword,vector]
-//   [--set "SEARCH_COMMON_TERM_RATIO=0.2"]`
+//   [--modes fast,balanced,deep] [--set "SEARCH_COMMON_TERM_RATIO=0.2"]`
 //
 // Retrieval quality on a BEIR dataset through the public API of the locally served Worker:
 // every corpus document (title + "\n" + text) is uploaded with the batch route and processed by
@@ -20,7 +20,9 @@ const args = new Map(
 );
 const data = path.resolve(args.get("data") ?? "../shared/data/scifact");
 const split = args.get("split") ?? "test";
-const strategies = (args.get("strategies") ?? "keyword,vector,hybrid").split(",");
+const strategies = (args.get("strategies") ?? "keyword,vector,hybrid").split(",").filter(Boolean);
+/** --modes fast,balanced,deep: also rank the sources of /v1/query in those modes (nDCG@10 of sources). */
+const modes = (args.get("modes") ?? args.get("mode") ?? "").split(",").filter(Boolean);
 const limitDocs = Number(args.get("limit-docs") ?? Number.POSITIVE_INFINITY);
 /** --dump FILE: also write every query's ranked chunk ids per strategy (for offline analysis). */
 const dumpFile = args.get("dump");
@@ -82,6 +84,8 @@ const { url, mf } = await serveWorker({
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
     SEARCH_MAX_TOP_K: "100",
     MAX_UPLOAD_BYTES: String(20 * 1024 * 1024),
+    // Every query answered afresh: the evaluation measures retrieval, not the cache.
+    ANSWER_CACHE_TTL_S: "0",
     // --set "NAME=value,NAME2=value": extra Worker settings, for tuning (on --split train).
     ...Object.fromEntries(
       (args.get("set") ?? "")
@@ -122,17 +126,27 @@ try {
     }
   }
   const report = {};
-  for (const strategy of strategies) {
+  // Search strategies rank `results`; query modes rank the `sources` that fed the answer.
+  const runs = [
+    ...strategies.map((strategy) => ({
+      name: strategy,
+      route: "/v1/search",
+      body: (text) => ({ query: text, collection_ids: [collection.id], top_k: 100, strategy }),
+      ranked: (res) => res.results,
+    })),
+    ...modes.map((mode) => ({
+      name: `query:${mode}`,
+      route: "/v1/query",
+      body: (text) => ({ query: text, collection_ids: [collection.id], top_k: 50, mode }),
+      ranked: (res) => res.sources,
+    })),
+  ];
+  for (const { name: strategy, route, body, ranked: rankedOf } of runs) {
     const t = performance.now();
     const scores = await pool(queries, 8, async (q) => {
-      const res = await api(
-        "POST",
-        "/v1/search",
-        { query: q.text.slice(0, 2000), collection_ids: [collection.id], top_k: 100, strategy },
-        key,
-      );
+      const res = await api("POST", route, body(q.text.slice(0, 2000)), key);
       const ranked = [];
-      for (const r of res.results) {
+      for (const r of rankedOf(res)) {
         const beir = toBeir.get(r.document_id);
         if (beir && !ranked.includes(beir)) {
           ranked.push(beir);
@@ -140,7 +154,7 @@ try {
       }
       if (dumpFile) {
         dump[strategy] ??= {};
-        dump[strategy][q._id] = res.results.map((r) => toBeir.get(r.document_id));
+        dump[strategy][q._id] = rankedOf(res).map((r) => toBeir.get(r.document_id));
       }
       const relevant = qrels.get(q._id);
       return { ndcg: ndcgAt(ranked, relevant, 10), recall: recallAt(ranked, relevant, 100) };

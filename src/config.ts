@@ -35,6 +35,18 @@ export type EmbeddingsConfig =
       timeoutMs: number;
     };
 
+export type GeneratorConfig =
+  | { kind: "extractive" }
+  | {
+      kind: "openai";
+      /** Base of an OpenAI-compatible API; we POST `<base>/chat/completions` with `stream: true`. */
+      baseUrl: string;
+      model: string;
+      apiKey: string | undefined;
+      apiKeySecret: string | undefined;
+      timeoutMs: number;
+    };
+
 export type VectorIndexConfig =
   | { kind: "durable-object" }
   | { kind: "vectorize" }
@@ -77,6 +89,7 @@ export interface Config {
   rateLimiter: RateLimiterConfig;
   embeddings: EmbeddingsConfig;
   vectorIndex: VectorIndexConfig;
+  generator: GeneratorConfig;
   problems: ConfigProblem[];
 }
 
@@ -181,6 +194,21 @@ const envSchema = z.object({
       .optional(),
   ),
   EMBEDDINGS_TIMEOUT_MS: intFrom(10_000, 100, 60_000),
+  GENERATOR_PROVIDER: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? "extractive" : v.trim().toLowerCase()))
+    .pipe(z.enum(["extractive", "openai"])),
+  GENERATOR_MODEL: optionalText,
+  GENERATOR_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  GENERATOR_API_KEY: optionalText,
+  GENERATOR_API_KEY_SECRET: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/)
+      .optional(),
+  ),
+  GENERATOR_TIMEOUT_MS: intFrom(30_000, 100, 120_000),
   VECTOR_INDEX_PROVIDER: z
     .string()
     .optional()
@@ -322,6 +350,7 @@ export function parseConfig(env: object): Config {
     rateLimiter,
     embeddings,
     vectorIndex,
+    generator: parseGenerator(f, problems),
     problems,
   };
 }
@@ -374,6 +403,32 @@ function parseEmbeddings(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Emb
     apiKey: f.EMBEDDINGS_API_KEY,
     apiKeySecret: f.EMBEDDINGS_API_KEY_SECRET,
     timeoutMs,
+  };
+}
+
+function parseGenerator(f: Fields, problems: ConfigProblem[]): GeneratorConfig {
+  if ((f.GENERATOR_PROVIDER ?? "extractive") === "extractive") {
+    return { kind: "extractive" };
+  }
+  if (f.GENERATOR_BASE_URL === undefined) {
+    problems.push({ setting: "GENERATOR_BASE_URL", message: "is required when GENERATOR_PROVIDER=openai" });
+  }
+  if (f.GENERATOR_MODEL === undefined) {
+    problems.push({ setting: "GENERATOR_MODEL", message: "is required when GENERATOR_PROVIDER=openai" });
+  }
+  if (f.GENERATOR_API_KEY === undefined && f.GENERATOR_API_KEY_SECRET === undefined) {
+    problems.push({
+      setting: "GENERATOR_API_KEY",
+      message: "GENERATOR_PROVIDER=openai needs GENERATOR_API_KEY or GENERATOR_API_KEY_SECRET",
+    });
+  }
+  return {
+    kind: "openai",
+    baseUrl: (f.GENERATOR_BASE_URL ?? "https://invalid.example").replace(/\/+$/, ""),
+    model: f.GENERATOR_MODEL ?? "unset",
+    apiKey: f.GENERATOR_API_KEY,
+    apiKeySecret: f.GENERATOR_API_KEY_SECRET,
+    timeoutMs: f.GENERATOR_TIMEOUT_MS ?? 30_000,
   };
 }
 

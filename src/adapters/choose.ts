@@ -14,6 +14,7 @@ import { OpenAiEmbedder } from "./embed/openai";
 import { type AiBinding, WorkersAiEmbedder } from "./embed/workers-ai";
 import { ExtractiveGenerator } from "./generate/extractive";
 import type { Generator } from "./generate/interface";
+import { OpenAiGenerator } from "./generate/openai";
 import { DurableObjectRateLimiter } from "./rate-limit/durable-object";
 import type { RateLimiter } from "./rate-limit/interface";
 import { UpstashRateLimiter } from "./rate-limit/upstash";
@@ -42,6 +43,30 @@ function memo<T>(cache: WeakMap<Config, T>, config: Config, make: () => T): T {
 /** How long a tenant's provider key, once decrypted, is reused by this isolate. */
 const TENANT_KEY_TTL_MS = 60_000;
 
+/**
+ * A provider's API key for a tenant: the tenant's own secret named `apiKeySecret` when it stored
+ * one (decrypted at most once a minute per isolate), else the operator's `apiKey`.
+ */
+function providerKey(
+  config: Config,
+  env: Env,
+  settings: { apiKey: string | undefined; apiKeySecret: string | undefined },
+): (tenantId: string | undefined) => Promise<string | undefined> {
+  const { apiKey, apiKeySecret } = settings;
+  const tenantKeys = new Lru<string | null>(1_000);
+  return async (tenantId) => {
+    if (apiKeySecret === undefined || tenantId === undefined) {
+      return apiKey;
+    }
+    let own = tenantKeys.get(tenantId);
+    if (own === undefined) {
+      own = (await revealSecret(createDb(env.DB), config, tenantId, apiKeySecret)) ?? null;
+      tenantKeys.set(tenantId, own, TENANT_KEY_TTL_MS);
+    }
+    return own ?? apiKey;
+  };
+}
+
 const embedders = new WeakMap<Config, Embedder>();
 
 /** The embedder: local hashing (default), Workers AI or an OpenAI-compatible endpoint. */
@@ -53,22 +78,7 @@ export function embedderFor(config: Config, env: Env): Embedder {
       return new WorkersAiEmbedder(bindings.AI, settings.model, settings.dimensions, settings.timeoutMs);
     }
     if (settings.kind === "openai") {
-      const { apiKey, apiKeySecret } = settings;
-      const tenantKeys = new Lru<string | null>(1_000);
-      return new OpenAiEmbedder({
-        ...settings,
-        apiKey: async (tenantId) => {
-          if (apiKeySecret === undefined || tenantId === undefined) {
-            return apiKey;
-          }
-          let own = tenantKeys.get(tenantId);
-          if (own === undefined) {
-            own = (await revealSecret(createDb(env.DB), config, tenantId, apiKeySecret)) ?? null;
-            tenantKeys.set(tenantId, own, TENANT_KEY_TTL_MS);
-          }
-          return own ?? apiKey;
-        },
-      });
+      return new OpenAiEmbedder({ ...settings, apiKey: providerKey(config, env, settings) });
     }
     // Local, and the fallback while a half-configured provider is reported as `misconfigured`.
     return new LocalHashEmbedder(settings.kind === "local" ? settings.dimensions : 384);
@@ -102,9 +112,19 @@ export function rerankerFor(_config: Config): Reranker {
   return localReranker;
 }
 
-/** The generator: extractive, with citations. */
-export function generatorFor(_config: Config): Generator {
-  return extractive;
+const generators = new WeakMap<Config, Generator>();
+
+/** The generator: extractive with citations (default), or an OpenAI-compatible chat model. */
+export function generatorFor(config: Config, env: Env): Generator {
+  const settings = config.generator;
+  if (settings.kind === "extractive") {
+    return extractive;
+  }
+  return memo(
+    generators,
+    config,
+    () => new OpenAiGenerator({ ...settings, apiKey: providerKey(config, env, settings) }),
+  );
 }
 
 /** Where complete answers are cached: the Workers Cache API of this data centre. */

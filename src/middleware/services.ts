@@ -26,7 +26,7 @@ export function services(): MiddlewareHandler<AppEnv> {
       embedder: embedderFor(config, c.env),
       vectors: vectorIndexFor(config, c.env),
       reranker: rerankerFor(config),
-      generator: generatorFor(config),
+      generator: generatorFor(config, c.env),
       answerCache: answerCacheFor(config),
     });
     await next();

@@ -131,7 +131,7 @@ function streamAnswer(
     } catch (error) {
       const appError = asAppError(error);
       log(signal.aborted ? 499 : appError.status);
-      if (appError.code === "internal") {
+      if (appError.code === "internal" && !signal.aborted) {
         c.var.logger.error("query failed while streaming", { error });
       }
       if (!signal.aborted) {

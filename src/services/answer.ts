@@ -266,10 +266,8 @@ export async function answer(
       maxTokens: profile.maxTokens,
     };
     try {
-      text = await collect(
-        generator.generate(request, { signal: deadlineSignal(remaining(), options.signal) }),
-        events,
-      );
+      const signal = deadlineSignal(remaining(), options.signal);
+      text = await collect(generator.generate(request, { signal, tenantId: principal.tenantId }), events);
     } catch (error) {
       if (options.signal?.aborted) {
         throw error;

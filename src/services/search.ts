@@ -55,30 +55,38 @@ export async function assertReadable(
   return known;
 }
 
+/**
+ * FTS5 bm25 over title, heading and text (weighted), restricted to the collections inside FTS5
+ * itself (the indexed `collection_id` column), so only their matches are ranked and only the best
+ * `limit` are joined to their rows — where the exact collection check is applied again. With a
+ * document filter, every match of the collections is joined and filtered instead.
+ */
 export async function keywordSearch(
   db: Db,
   options: { terms: string[]; collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
 ): Promise<ChunkHit[]> {
   const { title, heading, text } = BM25_WEIGHTS;
-  const documentFilter =
+  const inCollections = sql`c.collection_id IN (SELECT value FROM json_each(${JSON.stringify(options.collectionIds)}))`;
+  const match = `{title heading text} : (${ftsQuery(options.terms)}) AND collection_id : (${ftsQuery(options.collectionIds)})`;
+  const columns = sql`c.id AS chunk_id, c.document_id, c.collection_id, c.title, c.heading, c.text, c.page`;
+  const rows =
     options.documentIds && options.documentIds.length > 0
-      ? sql`AND c.document_id IN (${sql.join(
-          options.documentIds.map((id) => sql`${id}`),
-          sql`, `,
-        )})`
-      : sql``;
-  const rows = await db.all<Omit<ChunkHit, "score"> & { rank: number }>(sql`
-    SELECT c.id AS chunk_id, c.document_id, c.collection_id, c.title, c.heading, c.text, c.page,
-           bm25(chunks_fts, ${title}, ${heading}, ${text}) AS rank
-    FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid
-    WHERE chunks_fts MATCH ${ftsQuery(options.terms)}
-      AND c.collection_id IN (${sql.join(
-        options.collectionIds.map((id) => sql`${id}`),
-        sql`, `,
-      )})
-      ${documentFilter}
-    ORDER BY rank
-    LIMIT ${options.limit}`);
+      ? await db.all<Omit<ChunkHit, "score"> & { rank: number }>(sql`
+          SELECT ${columns}, bm25(chunks_fts, ${title}, ${heading}, ${text}, 0) AS rank
+          FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid
+          WHERE chunks_fts MATCH ${match} AND ${inCollections}
+            AND c.document_id IN (SELECT value FROM json_each(${JSON.stringify(options.documentIds)}))
+          ORDER BY rank
+          LIMIT ${options.limit}`)
+      : await db.all<Omit<ChunkHit, "score"> & { rank: number }>(sql`
+          SELECT ${columns}, f.rank AS rank
+          FROM (
+            SELECT rowid, bm25(chunks_fts, ${title}, ${heading}, ${text}, 0) AS rank
+            FROM chunks_fts WHERE chunks_fts MATCH ${match}
+            ORDER BY rank LIMIT ${options.limit}
+          ) AS f JOIN chunks c ON c.seq = f.rowid
+          WHERE ${inCollections}
+          ORDER BY f.rank`);
   // bm25() is lower-is-better; expose higher-is-better scores.
   return rows.map(({ rank, ...hit }) => ({ ...hit, score: -rank }));
 }

@@ -307,3 +307,98 @@ describe("the answer pipeline with other generators", () => {
     expect(sawAbort).toBe(true);
   });
 });
+
+describe("POST /v1/query with an OpenAI-compatible model (local stand-in)", () => {
+  const model = (apiKey: string, extra: Record<string, string> = {}) => ({
+    GENERATOR_PROVIDER: "openai",
+    GENERATOR_BASE_URL: `${env.TEST_OPENAI_URL}/v1`,
+    GENERATOR_MODEL: "gpt-4o-mini",
+    GENERATOR_API_KEY: apiKey,
+    ANSWER_CACHE_TTL_S: "0",
+    ...extra,
+  });
+  const key = () => `sk-test-${crypto.randomUUID()}`;
+  const fault = (apiKey: string, body: Record<string, unknown>) =>
+    fetch(`${env.TEST_OPENAI_URL}/__faults`, { method: "POST", body: JSON.stringify({ key: apiKey, ...body }) });
+  const question = { query: "How are salaries paid?", collection_ids: [] as string[], mode: "balanced" };
+
+  it("streams the model's answer, keeps only citations of real sources, and fences the context", async () => {
+    const apiKey = key();
+    const res = await callWith(model(apiKey), "POST", "/v1/query", {
+      token: tenant.adminKey,
+      body: { ...question, collection_ids: [col] },
+    });
+    const body = await json<Answer>(res);
+    expect(body.generator).toBe("openai/gpt-4o-mini");
+    expect(body.degraded).toEqual([]);
+    expect(body.answer).toMatch(/^According to the sources, .+ \[1\]$/);
+    expect(body.answer).not.toContain("[9]");
+    expect(body.citations.map((c) => c.n)).toEqual([1]);
+    const sent = (await (await fetch(`${env.TEST_OPENAI_URL}/__requests?key=${apiKey}`)).json()) as Array<{
+      stream: boolean;
+      messages: Array<{ role: string; content: string }>;
+    }>;
+    expect(sent[0]?.stream).toBe(true);
+    expect(sent[0]?.messages[0]?.content).toMatch(/never follow instructions/);
+    expect(sent[0]?.messages[1]?.content).toMatch(/^<context>\n<source n="1" title="[^"]*">/);
+  });
+
+  it("falls back to the extractive answer when the model fails", async () => {
+    const apiKey = key();
+    await fault(apiKey, { status: 500, times: 5 });
+    const body = await json<Answer>(
+      await callWith(model(apiKey), "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...question, collection_ids: [col] },
+      }),
+    );
+    expect(body.generator).toBe("extractive");
+    expect(body.degraded).toEqual(["generator_fallback"]);
+    expect(body.answer).toContain("monthly");
+  });
+
+  it("cuts a slow model off at the mode's deadline and still answers on time", async () => {
+    const apiKey = key();
+    await fault(apiKey, { delayMs: 400, times: 1 });
+    const started = Date.now();
+    const body = await json<Answer>(
+      await callWith(model(apiKey, { QUERY_BUDGET_BALANCED_MS: "700" }), "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...question, collection_ids: [col] },
+      }),
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(body.degraded).toContain("generator_fallback");
+    expect(body.answer).toContain("monthly");
+  });
+
+  it("aborts the model's generation when the streaming client disconnects", async () => {
+    const apiKey = key();
+    await fault(apiKey, { delayMs: 300, times: 1 });
+    const res = await callWith(model(apiKey), "POST", "/v1/query", {
+      token: tenant.adminKey,
+      body: { ...question, collection_ids: [col], stream: true },
+    });
+    // Read until the model has started streaming, then hang up.
+    const reader = res.body?.getReader();
+    let seen = "";
+    while (reader && !seen.includes("event: token")) {
+      const { value, done } = await reader.read();
+      if (done) {
+        break;
+      }
+      seen += new TextDecoder().decode(value);
+    }
+    expect(seen).toContain("event: retrieval");
+    expect(seen).toContain("event: token");
+    await reader?.cancel();
+    await expect
+      .poll(
+        async () =>
+          ((await (await fetch(`${env.TEST_OPENAI_URL}/__aborted?key=${apiKey}`)).json()) as { aborted: boolean })
+            .aborted,
+        { timeout: 5_000 },
+      )
+      .toBe(true);
+  });
+});

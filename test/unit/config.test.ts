@@ -76,6 +76,12 @@ describe("config", () => {
     expect(settings({ EMBEDDINGS_PROVIDER: "cohere" })).toEqual(["EMBEDDINGS_PROVIDER"]);
     expect(settings({ EMBEDDINGS_DIMENSIONS: "2048" })).toEqual(["EMBEDDINGS_DIMENSIONS"]);
     expect(settings({ VECTOR_INDEX_PROVIDER: "vectorize" })).toEqual(["VECTORIZE"]);
+    expect(settings({ GENERATOR_PROVIDER: "openai" })).toEqual([
+      "GENERATOR_BASE_URL",
+      "GENERATOR_MODEL",
+      "GENERATOR_API_KEY",
+    ]);
+    expect(parseConfig({}).generator).toEqual({ kind: "extractive" });
     expect(settings({ VECTOR_INDEX_PROVIDER: "upstash", UPSTASH_VECTOR_REST_URL: "https://v.upstash.io" })).toEqual([
       "UPSTASH_VECTOR_REST_TOKEN",
     ]);

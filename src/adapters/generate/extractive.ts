@@ -1,7 +1,7 @@
 import { stemmer } from "stemmer";
 import { sentences } from "../../lib/sentences";
 import { queryTerms, STOP_WORDS } from "../../lib/terms";
-import type { GenerateRequest, Generator } from "./interface";
+import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
 
 /** Characters per token, for turning the token budget into a length budget. */
 const CHARS_PER_TOKEN = 4;
@@ -15,7 +15,7 @@ const CHARS_PER_TOKEN = 4;
 export class ExtractiveGenerator implements Generator {
   readonly name = "extractive";
 
-  async *generate(request: GenerateRequest, options: { signal?: AbortSignal } = {}): AsyncIterable<string> {
+  async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncIterable<string> {
     const budget = request.maxTokens * CHARS_PER_TOKEN;
     const stems = [...new Set(queryTerms(request.query).map((t) => stemmer(t)))];
     const candidates = request.sources.flatMap((source, rank) =>

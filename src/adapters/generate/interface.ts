@@ -20,5 +20,11 @@ export interface Generator {
   /** `extractive`, `workers-ai/<model>`, `openai/<model>`: reported as `generator` in answers. */
   readonly name: string;
   /** Yields answer text deltas; stops early when `signal` aborts (client gone, deadline). */
-  generate(request: GenerateRequest, options?: { signal?: AbortSignal }): AsyncIterable<string>;
+  generate(request: GenerateRequest, options?: GenerateOptions): AsyncIterable<string>;
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal;
+  /** Lets a provider use the tenant's own credentials. */
+  tenantId?: string;
 }

@@ -9,7 +9,7 @@
  * `POST /__faults {key, status?, times?, delayMs?}` and read what a key sent through
  * `GET /__requests?key=…`, so parallel tests never see each other's faults.
  */
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { listen, readJson, sendJson } from "../node-http";
 import { hashedEmbedding } from "./hashed-model";
 
@@ -32,6 +32,7 @@ const error = (message: string, type: string, code: string | null = null) => ({
 export async function startOpenAiStandIn(): Promise<{ url: string; close: () => Promise<void> }> {
   const faults = new Map<string, Fault>();
   const requests = new Map<string, unknown[]>();
+  const aborted = new Set<string>();
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -40,6 +41,9 @@ export async function startOpenAiStandIn(): Promise<{ url: string; close: () => 
         const body = (await readJson(req)) as { key: string } & Partial<Fault>;
         faults.set(body.key, { times: body.times ?? 1, ...body });
         return sendJson(res, 200, { ok: true });
+      }
+      if (url.pathname === "/__aborted" && req.method === "GET") {
+        return sendJson(res, 200, { aborted: aborted.has(url.searchParams.get("key") ?? "") });
       }
       if (url.pathname === "/__requests" && req.method === "GET") {
         return sendJson(res, 200, requests.get(url.searchParams.get("key") ?? "") ?? []);
@@ -55,6 +59,11 @@ export async function startOpenAiStandIn(): Promise<{ url: string; close: () => 
             "invalid_api_key",
           ),
         );
+      }
+      if (url.pathname === "/v1/chat/completions" && req.method === "POST") {
+        const body = (await readJson(req)) as Record<string, unknown> | null;
+        requests.set(key, [...(requests.get(key) ?? []), body]);
+        return chat(body, faults.get(key), req, res, () => aborted.add(key));
       }
       if (url.pathname !== "/v1/embeddings" || req.method !== "POST") {
         return sendJson(res, 404, error(`Invalid URL (${req.method} ${url.pathname})`, "invalid_request_error"));
@@ -144,4 +153,70 @@ export async function startOpenAiStandIn(): Promise<{ url: string; close: () => 
   }
 
   return listen(server);
+}
+
+/**
+ * `POST /v1/chat/completions`: with `stream: true`, server-sent events of
+ * `{choices:[{delta:{content}}]}` and `data: [DONE]`; else one JSON completion. The "model" answers
+ * with the first sentence of the first source in the context block, cited [1], plus a citation of
+ * a source that does not exist ([9]) so that clients must validate markers. Faults as for
+ * embeddings; `delayMs` here is the pause between streamed chunks (a slow model), and a client
+ * that goes away mid-stream is recorded (`GET /__aborted?key=`).
+ */
+async function chat(
+  body: Record<string, unknown> | null,
+  fault: Fault | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onAbort: () => void,
+) {
+  const messages = body?.messages;
+  if (!Array.isArray(messages) || typeof body?.model !== "string") {
+    return sendJson(res, 400, error("'messages' and 'model' are required", "invalid_request_error"));
+  }
+  if (fault && fault.times > 0 && fault.status) {
+    fault.times -= 1;
+    return sendJson(
+      res,
+      fault.status,
+      error("The server had an error while processing your request.", "server_error"),
+      {
+        "retry-after": "0",
+      },
+    );
+  }
+  const user = String((messages.at(-1) as { content?: unknown })?.content ?? "");
+  const source = /<source n="1"[^>]*>\n([\s\S]*?)\n<\/source>/.exec(user)?.[1] ?? "";
+  const sentence = source.split(/(?<=[.!?])\s+/)[0] ?? "";
+  const answer = sentence ? `According to the sources, ${sentence} [1][9]` : "I could not find it.";
+  if (body.stream !== true) {
+    return sendJson(res, 200, {
+      id: "chatcmpl-standin",
+      object: "chat.completion",
+      model: body.model,
+      choices: [{ index: 0, message: { role: "assistant", content: answer }, finish_reason: "stop" }],
+    });
+  }
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+  let closed = false;
+  res.on("close", () => {
+    if (!res.writableFinished) {
+      closed = true;
+      onAbort();
+    }
+  });
+  const delay = fault?.delayMs ?? 0;
+  for (const word of answer.split(/(?<= )/)) {
+    if (closed) {
+      return;
+    }
+    res.write(
+      `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: word } }] })}\n\n`,
+    );
+    if (delay > 0) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  res.end("data: [DONE]\n\n");
+  void req;
 }

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// `npm run bench:query [-- --data ../shared/data/scifact --queries 100 --seconds 8]`
+//
+// /v1/query on a ~5k-chunk collection (the SciFact corpus) served by Miniflare: p50/p95/p99 of
+// the server's own time (`timings.total_ms`) per mode, cache miss (each query once) and cache hit
+// (the same queries again), one client at a time; then req/s of cached `fast` answers at 32
+// connections (wrk), with GET /health/live measured in the same run as the baseline.
+// Writes bench/results/query-<time>.json.
+// Targets (local adapters): miss p95 fast <= 60 ms, balanced <= 150 ms, deep <= 400 ms; cached
+// fast >= 50 % of the baseline's req/s.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { apiClient, jsonl } from "./lib/client.mjs";
+import { uploadCorpus, waitIngested } from "./lib/ingest.mjs";
+import { buildWorker, serveWorker } from "./lib/serve.mjs";
+import { wrk } from "./lib/wrk.mjs";
+
+const args = new Map(
+  process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),
+);
+const data = path.resolve(args.get("data") ?? "../shared/data/scifact");
+const queryCount = Number(args.get("queries") ?? 100);
+const seconds = Number(args.get("seconds") ?? 8);
+const MODES = ["fast", "balanced", "deep"];
+const TARGETS = { fast: 60, balanced: 150, deep: 400 };
+
+const pct = (xs, p) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+
+const corpus = [];
+for await (const doc of jsonl(path.join(data, "corpus.jsonl"))) {
+  corpus.push(doc);
+}
+const queries = [];
+for await (const q of jsonl(path.join(data, "queries.jsonl"))) {
+  if (queries.length < queryCount) {
+    queries.push(q.text.slice(0, 2000));
+  }
+}
+
+console.log("building and serving the Worker …");
+const { url, mf } = await serveWorker({
+  scriptPath: buildWorker(),
+  bindings: {
+    RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 100_000_000, window_s: 60 } }),
+    ANSWER_CACHE_TTL_S: "3600",
+  },
+});
+try {
+  const api = apiClient(url);
+  const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");
+  const key = tenant.api_key.key;
+  const db = await mf.getD1Database("DB");
+  const collection = await api("POST", "/v1/collections", { name: "query" }, key);
+  await uploadCorpus(api, key, collection.id, corpus);
+  await waitIngested(db, collection.id);
+
+  const report = { when: new Date().toISOString(), queries: queries.length, modes: {} };
+  const ask = (query, mode) => api("POST", "/v1/query", { query, collection_ids: [collection.id], mode }, key);
+  // Warm the isolate, the shard's matrix and the FTS pages.
+  for (const mode of MODES) {
+    await ask("warm up the index", mode);
+  }
+  for (const mode of MODES) {
+    const phases = {};
+    for (const phase of ["miss", "hit"]) {
+      const server = [];
+      const client = [];
+      let wrongPhase = 0;
+      for (const query of queries) {
+        const t = performance.now();
+        const res = await ask(query, mode);
+        client.push(performance.now() - t);
+        server.push(res.timings.total_ms);
+        if (res.cache !== phase) {
+          wrongPhase += 1;
+        }
+      }
+      phases[phase] = {
+        server_p50_ms: pct(server, 50),
+        server_p95_ms: pct(server, 95),
+        server_p99_ms: pct(server, 99),
+        client_p50_ms: pct(client, 50),
+        client_p95_ms: pct(client, 95),
+        not_in_phase: wrongPhase,
+      };
+    }
+    report.modes[mode] = phases;
+  }
+
+  // Cached fast at 32 connections vs the baseline, interleaved, medians of 3.
+  const script = path.join(tmpdir(), "edgerag-query.lua");
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify({ query: queries[0], collection_ids: [collection.id], mode: "fast" }))}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${key}"\n`,
+  );
+  const base = [];
+  const cached = [];
+  for (let run = 0; run < 3; run++) {
+    base.push(wrk(`${url}/health/live`, { seconds }));
+    cached.push(wrk(`${url}/v1/query`, { seconds, extra: ["-s", script] }));
+  }
+  const median = (runs) => [...runs].sort((a, b) => a.rps - b.rps)[1];
+  report.baseline = median(base);
+  report.cached_fast = median(cached);
+  report.cached_ratio = report.cached_fast.rps / report.baseline.rps;
+
+  console.log(
+    `\n=== bench:query: ${queries.length} SciFact queries per mode and phase; server ms (timings.total_ms) ===`,
+  );
+  console.log("mode       phase   p50     p95     p99     target p95 (miss)");
+  for (const mode of MODES) {
+    for (const phase of ["miss", "hit"]) {
+      const r = report.modes[mode][phase];
+      const target =
+        phase === "miss" ? `<= ${TARGETS[mode]}: ${r.server_p95_ms <= TARGETS[mode] ? "PASS" : "FAIL"}` : "";
+      console.log(
+        `${mode.padEnd(10)} ${phase.padEnd(6)} ${r.server_p50_ms.toFixed(1).padStart(6)} ${r.server_p95_ms.toFixed(1).padStart(7)} ${r.server_p99_ms.toFixed(1).padStart(7)}   ${target}`,
+      );
+    }
+  }
+  console.log(
+    `\nGET /health/live ${report.baseline.rps.toFixed(0)} req/s · cached fast ${report.cached_fast.rps.toFixed(0)} req/s (non-2xx ${report.cached_fast.non2xx}) → ratio ${report.cached_ratio.toFixed(2)} (target >= 0.50: ${report.cached_ratio >= 0.5 ? "PASS" : "FAIL"})`,
+  );
+  mkdirSync("bench/results", { recursive: true });
+  const file = path.join("bench/results", `query-${report.when.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`written to ${file}`);
+} finally {
+  await mf.dispose();
+}
