@@ -45,7 +45,7 @@ console.log("building and serving the Worker …");
 const { url, mf } = await serveWorker({
   scriptPath: buildWorker(),
   bindings: {
-    RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 100_000_000, window_s: 60 } }),
+    RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 1 } }),
     ANSWER_CACHE_TTL_S: "3600",
   },
 });

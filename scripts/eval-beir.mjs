@@ -89,9 +89,9 @@ const { url, mf } = await serveWorker({
     // --set "NAME=value,NAME2=value": extra Worker settings, for tuning (on --split train).
     ...Object.fromEntries(
       (args.get("set") ?? "")
-        .split(",")
+        .split(/,(?=[A-Z][A-Z0-9_]*=)/)
         .filter(Boolean)
-        .map((kv) => kv.split("=")),
+        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
     ),
   },
 });

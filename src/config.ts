@@ -5,6 +5,7 @@
  * `misconfigured` naming the setting, instead of crashing the isolate.
  */
 import { z } from "zod";
+import { DEFAULT_RERANK_WEIGHTS, type RerankWeights } from "./adapters/rerank/local";
 import { LOG_LEVELS, type LogLevel } from "./lib/log";
 
 export interface RateTier {
@@ -76,6 +77,8 @@ export interface Config {
   vectorWeight: number | undefined;
   /** Deadline of each query mode, from the start of the request. */
   queryBudgets: { fast: number; balanced: number; deep: number };
+  /** Feature weights of the local reranker (defaults tuned on SciFact train). */
+  rerankWeights: RerankWeights;
   /** How long a complete answer is reused (0: never cached). */
   answerCacheTtlSeconds: number;
   /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
@@ -156,6 +159,7 @@ const envSchema = z.object({
   QUERY_BUDGET_BALANCED_MS: intFrom(2_500, 1, 60_000),
   QUERY_BUDGET_DEEP_MS: intFrom(8_000, 1, 60_000),
   ANSWER_CACHE_TTL_S: intFrom(300, 0, 86_400),
+  RERANK_WEIGHTS: optionalText,
   SEARCH_COMMON_TERM_RATIO: z
     .string()
     .optional()
@@ -342,6 +346,7 @@ export function parseConfig(env: object): Config {
       deep: f.QUERY_BUDGET_DEEP_MS ?? 8_000,
     },
     answerCacheTtlSeconds: f.ANSWER_CACHE_TTL_S ?? 300,
+    rerankWeights: parseRerankWeights(f.RERANK_WEIGHTS, problems),
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
     adminToken: f.ADMIN_TOKEN,
     keyRing,
@@ -404,6 +409,30 @@ function parseEmbeddings(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Emb
     apiKeySecret: f.EMBEDDINGS_API_KEY_SECRET,
     timeoutMs,
   };
+}
+
+function parseRerankWeights(text: string | undefined, problems: ConfigProblem[]): RerankWeights {
+  if (text === undefined) {
+    return DEFAULT_RERANK_WEIGHTS;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    problems.push({ setting: "RERANK_WEIGHTS", message: "must be a JSON object" });
+    return DEFAULT_RERANK_WEIGHTS;
+  }
+  const weight = z.number().min(0).max(100);
+  const parsed = z
+    .object({ coverage: weight, title: weight, proximity: weight, prior: weight })
+    .partial()
+    .strict()
+    .safeParse(json);
+  if (!parsed.success) {
+    problems.push({ setting: "RERANK_WEIGHTS", message: parsed.error.issues.map((i) => i.message).join("; ") });
+    return DEFAULT_RERANK_WEIGHTS;
+  }
+  return { ...DEFAULT_RERANK_WEIGHTS, ...parsed.data };
 }
 
 function parseGenerator(f: Fields, problems: ConfigProblem[]): GeneratorConfig {

@@ -104,12 +104,13 @@ export function vectorIndexFor(config: Config, env: Env): VectorIndex {
   );
 }
 
-const localReranker = new LocalReranker();
 const extractive = new ExtractiveGenerator();
 
+const rerankers = new WeakMap<Config, Reranker>();
+
 /** The reranker: the local cross-feature scorer. */
-export function rerankerFor(_config: Config): Reranker {
-  return localReranker;
+export function rerankerFor(config: Config): Reranker {
+  return memo(rerankers, config, () => new LocalReranker(config.rerankWeights));
 }
 
 const generators = new WeakMap<Config, Generator>();

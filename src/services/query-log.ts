@@ -5,9 +5,26 @@ import { newId } from "../lib/ids";
 import type { QueryInput, QueryResult } from "../schemas/query";
 import type { KeyPrincipal } from "./principal";
 
+type Row = typeof queryLog.$inferInsert;
+
+/** Rows per insert (each binds 13 parameters; D1 allows 100 per statement). */
+const ROWS_PER_INSERT = 7;
+/** How long a row may wait in the isolate for others to share its write. */
+const FLUSH_AFTER_MS = 1_000;
+/** A full buffer is written at once. */
+const MAX_BUFFERED = 50;
+
 /**
- * Records one /v1/query call, answered or not. Meant for `waitUntil`: it never delays the
- * response, and a failure to log is the caller's to report, not the client's.
+ * Query log rows wait here briefly so that a busy isolate writes them in one D1 batch rather than
+ * one write per query. The request that finds the buffer empty keeps the isolate alive (through
+ * `waitUntil`) until the flush, so a row is not lost when the isolate goes idle.
+ */
+const buffer: Row[] = [];
+let pending: Promise<void> | undefined;
+
+/**
+ * Records one /v1/query call, answered or not; the answer text is never stored. Returns the work
+ * to hand to `waitUntil`: it never delays the response.
  */
 export async function logQuery(
   db: Db,
@@ -16,22 +33,38 @@ export async function logQuery(
   outcome: { status: number; result?: QueryResult | undefined },
 ): Promise<void> {
   const normalized = input.query.replace(/\s+/g, " ").trim();
-  await db
-    .insert(queryLog)
-    .values({
-      id: newId("qry"),
-      tenantId: principal.tenantId,
-      keyId: principal.keyId,
-      mode: input.mode,
-      queryHash: await sha256Hex(normalized.toLowerCase()),
-      queryText: normalized,
-      params: { collection_ids: input.collection_ids, top_k: input.top_k, filter: input.filter ?? null },
-      status: outcome.status,
-      cacheHit: outcome.result?.cache === "hit",
-      degraded: outcome.result?.degraded ?? [],
-      timings: outcome.result?.timings ?? {},
-      resultCount: outcome.result?.sources.length ?? 0,
-      createdAt: Date.now(),
-    })
-    .run();
+  buffer.push({
+    id: newId("qry"),
+    tenantId: principal.tenantId,
+    keyId: principal.keyId,
+    mode: input.mode,
+    queryHash: await sha256Hex(normalized.toLowerCase()),
+    queryText: normalized,
+    params: { collection_ids: input.collection_ids, top_k: input.top_k, filter: input.filter ?? null },
+    status: outcome.status,
+    cacheHit: outcome.result?.cache === "hit",
+    degraded: outcome.result?.degraded ?? [],
+    timings: outcome.result?.timings ?? {},
+    resultCount: outcome.result?.sources.length ?? 0,
+    createdAt: Date.now(),
+  });
+  if (buffer.length >= MAX_BUFFERED) {
+    await flush(db);
+    return;
+  }
+  pending ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() => flush(db));
+  await pending;
+}
+
+async function flush(db: Db): Promise<void> {
+  pending = undefined;
+  const rows = buffer.splice(0, buffer.length);
+  const statements = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    statements.push(db.insert(queryLog).values(rows.slice(i, i + ROWS_PER_INSERT)));
+  }
+  const [first, ...rest] = statements;
+  if (first) {
+    await db.batch([first, ...rest]);
+  }
 }

@@ -12,7 +12,7 @@ import type { RerankCandidate, Reranker } from "./interface";
 export class LocalReranker implements Reranker {
   readonly name = "local/cross-features-v1";
 
-  constructor(private readonly weights = DEFAULT_WEIGHTS) {}
+  constructor(private readonly weights: RerankWeights = DEFAULT_RERANK_WEIGHTS) {}
 
   async rerank(query: string, candidates: RerankCandidate[]): Promise<number[]> {
     const stems = [...new Set(queryTerms(query).map((t) => stemmer(t)))];
@@ -43,8 +43,15 @@ export class LocalReranker implements Reranker {
   }
 }
 
-/** Tuned on SciFact train only (see README, "Query modes"). */
-export const DEFAULT_WEIGHTS = { coverage: 1, title: 0.5, proximity: 0.3, prior: 1 };
+export interface RerankWeights {
+  coverage: number;
+  title: number;
+  proximity: number;
+  prior: number;
+}
+
+/** Tuned on SciFact train only (see README, "Answers: query modes"). */
+export const DEFAULT_RERANK_WEIGHTS: RerankWeights = { coverage: 1, title: 1, proximity: 0.3, prior: 1.5 };
 
 function tokens(text: string): string[] {
   return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((t) => stemmer(t));
