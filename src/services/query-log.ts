@@ -20,7 +20,8 @@ const MAX_BUFFERED = 50;
  * `waitUntil`) until the flush, so a row is not lost when the isolate goes idle.
  */
 const buffer: Row[] = [];
-let pending: Promise<void> | undefined;
+/** Whether some request is already waiting to flush (it owns the timer and the write). */
+let scheduled = false;
 
 /**
  * Records one /v1/query call, answered or not; the answer text is never stored. Returns the work
@@ -52,12 +53,17 @@ export async function logQuery(
     await flush(db);
     return;
   }
-  pending ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_AFTER_MS)).then(() => flush(db));
-  await pending;
+  // Promises must not cross requests in Workers: the first request waits on its own timer and
+  // writes for everyone; the others only leave their row in the buffer.
+  if (!scheduled) {
+    scheduled = true;
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS));
+    await flush(db);
+  }
 }
 
 async function flush(db: Db): Promise<void> {
-  pending = undefined;
+  scheduled = false;
   const rows = buffer.splice(0, buffer.length);
   const statements = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
