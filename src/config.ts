@@ -81,6 +81,8 @@ export interface Config {
   rerankWeights: RerankWeights;
   /** How long a complete answer is reused (0: never cached). */
   answerCacheTtlSeconds: number;
+  /** Per tenant, how many frequent recent queries the cron job keeps answered (0: off). */
+  cacheWarmTopN: number;
   /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
   commonTermRatio: number;
   apiKeyCacheTtlMs: number;
@@ -159,6 +161,7 @@ const envSchema = z.object({
   QUERY_BUDGET_BALANCED_MS: intFrom(2_500, 1, 60_000),
   QUERY_BUDGET_DEEP_MS: intFrom(8_000, 1, 60_000),
   ANSWER_CACHE_TTL_S: intFrom(300, 0, 86_400),
+  CACHE_WARM_TOP_N: intFrom(10, 0, 100),
   RERANK_WEIGHTS: optionalText,
   SEARCH_COMMON_TERM_RATIO: z
     .string()
@@ -346,6 +349,7 @@ export function parseConfig(env: object): Config {
       deep: f.QUERY_BUDGET_DEEP_MS ?? 8_000,
     },
     answerCacheTtlSeconds: f.ANSWER_CACHE_TTL_S ?? 300,
+    cacheWarmTopN: f.CACHE_WARM_TOP_N ?? 10,
     rerankWeights: parseRerankWeights(f.RERANK_WEIGHTS, problems),
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
     adminToken: f.ADMIN_TOKEN,

@@ -10,6 +10,7 @@ import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
 import { QueryBody, type QueryInput, type QueryResult, QueryResultSchema } from "../schemas/query";
 import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/answer";
 import { logQuery } from "../services/query-log";
+import { fusionOf } from "../services/search";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
 export const query = new OpenAPIHono<AppEnv>();
@@ -61,7 +62,7 @@ query.openapi(route, async (c) => {
   const options: AnswerOptions = {
     startedAt,
     budgets: config.queryBudgets,
-    rrf: { k: config.rrfK, weights: { keyword: 1, vector: config.vectorWeight ?? services.embedder.fusionWeight } },
+    rrf: fusionOf(config, services.embedder),
     commonTermRatio: config.commonTermRatio,
     cacheTtlSeconds: config.answerCacheTtlSeconds,
     signal: c.req.raw.signal,

@@ -10,6 +10,7 @@ import type { Db } from "../adapters/db/client";
 import { chunks, collections } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
+import type { Config } from "../config";
 import { AppError } from "../errors";
 import { ftsQuery, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
@@ -132,6 +133,11 @@ export async function informativeTerms(
 
 /** Below this many chunks scoring every term is cheap, and pruning is not worth its round trip. */
 const PRUNE_FROM_CHUNKS = 2_000;
+
+/** Fusion settings: SEARCH_RRF_K, and the vector list weighted by SEARCH_VECTOR_WEIGHT or the embedder's own. */
+export function fusionOf(config: Pick<Config, "rrfK" | "vectorWeight">, embedder: Embedder): FusionOptions {
+  return { k: config.rrfK, weights: { keyword: 1, vector: config.vectorWeight ?? embedder.fusionWeight } };
+}
 
 /** Reciprocal Rank Fusion (Cormack et al., 2009): each list adds weight / (k + rank). */
 export interface FusionOptions {

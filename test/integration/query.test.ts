@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerCacheFor, embedderFor, vectorIndexFor } from "../../src/adapters/choose";
+import { answerCacheFor, embedderFor, generatorFor, vectorIndexFor } from "../../src/adapters/choose";
 import { createDb } from "../../src/adapters/db/client";
 import type { Generator } from "../../src/adapters/generate/interface";
 import { LocalReranker } from "../../src/adapters/rerank/local";
@@ -9,6 +9,7 @@ import { AppError } from "../../src/errors";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody } from "../../src/schemas/query";
 import { type AnswerDeps, answer, NO_ANSWER, prepareQuery } from "../../src/services/answer";
+import { warmAnswerCache } from "../../src/services/cache-warming";
 import type { KeyPrincipal } from "../../src/services/principal";
 import {
   call,
@@ -404,5 +405,60 @@ describe("POST /v1/query with an OpenAI-compatible model (local stand-in)", () =
         { timeout: 5_000 },
       )
       .toBe(true);
+  });
+});
+
+describe("cache warming (cron)", () => {
+  it("re-answers frequent recent queries whose cached answer went stale, for the key that asked", async () => {
+    const warmTenant = await newTenant("Warm");
+    const warmCol = await newCollection(warmTenant);
+    await ingest(warmCol, "Leave", "Employees receive twenty five days of paid vacation every year.", warmTenant);
+    const reader = await newKey(warmTenant, { scopes: ["query"], collection_ids: [warmCol] });
+    const question = { query: "How many vacation days?", collection_ids: [warmCol], mode: "fast" };
+    for (let i = 0; i < 3; i++) {
+      await ask(question, reader.key);
+    }
+    await expect
+      .poll(
+        async () =>
+          (
+            await env.DB.prepare("SELECT COUNT(*) AS n FROM query_log WHERE tenant_id = ?")
+              .bind(warmTenant.id)
+              .first<{ n: number }>()
+          )?.n,
+        { timeout: 5_000 },
+      )
+      .toBe(3);
+    // A new document bumps the version: the cached answer is stale now.
+    await ingest(warmCol, "Leave update", "From next year employees receive thirty days of vacation.", warmTenant);
+
+    const config = parseConfig(env);
+    const warm = () =>
+      warmAnswerCache(
+        {
+          db: createDb(env.DB),
+          embedder: embedderFor(config, env),
+          vectors: vectorIndexFor(config, env),
+          reranker: new LocalReranker(),
+          generator: generatorFor(config, env),
+          cache: answerCacheFor(config),
+          queryEmbeddings: new Lru(10),
+        },
+        {
+          topN: 10,
+          budgets: config.queryBudgets,
+          rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
+          commonTermRatio: config.commonTermRatio,
+          cacheTtlSeconds: 300,
+        },
+      );
+    const first = await warm();
+    expect(first.warmed).toBeGreaterThanOrEqual(1);
+    const answered = await json<Answer>(await ask(question, reader.key));
+    expect(answered.cache).toBe("hit");
+    expect(answered.sources.map((s) => s.title)).toContain("Leave update");
+    // Nothing changed since: the next run finds it fresh.
+    const second = await warm();
+    expect(second.fresh).toBeGreaterThanOrEqual(1);
   });
 });
