@@ -38,6 +38,7 @@ export type EmbeddingsConfig =
 
 export type GeneratorConfig =
   | { kind: "extractive" }
+  | { kind: "workers-ai"; model: string }
   | {
       kind: "openai";
       /** Base of an OpenAI-compatible API; we POST `<base>/chat/completions` with `stream: true`. */
@@ -95,6 +96,7 @@ export interface Config {
   embeddings: EmbeddingsConfig;
   vectorIndex: VectorIndexConfig;
   generator: GeneratorConfig;
+  reranker: { kind: "local" } | { kind: "workers-ai"; model: string; timeoutMs: number };
   problems: ConfigProblem[];
 }
 
@@ -205,7 +207,7 @@ const envSchema = z.object({
     .string()
     .optional()
     .transform((v) => (v === undefined || v.trim() === "" ? "extractive" : v.trim().toLowerCase()))
-    .pipe(z.enum(["extractive", "openai"])),
+    .pipe(z.enum(["extractive", "openai", "workers-ai"])),
   GENERATOR_MODEL: optionalText,
   GENERATOR_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   GENERATOR_API_KEY: optionalText,
@@ -216,6 +218,12 @@ const envSchema = z.object({
       .optional(),
   ),
   GENERATOR_TIMEOUT_MS: intFrom(30_000, 100, 120_000),
+  RERANKER_PROVIDER: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? "local" : v.trim().toLowerCase()))
+    .pipe(z.enum(["local", "workers-ai"])),
+  RERANKER_MODEL: optionalText,
   VECTOR_INDEX_PROVIDER: z
     .string()
     .optional()
@@ -359,7 +367,8 @@ export function parseConfig(env: object): Config {
     rateLimiter,
     embeddings,
     vectorIndex,
-    generator: parseGenerator(f, problems),
+    generator: parseGenerator(f, raw, problems),
+    reranker: parseReranker(f, raw, problems),
     problems,
   };
 }
@@ -439,9 +448,26 @@ function parseRerankWeights(text: string | undefined, problems: ConfigProblem[])
   return { ...DEFAULT_RERANK_WEIGHTS, ...parsed.data };
 }
 
-function parseGenerator(f: Fields, problems: ConfigProblem[]): GeneratorConfig {
-  if ((f.GENERATOR_PROVIDER ?? "extractive") === "extractive") {
+function parseReranker(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Config["reranker"] {
+  if ((f.RERANKER_PROVIDER ?? "local") === "local") {
+    return { kind: "local" };
+  }
+  if (!hasMethod(raw.AI, "run")) {
+    problems.push({ setting: "AI", message: "RERANKER_PROVIDER=workers-ai needs the Workers AI binding `AI`" });
+  }
+  return { kind: "workers-ai", model: f.RERANKER_MODEL ?? "@cf/baai/bge-reranker-base", timeoutMs: 2_000 };
+}
+
+function parseGenerator(f: Fields, raw: RawEnv, problems: ConfigProblem[]): GeneratorConfig {
+  const provider = f.GENERATOR_PROVIDER ?? "extractive";
+  if (provider === "extractive") {
     return { kind: "extractive" };
+  }
+  if (provider === "workers-ai") {
+    if (!hasMethod(raw.AI, "run")) {
+      problems.push({ setting: "AI", message: "GENERATOR_PROVIDER=workers-ai needs the Workers AI binding `AI`" });
+    }
+    return { kind: "workers-ai", model: f.GENERATOR_MODEL ?? "@cf/meta/llama-3.1-8b-instruct" };
   }
   if (f.GENERATOR_BASE_URL === undefined) {
     problems.push({ setting: "GENERATOR_BASE_URL", message: "is required when GENERATOR_PROVIDER=openai" });

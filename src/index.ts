@@ -45,7 +45,7 @@ export default {
         db,
         embedder: embedderFor(config, env),
         vectors: vectorIndexFor(config, env),
-        reranker: rerankerFor(config),
+        reranker: rerankerFor(config, env),
         generator: generatorFor(config, env),
         cache: answerCacheFor(config),
         queryEmbeddings: new Lru(100),

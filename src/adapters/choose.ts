@@ -15,11 +15,13 @@ import { type AiBinding, WorkersAiEmbedder } from "./embed/workers-ai";
 import { ExtractiveGenerator } from "./generate/extractive";
 import type { Generator } from "./generate/interface";
 import { OpenAiGenerator } from "./generate/openai";
+import { WorkersAiGenerator } from "./generate/workers-ai";
 import { DurableObjectRateLimiter } from "./rate-limit/durable-object";
 import type { RateLimiter } from "./rate-limit/interface";
 import { UpstashRateLimiter } from "./rate-limit/upstash";
 import type { Reranker } from "./rerank/interface";
 import { LocalReranker } from "./rerank/local";
+import { WorkersAiReranker } from "./rerank/workers-ai";
 import { DurableObjectVectorIndex } from "./vector/durable-object";
 import type { VectorIndex } from "./vector/interface";
 import { UpstashVectorIndex } from "./vector/upstash";
@@ -108,9 +110,15 @@ const extractive = new ExtractiveGenerator();
 
 const rerankers = new WeakMap<Config, Reranker>();
 
-/** The reranker: the local cross-feature scorer. */
-export function rerankerFor(config: Config): Reranker {
-  return memo(rerankers, config, () => new LocalReranker(config.rerankWeights));
+/** The reranker: the local cross-feature scorer (default) or a Workers AI cross-encoder. */
+export function rerankerFor(config: Config, env: Env): Reranker {
+  const settings = config.reranker;
+  const ai = (env as Env & OptionalBindings).AI;
+  return memo(rerankers, config, () =>
+    settings.kind === "workers-ai" && ai
+      ? new WorkersAiReranker(ai, settings.model, settings.timeoutMs)
+      : new LocalReranker(config.rerankWeights),
+  );
 }
 
 const generators = new WeakMap<Config, Generator>();
@@ -118,14 +126,19 @@ const generators = new WeakMap<Config, Generator>();
 /** The generator: extractive with citations (default), or an OpenAI-compatible chat model. */
 export function generatorFor(config: Config, env: Env): Generator {
   const settings = config.generator;
-  if (settings.kind === "extractive") {
-    return extractive;
+  const ai = (env as Env & OptionalBindings).AI;
+  if (settings.kind === "openai") {
+    return memo(
+      generators,
+      config,
+      () => new OpenAiGenerator({ ...settings, apiKey: providerKey(config, env, settings) }),
+    );
   }
-  return memo(
-    generators,
-    config,
-    () => new OpenAiGenerator({ ...settings, apiKey: providerKey(config, env, settings) }),
-  );
+  if (settings.kind === "workers-ai" && ai) {
+    return memo(generators, config, () => new WorkersAiGenerator(ai, settings.model));
+  }
+  // Extractive, and the fallback while a missing binding is reported as `misconfigured`.
+  return extractive;
 }
 
 /** Where complete answers are cached: the Workers Cache API of this data centre. */

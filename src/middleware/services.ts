@@ -25,7 +25,7 @@ export function services(): MiddlewareHandler<AppEnv> {
       queues: { high: c.env.INGEST_HIGH, bulk: c.env.INGEST },
       embedder: embedderFor(config, c.env),
       vectors: vectorIndexFor(config, c.env),
-      reranker: rerankerFor(config),
+      reranker: rerankerFor(config, c.env),
       generator: generatorFor(config, c.env),
       answerCache: answerCacheFor(config),
     });

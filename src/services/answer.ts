@@ -232,9 +232,17 @@ export async function answer(
     // Leave at least a quarter of the budget for generation and citing.
     if (remaining() > options.budgets[input.mode] * 0.25) {
       const head = candidates.slice(0, profile.rerank);
-      const scores = await deps.reranker.rerank(normalized, head, { signal: options.signal });
-      const reranked = head.map((hit, i) => ({ ...hit, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score);
-      candidates = [...reranked, ...candidates.slice(profile.rerank)];
+      try {
+        const scores = await deps.reranker.rerank(normalized, head, { signal: options.signal });
+        const reranked = head.map((hit, i) => ({ ...hit, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score);
+        candidates = [...reranked, ...candidates.slice(profile.rerank)];
+      } catch (error) {
+        // A reranker that is down leaves the first-stage order, which is still a good answer.
+        if (!(error instanceof AppError)) {
+          throw error;
+        }
+        degraded.push("rerank_failed");
+      }
     } else {
       degraded.push("rerank_skipped");
     }

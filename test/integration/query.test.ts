@@ -22,6 +22,7 @@ import {
   type TestTenant,
 } from "../support/http";
 import { readSse } from "../support/sse";
+import { WorkersAiStandIn } from "../support/standins/workers-ai";
 
 type Answer = {
   answer: string;
@@ -460,5 +461,45 @@ describe("cache warming (cron)", () => {
     // Nothing changed since: the next run finds it fresh.
     const second = await warm();
     expect(second.fresh).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("POST /v1/query with Workers AI (binding stand-in)", () => {
+  it("generates with a streamed Workers AI model and reranks with its cross-encoder", async () => {
+    const ai = new WorkersAiStandIn();
+    const settings = {
+      GENERATOR_PROVIDER: "workers-ai",
+      RERANKER_PROVIDER: "workers-ai",
+      AI: ai,
+      ANSWER_CACHE_TTL_S: "0",
+    };
+    const res = await callWith(settings, "POST", "/v1/query", {
+      token: tenant.adminKey,
+      body: { query: "How are salaries paid?", collection_ids: [col], mode: "balanced" },
+    });
+    const body = await json<Answer>(res);
+    expect(body.generator).toBe("workers-ai/@cf/meta/llama-3.1-8b-instruct");
+    expect(body.degraded).toEqual([]);
+    expect(body.answer).toMatch(/monthly.* \[1\]$/);
+    expect(body.citations.map((c) => c.n)).toEqual([1]);
+    expect(ai.calls.map((c) => c.model)).toEqual(
+      expect.arrayContaining(["@cf/baai/bge-reranker-base", "@cf/meta/llama-3.1-8b-instruct"]),
+    );
+    expect(ai.calls.find((c) => c.model === "@cf/meta/llama-3.1-8b-instruct")?.inputs.stream).toBe(true);
+  });
+
+  it("keeps the first-stage order when the reranker fails, and says so", async () => {
+    const ai = new WorkersAiStandIn();
+    ai.faults = { error: new Error("3040: Capacity temporarily exceeded") };
+    const res = await callWith(
+      { RERANKER_PROVIDER: "workers-ai", AI: ai, ANSWER_CACHE_TTL_S: "0" },
+      "POST",
+      "/v1/query",
+      { token: tenant.adminKey, body: { query: "How are salaries paid?", collection_ids: [col], mode: "balanced" } },
+    );
+    const body = await json<Answer>(res);
+    expect(res.status).toBe(200);
+    expect(body.degraded).toEqual(["rerank_failed"]);
+    expect(body.answer).toContain("monthly");
   });
 });

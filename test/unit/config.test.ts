@@ -82,6 +82,12 @@ describe("config", () => {
       "GENERATOR_API_KEY",
     ]);
     expect(parseConfig({}).generator).toEqual({ kind: "extractive" });
+    expect(settings({ GENERATOR_PROVIDER: "workers-ai" })).toEqual(["AI"]);
+    expect(settings({ RERANKER_PROVIDER: "workers-ai" })).toEqual(["AI"]);
+    expect(parseConfig({ RERANKER_PROVIDER: "workers-ai", AI: ai }).reranker).toMatchObject({
+      model: "@cf/baai/bge-reranker-base",
+    });
+    expect(settings({ RERANK_WEIGHTS: '{"prior":-1}' })).toEqual(["RERANK_WEIGHTS"]);
     expect(settings({ VECTOR_INDEX_PROVIDER: "upstash", UPSTASH_VECTOR_REST_URL: "https://v.upstash.io" })).toEqual([
       "UPSTASH_VECTOR_REST_TOKEN",
     ]);

@@ -2,6 +2,7 @@ import { AppError } from "../../errors";
 import { postJson } from "../http";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
 import { buildMessages } from "./prompt";
+import { sseJson } from "./sse";
 
 export interface OpenAiGeneratorOptions {
   baseUrl: string;
@@ -46,54 +47,19 @@ export class OpenAiGenerator implements Generator {
   }
 }
 
-/** Reads an OpenAI-style SSE body: one JSON chunk per `data:` line, `[DONE]` at the end. */
-export async function* deltas(response: Response, signal?: AbortSignal): AsyncIterable<string> {
-  const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader();
-  if (!reader) {
+/** OpenAI chat-completion chunks: `choices[0].delta.content`, or an `error` object. */
+async function* deltas(response: Response, signal?: AbortSignal): AsyncIterable<string> {
+  if (!response.body) {
     throw new AppError("upstream_unavailable", "The generation provider sent no body.");
   }
-  let buffer = "";
-  try {
-    for (;;) {
-      if (signal?.aborted) {
-        throw signal.reason ?? new Error("aborted");
-      }
-      const { value, done } = await reader.read();
-      if (done) {
-        return;
-      }
-      buffer += value;
-      let newline = buffer.indexOf("\n");
-      while (newline >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        newline = buffer.indexOf("\n");
-        if (!line.startsWith("data:")) {
-          continue;
-        }
-        const data = line.slice(5).trim();
-        if (data === "[DONE]") {
-          return;
-        }
-        let chunk: { choices?: Array<{ delta?: { content?: unknown } }>; error?: { message?: string } };
-        try {
-          chunk = JSON.parse(data);
-        } catch {
-          throw new AppError("upstream_unavailable", "The generation provider sent a malformed event.");
-        }
-        if (chunk.error) {
-          throw new AppError(
-            "upstream_unavailable",
-            `The generation provider failed: ${chunk.error.message ?? "error"}`,
-          );
-        }
-        const content = chunk.choices?.[0]?.delta?.content;
-        if (typeof content === "string" && content !== "") {
-          yield content;
-        }
-      }
+  for await (const event of sseJson(response.body, signal)) {
+    const chunk = event as { choices?: Array<{ delta?: { content?: unknown } }>; error?: { message?: string } };
+    if (chunk.error) {
+      throw new AppError("upstream_unavailable", `The generation provider failed: ${chunk.error.message ?? "error"}`);
     }
-  } finally {
-    await reader.cancel().catch(() => undefined);
+    const content = chunk.choices?.[0]?.delta?.content;
+    if (typeof content === "string" && content !== "") {
+      yield content;
+    }
   }
 }

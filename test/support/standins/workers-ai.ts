@@ -13,6 +13,56 @@ const EMBEDDING_MODELS: Record<string, number> = {
   "@cf/baai/bge-large-en-v1.5": 1024,
 };
 
+const RERANK_MODEL = "@cf/baai/bge-reranker-base";
+const TEXT_MODELS = ["@cf/meta/llama-3.1-8b-instruct"];
+
+/** `{query, contexts:[{text}]}` → `{response:[{id, score}]}`, best first, by shared words. */
+function rerank(inputs: Record<string, unknown>) {
+  const contexts = inputs.contexts;
+  if (typeof inputs.query !== "string" || !Array.isArray(contexts)) {
+    throw new Error("5006: Error: required properties at '/' are 'query', 'contexts'");
+  }
+  const words = new Set(inputs.query.toLowerCase().match(/[a-z0-9]+/g) ?? []);
+  const response = contexts
+    .map((c: { text?: string }, id) => {
+      const text = (c.text ?? "").toLowerCase().match(/[a-z0-9]+/g) ?? [];
+      return { id, score: text.filter((w) => words.has(w)).length / Math.max(1, Math.sqrt(text.length)) };
+    })
+    .sort((a, b) => b.score - a.score);
+  return { response };
+}
+
+/**
+ * Chat models: `{messages, stream?}`; with `stream: true` a ReadableStream of server-sent events
+ * `data: {"response":"…"}` ending with `data: [DONE]`, else `{response}`. The "model" repeats the
+ * first sentence of source 1 with a citation of a source that does not exist ([9]).
+ */
+function generate(inputs: Record<string, unknown>) {
+  const messages = inputs.messages;
+  if (!Array.isArray(messages)) {
+    throw new Error("5006: Error: required properties at '/' are 'messages'");
+  }
+  const user = String((messages.at(-1) as { content?: unknown })?.content ?? "");
+  const source = /<source n="1"[^>]*>\n([\s\S]*?)\n<\/source>/.exec(user)?.[1] ?? "";
+  const answer = `${source.split(/(?<=[.!?])\s+/)[0] ?? ""} [1][9]`;
+  if (inputs.stream !== true) {
+    return { response: answer };
+  }
+  const encoder = new TextEncoder();
+  const words = answer.split(/(?<= )/);
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const word = words.shift();
+      if (word === undefined) {
+        controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+        controller.close();
+        return;
+      }
+      controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: word })}\n\n`));
+    },
+  });
+}
+
 export interface AiCall {
   model: string;
   inputs: Record<string, unknown>;
@@ -30,6 +80,12 @@ export class WorkersAiStandIn implements AiBinding {
     }
     if (this.faults.error) {
       throw this.faults.error;
+    }
+    if (model === RERANK_MODEL) {
+      return rerank(inputs);
+    }
+    if (TEXT_MODELS.includes(model)) {
+      return generate(inputs);
     }
     const dimensions = EMBEDDING_MODELS[model];
     if (dimensions === undefined) {

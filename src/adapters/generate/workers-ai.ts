@@ -1,0 +1,44 @@
+import { AppError } from "../../errors";
+import type { AiBinding } from "../embed/workers-ai";
+import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
+import { buildMessages } from "./prompt";
+import { sseJson } from "./sse";
+
+/**
+ * Workers AI text generation (`env.AI.run(model, {messages, stream: true})`): the binding returns
+ * a server-sent event stream of `{response: "<text>"}` chunks ending with `[DONE]`. Aborting the
+ * caller's signal cancels that stream, which stops the model.
+ */
+export class WorkersAiGenerator implements Generator {
+  readonly name: string;
+
+  constructor(
+    private readonly ai: AiBinding,
+    private readonly model: string,
+  ) {
+    this.name = `workers-ai/${model}`;
+  }
+
+  async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncIterable<string> {
+    let output: unknown;
+    try {
+      output = await this.ai.run(this.model, {
+        messages: buildMessages(request),
+        max_tokens: request.maxTokens,
+        temperature: 0,
+        stream: true,
+      });
+    } catch (error) {
+      throw new AppError("upstream_unavailable", `Workers AI failed: ${(error as Error).message}`, { cause: error });
+    }
+    if (!(output instanceof ReadableStream)) {
+      throw new AppError("upstream_unavailable", "Workers AI did not stream its answer.");
+    }
+    for await (const event of sseJson(output, options.signal)) {
+      const text = (event as { response?: unknown }).response;
+      if (typeof text === "string" && text !== "") {
+        yield text;
+      }
+    }
+  }
+}
