@@ -1,29 +1,17 @@
 import { z } from "@hono/zod-openapi";
-
-const CollectionId = z.string().regex(/^col_[A-Za-z0-9]{16}$/, "must be a collection id");
-const DocumentId = z.string().regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document id");
+import { CollectionIds, DocumentFilter, QueryText } from "./search";
 
 export const MODES = ["fast", "balanced", "deep"] as const;
 export type Mode = (typeof MODES)[number];
 
 export const QueryBody = z
   .object({
-    query: z
-      .string()
-      .transform((q) => q.trim())
-      .pipe(z.string().min(1, "must not be blank").max(2_000)),
-    collection_ids: z
-      .array(CollectionId)
-      .min(1)
-      .max(20)
-      .transform((ids) => [...new Set(ids)]),
+    query: QueryText,
+    collection_ids: CollectionIds,
     mode: z.enum(MODES).default("balanced"),
     top_k: z.number().int().min(1).max(50).default(5).openapi({ description: "Sources returned (ranked)" }),
     stream: z.boolean().default(false).openapi({ description: "Same as Accept: text/event-stream" }),
-    filter: z
-      .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })
-      .strict()
-      .optional(),
+    filter: DocumentFilter,
   })
   .strict()
   .openapi("Query");

@@ -5,17 +5,25 @@ const DocumentId = z.string().regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document
 
 export const STRATEGIES = ["hybrid", "vector", "keyword"] as const;
 
+/** Fields shared by /v1/search and /v1/query. */
+export const QueryText = z
+  .string()
+  .transform((q) => q.trim())
+  .pipe(z.string().min(1, "must not be blank").max(2_000));
+export const CollectionIds = z
+  .array(CollectionId)
+  .min(1)
+  .max(20)
+  .transform((ids) => [...new Set(ids)]);
+export const DocumentFilter = z
+  .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })
+  .strict()
+  .optional();
+
 export const SearchBody = z
   .object({
-    query: z
-      .string()
-      .transform((q) => q.trim())
-      .pipe(z.string().min(1, "must not be blank").max(2_000)),
-    collection_ids: z
-      .array(CollectionId)
-      .min(1)
-      .max(20)
-      .transform((ids) => [...new Set(ids)]),
+    query: QueryText,
+    collection_ids: CollectionIds,
     top_k: z
       .number()
       .int()
@@ -24,10 +32,7 @@ export const SearchBody = z
       .default(10)
       .openapi({ description: "At most SEARCH_MAX_TOP_K (50 unless the operator set it otherwise)" }),
     strategy: z.enum(STRATEGIES).default("hybrid"),
-    filter: z
-      .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })
-      .strict()
-      .optional(),
+    filter: DocumentFilter,
   })
   .strict()
   .openapi("Search");

@@ -285,18 +285,19 @@ describe("document upload and processing", () => {
   });
 });
 
-describe("the ingestion consumer", () => {
-  const logger = createLogger("error");
-  const adapters = () => {
-    const config = parseConfig(env);
-    return {
-      db: createDb(env.DB),
-      blobs: env.BLOBS,
-      embedder: embedderFor(config, env),
-      vectors: vectorIndexFor(config, env),
-    };
+/** The consumer's real adapters, for tests that hand it batches themselves. */
+const logger = createLogger("error");
+const adapters = () => {
+  const config = parseConfig(env);
+  return {
+    db: createDb(env.DB),
+    blobs: env.BLOBS,
+    embedder: embedderFor(config, env),
+    vectors: vectorIndexFor(config, env),
   };
+};
 
+describe("the ingestion consumer", () => {
   it("retries with backoff on a transient failure, and the dead-letter queue marks the document failed", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
@@ -348,17 +349,6 @@ describe("the ingestion consumer", () => {
 });
 
 describe("the ingestion consumer at full batch size", () => {
-  const logger = createLogger("error");
-  const adapters = () => {
-    const config = parseConfig(env);
-    return {
-      db: createDb(env.DB),
-      blobs: env.BLOBS,
-      embedder: embedderFor(config, env),
-      vectors: vectorIndexFor(config, env),
-    };
-  };
-
   it("takes a batch of 100 messages (more ids than D1 binds parameters) to ready", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);

@@ -15,6 +15,7 @@ import {
   call,
   callWith,
   expectProblem,
+  ingestText,
   json,
   newCollection,
   newKey,
@@ -38,21 +39,8 @@ type Answer = {
 let tenant: TestTenant;
 let col: string;
 
-async function ingest(collection: string, title: string, text: string, owner = tenant) {
-  const res = await call("POST", `/v1/collections/${collection}/documents`, {
-    token: owner.adminKey,
-    body: { title, text, priority: "high" },
-  });
-  const id = (await json<{ id: string }>(res)).id;
-  for (let i = 0; i < 150; i++) {
-    const doc = await json<{ status: string }>(await call("GET", `/v1/documents/${id}`, { token: owner.adminKey }));
-    if (doc.status === "ready") {
-      return id;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`document ${title} did not become ready`);
-}
+const ingest = (collection: string, title: string, text: string, owner = tenant) =>
+  ingestText(owner, collection, title, text);
 
 const ask = (body: Record<string, unknown>, token = tenant.adminKey) => call("POST", "/v1/query", { token, body });
 

@@ -2,7 +2,16 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/adapters/db/client";
 import { informativeTerms } from "../../src/services/search";
-import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
+import {
+  call,
+  expectProblem,
+  ingestText,
+  json,
+  newCollection,
+  newKey,
+  newTenant,
+  type TestTenant,
+} from "../support/http";
 
 type Result = {
   chunk_id: string;
@@ -19,21 +28,7 @@ let col: string;
 let otherCol: string;
 const docs: Record<string, string> = {};
 
-async function ingest(collection: string, title: string, text: string) {
-  const res = await call("POST", `/v1/collections/${collection}/documents`, {
-    token: tenant.adminKey,
-    body: { title, text, priority: "high" },
-  });
-  const id = (await json<{ id: string }>(res)).id;
-  for (let i = 0; i < 150; i++) {
-    const doc = await json<{ status: string }>(await call("GET", `/v1/documents/${id}`, { token: tenant.adminKey }));
-    if (doc.status === "ready") {
-      return id;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`document ${title} did not become ready`);
-}
+const ingest = (collection: string, title: string, text: string) => ingestText(tenant, collection, title, text);
 
 const searchFor = (body: Record<string, unknown>, token = tenant.adminKey) =>
   call("POST", "/v1/search", { token, body });

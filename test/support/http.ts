@@ -109,3 +109,20 @@ export async function newCollection(tenant: TestTenant, name = `c-${crypto.rando
   expect(res.status).toBe(201);
   return (await json<{ id: string }>(res)).id;
 }
+
+/** Uploads a JSON text document (priority high) and waits until the real consumer made it ready. */
+export async function ingestText(owner: TestTenant, collection: string, title: string, text: string): Promise<string> {
+  const res = await call("POST", `/v1/collections/${collection}/documents`, {
+    token: owner.adminKey,
+    body: { title, text, priority: "high" },
+  });
+  const id = (await json<{ id: string }>(res)).id;
+  for (let i = 0; i < 150; i++) {
+    const doc = await json<{ status: string }>(await call("GET", `/v1/documents/${id}`, { token: owner.adminKey }));
+    if (doc.status === "ready") {
+      return id;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`document ${title} did not become ready`);
+}

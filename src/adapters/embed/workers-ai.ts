@@ -7,6 +7,26 @@ export interface AiBinding {
   run(model: string, inputs: Record<string, unknown>): Promise<unknown>;
 }
 
+/**
+ * One Workers AI call, bounded by `timeoutMs`; the binding's own errors (capacity, bad input)
+ * become `upstream_unavailable`, silence `upstream_timeout`.
+ */
+export async function runModel(
+  ai: AiBinding,
+  model: string,
+  inputs: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<unknown> {
+  try {
+    return await withTimeout(ai.run(model, inputs), timeoutMs, "Workers AI");
+  } catch (error) {
+    if (error instanceof AppError) {
+      throw error;
+    }
+    throw new AppError("upstream_unavailable", `Workers AI failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** bge models were trained to embed short queries with this instruction in front. */
 export const BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: ";
 
@@ -34,19 +54,12 @@ export class WorkersAiEmbedder implements Embedder {
   embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]> {
     const prefix = kind === "query" && this.modelName.includes("/bge-") ? BGE_QUERY_INSTRUCTION : "";
     return inBatches(texts, BATCH, async (slice) => {
-      let output: unknown;
-      try {
-        output = await withTimeout(
-          this.ai.run(this.modelName, { text: slice.map((t) => prefix + t), pooling: "cls" }),
-          this.timeoutMs,
-          "Workers AI",
-        );
-      } catch (error) {
-        if (error instanceof AppError) {
-          throw error;
-        }
-        throw new AppError("upstream_unavailable", `Workers AI failed: ${(error as Error).message}`, { cause: error });
-      }
+      const output = await runModel(
+        this.ai,
+        this.modelName,
+        { text: slice.map((t) => prefix + t), pooling: "cls" },
+        this.timeoutMs,
+      );
       const data = (output as { data?: unknown } | null)?.data;
       if (!Array.isArray(data) || data.length !== slice.length) {
         throw new AppError("upstream_unavailable", `Workers AI returned no embeddings for ${slice.length} texts.`);

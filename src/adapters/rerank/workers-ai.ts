@@ -1,6 +1,5 @@
 import { AppError } from "../../errors";
-import { withTimeout } from "../embed/vectors";
-import type { AiBinding } from "../embed/workers-ai";
+import { type AiBinding, runModel } from "../embed/workers-ai";
 import type { RerankCandidate, Reranker } from "./interface";
 
 /**
@@ -20,22 +19,12 @@ export class WorkersAiReranker implements Reranker {
   }
 
   async rerank(query: string, candidates: RerankCandidate[]): Promise<number[]> {
-    let output: unknown;
-    try {
-      output = await withTimeout(
-        this.ai.run(this.model, {
-          query,
-          contexts: candidates.map((c) => ({ text: [c.title, c.heading, c.text].filter(Boolean).join("\n") })),
-        }),
-        this.timeoutMs,
-        "Workers AI",
-      );
-    } catch (error) {
-      if (error instanceof AppError) {
-        throw error;
-      }
-      throw new AppError("upstream_unavailable", `Workers AI failed: ${(error as Error).message}`, { cause: error });
-    }
+    const output = await runModel(
+      this.ai,
+      this.model,
+      { query, contexts: candidates.map((c) => ({ text: [c.title, c.heading, c.text].filter(Boolean).join("\n") })) },
+      this.timeoutMs,
+    );
     const scored = (output as { response?: Array<{ id?: unknown; score?: unknown }> } | null)?.response;
     if (!Array.isArray(scored)) {
       throw new AppError("upstream_unavailable", "Workers AI returned no rerank scores.");
