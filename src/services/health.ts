@@ -3,9 +3,12 @@
  * dependency makes /health/ready answer 503 within HEALTH_CHECK_TIMEOUT_MS (< 2 s), not hang.
  */
 import { sql } from "drizzle-orm";
+import type { AnswerCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
 import type { Embedder } from "../adapters/embed/interface";
+import type { Generator } from "../adapters/generate/interface";
 import type { RateLimiter } from "../adapters/rate-limit/interface";
+import type { Reranker } from "../adapters/rerank/interface";
 import type { VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 
@@ -24,6 +27,9 @@ export interface HealthDeps {
   blobs: R2Bucket;
   vectors: VectorIndex;
   embedder: Embedder;
+  reranker: Reranker;
+  generator: Generator;
+  answerCache: AnswerCache;
   config: Config;
 }
 
@@ -77,6 +83,9 @@ export function providers(deps: HealthDeps): Record<string, string> {
     blobs: "r2",
     vector_index: deps.vectors.name,
     embedder: deps.embedder.model,
+    reranker: deps.reranker.name,
+    generator: deps.generator.name,
+    answer_cache: deps.answerCache.name,
     encryption: deps.config.keyRing.length > 0 ? `aes-256-gcm (key v${deps.config.keyRing[0]?.version})` : "unset",
   };
 }

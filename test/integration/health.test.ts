@@ -68,7 +68,14 @@ describe("health", () => {
       components: Record<string, { provider?: string }>;
     };
     expect(body.status).toBe("ok");
-    expect(body.providers.rate_limiter).toBe("durable-object");
+    expect(body.providers).toMatchObject({
+      rate_limiter: "durable-object",
+      vector_index: "durable-object",
+      embedder: "local/hash-v1-384",
+      reranker: "local/cross-features-v1",
+      generator: "extractive",
+      answer_cache: "cache-api",
+    });
     expect(body.components.d1?.provider).toBe("d1");
     expect(text).not.toContain(ADMIN);
     expect(text).not.toContain("ZWRnZXJhZy1sb2NhbC1kZXYta2V5");
