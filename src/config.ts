@@ -378,6 +378,43 @@ type Fields = Partial<z.infer<typeof envSchema>>;
 const hasMethod = (binding: unknown, method: string) =>
   typeof binding === "object" && binding !== null && typeof (binding as Record<string, unknown>)[method] === "function";
 
+function requireAiBinding(raw: RawEnv, setting: string, problems: ConfigProblem[]): void {
+  if (!hasMethod(raw.AI, "run")) {
+    problems.push({ setting: "AI", message: `${setting}=workers-ai needs the Workers AI binding \`AI\`` });
+  }
+}
+
+/**
+ * The settings of an OpenAI-compatible endpoint, `<PREFIX>_BASE_URL` (required) and a key from
+ * `<PREFIX>_API_KEY` or the tenant secret named by `<PREFIX>_API_KEY_SECRET` (one of them required).
+ */
+function openAiCompatible(
+  f: Fields,
+  prefix: "EMBEDDINGS" | "GENERATOR",
+  problems: ConfigProblem[],
+  /** Other settings this provider cannot do without, reported in this order after the URL. */
+  required: Array<[setting: string, value: unknown]> = [],
+) {
+  const baseUrl = f[`${prefix}_BASE_URL`];
+  const apiKey = f[`${prefix}_API_KEY`];
+  const apiKeySecret = f[`${prefix}_API_KEY_SECRET`];
+  if (baseUrl === undefined) {
+    problems.push({ setting: `${prefix}_BASE_URL`, message: `is required when ${prefix}_PROVIDER=openai` });
+  }
+  for (const [setting, value] of required) {
+    if (value === undefined) {
+      problems.push({ setting, message: `is required when ${prefix}_PROVIDER=openai` });
+    }
+  }
+  if (apiKey === undefined && apiKeySecret === undefined) {
+    problems.push({
+      setting: `${prefix}_API_KEY`,
+      message: `${prefix}_PROVIDER=openai needs ${prefix}_API_KEY or ${prefix}_API_KEY_SECRET`,
+    });
+  }
+  return { baseUrl: (baseUrl ?? "https://invalid.example").replace(/\/+$/, ""), apiKey, apiKeySecret };
+}
+
 function parseEmbeddings(f: Fields, raw: RawEnv, problems: ConfigProblem[]): EmbeddingsConfig {
   const provider = f.EMBEDDINGS_PROVIDER ?? "local";
   const timeoutMs = f.EMBEDDINGS_TIMEOUT_MS ?? 10_000;
@@ -398,28 +435,15 @@ function parseEmbeddings(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Emb
     problems.push({ setting: "EMBEDDINGS_DIMENSIONS", message: `is required for model "${model}"` });
   }
   if (provider === "workers-ai") {
-    if (!hasMethod(raw.AI, "run")) {
-      problems.push({ setting: "AI", message: "EMBEDDINGS_PROVIDER=workers-ai needs the Workers AI binding `AI`" });
-    }
+    requireAiBinding(raw, "EMBEDDINGS_PROVIDER", problems);
     return { kind: "workers-ai", model, dimensions: dimensions ?? 0, timeoutMs };
-  }
-  if (f.EMBEDDINGS_BASE_URL === undefined) {
-    problems.push({ setting: "EMBEDDINGS_BASE_URL", message: "is required when EMBEDDINGS_PROVIDER=openai" });
-  }
-  if (f.EMBEDDINGS_API_KEY === undefined && f.EMBEDDINGS_API_KEY_SECRET === undefined) {
-    problems.push({
-      setting: "EMBEDDINGS_API_KEY",
-      message: "EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_API_KEY or EMBEDDINGS_API_KEY_SECRET",
-    });
   }
   return {
     kind: "openai",
-    baseUrl: (f.EMBEDDINGS_BASE_URL ?? "https://invalid.example").replace(/\/+$/, ""),
+    ...openAiCompatible(f, "EMBEDDINGS", problems),
     model,
     dimensions: dimensions ?? 0,
     sendDimensions: f.EMBEDDINGS_DIMENSIONS !== undefined,
-    apiKey: f.EMBEDDINGS_API_KEY,
-    apiKeySecret: f.EMBEDDINGS_API_KEY_SECRET,
     timeoutMs,
   };
 }
@@ -452,9 +476,7 @@ function parseReranker(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Confi
   if ((f.RERANKER_PROVIDER ?? "local") === "local") {
     return { kind: "local" };
   }
-  if (!hasMethod(raw.AI, "run")) {
-    problems.push({ setting: "AI", message: "RERANKER_PROVIDER=workers-ai needs the Workers AI binding `AI`" });
-  }
+  requireAiBinding(raw, "RERANKER_PROVIDER", problems);
   return { kind: "workers-ai", model: f.RERANKER_MODEL ?? "@cf/baai/bge-reranker-base", timeoutMs: 2_000 };
 }
 
@@ -464,29 +486,13 @@ function parseGenerator(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Gene
     return { kind: "extractive" };
   }
   if (provider === "workers-ai") {
-    if (!hasMethod(raw.AI, "run")) {
-      problems.push({ setting: "AI", message: "GENERATOR_PROVIDER=workers-ai needs the Workers AI binding `AI`" });
-    }
+    requireAiBinding(raw, "GENERATOR_PROVIDER", problems);
     return { kind: "workers-ai", model: f.GENERATOR_MODEL ?? "@cf/meta/llama-3.1-8b-instruct" };
-  }
-  if (f.GENERATOR_BASE_URL === undefined) {
-    problems.push({ setting: "GENERATOR_BASE_URL", message: "is required when GENERATOR_PROVIDER=openai" });
-  }
-  if (f.GENERATOR_MODEL === undefined) {
-    problems.push({ setting: "GENERATOR_MODEL", message: "is required when GENERATOR_PROVIDER=openai" });
-  }
-  if (f.GENERATOR_API_KEY === undefined && f.GENERATOR_API_KEY_SECRET === undefined) {
-    problems.push({
-      setting: "GENERATOR_API_KEY",
-      message: "GENERATOR_PROVIDER=openai needs GENERATOR_API_KEY or GENERATOR_API_KEY_SECRET",
-    });
   }
   return {
     kind: "openai",
-    baseUrl: (f.GENERATOR_BASE_URL ?? "https://invalid.example").replace(/\/+$/, ""),
+    ...openAiCompatible(f, "GENERATOR", problems, [["GENERATOR_MODEL", f.GENERATOR_MODEL]]),
     model: f.GENERATOR_MODEL ?? "unset",
-    apiKey: f.GENERATOR_API_KEY,
-    apiKeySecret: f.GENERATOR_API_KEY_SECRET,
     timeoutMs: f.GENERATOR_TIMEOUT_MS ?? 30_000,
   };
 }
