@@ -181,23 +181,13 @@ export async function answer(
 
   // retrieve: hybrid per variant, fused by RRF; deep adds pseudo-relevance feedback.
   const retrieveOne = async (text: string, vector: Float32Array | undefined, weight: number) => {
-    const scored = await informativeTerms(deps.db, queryTerms(text), options.commonTermRatio);
+    // The vocabulary lookup and the keyword search run while the vector index is asked.
+    const scope = { collectionIds: input.collection_ids, documentIds, limit: profile.pool };
     const [keyword, nearest] = await Promise.all([
-      scored.length > 0
-        ? keywordSearch(deps.db, {
-            terms: scored,
-            collectionIds: input.collection_ids,
-            documentIds,
-            limit: profile.pool,
-          })
-        : [],
-      vector
-        ? nearestChunks(deps, principal.tenantId, vector, {
-            collectionIds: input.collection_ids,
-            documentIds,
-            limit: profile.pool,
-          })
-        : [],
+      informativeTerms(deps.db, queryTerms(text), options.commonTermRatio).then((scored) =>
+        keywordSearch(deps.db, { ...scope, terms: scored }),
+      ),
+      vector ? nearestChunks(deps, principal.tenantId, vector, scope) : [],
     ]);
     return [
       { hits: keyword, weight: weight * options.rrf.weights.keyword },
