@@ -49,6 +49,9 @@ export type GeneratorConfig =
       timeoutMs: number;
     };
 
+/** Where answers and query embeddings are shared: this colo's Cache API, plus Upstash Redis. */
+export type CacheConfig = { kind: "cache-api" } | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+
 export type VectorIndexConfig =
   | { kind: "durable-object" }
   | { kind: "vectorize" }
@@ -82,6 +85,9 @@ export interface Config {
   rerankWeights: RerankWeights;
   /** How long a complete answer is reused (0: never cached). */
   answerCacheTtlSeconds: number;
+  /** How long a query embedding from a remote embedder is reused in the shared cache (0: never). */
+  embeddingCacheTtlSeconds: number;
+  cache: CacheConfig;
   /** Per tenant, how many frequent recent queries the cron job keeps answered (0: off). */
   cacheWarmTopN: number;
   /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
@@ -163,6 +169,13 @@ const envSchema = z.object({
   QUERY_BUDGET_BALANCED_MS: intFrom(2_500, 1, 60_000),
   QUERY_BUDGET_DEEP_MS: intFrom(8_000, 1, 60_000),
   ANSWER_CACHE_TTL_S: intFrom(300, 0, 86_400),
+  EMBEDDING_CACHE_TTL_S: intFrom(86_400, 0, 2_592_000),
+  CACHE_PROVIDER: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? "cache-api" : v.trim().toLowerCase()))
+    .pipe(z.enum(["cache-api", "upstash"])),
+  CACHE_TIMEOUT_MS: intFrom(250, 10, 5_000),
   CACHE_WARM_TOP_N: intFrom(10, 0, 100),
   RERANK_WEIGHTS: optionalText,
   SEARCH_COMMON_TERM_RATIO: z
@@ -337,6 +350,18 @@ export function parseConfig(env: object): Config {
     problems.push({ setting: "UPSTASH_REDIS_REST_URL", message: "is required when UPSTASH_REDIS_REST_TOKEN is set" });
   }
 
+  let cache: CacheConfig = { kind: "cache-api" };
+  if (f.CACHE_PROVIDER === "upstash") {
+    if (url !== undefined && token !== undefined && rateLimiter.kind === "upstash") {
+      cache = { kind: "upstash", url, token, timeoutMs: f.CACHE_TIMEOUT_MS ?? 250 };
+    } else if (url === undefined || token === undefined) {
+      problems.push({
+        setting: "CACHE_PROVIDER",
+        message: "upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN",
+      });
+    }
+  }
+
   const embeddings = parseEmbeddings(f, raw, problems);
   const vectorIndex = parseVectorIndex(f, raw, problems);
 
@@ -357,6 +382,8 @@ export function parseConfig(env: object): Config {
       deep: f.QUERY_BUDGET_DEEP_MS ?? 8_000,
     },
     answerCacheTtlSeconds: f.ANSWER_CACHE_TTL_S ?? 300,
+    embeddingCacheTtlSeconds: f.EMBEDDING_CACHE_TTL_S ?? 86_400,
+    cache,
     cacheWarmTopN: f.CACHE_WARM_TOP_N ?? 10,
     rerankWeights: parseRerankWeights(f.RERANK_WEIGHTS, problems),
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,

@@ -1,4 +1,4 @@
-import type { AnswerCache } from "./adapters/cache/interface";
+import type { EdgeCache } from "./adapters/cache/interface";
 import type { Db } from "./adapters/db/client";
 import type { Embedder } from "./adapters/embed/interface";
 import type { Generator } from "./adapters/generate/interface";
@@ -20,7 +20,7 @@ export interface Services {
   vectors: VectorIndex;
   reranker: Reranker;
   generator: Generator;
-  answerCache: AnswerCache;
+  cache: EdgeCache;
 }
 
 /** Hono environment: `Env` comes from `wrangler types` (worker-configuration.d.ts). */

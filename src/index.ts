@@ -1,4 +1,4 @@
-import { answerCacheFor, embedderFor, generatorFor, rerankerFor, vectorIndexFor } from "./adapters/choose";
+import { edgeCacheFor, embedderFor, generatorFor, rerankerFor, vectorIndexFor } from "./adapters/choose";
 import { createDb } from "./adapters/db/client";
 import { createApp } from "./app";
 import { getConfig } from "./config";
@@ -47,8 +47,9 @@ export default {
         vectors: vectorIndexFor(config, env),
         reranker: rerankerFor(config, env),
         generator: generatorFor(config, env),
-        cache: answerCacheFor(config),
+        cache: edgeCacheFor(config),
         queryEmbeddings: new Lru(100),
+        logger: warmLogger,
       },
       {
         topN: config.cacheWarmTopN,
@@ -56,6 +57,7 @@ export default {
         rrf: fusionOf(config, embedderFor(config, env)),
         commonTermRatio: config.commonTermRatio,
         cacheTtlSeconds: config.answerCacheTtlSeconds,
+        embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
       },
     ).then((result) => warmLogger.info("answer cache warmed", { ...result }));
     // Independent jobs: one failing must not stop the other.

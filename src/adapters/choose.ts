@@ -5,8 +5,9 @@
 import type { Config } from "../config";
 import { Lru } from "../lib/lru";
 import { revealSecret } from "../services/secrets";
-import { CacheApiAnswerCache } from "./cache/cache-api";
-import type { AnswerCache } from "./cache/interface";
+import { CacheApiCache } from "./cache/cache-api";
+import type { EdgeCache } from "./cache/interface";
+import { TieredCache, UpstashCache } from "./cache/upstash";
 import { createDb } from "./db/client";
 import type { Embedder } from "./embed/interface";
 import { LocalHashEmbedder } from "./embed/local";
@@ -141,9 +142,22 @@ export function generatorFor(config: Config, env: Env): Generator {
   return extractive;
 }
 
-/** Where complete answers are cached: the Workers Cache API of this data centre. */
-export function answerCacheFor(_config: Config): AnswerCache {
-  return new CacheApiAnswerCache(caches.default);
+const redisCaches = new WeakMap<Config, UpstashCache>();
+
+/**
+ * Where answers and query embeddings are shared: the Workers Cache API of this data centre, in
+ * front of Upstash Redis when CACHE_PROVIDER=upstash.
+ */
+export function edgeCacheFor(config: Config): EdgeCache {
+  const near = new CacheApiCache(caches.default);
+  const settings = config.cache;
+  if (settings.kind !== "upstash") {
+    return near;
+  }
+  return new TieredCache(
+    near,
+    memo(redisCaches, config, () => new UpstashCache(settings)),
+  );
 }
 
 const limiters = new WeakMap<Config, RateLimiter>();

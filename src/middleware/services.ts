@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import {
-  answerCacheFor,
+  edgeCacheFor,
   embedderFor,
   generatorFor,
   rateLimiterFor,
@@ -27,7 +27,7 @@ export function services(): MiddlewareHandler<AppEnv> {
       vectors: vectorIndexFor(config, c.env),
       reranker: rerankerFor(config, c.env),
       generator: generatorFor(config, c.env),
-      answerCache: answerCacheFor(config),
+      cache: edgeCacheFor(config),
     });
     await next();
   };

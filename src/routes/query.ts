@@ -55,9 +55,10 @@ query.openapi(route, async (c) => {
     );
   const deps: AnswerDeps = {
     ...services,
-    cache: services.answerCache,
+    cache: services.cache,
     queryEmbeddings,
     defer: (work) => c.executionCtx.waitUntil(work),
+    logger: c.var.logger,
   };
   const options: AnswerOptions = {
     startedAt,
@@ -65,6 +66,7 @@ query.openapi(route, async (c) => {
     rrf: fusionOf(config, services.embedder),
     commonTermRatio: config.commonTermRatio,
     cacheTtlSeconds: config.answerCacheTtlSeconds,
+    embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
     signal: c.req.raw.signal,
   };
 

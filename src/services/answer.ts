@@ -6,7 +6,7 @@
  * generator falls back to the extractive one, so an answer is always on time and says how it was made.
  */
 import { stemmer } from "stemmer";
-import type { AnswerCache } from "../adapters/cache/interface";
+import type { EdgeCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
 import type { Embedder } from "../adapters/embed/interface";
 import { ExtractiveGenerator } from "../adapters/generate/extractive";
@@ -14,7 +14,8 @@ import type { Generator } from "../adapters/generate/interface";
 import type { Reranker } from "../adapters/rerank/interface";
 import type { VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
-import { sha256Hex } from "../lib/crypto";
+import { fromBase64, sha256Hex, toBase64 } from "../lib/crypto";
+import type { Logger } from "../lib/log";
 import type { Lru } from "../lib/lru";
 import { sentences } from "../lib/sentences";
 import { queryTerms, STOP_WORDS } from "../lib/terms";
@@ -35,11 +36,13 @@ export interface AnswerDeps {
   vectors: VectorIndex;
   reranker: Reranker;
   generator: Generator;
-  cache: AnswerCache;
+  /** L2: answers, and query embeddings of a remote embedder (a failing cache is a miss). */
+  cache: EdgeCache;
   /** L1: query embeddings by model + normalized text, in this isolate. */
   queryEmbeddings: Lru<Float32Array>;
   /** Background work that must outlive the response (`ctx.waitUntil`). */
   defer: (work: Promise<unknown>) => void;
+  logger: Pick<Logger, "warn">;
 }
 
 export interface AnswerOptions {
@@ -49,6 +52,7 @@ export interface AnswerOptions {
   rrf: FusionOptions;
   commonTermRatio: number;
   cacheTtlSeconds: number;
+  embeddingCacheTtlSeconds: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -154,7 +158,7 @@ export async function answer(
       ]),
     ),
   );
-  const cached = options.cacheTtlSeconds > 0 ? await deps.cache.get<Cached>(key) : undefined;
+  const cached = options.cacheTtlSeconds > 0 ? await cacheGet<Cached>(deps, key) : undefined;
   lap("cache_lookup");
   if (cached) {
     events.retrieval?.(cached.sources);
@@ -170,7 +174,7 @@ export async function answer(
   const variants = [normalized, ...(profile.expand ? subQuestions(normalized) : [])];
   let vectors: Array<Float32Array | undefined> = [];
   try {
-    vectors = await embedQueries(deps, principal.tenantId, variants);
+    vectors = await embedQueries(deps, principal.tenantId, variants, options.embeddingCacheTtlSeconds);
   } catch (error) {
     if (!(error instanceof AppError)) {
       throw error;
@@ -306,34 +310,95 @@ export async function answer(
   const result: Cached = { answer: text, citations, sources, mode: input.mode, generator: generator.name, degraded };
   // An answer made under pressure is not worth keeping for others.
   if (options.cacheTtlSeconds > 0 && degraded.length === 0) {
-    deps.defer(deps.cache.put(key, result, options.cacheTtlSeconds));
+    cachePut(deps, key, result, options.cacheTtlSeconds);
   }
   timings.total_ms = ms(performance.now() - options.startedAt);
   return { ...result, cache: "miss", timings };
 }
 
+/** A shared-cache read; an unreachable cache is a miss, logged. */
+async function cacheGet<T>(deps: Pick<AnswerDeps, "cache" | "logger">, key: string): Promise<T | undefined> {
+  try {
+    return await deps.cache.get<T>(key);
+  } catch (error) {
+    deps.logger.warn("shared cache read failed; treated as a miss", { cache: deps.cache.name, error });
+    return undefined;
+  }
+}
+
+/** A shared-cache write, off the hot path; a failure is only logged. */
+function cachePut(deps: Pick<AnswerDeps, "cache" | "logger" | "defer">, key: string, value: unknown, ttl: number) {
+  deps.defer(
+    deps.cache
+      .put(key, value, ttl)
+      .catch((error: unknown) => deps.logger.warn("shared cache write failed", { cache: deps.cache.name, error })),
+  );
+}
+
+/**
+ * Query vectors: L1 (this isolate), then — for an embedder that leaves the isolate — L2 (the
+ * shared cache, base64 float32), then the embedder. Keys hold the tenant, the model and the
+ * lower-cased text; new vectors go back to both levels.
+ */
 async function embedQueries(
-  deps: Pick<AnswerDeps, "embedder" | "queryEmbeddings">,
+  deps: Pick<AnswerDeps, "embedder" | "queryEmbeddings" | "cache" | "logger" | "defer">,
   tenantId: string,
   texts: string[],
+  sharedTtlSeconds: number,
 ): Promise<Array<Float32Array | undefined>> {
   const keyOf = (text: string) => `${tenantId}:${deps.embedder.model}:${text.toLowerCase()}`;
   const out = texts.map((text) => deps.queryEmbeddings.get(keyOf(text)));
+  const shared = deps.embedder.remote && sharedTtlSeconds > 0;
+  const sharedKeyOf = (text: string) => sha256Hex(`embedding-v1\n${keyOf(text)}`);
+  if (shared) {
+    await Promise.all(
+      texts.map(async (text, i) => {
+        if (out[i] === undefined) {
+          const hit = await cacheGet<unknown>(deps, await sharedKeyOf(text));
+          const vector = decodeVector(hit, deps.embedder.dimensions);
+          if (vector) {
+            out[i] = vector;
+            deps.queryEmbeddings.set(keyOf(text), vector, L1_EMBEDDING_TTL_MS);
+          }
+        }
+      }),
+    );
+  }
   const missing = texts.filter((_, i) => out[i] === undefined);
   if (missing.length > 0) {
     const fresh = await deps.embedder.embed(missing, "query", { tenantId });
     let j = 0;
     for (let i = 0; i < texts.length; i++) {
-      if (out[i] === undefined) {
-        out[i] = fresh[j++];
-        const vector = out[i];
-        if (vector) {
-          deps.queryEmbeddings.set(keyOf(texts[i] ?? ""), vector, 3_600_000);
+      const text = texts[i] ?? "";
+      const vector = out[i] === undefined ? fresh[j++] : undefined;
+      if (vector) {
+        out[i] = vector;
+        deps.queryEmbeddings.set(keyOf(text), vector, L1_EMBEDDING_TTL_MS);
+        if (shared) {
+          const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+          cachePut(deps, await sharedKeyOf(text), toBase64(bytes), sharedTtlSeconds);
         }
       }
     }
   }
   return out;
+}
+
+const L1_EMBEDDING_TTL_MS = 3_600_000;
+
+/** A cached vector, or undefined for anything but base64 float32 of the model's size. */
+function decodeVector(value: unknown, dimensions: number): Float32Array | undefined {
+  if (typeof value !== "string" || value.length > dimensions * 8) {
+    return undefined;
+  }
+  try {
+    const bytes = fromBase64(value);
+    return bytes.byteLength === dimensions * 4
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, dimensions)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reciprocal Rank Fusion over any number of weighted lists; one entry per chunk. */

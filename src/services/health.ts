@@ -3,7 +3,7 @@
  * dependency makes /health/ready answer 503 within HEALTH_CHECK_TIMEOUT_MS (< 2 s), not hang.
  */
 import { sql } from "drizzle-orm";
-import type { AnswerCache } from "../adapters/cache/interface";
+import type { EdgeCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
 import type { Embedder } from "../adapters/embed/interface";
 import type { Generator } from "../adapters/generate/interface";
@@ -29,7 +29,7 @@ export interface HealthDeps {
   embedder: Embedder;
   reranker: Reranker;
   generator: Generator;
-  answerCache: AnswerCache;
+  cache: EdgeCache;
   config: Config;
 }
 
@@ -56,11 +56,14 @@ async function timed(provider: string, timeoutMs: number, probe: () => Promise<u
 
 export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckResult>> {
   const timeout = deps.config.healthCheckTimeoutMs;
-  const [d1, rateLimiter, blobs, vectors] = await Promise.all([
+  const ping = deps.cache.ping?.bind(deps.cache);
+  const [d1, rateLimiter, blobs, vectors, cache] = await Promise.all([
     timed("d1", timeout, () => deps.db.run(sql`SELECT 1`)),
     timed(deps.limiter.name, timeout, () => deps.limiter.ping()),
     timed("r2", timeout, () => deps.blobs.head("health/probe")),
     timed(deps.vectors.name, timeout, () => deps.vectors.stats("health/probe")),
+    // Only a cache with a remote level has something to check.
+    ping ? timed(deps.cache.name, timeout, ping) : undefined,
   ]);
   const problems = deps.config.problems;
   return {
@@ -73,6 +76,7 @@ export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckR
     rate_limiter: rateLimiter,
     blobs,
     vector_index: vectors,
+    ...(cache ? { cache } : {}),
   };
 }
 
@@ -85,7 +89,7 @@ export function providers(deps: HealthDeps): Record<string, string> {
     embedder: deps.embedder.model,
     reranker: deps.reranker.name,
     generator: deps.generator.name,
-    answer_cache: deps.answerCache.name,
+    cache: deps.cache.name,
     encryption: deps.config.keyRing.length > 0 ? `aes-256-gcm (key v${deps.config.keyRing[0]?.version})` : "unset",
   };
 }

@@ -4,6 +4,7 @@
  * embedding against each collection's vector index. `hybrid` (default): both in parallel, fused
  * by Reciprocal Rank Fusion. Results are limited to collections the key may read.
  */
+
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { stemmer } from "stemmer";
 import type { Db } from "../adapters/db/client";
@@ -12,6 +13,7 @@ import type { Embedder } from "../adapters/embed/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 import { AppError } from "../errors";
+import { Lru } from "../lib/lru";
 import { ftsQuery, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
@@ -94,6 +96,13 @@ export async function keywordSearch(
 
 /** Chunks in the whole index, re-counted at most once a minute per isolate. */
 let indexSize = { chunks: 0, expires: 0 };
+/**
+ * L1: keyword parses (a query's terms → the informative ones) of this isolate. They rest on
+ * index-wide counts that a few documents more or less hardly move, so they live as long as the
+ * cached index size; a repeated query then costs no vocabulary round trip.
+ */
+const keywordParses = new Lru<string[]>(5_000);
+const INDEX_STATS_TTL_MS = 60_000;
 
 /**
  * The query terms worth scoring: a term found in more than `ratio` of all indexed chunks ("cell",
@@ -111,6 +120,11 @@ export async function informativeTerms(
   if (ratio >= 1 || terms.length < 2) {
     return terms;
   }
+  const key = `${ratio}:${minChunks}:${terms.join(" ")}`;
+  const known = keywordParses.get(key);
+  if (known) {
+    return known;
+  }
   const now = Date.now();
   const stems = terms.map((term) => stemmer(term));
   const [frequencies, total] = await Promise.all([
@@ -121,14 +135,16 @@ export async function informativeTerms(
       ? indexSize.chunks
       : db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM chunks`).then((row) => row?.n ?? 0),
   ]);
-  indexSize = { chunks: total, expires: indexSize.expires > now ? indexSize.expires : now + 60_000 };
+  indexSize = { chunks: total, expires: indexSize.expires > now ? indexSize.expires : now + INDEX_STATS_TTL_MS };
   if (total < minChunks) {
     return terms;
   }
   const df = new Map(frequencies.map((f) => [f.term, f.doc]));
   const kept = terms.filter((_, i) => (df.get(stems[i] ?? "") ?? 0) <= ratio * total);
   // Only terms that occur at all can find anything; without one, keep the query as it was.
-  return kept.some((_, i) => (df.get(stemmer(kept[i] ?? "")) ?? 0) > 0) ? kept : terms;
+  const informative = kept.some((_, i) => (df.get(stemmer(kept[i] ?? "")) ?? 0) > 0) ? kept : terms;
+  keywordParses.set(key, informative, INDEX_STATS_TTL_MS);
+  return informative;
 }
 
 /** Below this many chunks scoring every term is cheap, and pruning is not worth its round trip. */

@@ -74,7 +74,7 @@ describe("health", () => {
       embedder: "local/hash-v1-384",
       reranker: "local/cross-features-v1",
       generator: "extractive",
-      answer_cache: "cache-api",
+      cache: "cache-api",
     });
     expect(body.components.d1?.provider).toBe("d1");
     expect(text).not.toContain(ADMIN);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerCacheFor, embedderFor, generatorFor, vectorIndexFor } from "../../src/adapters/choose";
+import { edgeCacheFor, embedderFor, generatorFor, vectorIndexFor } from "../../src/adapters/choose";
 import { createDb } from "../../src/adapters/db/client";
 import type { Generator } from "../../src/adapters/generate/interface";
 import { LocalReranker } from "../../src/adapters/rerank/local";
@@ -232,9 +232,10 @@ describe("the answer pipeline with other generators", () => {
       vectors: vectorIndexFor(config, env),
       reranker: new LocalReranker(),
       generator,
-      cache: answerCacheFor(config),
+      cache: edgeCacheFor(config),
       queryEmbeddings: new Lru(10),
       defer: () => {},
+      logger: console,
     };
     const input = QueryBody.parse({ query: "How many vacation days?", collection_ids: [col], mode: "balanced" });
     const prepared = await prepareQuery(deps.db, principalOf(tenant), input);
@@ -244,6 +245,7 @@ describe("the answer pipeline with other generators", () => {
       rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
       commonTermRatio: 0.2,
       cacheTtlSeconds: 0,
+      embeddingCacheTtlSeconds: 0,
       signal,
     });
   };
@@ -430,8 +432,9 @@ describe("cache warming (cron)", () => {
           vectors: vectorIndexFor(config, env),
           reranker: new LocalReranker(),
           generator: generatorFor(config, env),
-          cache: answerCacheFor(config),
+          cache: edgeCacheFor(config),
           queryEmbeddings: new Lru(10),
+          logger: console,
         },
         {
           topN: 10,
@@ -439,6 +442,7 @@ describe("cache warming (cron)", () => {
           rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
           commonTermRatio: config.commonTermRatio,
           cacheTtlSeconds: 300,
+          embeddingCacheTtlSeconds: 0,
         },
       );
     const first = await warm();

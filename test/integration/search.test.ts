@@ -177,4 +177,26 @@ describe("common-term pruning", () => {
     expect(await informativeTerms(db, ["vacations", "salaries"], ratio)).toEqual(["vacations", "salaries"]);
     expect(await informativeTerms(db, ["vacations", "salaries"], 1e-9, 0)).toEqual(["vacations", "salaries"]);
   });
+
+  it("remembers a parse in the isolate (L1): a repeated query costs no vocabulary round trip", async () => {
+    const db = createDb(env.DB);
+    const terms = ["vacations", `salaries${crypto.randomUUID().slice(0, 8)}`];
+    let reads = 0;
+    const counting = new Proxy(db, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        return name === "all" || name === "get"
+          ? (...args: unknown[]) => {
+              reads++;
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            }
+          : value;
+      },
+    });
+    const first = await informativeTerms(counting, terms, 0.5, 0);
+    expect(reads).toBeGreaterThan(0);
+    const before = reads;
+    expect(await informativeTerms(counting, terms, 0.5, 0)).toEqual(first);
+    expect(reads).toBe(before);
+  });
 });

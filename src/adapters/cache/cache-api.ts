@@ -1,14 +1,14 @@
-import type { AnswerCache } from "./interface";
+import type { EdgeCache } from "./interface";
 
 /** A host no request can reach: entries are only ever read and written by this Worker. */
-const ORIGIN = "https://answer-cache.edgerag.internal";
+const ORIGIN = "https://edge-cache.edgerag.internal";
 
 /**
  * The Workers Cache API (`caches.default`, per data centre). Values are stored as JSON responses
  * under a synthetic URL made of the key, with `Cache-Control: max-age` as their TTL; nothing
  * of a client's request or response is stored, so no authenticated response reaches it.
  */
-export class CacheApiAnswerCache implements AnswerCache {
+export class CacheApiCache implements EdgeCache {
   readonly name = "cache-api";
 
   constructor(private readonly cache: Cache) {}

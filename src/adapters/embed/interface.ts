@@ -15,6 +15,8 @@ export interface Embedder {
    * overrides it: a semantic model earns 1; a lexical one mostly repeats what BM25 already found.
    */
   readonly fusionWeight: number;
+  /** Whether a call leaves the isolate (worth caching query vectors in the shared cache). */
+  readonly remote: boolean;
   /**
    * One vector per text, in order. `tenantId` lets a provider use the tenant's own credentials.
    * Failures are AppErrors: `upstream_timeout`, `upstream_unavailable` or `misconfigured`.

@@ -16,6 +16,7 @@ export class LocalHashEmbedder implements Embedder {
    * breaks ties.
    */
   readonly fusionWeight = 0.01;
+  readonly remote = false;
 
   constructor(readonly dimensions = 384) {
     this.model = `local/hash-v1-${dimensions}`;

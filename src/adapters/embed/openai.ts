@@ -21,6 +21,7 @@ export class OpenAiEmbedder implements Embedder {
   readonly model: string;
   readonly dimensions: number;
   readonly fusionWeight = 1;
+  readonly remote = true;
 
   constructor(private readonly options: OpenAiEmbedderOptions) {
     this.model = `openai/${options.model}@${options.dimensions}`;

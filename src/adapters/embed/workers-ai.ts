@@ -41,6 +41,7 @@ const BATCH = 100;
 export class WorkersAiEmbedder implements Embedder {
   readonly model: string;
   readonly fusionWeight = 1;
+  readonly remote = true;
 
   constructor(
     private readonly ai: AiBinding,
