@@ -11,13 +11,22 @@ const MULTIPART_TYPE = /^multipart\/form-data\s*;/i;
  * (to the validator or the handler) by replacing the request with a buffered copy.
  */
 async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string): Promise<void> {
-  const declared = c.req.header("content-length");
-  if (declared !== undefined && Number(declared) > limit) {
+  const bytes = await readCapped(c.req.raw, limit);
+  if (bytes.byteLength === 0) {
+    throw new AppError("bad_request", emptyMessage);
+  }
+  c.req.raw = new Request(c.req.raw, { body: bytes });
+}
+
+/** The whole body of a request, or `payload_too_large` as soon as it passes `limit` bytes. */
+export async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
     throw tooLarge(limit);
   }
-  const body = c.req.raw.body;
+  const body = request.body;
   if (!body) {
-    throw new AppError("bad_request", emptyMessage);
+    return new Uint8Array(0);
   }
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -34,16 +43,13 @@ async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string): 
     }
     chunks.push(value);
   }
-  if (size === 0) {
-    throw new AppError("bad_request", emptyMessage);
-  }
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  c.req.raw = new Request(c.req.raw, { body: bytes });
+  return bytes;
 }
 
 /** For JSON routes: a JSON content type (415) and a capped body (413). */

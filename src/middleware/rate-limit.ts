@@ -5,7 +5,10 @@ import type { RateTier } from "../config";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { Lru } from "../lib/lru";
+import { QUERY_BODY_MAX_BYTES } from "../schemas/query";
 import { authenticate, bearerToken, parseApiKey, touchLastUsed } from "../services/auth";
+import { logRefusedQuery } from "../services/query-log";
+import { readCapped } from "./body-limit";
 
 /**
  * Units a route consumes; 1 unless listed. Keyed by `METHOD route-pattern`.
@@ -62,6 +65,32 @@ function rejected(result: RateLimitResult): AppError {
   });
 }
 
+const isQuery = (c: Context<AppEnv>) => c.req.method === "POST" && routePath(c, -1) === "/v1/query";
+
+/**
+ * A query turned away by the limiter still belongs in the query log (the dashboard counts them).
+ * Its body is read here, capped as the route would, because after the response it cannot be;
+ * the write itself happens off the hot path.
+ */
+async function logRefused(c: Context<AppEnv>, status: number): Promise<void> {
+  const principal = c.get("principal");
+  if (!isQuery(c) || principal?.kind !== "key") {
+    return;
+  }
+  let body: string;
+  try {
+    body = new TextDecoder().decode(await readCapped(c.req.raw, QUERY_BODY_MAX_BYTES));
+  } catch {
+    return; // too large or cut off: not a query we could have answered
+  }
+  const { db } = c.var.services;
+  c.executionCtx.waitUntil(
+    logRefusedQuery(db, principal, body, status).catch((error: unknown) =>
+      c.var.logger.warn("query log write failed", { error }),
+    ),
+  );
+}
+
 function tierOf(tiers: Record<string, RateTier>, name: string, fallback: string): RateTier {
   const tier = tiers[name] ?? tiers[fallback];
   if (!tier) {
@@ -92,7 +121,7 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     const hintedKey = operatorRoute ? undefined : parseApiKey(bearerToken(header) ?? "")?.keyId;
     const hint = hintedKey ? `key:${hintedKey}` : header === undefined ? `ip:${ip}` : undefined;
     const known = hint ? blocked.get(hint) : undefined;
-    if (known) {
+    if (known && !isQuery(c)) {
       throw rejected({
         allowed: false,
         limit: known.limit,
@@ -119,6 +148,16 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     }
 
     const cost = routeCost(c.req.method, routePath(c, -1));
+    if (known) {
+      // A blocked query: still no limiter round trip (the key check above is cached), but logged.
+      await logRefused(c, 429);
+      throw rejected({
+        allowed: false,
+        limit: known.limit,
+        remaining: 0,
+        resetMs: Math.max(1, known.until - Date.now()),
+      });
+    }
     let result: RateLimitResult | undefined;
     try {
       result = await services.limiter.limit({ bucket, limit: tier.limit, windowMs: tier.window_s * 1000, cost });
@@ -134,6 +173,7 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     }
     if (result && !result.allowed) {
       blocked.set(bucket, { limit: result.limit, until: Date.now() + result.resetMs }, result.resetMs);
+      await logRefused(c, 429);
       throw rejected(result);
     }
 

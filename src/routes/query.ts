@@ -7,7 +7,13 @@ import { Lru } from "../lib/lru";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
-import { QueryBody, type QueryInput, type QueryResult, QueryResultSchema } from "../schemas/query";
+import {
+  QUERY_BODY_MAX_BYTES,
+  QueryBody,
+  type QueryInput,
+  type QueryResult,
+  QueryResultSchema,
+} from "../schemas/query";
 import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/answer";
 import { logQuery } from "../services/query-log";
 import { fusionOf } from "../services/search";
@@ -27,7 +33,7 @@ const route = createRoute({
     "With `Accept: text/event-stream` or `stream: true` the answer streams as SSE events `retrieval`, " +
     "`token`, `citation`, `done` (the final JSON) and `error` (a problem object).",
   security: bearerSecurity,
-  middleware: [requireKey("query"), jsonBody({ maxBytes: 65_536 })] as const,
+  middleware: [requireKey("query"), jsonBody({ maxBytes: QUERY_BODY_MAX_BYTES })] as const,
   request: { body: { required: true, content: { "application/json": { schema: QueryBody } } } },
   responses: {
     200: {

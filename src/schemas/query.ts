@@ -4,6 +4,9 @@ import { CollectionIds, DocumentFilter, QueryText } from "./search";
 export const MODES = ["fast", "balanced", "deep"] as const;
 export type Mode = (typeof MODES)[number];
 
+/** Largest /v1/query body (the query itself is at most 2,000 characters). */
+export const QUERY_BODY_MAX_BYTES = 65_536;
+
 export const QueryBody = z
   .object({
     query: QueryText,

@@ -2,7 +2,7 @@ import type { Db } from "../adapters/db/client";
 import { queryLog } from "../adapters/db/schema";
 import { sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
-import type { QueryInput, QueryResult } from "../schemas/query";
+import { QueryBody, type QueryInput, type QueryResult } from "../schemas/query";
 import type { KeyPrincipal } from "./principal";
 
 type Row = typeof queryLog.$inferInsert;
@@ -59,6 +59,22 @@ export async function logQuery(
     scheduled = true;
     await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS));
     await flush(db);
+  }
+}
+
+/**
+ * Records a /v1/query refused before its route ran (rate limited), from the raw body; a body that
+ * is not a valid query is not a query and is not logged.
+ */
+export async function logRefusedQuery(db: Db, principal: KeyPrincipal, body: string, status: number): Promise<void> {
+  let parsed: ReturnType<typeof QueryBody.safeParse>;
+  try {
+    parsed = QueryBody.safeParse(JSON.parse(body));
+  } catch {
+    return;
+  }
+  if (parsed.success) {
+    await logQuery(db, principal, parsed.data, { status });
   }
 }
 

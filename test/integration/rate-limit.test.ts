@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { callWith, expectProblem, newKey, newTenant } from "../support/http";
+import { callWith, expectProblem, newCollection, newKey, newTenant } from "../support/http";
 
 const tiers = (t: Record<string, { limit: number; window_s: number }>) => ({ RATE_LIMIT_TIERS: JSON.stringify(t) });
 const SMALL = tiers({
@@ -33,6 +33,32 @@ describe("global rate limiting on /v1/*", () => {
     expect(res.headers.get("ratelimit-remaining")).toBe("0");
     expect(res.headers.get("x-ratelimit-limit")).toBe("5");
     expect(body.detail).toContain("retry");
+  });
+
+  it("writes rate-limited queries to the query log too, with or without a limiter round trip", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    const free = await newKey(tenant, { scopes: ["query"], rate_tier: "free" });
+    const ask = (query: unknown) =>
+      callWith(SMALL, "POST", "/v1/query", {
+        token: free.key,
+        body: { query, collection_ids: [collection], mode: "deep" },
+      });
+    expect((await ask("first question")).status).toBe(200);
+    // Refused by the limiter, then straight from the isolate's blocked cache; a non-query is not logged.
+    await expectProblem(await ask("second question"), 429, "rate_limited");
+    await expectProblem(await ask("third question"), 429, "rate_limited");
+    await expectProblem(await ask(42), 429, "rate_limited");
+    const { results } = await env.DB.prepare(
+      "SELECT query_text, mode, status, cache_hit FROM query_log WHERE key_id = ? ORDER BY created_at, query_text",
+    )
+      .bind(free.id)
+      .all();
+    expect(results).toEqual([
+      { query_text: "first question", mode: "deep", status: 200, cache_hit: 0 },
+      { query_text: "second question", mode: "deep", status: 429, cache_hit: 0 },
+      { query_text: "third question", mode: "deep", status: 429, cache_hit: 0 },
+    ]);
   });
 
   it("limits each key on its own tier", async () => {
