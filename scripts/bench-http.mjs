@@ -5,6 +5,8 @@
 //
 //   baseline:      GET /health/live            (no auth, no limiter)
 //   authenticated: GET /v1/api-keys            (key verified, DO rate limiter, one D1 query)
+//   floor:         a bare Worker's one D1 query over its own hello route, in a second Miniflare —
+//                  what the local D1 simulator alone costs any route that reads D1 once
 //
 // Prints req/s, p50 and p99 (medians of 3 runs each, interleaved) and the ratio, then holds
 // 1,000 req/s for 60 s on the authenticated route and reports errors and p99.
@@ -12,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { buildWorker, serveWorker } from "./lib/serve.mjs";
+import { buildWorker, serveControl, serveWorker } from "./lib/serve.mjs";
 import { median, wrk } from "./lib/wrk.mjs";
 
 const args = new Map(
@@ -69,6 +71,7 @@ function hey(url, headers) {
 
 console.log("building the Worker …");
 const scriptPath = buildWorker();
+const control = await serveControl();
 const { url, mf } = await serveWorker({
   scriptPath,
   bindings: { RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }) },
@@ -91,16 +94,23 @@ try {
 
   const base = [];
   const authed = [];
+  const bare = [];
+  const bareD1 = [];
   for (let i = 0; i < RUNS; i++) {
     base.push(wrkRun(`${url}/health/live`));
     authed.push(wrkRun(`${url}/v1/api-keys`, auth));
+    bare.push(wrkRun(`${control.url}/`));
+    bareD1.push(wrkRun(`${control.url}/d1`));
     console.log(
-      `run ${i + 1}/${RUNS}: baseline ${base[i].rps.toFixed(0)} req/s, authenticated ${authed[i].rps.toFixed(0)} req/s`,
+      `run ${i + 1}/${RUNS}: baseline ${base[i].rps.toFixed(0)} req/s, authenticated ${authed[i].rps.toFixed(0)} req/s, ` +
+        `bare ${bare[i].rps.toFixed(0)} req/s, bare + one D1 query ${bareD1[i].rps.toFixed(0)} req/s`,
     );
   }
   const baseline = summarize(base);
   const authenticated = summarize(authed);
   const ratio = authenticated.rps / baseline.rps;
+  const floor = { bare: summarize(bare), d1: summarize(bareD1) };
+  const floorRatio = floor.d1.rps / floor.bare.rps;
 
   console.log(`\nsustaining ${SUSTAIN_RPS} req/s for ${SUSTAIN_SECONDS} s on GET /v1/api-keys (hey, open loop) …`);
   const sustained = hey(`${url}/v1/api-keys`, auth);
@@ -111,6 +121,10 @@ try {
   console.log(`baseline       GET /health/live  ${fmt(baseline)}`);
   console.log(`authenticated  GET /v1/api-keys  ${fmt(authenticated)}`);
   console.log(`ratio authenticated/baseline: ${ratio.toFixed(2)}  (target >= 0.60) ${ratio >= 0.6 ? "PASS" : "FAIL"}`);
+  console.log(
+    `floor: a bare Worker with one D1 query runs at ${floorRatio.toFixed(2)} of the same Worker without it ` +
+      `(${floor.d1.rps.toFixed(0)} / ${floor.bare.rps.toFixed(0)} req/s); our route reaches ${(ratio / floorRatio).toFixed(2)} of that floor`,
+  );
   console.log(
     `sustained: ${sustained.achieved_rps.toFixed(0)} req/s for ${SUSTAIN_SECONDS} s, errors ${sustained.errors}, ` +
       `p50 ${sustained.p50_ms.toFixed(2)} ms, p99 ${sustained.p99_ms.toFixed(2)} ms  ` +
@@ -130,6 +144,7 @@ try {
         baseline,
         authenticated,
         ratio,
+        floor: { ...floor, ratio: floorRatio },
         sustained,
       },
       null,
@@ -139,4 +154,5 @@ try {
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
 } finally {
   await mf.dispose();
+  await control.mf.dispose();
 }

@@ -92,3 +92,38 @@ export async function serveWorker({ scriptPath, bindings = {} }) {
   }
   return { url: url.toString().replace(/\/$/, ""), mf };
 }
+
+/**
+ * A control Worker in its own Miniflare (same runtime, same compatibility settings): `GET /` answers
+ * at once, `GET /d1` runs one `SELECT 1` on a local D1. Their ratio is the floor the simulator
+ * puts under any route that reads D1 once, measured alongside the real one.
+ */
+export async function serveControl() {
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+      workers: [
+        {
+          name: "control",
+          modules: true,
+          compatibilityDate: wranglerSetting("compatibility_date"),
+          compatibilityFlags: wranglerSetting("compatibility_flags"),
+          d1Databases: { DB: "control" },
+          script: `export default {
+            async fetch(request, env) {
+              if (new URL(request.url).pathname === "/d1") {
+                const { results } = await env.DB.prepare("SELECT 1 AS one").all();
+                return Response.json(results);
+              }
+              return Response.json({ status: "ok" });
+            },
+          };`,
+        },
+      ],
+    }),
+  );
+  const url = await mf.ready;
+  return { url: url.toString().replace(/\/$/, ""), mf };
+}

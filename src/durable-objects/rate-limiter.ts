@@ -2,9 +2,31 @@ import { DurableObject } from "cloudflare:workers";
 import type { RateLimitResult } from "../adapters/rate-limit/interface";
 
 interface Hit {
+  /** Row id in storage, so a lease's unused units can be given back. */
+  id: number;
   expires: number;
   cost: number;
+  /** Units of `cost` leased to an isolate, not yet used or given back (memory only: after a restart none come back). */
+  leased?: number;
 }
+
+/** What an isolate asks for besides its own request: a lease, and units of an old one it did not use. */
+export interface LeaseTerms {
+  /** Units the isolate would like to hold (its recent rate over `leaseMs`); 0 for none. */
+  want: number;
+  leaseMs: number;
+  giveBack?: { id: number; units: number } | undefined;
+}
+
+export interface LimitVerdict extends RateLimitResult {
+  /** Units granted to the isolate on top of `cost`, recorded in the log under hit `id`. */
+  lease?: { id: number; units: number };
+}
+
+/** A lease never takes more than this share of what is left, nor leaves less than `MIN_HEADROOM`. */
+const LEASE_SHARE = 4;
+const MIN_HEADROOM = 64;
+export const MAX_LEASE = 100;
 
 /**
  * Exact sliding-window-log limiter, one object per bucket: every decision for a bucket is made by
@@ -20,32 +42,51 @@ export class RateLimiter extends DurableObject<Env> {
   private used = 0;
   private alarmAt: number | undefined;
   private lastPurge = 0;
+  private lastId = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS hits (expires INTEGER NOT NULL, cost INTEGER NOT NULL)");
     const now = Date.now();
-    for (const row of sql.exec<{ expires: number; cost: number }>(
-      "SELECT expires, cost FROM hits WHERE expires > ? ORDER BY rowid",
+    for (const row of sql.exec<{ id: number; expires: number; cost: number }>(
+      "SELECT rowid AS id, expires, cost FROM hits WHERE expires > ? ORDER BY rowid",
       now,
     )) {
-      this.hits.push({ expires: row.expires, cost: row.cost });
+      this.hits.push({ id: row.id, expires: row.expires, cost: row.cost });
       this.used += row.cost;
+      this.lastId = row.id;
     }
   }
 
-  /** Admits `cost` units if the hits of the last `windowMs` leave room for them. */
-  limit(cost: number, limit: number, windowMs: number): RateLimitResult {
+  /**
+   * Admits `cost` units if the hits of the last `windowMs` leave room for them. With `terms`, a busy
+   * isolate may also take a lease: extra units it hands out itself for `leaseMs`, so that most of
+   * its requests need no round trip. Leased units are logged like admitted ones (so the limit still
+   * holds exactly) and stay in the log for `leaseMs` longer (so a unit used late still counts for a
+   * whole window); units the isolate did not use come back through `giveBack`.
+   */
+  limit(cost: number, limit: number, windowMs: number, terms?: LeaseTerms): LimitVerdict {
     const now = Date.now();
     this.prune(now);
+    if (terms?.giveBack) {
+      this.giveBack(terms.giveBack.id, terms.giveBack.units);
+    }
     if (this.used + cost <= limit) {
-      const expires = now + windowMs;
-      this.hits.push({ expires, cost });
-      this.used += cost;
-      this.ctx.storage.sql.exec("INSERT INTO hits (expires, cost) VALUES (?, ?)", expires, cost);
+      const left = limit - this.used - cost;
+      const units = terms && left >= MIN_HEADROOM ? Math.min(terms.want, MAX_LEASE, Math.floor(left / LEASE_SHARE)) : 0;
+      const leaseMs = units > 0 && terms ? terms.leaseMs : 0;
+      const expires = now + windowMs + leaseMs;
+      const id = ++this.lastId;
+      this.hits.push({ id, expires, cost: cost + units, leased: units });
+      this.used += cost + units;
+      this.ctx.storage.sql.exec("INSERT INTO hits (rowid, expires, cost) VALUES (?, ?, ?)", id, expires, cost + units);
       this.scheduleCleanup(expires);
-      return { allowed: true, limit, remaining: limit - this.used, resetMs: windowMs };
+      const verdict: LimitVerdict = { allowed: true, limit, remaining: limit - this.used, resetMs: windowMs };
+      if (units > 0) {
+        verdict.lease = { id, units };
+      }
+      return verdict;
     }
     return {
       allowed: false,
@@ -53,6 +94,29 @@ export class RateLimiter extends DurableObject<Env> {
       remaining: Math.max(0, limit - this.used),
       resetMs: this.waitFor(cost, limit, windowMs, now),
     };
+  }
+
+  /** Returns a lease's unused units to the window (if its hit is still in it). */
+  release(id: number, units: number): void {
+    this.prune(Date.now());
+    this.giveBack(id, units);
+  }
+
+  private giveBack(id: number, units: number): void {
+    for (let i = this.hits.length - 1; i >= this.head; i--) {
+      const hit = this.hits[i];
+      if (hit && hit.id === id) {
+        const back = Math.max(0, Math.min(units, hit.leased ?? 0));
+        hit.cost -= back;
+        hit.leased = (hit.leased ?? 0) - back;
+        this.used -= back;
+        this.ctx.storage.sql.exec("UPDATE hits SET cost = ? WHERE rowid = ?", hit.cost, id);
+        return;
+      }
+      if (hit && hit.id < id) {
+        return;
+      }
+    }
   }
 
   ping(): string {

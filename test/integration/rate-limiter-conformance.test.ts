@@ -126,3 +126,80 @@ describe("RateLimiter Durable Object", () => {
     expect((await stub.limit(1, 2, 60_000)).allowed).toBe(false);
   });
 });
+
+describe("DurableObjectRateLimiter leases", () => {
+  /** The namespace, counting round trips to the objects. */
+  const counting = () => {
+    const counter = { trips: 0 };
+    const namespace = new Proxy(env.RATE_LIMITER, {
+      get(target, name) {
+        if (name === "get") {
+          return (id: DurableObjectId) => {
+            const stub = target.get(id);
+            return new Proxy(stub, {
+              get(s, method) {
+                const value = Reflect.get(s, method);
+                if (method === "limit" || method === "release") {
+                  return (...args: unknown[]) => {
+                    counter.trips++;
+                    return (value as (...a: unknown[]) => unknown)(...args);
+                  };
+                }
+                return value;
+              },
+            });
+          };
+        }
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { namespace, counter };
+  };
+
+  it("lets busy isolates decide most requests locally, yet admits exactly the limit between them", async () => {
+    const { namespace, counter } = counting();
+    // Two isolates with their own leases, sharing one bucket's object.
+    const isolates = [new DurableObjectRateLimiter(namespace), new DurableObjectRateLimiter(namespace)];
+    const request = { bucket: unique(), limit: 600, windowMs: 60_000, cost: 1 };
+    let allowed = 0;
+    let deniedInARow = 0;
+    for (let i = 0; deniedInARow < 4 && i < 5_000; i++) {
+      const result = await isolates[i % 2]?.limit(request);
+      if (result?.allowed) {
+        allowed++;
+        deniedInARow = 0;
+      } else {
+        deniedInARow++;
+      }
+    }
+    expect(allowed).toBe(600);
+    expect(counter.trips).toBeLessThan(300);
+  });
+
+  it("gives a lease's unused units back, and grants none to a quiet bucket", async () => {
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
+    const first = await stub.limit(1, 1_000, 60_000, { want: 50, leaseMs: 250 });
+    expect(first.lease?.units).toBe(50);
+    expect(first.remaining).toBe(1_000 - 51);
+    const second = await stub.limit(1, 1_000, 60_000, {
+      want: 0,
+      leaseMs: 250,
+      giveBack: { id: first.lease?.id ?? 0, units: 30 },
+    });
+    expect(second.lease).toBeUndefined();
+    expect(second.remaining).toBe(1_000 - 51 - 1 + 30);
+    // Near the limit nothing is leased: the last units are decided one request at a time.
+    const small = await stub.limit(1, 80, 60_000, { want: 50, leaseMs: 250 }); // 22 used: 57 left
+    expect(small.lease).toBeUndefined();
+
+    const { namespace, counter } = counting();
+    const limiter = new DurableObjectRateLimiter(namespace);
+    const quiet = { bucket: unique(), limit: 1_000, windowMs: 60_000, cost: 1 };
+    for (let i = 0; i < 3; i++) {
+      expect((await limiter.limit(quiet)).remaining).toBe(1_000 - i - 1);
+      await sleep(200);
+    }
+    expect(counter.trips).toBe(3);
+  });
+});
