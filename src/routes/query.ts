@@ -14,15 +14,16 @@ import {
   type QueryResult,
   QueryResultSchema,
 } from "../schemas/query";
-import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/answer";
+import { type AnswerDeps, type AnswerOptions, answer, type CachedAnswer, prepareQuery } from "../services/answer";
 import { logQuery } from "../services/query-log";
 import { fusionOf } from "../services/search";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
 export const query = new OpenAPIHono<AppEnv>();
 
-/** L1: query embeddings of this isolate (bounded). */
+/** L1: query embeddings and complete answers of this isolate (bounded). */
 const queryEmbeddings = new Lru<Float32Array>(2_000);
+const answers = new Lru<CachedAnswer>(256);
 
 const route = createRoute({
   method: "post",
@@ -63,6 +64,7 @@ query.openapi(route, async (c) => {
     ...services,
     cache: services.cache,
     queryEmbeddings,
+    answers,
     defer: (work) => c.executionCtx.waitUntil(work),
     logger: c.var.logger,
   };

@@ -40,6 +40,8 @@ export interface AnswerDeps {
   cache: EdgeCache;
   /** L1: query embeddings by model + normalized text, in this isolate. */
   queryEmbeddings: Lru<Float32Array>;
+  /** L1: complete answers of this isolate, under the same key as in L2 (versions included). */
+  answers?: Lru<CachedAnswer>;
   /** Background work that must outlive the response (`ctx.waitUntil`). */
   defer: (work: Promise<unknown>) => void;
   logger: Pick<Logger, "warn">;
@@ -90,7 +92,7 @@ const MIN_DEEP_COVERAGE = 0.3;
 const ms = (value: number) => Math.round(value * 10) / 10;
 
 /** The cached part of an answer: everything but how this request obtained it. */
-type Cached = Omit<QueryResult, "cache" | "timings">;
+export type CachedAnswer = Omit<QueryResult, "cache" | "timings">;
 
 /** A query checked and normalized, its collections readable, with their content versions. */
 export interface PreparedQuery {
@@ -158,7 +160,16 @@ export async function answer(
       ]),
     ),
   );
-  const cached = options.cacheTtlSeconds > 0 ? await cacheGet<Cached>(deps, key) : undefined;
+  let cached: CachedAnswer | undefined;
+  if (options.cacheTtlSeconds > 0) {
+    cached = deps.answers?.get(key);
+    if (!cached) {
+      cached = await cacheGet<CachedAnswer>(deps, key);
+      if (cached) {
+        deps.answers?.set(key, cached, options.cacheTtlSeconds * 1000);
+      }
+    }
+  }
   lap("cache_lookup");
   if (cached) {
     events.retrieval?.(cached.sources);
@@ -307,9 +318,17 @@ export async function answer(
   }
   lap("cite");
 
-  const result: Cached = { answer: text, citations, sources, mode: input.mode, generator: generator.name, degraded };
+  const result: CachedAnswer = {
+    answer: text,
+    citations,
+    sources,
+    mode: input.mode,
+    generator: generator.name,
+    degraded,
+  };
   // An answer made under pressure is not worth keeping for others.
   if (options.cacheTtlSeconds > 0 && degraded.length === 0) {
+    deps.answers?.set(key, result, options.cacheTtlSeconds * 1000);
     cachePut(deps, key, result, options.cacheTtlSeconds);
   }
   timings.total_ms = ms(performance.now() - options.startedAt);

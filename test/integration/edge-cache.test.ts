@@ -188,3 +188,63 @@ describe.skipIf(skip)("the answer pipeline with a shared Redis cache", () => {
     expect(body.checks.cache?.status).toBe("down");
   });
 });
+
+describe("the isolate's own answers (L1)", () => {
+  it("serves a repeated answer without a shared-cache round trip, under the same versioned key", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    const principal: KeyPrincipal = {
+      kind: "key",
+      tenantId: tenant.id,
+      keyId: tenant.adminKeyId,
+      scopes: ["admin"],
+      collectionIds: null,
+      rateTier: "standard",
+    };
+    const config = parseConfig(env as unknown as Record<string, unknown>);
+    const shared = await otherColo();
+    let reads = 0;
+    const counting: EdgeCache = {
+      name: "counting",
+      get: (key) => {
+        reads++;
+        return shared.get(key);
+      },
+      put: (key, value, ttl) => shared.put(key, value, ttl),
+    };
+    const writes: Array<Promise<unknown>> = [];
+    const deps: AnswerDeps = {
+      db: createDb(env.DB),
+      embedder: embedderFor(config, env),
+      vectors: vectorIndexFor(config, env),
+      reranker: rerankerFor(config, env),
+      generator: generatorFor(config, env),
+      cache: counting,
+      queryEmbeddings: new Lru(10),
+      answers: new Lru(10),
+      defer: (work) => writes.push(work),
+      logger: console,
+    };
+    const ask = async () => {
+      const input = QueryBody.parse({ query: "What is in L1?", collection_ids: [collection], mode: "fast" });
+      const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
+        startedAt: performance.now(),
+        budgets: config.queryBudgets,
+        rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
+        commonTermRatio: 1,
+        cacheTtlSeconds: 300,
+        embeddingCacheTtlSeconds: 0,
+      });
+      await Promise.all(writes);
+      return result.cache;
+    };
+    expect(await ask()).toBe("miss");
+    expect(reads).toBe(1);
+    expect(await ask()).toBe("hit");
+    expect(reads).toBe(1);
+    // A new version of the collection is a new key: L1 misses too.
+    await env.DB.prepare("UPDATE collections SET version = version + 1 WHERE id = ?").bind(collection).run();
+    expect(await ask()).toBe("miss");
+    expect(reads).toBe(2);
+  });
+});
