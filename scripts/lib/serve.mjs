@@ -31,13 +31,15 @@ function wranglerSetting(name) {
 }
 
 /** Starts Miniflare on a free loopback port; returns { url, mf }. */
-export async function serveWorker({ scriptPath, bindings = {} }) {
+export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) {
   // Miniflare 5 takes a new options shape; the classic (v4) one converts into it.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
       cf: false,
+      // For profiling (Chrome DevTools protocol); off unless asked for.
+      ...(inspectorPort ? { inspectorPort } : {}),
       workers: [
         {
           name: "edgerag",

@@ -28,6 +28,16 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
+/**
+ * Compares two digests of the same algorithm (equal, public lengths: hex or base64 of SHA-256) in
+ * constant time, without hashing them again. Different lengths are simply unequal.
+ */
+export function digestsEqual(a: string, b: string): boolean {
+  const ea = encoder.encode(a);
+  const eb = encoder.encode(b);
+  return ea.byteLength === eb.byteLength && crypto.subtle.timingSafeEqual(ea, eb);
+}
+
 export function toBase64(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) {

@@ -8,7 +8,7 @@ import { and, eq, isNull, lte, or } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
 import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
 import type { Config } from "../config";
-import { constantTimeEqual, sha256Hex } from "../lib/crypto";
+import { constantTimeEqual, digestsEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
 import type { Principal, Scope } from "./principal";
 
@@ -53,15 +53,16 @@ async function loadKey(db: Db, keyId: string, ttlMs: number): Promise<ApiKeyRow 
 
 /** Checks a secret against a key row: current secret, or the previous one within its grace period. */
 async function secretMatches(row: ApiKeyRow, secret: string, now: number): Promise<boolean> {
+  // Both sides are SHA-256 hex digests (fixed length): compared as they are, in constant time.
   const hash = await sha256Hex(secret);
-  if (await constantTimeEqual(hash, row.secretHash)) {
+  if (digestsEqual(hash, row.secretHash)) {
     return true;
   }
   return (
     row.previousSecretHash !== null &&
     row.previousExpiresAt !== null &&
     row.previousExpiresAt > now &&
-    (await constantTimeEqual(hash, row.previousSecretHash))
+    digestsEqual(hash, row.previousSecretHash)
   );
 }
 
