@@ -93,8 +93,11 @@ export class DurableObjectRateLimiter implements RateLimiter {
       if (verdict.lease) {
         const current = this.leases.get(bucket);
         if (current && current.units > 0) {
-          // Another request's lease arrived first (a round trip slower than a second): keep that one.
-          await this.stub(bucket).release(verdict.lease.id, verdict.lease.units);
+          // Another request's lease arrived first (a round trip slower than a second): keep that
+          // one. This request was admitted either way; units that cannot go back stay used.
+          await this.stub(bucket)
+            .release(verdict.lease.id, verdict.lease.units)
+            .catch(() => undefined);
         } else {
           this.leases.set(
             bucket,
