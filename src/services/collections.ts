@@ -114,10 +114,13 @@ export async function deleteCollection(
     .select({ id: documents.id })
     .from(documents)
     .where(and(eq(documents.collectionId, id), eq(documents.tenantId, principal.tenantId)));
-  const chunkIds = await db
-    .select({ id: chunks.id })
-    .from(chunks)
-    .where(and(eq(chunks.collectionId, id), eq(chunks.tenantId, principal.tenantId)));
+  // Up to 50,000 ids: read only for an index that deletes by id.
+  const chunkIds = deps.vectors.dropNeedsIds
+    ? await db
+        .select({ id: chunks.id })
+        .from(chunks)
+        .where(and(eq(chunks.collectionId, id), eq(chunks.tenantId, principal.tenantId)))
+    : [];
   await db
     .delete(collections)
     .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))

@@ -10,6 +10,7 @@ import { embedderFor, vectorIndexFor } from "../../src/adapters/choose";
 import { createDb } from "../../src/adapters/db/client";
 import { OpenAiEmbedder } from "../../src/adapters/embed/openai";
 import { BGE_QUERY_INSTRUCTION, WorkersAiEmbedder } from "../../src/adapters/embed/workers-ai";
+import { namespaceOf } from "../../src/adapters/vector/interface";
 import { parseConfig } from "../../src/config";
 import { createLogger } from "../../src/lib/log";
 import type { IngestMessage } from "../../src/services/documents";
@@ -238,5 +239,13 @@ describe.each([
       expect(found.results[0]?.title).toBe("Enzymes");
       expect(found.results[0]?.ranks.vector).toBe(1);
     }
+
+    // Deleting the collection empties its namespace (by id where the index cannot drop one).
+    const [probe] = await deps.embedder.embed(["enzymes proteins"], "query");
+    const namespace = namespaceOf(tenant.id, collection);
+    expect(probe && (await deps.vectors.query(namespace, probe, 10))).not.toEqual([]);
+    const deleted = await callWith(settings, "DELETE", `/v1/collections/${collection}`, { token: tenant.adminKey });
+    expect(deleted.status).toBe(204);
+    expect(probe && (await deps.vectors.query(namespace, probe, 10))).toEqual([]);
   });
 });

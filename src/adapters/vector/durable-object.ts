@@ -8,6 +8,7 @@ import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./inte
  */
 export class DurableObjectVectorIndex implements VectorIndex {
   readonly name = "durable-object";
+  readonly dropNeedsIds = false;
 
   constructor(private readonly namespace: DurableObjectNamespace<VectorShard>) {}
 

@@ -34,9 +34,11 @@ export interface VectorIndex {
   stats(namespace: string): Promise<VectorStats>;
   /**
    * Removes every vector of the namespace (its collection was deleted). `ids` are all the ids the
-   * caller knows of, for providers that cannot drop a namespace at once.
+   * caller knows of, for providers that cannot drop a namespace at once (`dropNeedsIds`); the
+   * others ignore them, and callers need not read them.
    */
   drop(namespace: string, ids: string[]): Promise<void>;
+  readonly dropNeedsIds: boolean;
 }
 
 export const namespaceOf = (tenantId: string, collectionId: string) => `${tenantId}/${collectionId}`;

@@ -23,6 +23,7 @@ export interface UpstashVectorOptions {
  */
 export class UpstashVectorIndex implements VectorIndex {
   readonly name = "upstash-vector";
+  readonly dropNeedsIds = false;
   private readonly index: Index;
 
   constructor(options: UpstashVectorOptions) {

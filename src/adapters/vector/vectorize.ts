@@ -18,6 +18,8 @@ const MAX_TOP_K = 100;
  */
 export class VectorizeVectorIndex implements VectorIndex {
   readonly name = "vectorize";
+  /** Vectorize cannot drop a namespace: its vectors are deleted by id. */
+  readonly dropNeedsIds = true;
 
   constructor(private readonly index: VectorizeBinding) {}
 
