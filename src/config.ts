@@ -133,6 +133,14 @@ const intFrom = (fallback: number, min: number, max: number) =>
     .transform((v) => (v === undefined || v.trim() === "" ? fallback : Number(v)))
     .pipe(z.number().int().min(min).max(max));
 
+/** A provider name: case-insensitive, one of `names`; unset or empty means the first (the default). */
+const providerChoice = <const T extends readonly [string, ...string[]]>(names: T) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? names[0] : v.trim().toLowerCase()))
+    .pipe(z.enum(names));
+
 const optionalText = z
   .string()
   .optional()
@@ -170,11 +178,7 @@ const envSchema = z.object({
   QUERY_BUDGET_DEEP_MS: intFrom(8_000, 1, 60_000),
   ANSWER_CACHE_TTL_S: intFrom(300, 0, 86_400),
   EMBEDDING_CACHE_TTL_S: intFrom(86_400, 0, 2_592_000),
-  CACHE_PROVIDER: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? "cache-api" : v.trim().toLowerCase()))
-    .pipe(z.enum(["cache-api", "upstash"])),
+  CACHE_PROVIDER: providerChoice(["cache-api", "upstash"]),
   CACHE_TIMEOUT_MS: intFrom(250, 10, 5_000),
   CACHE_WARM_TOP_N: intFrom(10, 0, 100),
   RERANK_WEIGHTS: optionalText,
@@ -196,11 +200,7 @@ const envSchema = z.object({
   ENCRYPTION_KEYS: optionalText,
   UPSTASH_REDIS_REST_URL: optionalText,
   UPSTASH_REDIS_REST_TOKEN: optionalText,
-  EMBEDDINGS_PROVIDER: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? "local" : v.trim().toLowerCase()))
-    .pipe(z.enum(["local", "workers-ai", "openai"])),
+  EMBEDDINGS_PROVIDER: providerChoice(["local", "workers-ai", "openai"]),
   EMBEDDINGS_MODEL: optionalText,
   EMBEDDINGS_DIMENSIONS: z
     .string()
@@ -216,11 +216,7 @@ const envSchema = z.object({
       .optional(),
   ),
   EMBEDDINGS_TIMEOUT_MS: intFrom(10_000, 100, 60_000),
-  GENERATOR_PROVIDER: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? "extractive" : v.trim().toLowerCase()))
-    .pipe(z.enum(["extractive", "openai", "workers-ai"])),
+  GENERATOR_PROVIDER: providerChoice(["extractive", "openai", "workers-ai"]),
   GENERATOR_MODEL: optionalText,
   GENERATOR_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   GENERATOR_API_KEY: optionalText,
@@ -231,17 +227,9 @@ const envSchema = z.object({
       .optional(),
   ),
   GENERATOR_TIMEOUT_MS: intFrom(30_000, 100, 120_000),
-  RERANKER_PROVIDER: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? "local" : v.trim().toLowerCase()))
-    .pipe(z.enum(["local", "workers-ai"])),
+  RERANKER_PROVIDER: providerChoice(["local", "workers-ai"]),
   RERANKER_MODEL: optionalText,
-  VECTOR_INDEX_PROVIDER: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? "durable-object" : v.trim().toLowerCase()))
-    .pipe(z.enum(["durable-object", "vectorize", "upstash"])),
+  VECTOR_INDEX_PROVIDER: providerChoice(["durable-object", "vectorize", "upstash"]),
   UPSTASH_VECTOR_REST_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   UPSTASH_VECTOR_REST_TOKEN: optionalText,
   VECTOR_INDEX_TIMEOUT_MS: intFrom(5_000, 100, 60_000),

@@ -8,10 +8,11 @@ import { embedderFor, generatorFor, rerankerFor, vectorIndexFor } from "../../sr
 import { createDb } from "../../src/adapters/db/client";
 import { parseConfig } from "../../src/config";
 import { Lru } from "../../src/lib/lru";
-import { QueryBody } from "../../src/schemas/query";
-import { type AnswerDeps, answer, prepareQuery } from "../../src/services/answer";
+import { QueryBody, type QueryResult } from "../../src/schemas/query";
+import { type AnswerDeps, answer, type CachedAnswer, prepareQuery } from "../../src/services/answer";
 import type { KeyPrincipal } from "../../src/services/principal";
-import { callWith, json, newCollection, newTenant } from "../support/http";
+import { fusionOf } from "../../src/services/search";
+import { callWith, json, newCollection, newTenant, type TestTenant } from "../support/http";
 
 /**
  * The shared cache: Upstash Redis (real redis-server behind the REST shim) under the Cache API,
@@ -23,6 +24,60 @@ const unique = () => crypto.randomUUID();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Another data centre: an empty Cache API of its own in front of the same Redis. */
 const otherColo = async () => new CacheApiCache(await caches.open(`colo-${unique()}`));
+
+/** The principal of a tenant's first (admin) key, as the auth middleware would build it. */
+const principalOf = (tenant: TestTenant): KeyPrincipal => ({
+  kind: "key",
+  tenantId: tenant.id,
+  keyId: tenant.adminKeyId,
+  scopes: ["admin"],
+  collectionIds: null,
+  rateTier: "standard",
+});
+
+/**
+ * One question through the answer pipeline with the adapters `overrides` configure, behind
+ * `cache`, as a fresh isolate would ask it (empty L1 unless `answers` is given); waits for the
+ * deferred cache writes.
+ */
+async function askPipeline(options: {
+  overrides: Record<string, unknown>;
+  tenant: TestTenant;
+  collection: string;
+  query: string;
+  cache: EdgeCache;
+  cacheTtlSeconds: number;
+  answers?: Lru<CachedAnswer>;
+  logger?: AnswerDeps["logger"];
+}): Promise<QueryResult> {
+  const testEnv = { ...env, ...options.overrides } as Env;
+  const config = parseConfig(testEnv);
+  const writes: Array<Promise<unknown>> = [];
+  const deps: AnswerDeps = {
+    db: createDb(env.DB),
+    embedder: embedderFor(config, testEnv),
+    vectors: vectorIndexFor(config, testEnv),
+    reranker: rerankerFor(config, testEnv),
+    generator: generatorFor(config, testEnv),
+    cache: options.cache,
+    queryEmbeddings: new Lru(10),
+    answers: options.answers,
+    defer: (work) => writes.push(work),
+    logger: options.logger ?? console,
+  };
+  const principal = principalOf(options.tenant);
+  const input = QueryBody.parse({ query: options.query, collection_ids: [options.collection], mode: "fast" });
+  const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
+    startedAt: performance.now(),
+    budgets: config.queryBudgets,
+    rrf: fusionOf(config, deps.embedder),
+    commonTermRatio: 1,
+    cacheTtlSeconds: options.cacheTtlSeconds,
+    embeddingCacheTtlSeconds: 3_600,
+  });
+  await Promise.all(writes);
+  return result;
+}
 
 describe.skipIf(skip)("UpstashCache and TieredCache (redis-server)", () => {
   it("stores JSON values with a time to live, under its own prefix", async () => {
@@ -77,7 +132,7 @@ describe.skipIf(skip)("the answer pipeline with a shared Redis cache", () => {
   it("serves an answer computed in one data centre in another, and a query vector without the embedder", async () => {
     const apiKey = `sk-test-${unique()}`;
     const overrides = { ...settings(), EMBEDDINGS_API_KEY: apiKey };
-    const config = parseConfig({ ...env, ...overrides } as unknown as Record<string, unknown>);
+    const config = parseConfig({ ...env, ...overrides });
     expect(config.problems).toEqual([]);
     expect(config.cache.kind).toBe("upstash");
     const tenant = await newTenant();
@@ -86,48 +141,11 @@ describe.skipIf(skip)("the answer pipeline with a shared Redis cache", () => {
       body: { name: "shared-cache" },
     });
     const collection = (await json<{ id: string }>(created)).id;
-    const principal: KeyPrincipal = {
-      kind: "key",
-      tenantId: tenant.id,
-      keyId: tenant.adminKeyId,
-      scopes: ["admin"],
-      collectionIds: null,
-      rateTier: "standard",
-    };
-    const testEnv = { ...env, ...overrides } as Env;
     const embeddingRequests = async () =>
       ((await (await fetch(`${env.TEST_OPENAI_URL}/__requests?key=${apiKey}`)).json()) as unknown[]).length;
-    const ask = async (cache: EdgeCache, cacheTtlSeconds: number) => {
-      const deps: AnswerDeps = {
-        db: createDb(env.DB),
-        embedder: embedderFor(config, testEnv),
-        vectors: vectorIndexFor(config, testEnv),
-        reranker: rerankerFor(config, testEnv),
-        generator: generatorFor(config, testEnv),
-        cache,
-        // A fresh isolate each time: nothing in L1.
-        queryEmbeddings: new Lru(10),
-        defer: (work) => writes.push(work),
-        logger: console,
-      };
-      const writes: Array<Promise<unknown>> = [];
-      const input = QueryBody.parse({
-        query: "Which enzymes fold proteins?",
-        collection_ids: [collection],
-        mode: "fast",
-      });
-      const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
-        startedAt: performance.now(),
-        budgets: config.queryBudgets,
-        rrf: { k: 60, weights: { keyword: 1, vector: 1 } },
-        commonTermRatio: 1,
-        cacheTtlSeconds,
-        embeddingCacheTtlSeconds: 3_600,
-      });
-      await Promise.all(writes);
-      return result;
-    };
     const far = new UpstashCache(redisSettings());
+    const ask = async (cache: EdgeCache, cacheTtlSeconds: number) =>
+      askPipeline({ overrides, tenant, collection, query: "Which enzymes fold proteins?", cache, cacheTtlSeconds });
 
     // Answers off: the first isolate embeds the query, the next one finds the vector in Redis.
     expect((await ask(new TieredCache(await otherColo(), far), 0)).cache).toBe("miss");
@@ -145,40 +163,18 @@ describe.skipIf(skip)("the answer pipeline with a shared Redis cache", () => {
 
   it("answers uncached when Redis is down, and /health/ready reports the cache", async () => {
     const down = { ...settings(), UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", EMBEDDINGS_PROVIDER: "local" };
-    const config = parseConfig({ ...env, ...down } as unknown as Record<string, unknown>);
     const tenant = await newTenant();
     const collection = await newCollection(tenant);
-    const principal: KeyPrincipal = {
-      kind: "key",
-      tenantId: tenant.id,
-      keyId: tenant.adminKeyId,
-      scopes: ["admin"],
-      collectionIds: null,
-      rateTier: "standard",
-    };
     const warnings: string[] = [];
-    const writes: Array<Promise<unknown>> = [];
-    const deps: AnswerDeps = {
-      db: createDb(env.DB),
-      embedder: embedderFor(config, env),
-      vectors: vectorIndexFor(config, env),
-      reranker: rerankerFor(config, env),
-      generator: generatorFor(config, env),
+    const result = await askPipeline({
+      overrides: down,
+      tenant,
+      collection,
+      query: "Where is the shared cache?",
       cache: new TieredCache(await otherColo(), new UpstashCache({ ...redisSettings(), url: "http://127.0.0.1:9" })),
-      queryEmbeddings: new Lru(10),
-      defer: (work) => writes.push(work),
-      logger: { warn: (msg) => warnings.push(msg) },
-    };
-    const input = QueryBody.parse({ query: "Where is the shared cache?", collection_ids: [collection], mode: "fast" });
-    const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
-      startedAt: performance.now(),
-      budgets: config.queryBudgets,
-      rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
-      commonTermRatio: 1,
       cacheTtlSeconds: 300,
-      embeddingCacheTtlSeconds: 3_600,
+      logger: { warn: (msg) => warnings.push(msg) },
     });
-    await Promise.all(writes);
     expect(result.cache).toBe("miss");
     expect(warnings).toEqual(["shared cache read failed; treated as a miss", "shared cache write failed"]);
 
@@ -193,15 +189,6 @@ describe("the isolate's own answers (L1)", () => {
   it("serves a repeated answer without a shared-cache round trip, under the same versioned key", async () => {
     const tenant = await newTenant();
     const collection = await newCollection(tenant);
-    const principal: KeyPrincipal = {
-      kind: "key",
-      tenantId: tenant.id,
-      keyId: tenant.adminKeyId,
-      scopes: ["admin"],
-      collectionIds: null,
-      rateTier: "standard",
-    };
-    const config = parseConfig(env as unknown as Record<string, unknown>);
     const shared = await otherColo();
     let reads = 0;
     const counting: EdgeCache = {
@@ -212,32 +199,19 @@ describe("the isolate's own answers (L1)", () => {
       },
       put: (key, value, ttl) => shared.put(key, value, ttl),
     };
-    const writes: Array<Promise<unknown>> = [];
-    const deps: AnswerDeps = {
-      db: createDb(env.DB),
-      embedder: embedderFor(config, env),
-      vectors: vectorIndexFor(config, env),
-      reranker: rerankerFor(config, env),
-      generator: generatorFor(config, env),
-      cache: counting,
-      queryEmbeddings: new Lru(10),
-      answers: new Lru(10),
-      defer: (work) => writes.push(work),
-      logger: console,
-    };
-    const ask = async () => {
-      const input = QueryBody.parse({ query: "What is in L1?", collection_ids: [collection], mode: "fast" });
-      const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
-        startedAt: performance.now(),
-        budgets: config.queryBudgets,
-        rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
-        commonTermRatio: 1,
-        cacheTtlSeconds: 300,
-        embeddingCacheTtlSeconds: 0,
-      });
-      await Promise.all(writes);
-      return result.cache;
-    };
+    const answers = new Lru<CachedAnswer>(10);
+    const ask = async () =>
+      (
+        await askPipeline({
+          overrides: {},
+          tenant,
+          collection,
+          query: "What is in L1?",
+          cache: counting,
+          cacheTtlSeconds: 300,
+          answers,
+        })
+      ).cache;
     expect(await ask()).toBe("miss");
     expect(reads).toBe(1);
     expect(await ask()).toBe("hit");
