@@ -26,7 +26,7 @@ export interface LimitVerdict extends RateLimitResult {
 /** A lease never takes more than this share of what is left, nor leaves less than `MIN_HEADROOM`. */
 const LEASE_SHARE = 4;
 const MIN_HEADROOM = 64;
-export const MAX_LEASE = 100;
+const MAX_LEASE = 100;
 
 /**
  * Exact sliding-window-log limiter, one object per bucket: every decision for a bucket is made by

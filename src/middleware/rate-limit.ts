@@ -121,13 +121,15 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     const hintedKey = operatorRoute ? undefined : parseApiKey(bearerToken(header) ?? "")?.keyId;
     const hint = hintedKey ? `key:${hintedKey}` : header === undefined ? `ip:${ip}` : undefined;
     const known = hint ? blocked.get(hint) : undefined;
-    if (known && !isQuery(c)) {
-      throw rejected({
-        allowed: false,
-        limit: known.limit,
-        remaining: 0,
-        resetMs: Math.max(1, known.until - Date.now()),
-      });
+    const stillBlocked: RateLimitResult | undefined = known && {
+      allowed: false,
+      limit: known.limit,
+      remaining: 0,
+      resetMs: Math.max(1, known.until - Date.now()),
+    };
+    // A query is identified first (the key check is cached), so that its refusal can be logged.
+    if (stillBlocked && !isQuery(c)) {
+      throw rejected(stillBlocked);
     }
 
     const credentials = await authenticate({ db: services.db, config }, header, operatorRoute);
@@ -147,17 +149,11 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
       c.set("auth_error", credentials.reason);
     }
 
-    const cost = routeCost(c.req.method, routePath(c, -1));
-    if (known) {
-      // A blocked query: still no limiter round trip (the key check above is cached), but logged.
+    if (stillBlocked) {
       await logRefused(c, 429);
-      throw rejected({
-        allowed: false,
-        limit: known.limit,
-        remaining: 0,
-        resetMs: Math.max(1, known.until - Date.now()),
-      });
+      throw rejected(stillBlocked);
     }
+    const cost = routeCost(c.req.method, routePath(c, -1));
     let result: RateLimitResult | undefined;
     try {
       result = await services.limiter.limit({ bucket, limit: tier.limit, windowMs: tier.window_s * 1000, cost });

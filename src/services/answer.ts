@@ -368,12 +368,14 @@ async function embedQueries(
   const keyOf = (text: string) => `${tenantId}:${deps.embedder.model}:${text.toLowerCase()}`;
   const out = texts.map((text) => deps.queryEmbeddings.get(keyOf(text)));
   const shared = deps.embedder.remote && sharedTtlSeconds > 0;
-  const sharedKeyOf = (text: string) => sha256Hex(`embedding-v1\n${keyOf(text)}`);
+  // L2 keys, hashed once for the lookup and the write-back.
+  const sharedKeys = shared ? await Promise.all(texts.map((text) => sha256Hex(`embedding-v1\n${keyOf(text)}`))) : [];
   if (shared) {
     await Promise.all(
       texts.map(async (text, i) => {
-        if (out[i] === undefined) {
-          const hit = await cacheGet<unknown>(deps, await sharedKeyOf(text));
+        const key = sharedKeys[i];
+        if (out[i] === undefined && key) {
+          const hit = await cacheGet<unknown>(deps, key);
           const vector = decodeVector(hit, deps.embedder.dimensions);
           if (vector) {
             out[i] = vector;
@@ -393,9 +395,10 @@ async function embedQueries(
       if (vector) {
         out[i] = vector;
         deps.queryEmbeddings.set(keyOf(text), vector, L1_EMBEDDING_TTL_MS);
-        if (shared) {
+        const key = sharedKeys[i];
+        if (key) {
           const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
-          cachePut(deps, await sharedKeyOf(text), toBase64(bytes), sharedTtlSeconds);
+          cachePut(deps, key, toBase64(bytes), sharedTtlSeconds);
         }
       }
     }
