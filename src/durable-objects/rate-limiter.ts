@@ -2,19 +2,20 @@ import { DurableObject } from "cloudflare:workers";
 import type { RateLimitResult } from "../adapters/rate-limit/interface";
 
 interface Hit {
-  /** Row id in storage, so a lease's unused units can be given back. */
+  /** Row id in storage (AUTOINCREMENT: never reused, so a late give-back cannot hit a newer row). */
   id: number;
   expires: number;
   cost: number;
-  /** Units of `cost` leased to an isolate, not yet used or given back (memory only: after a restart none come back). */
-  leased?: number;
+  /** Units of `cost` leased to an isolate and not yet settled (memory only: after a restart none are). */
+  leased: number;
 }
 
-/** What an isolate asks for besides its own request: a lease, and units of an old one it did not use. */
+/** What an isolate asks for besides its own request: a lease, and the end of its previous one. */
 export interface LeaseTerms {
   /** Units the isolate would like to hold (its recent rate over `leaseMs`); 0 for none. */
   want: number;
   leaseMs: number;
+  /** Settles an earlier lease: `units` of it went unused and come back (0 if all were used). */
   giveBack?: { id: number; units: number } | undefined;
 }
 
@@ -27,6 +28,12 @@ export interface LimitVerdict extends RateLimitResult {
 const LEASE_SHARE = 4;
 const MIN_HEADROOM = 64;
 const MAX_LEASE = 100;
+/**
+ * Unsettled leases together hold at most this share of the limit. Units of a lease that an isolate
+ * never settles (it went away) are lost for one window, and a request can be refused while another
+ * isolate still holds units: this bounds both, so the limiter admits at least 98 % of the limit.
+ */
+export const LEASED_SHARE_OF_LIMIT = 0.02;
 
 /**
  * Exact sliding-window-log limiter, one object per bucket: every decision for a bucket is made by
@@ -34,28 +41,39 @@ const MAX_LEASE = 100;
  * can interleave between reading the log and appending to it — so concurrent calls can never both
  * take the last unit. Hits go to SQLite storage in the same turn; the output gate holds the reply
  * until they are durable, so an eviction never forgets what was admitted.
+ *
+ * Storage is an append-only log with AUTOINCREMENT ids; expired rows are deleted lazily (at most
+ * once a second, and by the alarm), so they may linger after a restart without ever colliding with
+ * a new row.
  */
 export class RateLimiter extends DurableObject<Env> {
   /** Live hits are `hits[head..]`; the prefix is dropped in bulk so pruning stays O(1) amortised. */
   private hits: Hit[] = [];
   private head = 0;
   private used = 0;
+  /** Sum of `leased` over live hits. */
+  private leasedOut = 0;
   private alarmAt: number | undefined;
   private lastPurge = 0;
-  private lastId = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    sql.exec("CREATE TABLE IF NOT EXISTS hits (expires INTEGER NOT NULL, cost INTEGER NOT NULL)");
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY AUTOINCREMENT, expires INTEGER NOT NULL, cost INTEGER NOT NULL)",
+    );
     const now = Date.now();
+    // Objects written before the log existed kept their hits in `hits` (plain rowids, reused after deletes).
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hits'").toArray().length > 0) {
+      sql.exec("INSERT INTO log (expires, cost) SELECT expires, cost FROM hits WHERE expires > ? ORDER BY rowid", now);
+      sql.exec("DROP TABLE hits");
+    }
     for (const row of sql.exec<{ id: number; expires: number; cost: number }>(
-      "SELECT rowid AS id, expires, cost FROM hits WHERE expires > ? ORDER BY rowid",
+      "SELECT id, expires, cost FROM log WHERE expires > ? ORDER BY id",
       now,
     )) {
-      this.hits.push({ id: row.id, expires: row.expires, cost: row.cost });
+      this.hits.push({ id: row.id, expires: row.expires, cost: row.cost, leased: 0 });
       this.used += row.cost;
-      this.lastId = row.id;
     }
   }
 
@@ -70,17 +88,17 @@ export class RateLimiter extends DurableObject<Env> {
     const now = Date.now();
     this.prune(now);
     if (terms?.giveBack) {
-      this.giveBack(terms.giveBack.id, terms.giveBack.units);
+      this.settle(terms.giveBack.id, terms.giveBack.units);
     }
     if (this.used + cost <= limit) {
-      const left = limit - this.used - cost;
-      const units = terms && left >= MIN_HEADROOM ? Math.min(terms.want, MAX_LEASE, Math.floor(left / LEASE_SHARE)) : 0;
-      const leaseMs = units > 0 && terms ? terms.leaseMs : 0;
-      const expires = now + windowMs + leaseMs;
-      const id = ++this.lastId;
+      const units = terms ? this.leaseSize(terms.want, limit - this.used - cost, limit) : 0;
+      const expires = now + windowMs + (units > 0 && terms ? terms.leaseMs : 0);
+      const { id } = this.ctx.storage.sql
+        .exec<{ id: number }>("INSERT INTO log (expires, cost) VALUES (?, ?) RETURNING id", expires, cost + units)
+        .one();
       this.hits.push({ id, expires, cost: cost + units, leased: units });
       this.used += cost + units;
-      this.ctx.storage.sql.exec("INSERT INTO hits (rowid, expires, cost) VALUES (?, ?, ?)", id, expires, cost + units);
+      this.leasedOut += units;
       this.scheduleCleanup(expires);
       const verdict: LimitVerdict = { allowed: true, limit, remaining: limit - this.used, resetMs: windowMs };
       if (units > 0) {
@@ -88,32 +106,47 @@ export class RateLimiter extends DurableObject<Env> {
       }
       return verdict;
     }
-    return {
-      allowed: false,
-      limit,
-      remaining: Math.max(0, limit - this.used),
-      resetMs: this.waitFor(cost, limit, windowMs, now),
-    };
+    let resetMs = this.waitFor(cost, limit, windowMs, now);
+    // Units still out on leases may come back within a lease period: a refusal then is not a
+    // reason for the caller to stay away for a whole window.
+    if (this.leasedOut > 0 && terms) {
+      resetMs = Math.min(resetMs, terms.leaseMs * 2);
+    }
+    return { allowed: false, limit, remaining: Math.max(0, limit - this.used), resetMs };
   }
 
-  /** Returns a lease's unused units to the window (if its hit is still in it). */
+  /** Units to lease: what the isolate wants, within every share that keeps the limit honest. */
+  private leaseSize(want: number, left: number, limit: number): number {
+    if (want <= 0 || left < MIN_HEADROOM) {
+      return 0;
+    }
+    // Half of what the leased share still allows, so that several busy isolates each get some.
+    const share = Math.ceil((Math.floor(limit * LEASED_SHARE_OF_LIMIT) - this.leasedOut) / 2);
+    return Math.max(0, Math.min(want, MAX_LEASE, Math.floor(left / LEASE_SHARE), share));
+  }
+
+  /** Settles a lease that an isolate could not use (another lease of its own arrived first). */
   release(id: number, units: number): void {
     this.prune(Date.now());
-    this.giveBack(id, units);
+    this.settle(id, units);
   }
 
-  private giveBack(id: number, units: number): void {
+  /** Ends a lease: its unused `units` go back to the window (if its hit is still in it). */
+  private settle(id: number, units: number): void {
     for (let i = this.hits.length - 1; i >= this.head; i--) {
       const hit = this.hits[i];
-      if (hit && hit.id === id) {
-        const back = Math.max(0, Math.min(units, hit.leased ?? 0));
-        hit.cost -= back;
-        hit.leased = (hit.leased ?? 0) - back;
-        this.used -= back;
-        this.ctx.storage.sql.exec("UPDATE hits SET cost = ? WHERE rowid = ?", hit.cost, id);
+      if (!hit || hit.id < id) {
         return;
       }
-      if (hit && hit.id < id) {
+      if (hit.id === id) {
+        const back = Math.max(0, Math.min(units, hit.leased));
+        this.leasedOut -= hit.leased;
+        hit.leased = 0;
+        if (back > 0) {
+          hit.cost -= back;
+          this.used -= back;
+          this.ctx.storage.sql.exec("UPDATE log SET cost = ? WHERE id = ?", hit.cost, id);
+        }
         return;
       }
     }
@@ -133,7 +166,8 @@ export class RateLimiter extends DurableObject<Env> {
     } else {
       this.hits = [];
       this.head = 0;
-      this.ctx.storage.sql.exec("DELETE FROM hits");
+      this.leasedOut = 0;
+      this.ctx.storage.sql.exec("DELETE FROM log");
     }
   }
 
@@ -149,6 +183,7 @@ export class RateLimiter extends DurableObject<Env> {
         break;
       }
       this.used -= hit.cost;
+      this.leasedOut -= hit.leased;
       this.head++;
     }
     if (this.head === start) {
@@ -158,11 +193,11 @@ export class RateLimiter extends DurableObject<Env> {
       this.hits = this.hits.slice(this.head);
       this.head = 0;
     }
-    // Expired rows are harmless (loading skips them), so storage is purged at most once a second
-    // instead of on every call under load.
+    // Expired rows are harmless (loading skips them, and ids are never reused), so storage is
+    // purged at most once a second instead of on every call under load.
     if (now - this.lastPurge >= 1_000) {
       this.lastPurge = now;
-      this.ctx.storage.sql.exec("DELETE FROM hits WHERE expires <= ?", now);
+      this.ctx.storage.sql.exec("DELETE FROM log WHERE expires <= ?", now);
     }
   }
 

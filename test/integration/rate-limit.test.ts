@@ -126,6 +126,33 @@ describe("global rate limiting on /v1/*", () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it("admits 100 concurrent clients at least 98 % of the limit and never more", async () => {
+    const minute120 = tiers({ anonymous: { limit: 2, window_s: 60 }, standard: { limit: 120, window_s: 60 } });
+    const tenant = await newTenant();
+    let admitted = 0;
+    let refused = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        // Each client sends one request after another and gives up after three refusals in a row.
+        for (let inARow = 0, sent = 0; inARow < 3 && sent < 20; sent++) {
+          const res = await callWith(minute120, "GET", "/v1/api-keys", { token: tenant.adminKey });
+          if (res.status === 200) {
+            admitted++;
+            inARow = 0;
+          } else {
+            await expectProblem(res, 429, "rate_limited");
+            refused++;
+            inARow++;
+            await new Promise((r) => setTimeout(r, 300));
+          }
+        }
+      }),
+    );
+    expect(admitted).toBeLessThanOrEqual(120);
+    expect(admitted).toBeGreaterThanOrEqual(118);
+    expect(refused).toBeGreaterThan(0);
+  });
+
   it("does not limit health checks", async () => {
     for (let i = 0; i < 5; i++) {
       expect((await callWith(SMALL, "GET", "/health/live")).status).toBe(200);

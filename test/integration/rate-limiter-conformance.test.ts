@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { DurableObjectRateLimiter } from "../../src/adapters/rate-limit/durable-object";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DurableObjectRateLimiter, LEASE_MS } from "../../src/adapters/rate-limit/durable-object";
 import type { RateLimiter } from "../../src/adapters/rate-limit/interface";
 import { UpstashRateLimiter } from "../../src/adapters/rate-limit/upstash";
 
@@ -112,7 +112,7 @@ describe("RateLimiter Durable Object", () => {
     await sleep(150);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const rows = await runInDurableObject(stub, (_, state) =>
-      state.storage.sql.exec("SELECT COUNT(*) AS n FROM hits").one(),
+      state.storage.sql.exec("SELECT COUNT(*) AS n FROM log").one(),
     );
     expect(rows.n).toBe(0);
     expect((await stub.limit(1, 1, 100)).allowed).toBe(true);
@@ -124,6 +124,75 @@ describe("RateLimiter Durable Object", () => {
     expect((await stub.limit(2, 2, 60_000)).allowed).toBe(true);
     await evictDurableObject(stub);
     expect((await stub.limit(1, 2, 60_000)).allowed).toBe(false);
+  });
+});
+
+describe("RateLimiter Durable Object across window boundaries", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  // The object runs in this isolate, so a faked Date moves its clock too; alarms keep real time.
+  const at = (ms: number) => vi.setSystemTime(ms);
+
+  it("admits again after the window at every offset, with or without an eviction in between", async () => {
+    const { evictDurableObject } = await import("cloudflare:test");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const windowMs = 60_000;
+    const start = Date.now();
+    const offsets = [-500, -1, 0, 1, 50, 300, 400, 600, 800, 999, 1_000, 1_001, 1_500, 2_500, 60_000, 119_999];
+    for (const evict of [false, true]) {
+      for (const offset of offsets) {
+        const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
+        at(start);
+        for (let i = 0; i < 3; i++) {
+          expect((await stub.limit(1, 3, windowMs)).allowed).toBe(true);
+        }
+        expect((await stub.limit(1, 3, windowMs)).allowed).toBe(false);
+        if (evict) {
+          await evictDurableObject(stub);
+        }
+        at(start + windowMs + offset);
+        const inWindow = offset < 0;
+        const again = await stub.limit(1, 3, windowMs);
+        expect({ offset, evict, allowed: again.allowed }).toEqual({ offset, evict, allowed: !inWindow });
+        if (!inWindow) {
+          expect(again.remaining).toBe(2);
+          // And the bucket keeps counting from there, across a second eviction too.
+          await evictDurableObject(stub);
+          expect((await stub.limit(2, 3, windowMs)).remaining).toBe(0);
+          expect((await stub.limit(1, 3, windowMs)).allowed).toBe(false);
+        }
+      }
+    }
+  });
+
+  it("never reuses a log id, so a late give-back cannot touch a newer hit", async () => {
+    const { evictDurableObject, runInDurableObject } = await import("cloudflare:test");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const start = Date.now();
+    const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
+    at(start);
+    const leased = await stub.limit(1, 10_000, 1_000, { want: 50, leaseMs: 250 });
+    expect(leased.lease?.units).toBe(50);
+    await evictDurableObject(stub);
+    at(start + 5_000);
+    const fresh = await stub.limit(1, 10_000, 1_000, { want: 40, leaseMs: 250 });
+    expect(fresh.lease?.id).toBeGreaterThan(leased.lease?.id ?? Number.POSITIVE_INFINITY);
+    // The old lease's give-back arrives now: it must not shrink the new hit.
+    const later = await stub.limit(1, 10_000, 1_000, {
+      want: 0,
+      leaseMs: 250,
+      giveBack: { id: leased.lease?.id ?? 0, units: 50 },
+    });
+    expect(later.remaining).toBe(10_000 - 41 - 1);
+    const ids = await runInDurableObject(stub, (_, state) =>
+      state.storage.sql
+        .exec<{ id: number }>("SELECT id FROM log ORDER BY id")
+        .toArray()
+        .map((row) => row.id),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
 
@@ -161,10 +230,11 @@ describe("DurableObjectRateLimiter leases", () => {
     const { namespace, counter } = counting();
     // Two isolates with their own leases, sharing one bucket's object.
     const isolates = [new DurableObjectRateLimiter(namespace), new DurableObjectRateLimiter(namespace)];
-    const request = { bucket: unique(), limit: 600, windowMs: 60_000, cost: 1 };
+    // Leases may hold 2 % of the limit together: 100 units here, so both isolates can hold some.
+    const request = { bucket: unique(), limit: 5_000, windowMs: 60_000, cost: 1 };
     let allowed = 0;
     let deniedInARow = 0;
-    for (let i = 0; deniedInARow < 4 && i < 5_000; i++) {
+    for (let i = 0; deniedInARow < 4 && i < 20_000; i++) {
       const result = await isolates[i % 2]?.limit(request);
       if (result?.allowed) {
         allowed++;
@@ -173,24 +243,95 @@ describe("DurableObjectRateLimiter leases", () => {
         deniedInARow++;
       }
     }
-    expect(allowed).toBe(600);
-    expect(counter.trips).toBeLessThan(300);
+    expect(allowed).toBe(5_000);
+    expect(counter.trips).toBeLessThan(1_000);
+  });
+
+  /** `clients` concurrent callers, each sending until it is refused `patience` times in a row. */
+  const admittedBy = async (limiters: DurableObjectRateLimiter[], limit: number, clients: number) => {
+    const request = { bucket: unique(), limit, windowMs: 60_000, cost: 1 };
+    let admitted = 0;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        const limiter = limiters[client % limiters.length];
+        for (let refused = 0, sent = 0; refused < 3 && sent < limit; sent++) {
+          const result = await limiter?.limit(request);
+          if (result?.allowed) {
+            admitted++;
+            refused = 0;
+          } else {
+            refused++;
+            await sleep(5);
+          }
+        }
+      }),
+    );
+    return admitted;
+  };
+
+  it("admits at least 98 % and never more than the limit to 100 concurrent clients", async () => {
+    for (const [limit, isolates] of [
+      [120, 1],
+      [120, 3],
+      [1_000, 1],
+      [5_000, 2],
+    ] as const) {
+      const limiters = Array.from({ length: isolates }, () => new DurableObjectRateLimiter(env.RATE_LIMITER));
+      const admitted = await admittedBy(limiters, limit, 100);
+      expect({ limit, isolates, admitted: admitted <= limit }).toEqual({ limit, isolates, admitted: true });
+      expect(admitted).toBeGreaterThanOrEqual(Math.ceil(limit * 0.98));
+    }
+  });
+
+  it("admits the whole limit to one client sending requests one after another", async () => {
+    for (const limit of [120, 1_000]) {
+      expect(await admittedBy([new DurableObjectRateLimiter(env.RATE_LIMITER)], limit, 1)).toBe(limit);
+    }
+  });
+
+  it("loses no more than 2 % of the limit to leases that end between bursts or at a steady pace", async () => {
+    const limiter = new DurableObjectRateLimiter(env.RATE_LIMITER);
+    // Bursts of 50 concurrent requests with pauses longer than a lease in between.
+    const bursty = { bucket: unique(), limit: 120, windowMs: 60_000, cost: 1 };
+    let admitted = 0;
+    for (let burst = 0; burst < 5; burst++) {
+      const results = await Promise.all(Array.from({ length: 50 }, () => limiter.limit(bursty)));
+      admitted += results.filter((r) => r.allowed).length;
+      await sleep(LEASE_MS + 100);
+    }
+    expect(admitted).toBeLessThanOrEqual(120);
+    expect(admitted).toBeGreaterThanOrEqual(118);
+    // One client at about 60 requests a second: busy enough to be leased units it cannot all use.
+    const steady = { bucket: unique(), limit: 120, windowMs: 60_000, cost: 1 };
+    admitted = 0;
+    for (let i = 0; i < 160; i++) {
+      admitted += (await limiter.limit(steady)).allowed ? 1 : 0;
+      await sleep(15);
+    }
+    expect(admitted).toBeLessThanOrEqual(120);
+    expect(admitted).toBeGreaterThanOrEqual(118);
   });
 
   it("gives a lease's unused units back, and grants none to a quiet bucket", async () => {
     const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
-    const first = await stub.limit(1, 1_000, 60_000, { want: 50, leaseMs: 250 });
+    const first = await stub.limit(1, 10_000, 60_000, { want: 50, leaseMs: 250 });
     expect(first.lease?.units).toBe(50);
-    expect(first.remaining).toBe(1_000 - 51);
-    const second = await stub.limit(1, 1_000, 60_000, {
+    expect(first.remaining).toBe(10_000 - 51);
+    const second = await stub.limit(1, 10_000, 60_000, {
       want: 0,
       leaseMs: 250,
       giveBack: { id: first.lease?.id ?? 0, units: 30 },
     });
     expect(second.lease).toBeUndefined();
-    expect(second.remaining).toBe(1_000 - 51 - 1 + 30);
+    expect(second.remaining).toBe(10_000 - 51 - 1 + 30);
+    // Leases together hold at most 2 % of the limit (200 units; the one above is settled), and a
+    // new lease takes half of what is still free of that share, so other isolates get some too.
+    const third = await stub.limit(1, 10_000, 60_000, { want: 100, leaseMs: 250 });
+    const fourth = await stub.limit(1, 10_000, 60_000, { want: 100, leaseMs: 250 });
+    const fifth = await stub.limit(1, 10_000, 60_000, { want: 100, leaseMs: 250 });
+    expect([third.lease?.units, fourth.lease?.units, fifth.lease?.units]).toEqual([100, 50, 25]);
     // Near the limit nothing is leased: the last units are decided one request at a time.
-    const small = await stub.limit(1, 80, 60_000, { want: 50, leaseMs: 250 }); // 22 used: 57 left
+    const small = await stub.limit(1, 300, 60_000, { want: 50, leaseMs: 250 }); // 245 used: 54 left
     expect(small.lease).toBeUndefined();
 
     const { namespace, counter } = counting();

@@ -39,7 +39,8 @@ interface Traffic {
  * per isolate instead of one per request. The limit still holds exactly — every admitted unit is in
  * the object's log — and a quiet or nearly exhausted bucket gets no lease at all, so its requests
  * are decided one by one as before. Units not used before the lease ends are given back with the
- * next round trip; what an isolate that goes away still held stays used for one window at most.
+ * next round trip; what an isolate that goes away still held stays used for one window at most, and
+ * all unsettled leases of a bucket together hold at most 2 % of its limit (the object enforces it).
  */
 export class DurableObjectRateLimiter implements RateLimiter {
   readonly name = "durable-object";
@@ -69,8 +70,9 @@ export class DurableObjectRateLimiter implements RateLimiter {
       lease.units -= cost;
       return { allowed: true, limit, remaining: lease.remaining + lease.units, resetMs: lease.resetAt - now };
     }
-    // The old lease (ended, used up or for another tier) goes; its unused units go back.
-    const giveBack = lease && lease.units > 0 ? { id: lease.id, units: lease.units } : undefined;
+    // The old lease (ended, used up or for another tier) is settled: its unused units go back, and
+    // the object stops counting it against the share of the limit that leases may hold.
+    const giveBack = lease ? { id: lease.id, units: lease.units } : undefined;
     this.leases.delete(bucket);
 
     // Size a lease from the traffic since the last round trip; one request at a time asks for one.
@@ -92,7 +94,7 @@ export class DurableObjectRateLimiter implements RateLimiter {
       });
       if (verdict.lease) {
         const current = this.leases.get(bucket);
-        if (current && current.units > 0) {
+        if (current) {
           // Another request's lease arrived first (a round trip slower than a second): keep that
           // one. This request was admitted either way; units that cannot go back stay used.
           await this.stub(bucket)
@@ -110,7 +112,9 @@ export class DurableObjectRateLimiter implements RateLimiter {
               remaining: verdict.remaining,
               resetAt: Date.now() + verdict.resetMs,
             },
-            LEASE_MS,
+            // Kept past its end until the next round trip settles it: a lease that simply vanished
+            // would keep its unused units counted as used for a whole window.
+            windowMs + LEASE_MS,
           );
         }
       }
