@@ -53,7 +53,7 @@ const list = createRoute({
 });
 
 apiKeys.openapi(list, async (c) => {
-  const items = await listApiKeys(c.var.services.db, keyOf(c.var.principal).tenantId);
+  const items = await listApiKeys(c.var.services.db, keyOf(c.var.principal));
   return c.json({ items }, 200);
 });
 
@@ -78,7 +78,7 @@ const rotate = createRoute({
 apiKeys.openapi(rotate, async (c) => {
   const { id } = c.req.valid("param");
   const { grace_seconds } = c.req.valid("json");
-  const key = await rotateApiKey(c.var.services.db, keyOf(c.var.principal).tenantId, id, grace_seconds);
+  const key = await rotateApiKey(c.var.services.db, keyOf(c.var.principal), id, grace_seconds);
   return c.json(key, 200);
 });
 
@@ -94,6 +94,6 @@ const revoke = createRoute({
 });
 
 apiKeys.openapi(revoke, async (c) => {
-  await revokeApiKey(c.var.services.db, keyOf(c.var.principal).tenantId, c.req.valid("param").id);
+  await revokeApiKey(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id);
   return c.body(null, 204);
 });

@@ -26,7 +26,7 @@ const put = createRoute({
 secrets.openapi(put, async (c) => {
   const { name } = c.req.valid("param");
   const { value } = c.req.valid("json");
-  await putSecret(c.var.services.db, c.var.config, keyOf(c.var.principal).tenantId, name, value);
+  await putSecret(c.var.services.db, c.var.config, keyOf(c.var.principal), name, value);
   return c.body(null, 204);
 });
 
@@ -44,7 +44,7 @@ const list = createRoute({
 });
 
 secrets.openapi(list, async (c) => {
-  return c.json({ items: await listSecrets(c.var.services.db, keyOf(c.var.principal).tenantId) }, 200);
+  return c.json({ items: await listSecrets(c.var.services.db, keyOf(c.var.principal)) }, 200);
 });
 
 const remove = createRoute({
@@ -59,6 +59,6 @@ const remove = createRoute({
 });
 
 secrets.openapi(remove, async (c) => {
-  await deleteSecret(c.var.services.db, keyOf(c.var.principal).tenantId, c.req.valid("param").name);
+  await deleteSecret(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").name);
   return c.body(null, 204);
 });

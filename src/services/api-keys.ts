@@ -12,7 +12,7 @@ import { randomBase62 } from "../lib/ids";
 import type { ApiKeyView, CreateApiKeyInput } from "../schemas/api-keys";
 import { iso } from "../schemas/common";
 import { forgetKey } from "./auth";
-import type { KeyPrincipal, Scope } from "./principal";
+import { assertCovers, covers, type KeyPrincipal, type Reach, type Scope } from "./principal";
 
 /** A tenant may hold at most this many keys (revoked keys are deleted and do not count). */
 export const MAX_KEYS_PER_TENANT = 100;
@@ -67,17 +67,9 @@ export async function createApiKey(
       errors: [{ path: "expires_at", message: "must be in the future" }],
     });
   }
-  // A restricted key cannot mint a key that reaches further than itself.
   const collectionIds = input.collection_ids ? [...new Set(input.collection_ids)] : null;
-  if (creator.collectionIds !== null) {
-    const allowed = new Set(creator.collectionIds);
-    if (collectionIds === null || collectionIds.some((id) => !allowed.has(id))) {
-      throw new AppError(
-        "forbidden",
-        "A key restricted to collections can only create keys restricted to a subset of them.",
-      );
-    }
-  }
+  // A key cannot mint a key that reaches further than itself.
+  assertCovers(creator, { scopes: input.scopes, collectionIds }, "a key with these scopes and collections");
   if (collectionIds !== null) {
     const found = await deps.db
       .select({ id: collections.id })
@@ -135,27 +127,47 @@ function prepareList(db: Db) {
     .prepare();
 }
 
-export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyView[]> {
+/** The tenant's keys that `principal` covers (a restricted key sees only keys within its reach). */
+export async function listApiKeys(db: Db, principal: KeyPrincipal): Promise<ApiKeyView[]> {
   let statement = listStatements.get(db);
   if (!statement) {
     statement = prepareList(db);
     listStatements.set(db, statement);
   }
-  const rows = await statement.all({ tenantId });
+  const rows = await statement.all({ tenantId: principal.tenantId });
   const now = Date.now();
-  return rows.map((row) => toView(row, now));
+  return rows.filter((row) => covers(principal, reachOf(row))).map((row) => toView(row, now));
+}
+
+function reachOf(row: ApiKeyRow): Reach {
+  return { scopes: row.scopes as Scope[], collectionIds: row.collectionIds ?? null };
+}
+
+/** A key of the caller's tenant (404 otherwise) that the caller covers (403 otherwise). */
+async function keyInReach(db: Db, principal: KeyPrincipal, keyId: string): Promise<void> {
+  const row = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, principal.tenantId)))
+    .get();
+  if (!row) {
+    throw new AppError("not_found", "No such API key.");
+  }
+  assertCovers(principal, reachOf(row), "this key");
 }
 
 /**
  * Issues a new secret. The previous secret keeps working for `graceSeconds` (0 = not at all);
- * a second rotation inside the grace period ends the older secret at once.
+ * a second rotation inside the grace period ends the older secret at once. A key's scopes and
+ * collections never change, so the reach checked first is the reach of the row updated.
  */
 export async function rotateApiKey(
   db: Db,
-  tenantId: string,
+  principal: KeyPrincipal,
   keyId: string,
   graceSeconds: number,
 ): Promise<ApiKeyView & { key: string }> {
+  await keyInReach(db, principal, keyId);
   const now = Date.now();
   const minted = await mintKey(keyId);
   const row = await db
@@ -166,7 +178,7 @@ export async function rotateApiKey(
       secretHash: minted.secretHash,
       rotatedAt: now,
     })
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, tenantId)))
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, principal.tenantId)))
     .returning()
     .get();
   if (!row) {
@@ -177,10 +189,11 @@ export async function rotateApiKey(
 }
 
 /** Deletes a key; it stops working at once in this isolate and within the cache TTL everywhere. */
-export async function revokeApiKey(db: Db, tenantId: string, keyId: string): Promise<void> {
+export async function revokeApiKey(db: Db, principal: KeyPrincipal, keyId: string): Promise<void> {
+  await keyInReach(db, principal, keyId);
   const deleted = await db
     .delete(apiKeys)
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, tenantId)))
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, principal.tenantId)))
     .returning({ id: apiKeys.id })
     .get();
   if (!deleted) {

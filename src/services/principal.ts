@@ -1,3 +1,5 @@
+import { AppError } from "../errors";
+
 /** Who is calling: a tenant's API key, or the operator holding ADMIN_TOKEN. */
 export const SCOPES = ["query", "ingest", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -26,4 +28,52 @@ export function hasScope(principal: KeyPrincipal, scope: Scope): boolean {
 /** Whether the key may touch a collection (unrestricted keys may touch all of the tenant's). */
 export function canAccessCollection(principal: KeyPrincipal, collectionId: string): boolean {
   return principal.collectionIds === null || principal.collectionIds.includes(collectionId);
+}
+
+/** How far something held under a key reaches: the scopes it grants and its collections (null = all). */
+export interface Reach {
+  scopes: readonly Scope[];
+  collectionIds: readonly string[] | null;
+}
+
+/**
+ * Tenant-wide things (secrets, and later webhooks, exports and the dashboard) reach every
+ * collection with every scope: only an unrestricted admin key covers them.
+ */
+export const TENANT_WIDE: Reach = { scopes: ["admin"], collectionIds: null };
+
+function effectiveScopes(scopes: readonly Scope[]): Set<Scope> {
+  return new Set(scopes.includes("admin") ? SCOPES : scopes);
+}
+
+/**
+ * Whether a key's own reach includes `target`: every scope the target grants (admin = all) and
+ * every collection it reaches. A key may act only on what it covers, so it can never hand out,
+ * rotate or revoke anything that reaches further than itself.
+ */
+export function covers(actor: KeyPrincipal, target: Reach): boolean {
+  const own = effectiveScopes(actor.scopes);
+  if (![...effectiveScopes(target.scopes)].every((scope) => own.has(scope))) {
+    return false;
+  }
+  if (actor.collectionIds === null) {
+    return true;
+  }
+  if (target.collectionIds === null) {
+    return false;
+  }
+  const allowed = new Set(actor.collectionIds);
+  return target.collectionIds.every((id) => allowed.has(id));
+}
+
+/** `covers`, or `403 forbidden` saying what the key lacks. */
+export function assertCovers(actor: KeyPrincipal, target: Reach, what: string): void {
+  if (!covers(actor, target)) {
+    throw new AppError(
+      "forbidden",
+      actor.collectionIds === null
+        ? `This API key cannot act on ${what}: it grants scopes this key does not have.`
+        : `This API key is restricted to collections and cannot act on ${what}, which reaches further.`,
+    );
+  }
 }

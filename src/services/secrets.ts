@@ -9,6 +9,7 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import { KeyRing } from "../lib/keyring";
 import { iso } from "../schemas/common";
+import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "./principal";
 
 /** A tenant may store at most this many secrets. */
 export const MAX_SECRETS_PER_TENANT = 50;
@@ -23,7 +24,16 @@ function keyRingOf(config: Config): KeyRing {
 /** Additional authenticated data: a ciphertext only opens for the tenant and name it was sealed for. */
 const context = (tenantId: string, name: string) => `edgerag/secret/v1/${tenantId}/${name}`;
 
-export async function putSecret(db: Db, config: Config, tenantId: string, name: string, value: string): Promise<void> {
+/** Stores a secret; secrets are tenant-wide, so only an unrestricted admin key may (403 otherwise). */
+export async function putSecret(
+  db: Db,
+  config: Config,
+  principal: KeyPrincipal,
+  name: string,
+  value: string,
+): Promise<void> {
+  assertCovers(principal, TENANT_WIDE, "tenant secrets");
+  const { tenantId } = principal;
   const ring = keyRingOf(config);
   const existing = await db
     .select({ name: tenantSecrets.name })
@@ -45,7 +55,8 @@ export async function putSecret(db: Db, config: Config, tenantId: string, name: 
     .run();
 }
 
-export async function listSecrets(db: Db, tenantId: string) {
+export async function listSecrets(db: Db, principal: KeyPrincipal) {
+  assertCovers(principal, TENANT_WIDE, "tenant secrets");
   const rows = await db
     .select({
       name: tenantSecrets.name,
@@ -54,7 +65,7 @@ export async function listSecrets(db: Db, tenantId: string) {
       updatedAt: tenantSecrets.updatedAt,
     })
     .from(tenantSecrets)
-    .where(eq(tenantSecrets.tenantId, tenantId))
+    .where(eq(tenantSecrets.tenantId, principal.tenantId))
     .orderBy(asc(tenantSecrets.name));
   return rows.map((r) => ({
     name: r.name,
@@ -64,10 +75,11 @@ export async function listSecrets(db: Db, tenantId: string) {
   }));
 }
 
-export async function deleteSecret(db: Db, tenantId: string, name: string): Promise<void> {
+export async function deleteSecret(db: Db, principal: KeyPrincipal, name: string): Promise<void> {
+  assertCovers(principal, TENANT_WIDE, "tenant secrets");
   const deleted = await db
     .delete(tenantSecrets)
-    .where(and(eq(tenantSecrets.tenantId, tenantId), eq(tenantSecrets.name, name)))
+    .where(and(eq(tenantSecrets.tenantId, principal.tenantId), eq(tenantSecrets.name, name)))
     .returning({ name: tenantSecrets.name })
     .get();
   if (!deleted) {

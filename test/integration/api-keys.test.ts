@@ -124,6 +124,47 @@ describe("API keys", () => {
     expect(narrower.status).toBe(201);
   });
 
+  it("lets a restricted admin key act only on keys within its reach (list, rotate, revoke, mint)", async () => {
+    const tenant = await newTenant();
+    const [c1, c2] = [await newCollection(tenant), await newCollection(tenant)];
+    const restricted = await newKey(tenant, { scopes: ["admin"], collection_ids: [c1] });
+    const inside = await newKey(tenant, { scopes: ["query"], collection_ids: [c1] });
+    const elsewhere = await newKey(tenant, { scopes: ["query"], collection_ids: [c1, c2] });
+    const as = (method: string, path: string, body?: unknown) => call(method, path, { token: restricted.key, body });
+
+    // The tenant's unrestricted admin key, and a key reaching another collection, are out of reach.
+    for (const target of [tenant.adminKeyId, elsewhere.id]) {
+      await expectProblem(await as("POST", `/v1/api-keys/${target}/rotate`, {}), 403, "forbidden");
+      await expectProblem(await as("DELETE", `/v1/api-keys/${target}`), 403, "forbidden");
+    }
+    // ...and untouched: the unrestricted key still works with its old secret.
+    expect((await call("GET", "/v1/api-keys", { token: tenant.adminKey })).status).toBe(200);
+    // It lists only the keys it covers (itself and the narrower one).
+    const listed = await json<{ items: KeyView[] }>(await as("GET", "/v1/api-keys"));
+    expect(listed.items.map((k) => k.id).sort()).toEqual([restricted.id, inside.id].sort());
+    // Minting: no wider collections, and no scope beyond its own reach.
+    await expectProblem(
+      await as("POST", "/v1/api-keys", { name: "x", scopes: ["query"], collection_ids: [c1, c2] }),
+      403,
+      "forbidden",
+    );
+    // Within reach it may rotate and revoke, and what it gets back stays restricted.
+    const rotated = await json<KeyView & { collection_ids: string[] }>(
+      await as("POST", `/v1/api-keys/${inside.id}/rotate`, {}),
+    );
+    expect(rotated.collection_ids).toEqual([c1]);
+    expect((await as("DELETE", `/v1/api-keys/${inside.id}`)).status).toBe(204);
+
+    // Collections decide even between admin keys: all collections is wider than any list of them.
+    const narrowAdmin = await newKey(tenant, { scopes: ["admin"], collection_ids: [c1, c2] });
+    const ingestEverywhere = await newKey(tenant, { scopes: ["ingest"] });
+    await expectProblem(
+      await call("POST", `/v1/api-keys/${ingestEverywhere.id}/rotate`, { token: narrowAdmin.key, body: {} }),
+      403,
+      "forbidden",
+    );
+  });
+
   it("rotates: the new secret works, the old one only during the grace period", async () => {
     const tenant = await newTenant();
     const key = await newKey(tenant, { scopes: ["admin"] });

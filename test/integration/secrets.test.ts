@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/adapters/db/client";
 import { parseConfig } from "../../src/config";
 import { revealSecret } from "../../src/services/secrets";
-import { ADMIN, call, callWith, expectProblem, json, newKey, newTenant } from "../support/http";
+import { ADMIN, call, callWith, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
 
 const V1 = "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=";
 const V2 = `v2:${btoa("another-32-byte-key-for-tests!!!")}`;
@@ -60,6 +60,24 @@ describe("tenant secrets", () => {
       "validation_failed",
     );
     await expectProblem(await call("DELETE", "/v1/secrets/MISSING", { token: tenant.adminKey }), 404, "not_found");
+  });
+
+  it("refuses a collection-restricted admin key: secrets are tenant-wide", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    const restricted = await newKey(tenant, { scopes: ["admin"], collection_ids: [collection] });
+    expect((await call("PUT", "/v1/secrets/OPENAI", { token: tenant.adminKey, body: { value: "v" } })).status).toBe(
+      204,
+    );
+    await expectProblem(
+      await call("PUT", "/v1/secrets/OPENAI", { token: restricted.key, body: { value: "mine now" } }),
+      403,
+      "forbidden",
+    );
+    await expectProblem(await call("GET", "/v1/secrets", { token: restricted.key }), 403, "forbidden");
+    await expectProblem(await call("DELETE", "/v1/secrets/OPENAI", { token: restricted.key }), 403, "forbidden");
+    const listed = await call("GET", "/v1/secrets", { token: tenant.adminKey });
+    expect(((await listed.json()) as { items: unknown[] }).items).toHaveLength(1);
   });
 
   it("answers 503 naming ENCRYPTION_KEYS when no key ring is configured", async () => {
