@@ -93,7 +93,7 @@ export function createApp() {
     return cors({
       origin: origins.includes("*") ? "*" : origins,
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "Accept"],
-      allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: [
         "X-Request-Id",
         "RateLimit-Limit",

@@ -16,6 +16,7 @@ import { readCapped } from "./body-limit";
  */
 export const ROUTE_COSTS: Record<string, number> = {
   "POST /v1/admin/tenants": 5,
+  "PATCH /v1/admin/tenants/:id": 5,
   "POST /v1/admin/secrets/re-encrypt": 20,
   "POST /v1/api-keys": 2,
   "POST /v1/api-keys/:id/rotate": 2,

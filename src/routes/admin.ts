@@ -2,11 +2,17 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { requireOperator } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
-import { commonErrors, operatorSecurity } from "../schemas/common";
+import { commonErrors, notFound, operatorSecurity } from "../schemas/common";
 import { ReencryptResultSchema } from "../schemas/secrets";
-import { CreatedTenantSchema, CreateTenantBody } from "../schemas/tenants";
+import {
+  CreatedTenantSchema,
+  CreateTenantBody,
+  TenantIdParam,
+  TenantSchema,
+  UpdateTenantBody,
+} from "../schemas/tenants";
 import { reencryptAll } from "../services/secrets";
-import { createTenant } from "../services/tenants";
+import { createTenant, updateTenant } from "../services/tenants";
 
 /** Operator routes (ADMIN_TOKEN): tenant provisioning and key-ring maintenance. */
 export const admin = new OpenAPIHono<AppEnv>();
@@ -28,10 +34,31 @@ const createTenantRoute = createRoute({
   },
 });
 
-admin.openapi(createTenantRoute, async (c) => {
-  const { name } = c.req.valid("json");
-  return c.json(await createTenant(c.var.services.db, c.var.config, name), 201);
+admin.openapi(createTenantRoute, async (c) =>
+  c.json(await createTenant(c.var.services.db, c.var.config, c.req.valid("json")), 201),
+);
+
+const updateTenantRoute = createRoute({
+  method: "patch",
+  path: "/v1/admin/tenants/{id}",
+  tags: ["admin"],
+  summary: "Change what a tenant is granted (its fastest rate tier)",
+  security: operatorSecurity,
+  middleware: [requireOperator(), jsonBody()] as const,
+  request: {
+    params: TenantIdParam,
+    body: { required: true, content: { "application/json": { schema: UpdateTenantBody } } },
+  },
+  responses: {
+    200: { description: "Updated", content: { "application/json": { schema: TenantSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
 });
+
+admin.openapi(updateTenantRoute, async (c) =>
+  c.json(await updateTenant(c.var.services.db, c.var.config, c.req.valid("param").id, c.req.valid("json")), 200),
+);
 
 const reencryptRoute = createRoute({
   method: "post",

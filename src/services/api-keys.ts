@@ -4,7 +4,7 @@
  */
 import { and, count, desc, eq, sql } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
-import { type ApiKeyRow, apiKeys, collections } from "../adapters/db/schema";
+import { type ApiKeyRow, apiKeys, collections, tenants } from "../adapters/db/schema";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
@@ -13,6 +13,7 @@ import type { ApiKeyView, CreateApiKeyInput } from "../schemas/api-keys";
 import { iso } from "../schemas/common";
 import { forgetKey } from "./auth";
 import { assertCovers, covers, type KeyPrincipal, type Reach, type Scope } from "./principal";
+import { tierForKey, tierPolicy } from "./rate-tiers";
 
 /** A tenant may hold at most this many keys (revoked keys are deleted and do not count). */
 export const MAX_KEYS_PER_TENANT = 100;
@@ -55,12 +56,11 @@ export async function createApiKey(
   input: CreateApiKeyInput,
 ): Promise<ApiKeyView & { key: string }> {
   const now = Date.now();
-  const rateTier = input.rate_tier ?? deps.config.defaultRateTier;
-  if (!deps.config.rateTiers[rateTier] || rateTier === "operator" || rateTier === "anonymous") {
-    throw new AppError("validation_failed", `Unknown rate tier "${rateTier}".`, {
-      errors: [{ path: "rate_tier", message: `must be one of: ${tenantTiers(deps.config).join(", ")}` }],
-    });
-  }
+  const [tenant, [{ total } = { total: 0 }]] = await Promise.all([
+    deps.db.select({ maxRateTier: tenants.maxRateTier }).from(tenants).where(eq(tenants.id, creator.tenantId)).get(),
+    deps.db.select({ total: count() }).from(apiKeys).where(eq(apiKeys.tenantId, creator.tenantId)),
+  ]);
+  const rateTier = tierForKey(deps.config, tierPolicy(deps.config, tenant?.maxRateTier ?? null), input.rate_tier);
   const expiresAt = input.expires_at === undefined ? null : Date.parse(input.expires_at);
   if (expiresAt !== null && expiresAt <= now) {
     throw new AppError("validation_failed", "expires_at must be in the future.", {
@@ -83,10 +83,6 @@ export async function createApiKey(
       });
     }
   }
-  const [{ total } = { total: 0 }] = await deps.db
-    .select({ total: count() })
-    .from(apiKeys)
-    .where(eq(apiKeys.tenantId, creator.tenantId));
   if (total >= MAX_KEYS_PER_TENANT) {
     throw new AppError("conflict", `A tenant may hold at most ${MAX_KEYS_PER_TENANT} API keys; delete one first.`);
   }
@@ -108,10 +104,6 @@ export async function createApiKey(
   };
   await deps.db.insert(apiKeys).values(row).run();
   return { ...toView(row, now), key: minted.key };
-}
-
-function tenantTiers(config: Config): string[] {
-  return Object.keys(config.rateTiers).filter((t) => t !== "operator" && t !== "anonymous");
 }
 
 /** Built once per drizzle handle: query building is measurable on a route this hot. */

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
+import { ADMIN, call, callWith, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
 
 type KeyView = {
   id: string;
@@ -55,6 +55,82 @@ describe("POST /v1/admin/tenants", () => {
   });
 });
 
+describe("rate tiers granted by the operator", () => {
+  const shipped = { RATE_LIMIT_TIERS: "{}" };
+  const asOperator = (method: string, path: string, body?: unknown) =>
+    callWith(shipped, method, path, { token: ADMIN, body });
+
+  it("creates a tenant with a maximum tier whose keys may then use it", async () => {
+    const res = await asOperator("POST", "/v1/admin/tenants", { name: "Big", max_rate_tier: "enterprise" });
+    expect(res.status).toBe(201);
+    const body = await json<{ tenant: { max_rate_tier: string }; api_key: { key: string } }>(res);
+    expect(body.tenant.max_rate_tier).toBe("enterprise");
+    const key = await callWith(shipped, "POST", "/v1/api-keys", {
+      token: body.api_key.key,
+      body: { name: "fast", scopes: ["query"], rate_tier: "enterprise" },
+    });
+    expect(key.status).toBe(201);
+  });
+
+  it("lowers a tenant's maximum with PATCH and moves faster keys down to it", async () => {
+    const created = await json<{ tenant: { id: string }; api_key: { id: string; key: string } }>(
+      await asOperator("POST", "/v1/admin/tenants", { name: "Shrinking", max_rate_tier: "enterprise" }),
+    );
+    const fast = await json<{ id: string; key: string }>(
+      await callWith(shipped, "POST", "/v1/api-keys", {
+        token: created.api_key.key,
+        body: { name: "fast", scopes: ["admin"], rate_tier: "enterprise" },
+      }),
+    );
+    const res = await asOperator("PATCH", `/v1/admin/tenants/${created.tenant.id}`, { max_rate_tier: "free" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: created.tenant.id, name: "Shrinking", max_rate_tier: "free" });
+    const { results } = await env.DB.prepare("SELECT rate_tier FROM api_keys WHERE tenant_id = ?")
+      .bind(created.tenant.id)
+      .all<{ rate_tier: string }>();
+    expect(results.map((r) => r.rate_tier)).toEqual(["free", "free"]);
+    // The moved key is limited on its new tier at once (this isolate forgot its cached row).
+    const limited = await callWith(shipped, "GET", "/v1/api-keys", { token: fast.key });
+    expect(limited.headers.get("ratelimit-limit")).toBe("120");
+    await expectProblem(
+      await callWith(shipped, "POST", "/v1/api-keys", {
+        token: fast.key,
+        body: { name: "again", scopes: ["query"], rate_tier: "standard" },
+      }),
+      403,
+      "forbidden",
+    );
+  });
+
+  it("answers 404 for an unknown tenant, 422 for an unknown tier, 401 for a tenant key", async () => {
+    const tenant = await newTenant();
+    await expectProblem(
+      await asOperator("PATCH", "/v1/admin/tenants/ten_doesnotexist", { max_rate_tier: "free" }),
+      404,
+      "not_found",
+    );
+    const unknown = await expectProblem(
+      await asOperator("PATCH", `/v1/admin/tenants/${tenant.id}`, { max_rate_tier: "gold" }),
+      422,
+      "validation_failed",
+    );
+    expect(unknown.errors).toEqual([expect.objectContaining({ path: "max_rate_tier" })]);
+    await expectProblem(
+      await asOperator("POST", "/v1/admin/tenants", { name: "x", max_rate_tier: "operator" }),
+      422,
+      "validation_failed",
+    );
+    await expectProblem(
+      await callWith(shipped, "PATCH", `/v1/admin/tenants/${tenant.id}`, {
+        token: tenant.adminKey,
+        body: { max_rate_tier: "enterprise" },
+      }),
+      401,
+      "unauthorized",
+    );
+  });
+});
+
 describe("API keys", () => {
   it("creates, lists (without secrets) and uses a scoped key", async () => {
     const tenant = await newTenant();
@@ -83,6 +159,21 @@ describe("API keys", () => {
     });
     const body = await expectProblem(tier, 422, "validation_failed");
     expect(body.errors).toEqual([expect.objectContaining({ path: "rate_tier" })]);
+  });
+
+  it("refuses a rate tier above the tenant's maximum with 403; slower tiers are fine", async () => {
+    // The shipped tiers: standard (600/min) is the default maximum, enterprise is 6,000/min.
+    const shipped = { RATE_LIMIT_TIERS: "{}" };
+    const tenant = await newTenant();
+    const ask = (rate_tier: string) =>
+      callWith(shipped, "POST", "/v1/api-keys", {
+        token: tenant.adminKey,
+        body: { name: "x", scopes: ["query"], rate_tier },
+      });
+    const refused = await expectProblem(await ask("enterprise"), 403, "forbidden");
+    expect(refused.detail).toContain('"standard"');
+    expect((await ask("free")).status).toBe(201);
+    expect((await ask("standard")).status).toBe(201);
   });
 
   it("refuses collection ids the tenant does not have, including another tenant's", async () => {

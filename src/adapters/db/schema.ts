@@ -8,6 +8,8 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
+  /** The fastest rate tier the tenant's keys may use, set by the operator; null = RATE_LIMIT_DEFAULT_TIER. */
+  maxRateTier: text("max_rate_tier"),
   createdAt: integer("created_at").notNull(),
 });
 

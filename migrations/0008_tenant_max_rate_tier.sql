@@ -1,0 +1,1 @@
+ALTER TABLE `tenants` ADD `max_rate_tier` text;
