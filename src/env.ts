@@ -7,6 +7,7 @@ import type { Reranker } from "./adapters/rerank/interface";
 import type { VectorIndex } from "./adapters/vector/interface";
 import type { Config } from "./config";
 import type { Logger } from "./lib/log";
+import type { RequestDeadline } from "./middleware/timeout";
 import type { IngestMessage } from "./services/documents";
 import type { Principal } from "./services/principal";
 
@@ -33,6 +34,8 @@ export interface AppEnv {
     services: Services;
     /** Set by the rate-limit middleware once the caller is identified; undefined = anonymous. */
     principal: Principal | undefined;
+    /** The request's deadline (REQUEST_TIMEOUT_MS), set by the `deadline` middleware on /v1/*. */
+    deadline: RequestDeadline | undefined;
     /** Why presented credentials were refused, reported by `requireAuth` as 401. */
     auth_error: string | undefined;
   };

@@ -6,53 +6,111 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 const MULTIPART_TYPE = /^multipart\/form-data\s*;/i;
 
 /**
- * Reads the request body from the stream with a hard cap (413), whether it is framed by
- * Content-Length or chunked — a declared length is never trusted alone — and hands the bytes on
- * (to the validator or the handler) by replacing the request with a buffered copy.
+ * Reads the body with a hard cap and hands it to the route already parsed (Hono's body cache), so
+ * it is read, decoded and parsed exactly once: the validator and the handler see the same value.
+ * JSON must be valid UTF-8 (RFC 8259 §8.1): a body that is not is `400`, never silently repaired.
  */
 async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string): Promise<void> {
-  const bytes = await readCapped(c.req.raw, limit);
+  const bytes = await readBody(c, limit);
   if (bytes.byteLength === 0) {
     throw new AppError("bad_request", emptyMessage);
   }
-  c.req.raw = new Request(c.req.raw, { body: bytes });
+  const type = c.req.header("content-type") ?? "";
+  if (JSON_TYPE.test(type)) {
+    const value = parseJson(bytes);
+    c.req.bodyCache.json = Promise.resolve(value);
+    return;
+  }
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { "Content-Type": type } }).formData();
+  } catch {
+    throw new AppError("bad_request", "Malformed multipart/form-data body.");
+  }
+  c.req.bodyCache.formData = form;
 }
 
-/** The whole body of a request, or `payload_too_large` as soon as it passes `limit` bytes. */
-export async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) {
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+function parseJson(bytes: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new AppError("bad_request", "The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError("bad_request", "Malformed JSON in request body.");
+  }
+}
+
+/** `readCapped` on this request, under its deadline: a client still sending when it passes gets 408. */
+function readBody(c: Context<AppEnv>, limit: number): Promise<Uint8Array> {
+  const deadline = c.get("deadline");
+  if (!deadline) {
+    return readCapped(c.req.raw, limit);
+  }
+  deadline.readingBody = true;
+  return readCapped(c.req.raw, limit, deadline.signal).finally(() => {
+    deadline.readingBody = false;
+  });
+}
+
+/**
+ * The whole body of a request, or `payload_too_large` as soon as it passes `limit` bytes, whether
+ * it is framed by Content-Length or chunked (a declared length is never trusted alone). A declared
+ * length over the limit is refused before reading anything, and the stream is cancelled so that
+ * nothing more is read from a client that would send it anyway. With `signal`, reading stops (and
+ * the stream is cancelled) when it aborts.
+ */
+export async function readCapped(request: Request, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
+  const body = request.body;
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit) {
+    body?.cancel().catch(() => undefined);
     throw tooLarge(limit);
   }
-  const body = request.body;
   if (!body) {
     return new Uint8Array(0);
   }
   const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) {
-      break;
+  const onAbort = () => reader.cancel().catch(() => undefined);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    // With a declared length the bytes go straight into one buffer of that size (one copy, not two).
+    let bytes = Number.isInteger(declared) && declared >= 0 ? new Uint8Array(declared) : new Uint8Array(16_384);
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (signal?.aborted) {
+        throw signal.reason instanceof AppError
+          ? signal.reason
+          : new AppError("request_timeout", "The request body did not arrive in time.");
+      }
+      if (done) {
+        break;
+      }
+      if (size + value.byteLength > limit) {
+        await reader.cancel();
+        throw tooLarge(limit);
+      }
+      if (size + value.byteLength > bytes.byteLength) {
+        const grown = new Uint8Array(Math.min(limit, Math.max(bytes.byteLength * 2, size + value.byteLength)));
+        grown.set(bytes.subarray(0, size));
+        bytes = grown;
+      }
+      bytes.set(value, size);
+      size += value.byteLength;
     }
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
+    return size === bytes.byteLength ? bytes : bytes.subarray(0, size);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
-/** For JSON routes: a JSON content type (415) and a capped body (413). */
+/** For JSON routes: a JSON content type (415), a capped body (413), valid UTF-8 JSON (400). */
 export function jsonBody(options: { maxBytes?: number; optional?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     // A route whose fields are all optional also accepts no body at all, as `{}`.

@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, callWith, expectProblem, json } from "../support/http";
+import { ADMIN, call, callWith, expectProblem, json, newCollection, newTenant } from "../support/http";
 
 describe("errors are problem+json", () => {
   it("answers an unknown route with a 404 problem", async () => {
@@ -18,6 +18,23 @@ describe("errors are problem+json", () => {
   it("answers malformed JSON with 400 bad_request", async () => {
     const res = await call("POST", "/v1/admin/tenants", { token: ADMIN, body: '{"name": "x"' });
     await expectProblem(res, 400, "bad_request");
+  });
+
+  it("answers JSON that is not valid UTF-8 with 400, on every kind of JSON route", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    // {"name":"\xff\xfeprobe"}: the bytes a lenient decoder would turn into U+FFFD.
+    const bytes = () =>
+      new Uint8Array([...new TextEncoder().encode('{"name":"'), 0xff, 0xfe, ...new TextEncoder().encode('probe"}')]);
+    for (const [path, token] of [
+      ["/v1/admin/tenants", ADMIN],
+      ["/v1/collections", tenant.adminKey],
+      [`/v1/collections/${collection}/documents`, tenant.adminKey],
+      ["/v1/search", tenant.adminKey],
+    ] as const) {
+      const body = await expectProblem(await call("POST", path, { token, body: bytes() }), 400, "bad_request");
+      expect({ path, detail: body.detail }).toEqual({ path, detail: expect.stringContaining("UTF-8") });
+    }
   });
 
   it("answers schema failures with 422 and one errors[] entry per issue", async () => {
@@ -75,8 +92,7 @@ describe("errors are problem+json", () => {
         body,
       }),
     );
-    expect([400, 413]).toContain(res.status);
-    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    await expectProblem(res, 413, "payload_too_large");
   });
 
   it("answers a request past REQUEST_TIMEOUT_MS with 504 upstream_timeout", async ({ skip }) => {
@@ -95,6 +111,27 @@ describe("errors are problem+json", () => {
       { token: "erk_AAAAAAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB" },
     );
     await expectProblem(res, 504, "upstream_timeout");
+  });
+});
+
+describe("slow clients", () => {
+  it("answers a body that stops arriving with 408 request_timeout, not 504", async () => {
+    const tenant = await newTenant();
+    // Half a JSON body, then nothing: the client stalls.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"name":"slo'));
+      },
+    });
+    const started = Date.now();
+    const res = await callWith({ REQUEST_TIMEOUT_MS: "300" }, "POST", "/v1/collections", {
+      token: tenant.adminKey,
+      body: stream,
+      headers: { "Content-Type": "application/json" },
+    });
+    const body = await expectProblem(res, 408, "request_timeout");
+    expect(body.detail).toContain("300 ms");
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
 

@@ -18,12 +18,15 @@ function buildRequest(method: string, path: string, options: CallOptions): Reque
   }
   let body: BodyInit | undefined;
   if (options.body !== undefined) {
-    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    // Strings, bytes and streams go as they are (hostile bodies); anything else as JSON.
+    const raw =
+      typeof options.body === "string" || options.body instanceof Uint8Array || options.body instanceof ReadableStream;
+    body = raw ? (options.body as BodyInit) : JSON.stringify(options.body);
     if (!headers.has("Content-Type")) {
       headers.set("Content-Type", "application/json");
     }
   }
-  return new Request(`http://edgerag.test${path}`, { method, headers, body });
+  return new Request(`http://edgerag.test${path}`, { method, headers, body, duplex: "half" } as RequestInit);
 }
 
 /** A request through the Worker's real entry point, with the wrangler.toml bindings. */
