@@ -75,6 +75,8 @@ export interface Config {
   healthCheckTimeoutMs: number;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  /** JSON document uploads (single or batch): parsing JSON costs ~11x its size in memory, a file ~7x. */
+  maxJsonUploadBytes: number;
   searchMaxTopK: number;
   /** Reciprocal Rank Fusion constant and the vector list's weight (undefined: the embedder's own). */
   rrfK: number;
@@ -171,6 +173,7 @@ const envSchema = z.object({
   HEALTH_CHECK_TIMEOUT_MS: intFrom(1_500, 50, 1_900),
   MAX_JSON_BODY_BYTES: intFrom(1_048_576, 1_024, 104_857_600),
   MAX_UPLOAD_BYTES: intFrom(20_971_520, 1_024, 104_857_600),
+  MAX_JSON_UPLOAD_BYTES: intFrom(4_194_304, 1_024, 104_857_600),
   SEARCH_MAX_TOP_K: intFrom(50, 1, 200),
   SEARCH_RRF_K: intFrom(60, 1, 1_000),
   QUERY_BUDGET_FAST_MS: intFrom(800, 1, 60_000),
@@ -360,6 +363,7 @@ export function parseConfig(env: object): Config {
     healthCheckTimeoutMs: f.HEALTH_CHECK_TIMEOUT_MS ?? 1_500,
     maxJsonBodyBytes: f.MAX_JSON_BODY_BYTES ?? 1_048_576,
     maxUploadBytes: f.MAX_UPLOAD_BYTES ?? 20_971_520,
+    maxJsonUploadBytes: f.MAX_JSON_UPLOAD_BYTES ?? 4_194_304,
     searchMaxTopK: f.SEARCH_MAX_TOP_K ?? 50,
     rrfK: f.SEARCH_RRF_K ?? 60,
     vectorWeight: f.SEARCH_VECTOR_WEIGHT,

@@ -24,6 +24,9 @@ export interface Chunk {
 }
 
 export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxTokens: 512, overlap: 0.15 };
+
+/** Bounds one document's write (one D1 batch); ~5–10 MB of text at the default chunk size. */
+export const MAX_CHUNKS_PER_DOCUMENT = 5_000;
 const CHARS_PER_TOKEN = 4;
 
 export function estimateTokens(text: string): number {
@@ -110,9 +113,20 @@ function sections(text: string): Section[] {
 const SENTENCE = /(?<=[.!?…])\s+/;
 
 export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OPTIONS): Chunk[] {
+  return chunkSpans(text, options).map((span, ordinal) => {
+    const body = text.slice(span.charStart, span.charEnd);
+    return { ordinal, text: body, tokenEstimate: estimateTokens(body), ...span };
+  });
+}
+
+/** Where `chunkText`'s chunks would be, without copying their text: cheap enough to count them at upload. */
+export function chunkSpans(
+  text: string,
+  options: ChunkOptions = DEFAULT_CHUNK_OPTIONS,
+): Array<Pick<Chunk, "heading" | "charStart" | "charEnd">> {
   const maxChars = Math.max(64, options.maxTokens * CHARS_PER_TOKEN);
   const overlapChars = Math.floor(maxChars * Math.min(0.5, Math.max(0, options.overlap)));
-  const chunks: Chunk[] = [];
+  const chunks: Array<Pick<Chunk, "heading" | "charStart" | "charEnd">> = [];
   /** The trailing spans totalling at most `budget`, none starting so early that `end` would overflow. */
   const tail = (spans: Span[], budget: number, end: number): Span[] => {
     const out: Span[] = [];
@@ -133,15 +147,7 @@ export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OP
     if (!first || !last) {
       return;
     }
-    const body = text.slice(first.start, last.end);
-    chunks.push({
-      ordinal: chunks.length,
-      text: body,
-      heading,
-      charStart: first.start,
-      charEnd: last.end,
-      tokenEstimate: estimateTokens(body),
-    });
+    chunks.push({ heading, charStart: first.start, charEnd: last.end });
   };
 
   for (const section of sections(text)) {

@@ -39,16 +39,28 @@ function containsAscii(bytes: Uint8Array, text: string): boolean {
   return false;
 }
 
-/** UTF-8 text without NUL or other C0 controls (tab, newlines and form feed aside), or undefined. */
-export function decodeText(bytes: Uint8Array): string | undefined {
+/** C0 controls other than tab, newlines and form feed: no text document contains them. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: detecting binary content is the point.
+export const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000E-\u001F]/;
+
+/** Why bytes are not a text document: not UTF-8 at all, or UTF-8 holding control characters (NUL …). */
+export type TextProblem = "not_utf8" | "control_characters";
+
+/** The text of UTF-8 bytes without NUL or other C0 controls, or what is wrong with them. */
+export function readText(bytes: Uint8Array): { text: string } | { problem: TextProblem } {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    return undefined;
+    return { problem: "not_utf8" };
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: detecting binary content is the point.
-  return /[\u0000-\u0008\u000B\u000E-\u001F]/.test(text) ? undefined : text;
+  return CONTROL_CHARACTERS.test(text) ? { problem: "control_characters" } : { text };
+}
+
+/** UTF-8 text without NUL or other C0 controls (tab, newlines and form feed aside), or undefined. */
+export function decodeText(bytes: Uint8Array): string | undefined {
+  const read = readText(bytes);
+  return "text" in read ? read.text : undefined;
 }
 
 const HTML_START = /^\s*(<!--[\s\S]*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])/i;
@@ -79,21 +91,37 @@ export function looksLikeMarkdown(text: string): boolean {
   return /^#{1,6}\s+\S/m.test(sample) ? hits >= 1 : hits >= 2;
 }
 
-export function sniff(bytes: Uint8Array): DocumentKind | undefined {
-  if (startsWith(bytes, PDF)) {
-    return "pdf";
-  }
-  if (startsWith(bytes, ZIP)) {
-    return containsAscii(bytes, "[Content_Types].xml") && containsAscii(bytes, "word/document.xml")
-      ? "docx"
-      : undefined;
-  }
-  const text = decodeText(bytes);
-  if (text === undefined) {
-    return undefined;
-  }
+export type TextKind = "html" | "markdown" | "text";
+
+export function textKind(text: string): TextKind {
   if (looksLikeHtml(text)) {
     return "html";
   }
   return looksLikeMarkdown(text) ? "markdown" : "text";
+}
+
+/** The kind of a document and, for text kinds, its text (decoded once); or why it is none. */
+export type Sniffed =
+  | { kind: "pdf" | "docx" }
+  | { kind: TextKind; text: string }
+  | { kind: undefined; problem: TextProblem | "not_docx" };
+
+export function sniffDocument(bytes: Uint8Array): Sniffed {
+  if (startsWith(bytes, PDF)) {
+    return { kind: "pdf" };
+  }
+  if (startsWith(bytes, ZIP)) {
+    return containsAscii(bytes, "[Content_Types].xml") && containsAscii(bytes, "word/document.xml")
+      ? { kind: "docx" }
+      : { kind: undefined, problem: "not_docx" };
+  }
+  const read = readText(bytes);
+  if ("problem" in read) {
+    return { kind: undefined, problem: read.problem };
+  }
+  return { kind: textKind(read.text), text: read.text };
+}
+
+export function sniff(bytes: Uint8Array): DocumentKind | undefined {
+  return sniffDocument(bytes).kind;
 }

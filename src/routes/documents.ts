@@ -92,6 +92,7 @@ documents.openapi(upload, async (c) => {
         }
       : {
           bytes: new TextEncoder().encode(input.text),
+          text: input.text,
           title: input.title,
           metadata: input.metadata ?? null,
           priority: input.priority,
@@ -130,6 +131,7 @@ documents.openapi(batch, async (c) => {
   const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
   const uploads = c.req.valid("json").documents.map((input) => ({
     bytes: new TextEncoder().encode(input.text),
+    text: input.text,
     title: input.title,
     metadata: input.metadata ?? null,
     priority: input.priority,

@@ -8,9 +8,11 @@ import { type Db, inList } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
+import { chunkSpans, MAX_CHUNKS_PER_DOCUMENT } from "../lib/chunk";
 import { sha256Hex } from "../lib/crypto";
+import { htmlToText } from "../lib/html";
 import { blobKey, newId } from "../lib/ids";
-import { type DocumentKind, MIME_TYPES, sniff } from "../lib/sniff";
+import { CONTROL_CHARACTERS, type DocumentKind, MIME_TYPES, sniffDocument, textKind } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
 import { getCollection } from "./collections";
@@ -39,6 +41,8 @@ export interface Upload {
   priority: Priority;
   /** JSON uploads are text by definition: binary kinds are not sniffed for them. */
   textOnly: boolean;
+  /** For JSON uploads, the text that `bytes` encode (so it is not decoded again). */
+  text?: string;
 }
 
 export function toView(row: DocumentRow): DocumentView {
@@ -59,15 +63,60 @@ export function toView(row: DocumentRow): DocumentView {
   };
 }
 
-function kindOf(upload: Upload): DocumentKind {
-  const kind = sniff(upload.bytes);
-  if (upload.textOnly) {
-    return kind === "html" || kind === "markdown" ? kind : "text";
+const invalid = (path: string, message: string) =>
+  new AppError("validation_failed", message, { errors: [{ path, message }] });
+
+/**
+ * Decides the document's kind and refuses at once what ingestion could only fail: an empty
+ * document, text with NUL or other control characters, and text that would yield more chunks than
+ * a document may have (counted with the real chunker: ~7 ms per MB). PDF and DOCX are only read
+ * by the consumer, so theirs are found there.
+ */
+function inspect(upload: Upload): DocumentKind {
+  const field = upload.textOnly ? "text" : "file";
+  if (upload.bytes.byteLength === 0) {
+    throw invalid(field, "The document is empty.");
   }
-  if (!kind) {
-    throw new AppError(
-      "unsupported_media_type",
-      "The file is not a PDF, DOCX, HTML, Markdown or UTF-8 text document (decided from its content).",
+  let kind: DocumentKind;
+  let text: string;
+  if (upload.textOnly) {
+    text = upload.text ?? new TextDecoder().decode(upload.bytes);
+    if (CONTROL_CHARACTERS.test(text)) {
+      throw invalid(
+        field,
+        "The text contains NUL or other control characters (U+0000–U+001F other than tab, newlines and form feed); remove them.",
+      );
+    }
+    kind = textKind(text);
+  } else {
+    const sniffed = sniffDocument(upload.bytes);
+    if (sniffed.kind === undefined) {
+      if (sniffed.problem === "control_characters") {
+        throw invalid(
+          field,
+          "The file is UTF-8 but contains NUL or other control characters, so it is not read as text (UTF-16 text looks like this: send UTF-8).",
+        );
+      }
+      throw new AppError(
+        "unsupported_media_type",
+        "The file is not a PDF, DOCX, HTML, Markdown or UTF-8 text document (decided from its content).",
+      );
+    }
+    if (!("text" in sniffed)) {
+      return sniffed.kind;
+    }
+    kind = sniffed.kind;
+    text = sniffed.text;
+  }
+  const plain = kind === "html" ? htmlToText(text) : text;
+  if (plain.trim() === "") {
+    throw invalid(field, "The document has no text to index.");
+  }
+  const count = chunkSpans(plain).length;
+  if (count > MAX_CHUNKS_PER_DOCUMENT) {
+    throw invalid(
+      field,
+      `The document would yield ${count} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT} per document (split it).`,
     );
   }
   return kind;
@@ -99,7 +148,7 @@ export async function uploadDocuments(
         if (upload.bytes.byteLength > deps.maxUploadBytes) {
           throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
         }
-        candidates.push({ index, upload, kind: kindOf(upload), sha256: await sha256Hex(upload.bytes) });
+        candidates.push({ index, upload, kind: inspect(upload), sha256: await sha256Hex(upload.bytes) });
       } catch (error) {
         if (!(error instanceof AppError)) {
           throw error;

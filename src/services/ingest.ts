@@ -10,7 +10,7 @@ import { type Db, inList, toStatement } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
-import { type Chunk, type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS } from "../lib/chunk";
+import { type Chunk, type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, MAX_CHUNKS_PER_DOCUMENT } from "../lib/chunk";
 import { DocxError, docxToText } from "../lib/docx";
 import { htmlToText } from "../lib/html";
 import { blobKey } from "../lib/ids";
@@ -65,7 +65,7 @@ async function extract(mimeType: string, bytes: Uint8Array): Promise<Extracted> 
       default: {
         const text = decodeText(bytes);
         if (text === undefined) {
-          throw new UnreadableDocument("the document is not valid UTF-8 text");
+          throw new UnreadableDocument("the document is not UTF-8 text without control characters");
         }
         return { text: mimeType === MIME_TYPES.html ? htmlToText(text) : text };
       }
@@ -88,9 +88,6 @@ function pageOf(pageStarts: number[] | undefined, offset: number): number | null
   }
   return page + 1;
 }
-
-/** Bounds one document's write (one D1 batch); ~10 MB of text at the default chunk size. */
-export const MAX_CHUNKS_PER_DOCUMENT = 5_000;
 
 /** Bytes of JSON per chunk insert statement (D1 takes values up to 2 MB). */
 const INSERT_JSON_BYTES = 512 * 1024;

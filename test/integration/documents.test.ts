@@ -169,6 +169,32 @@ describe("document upload and processing", () => {
     await expectProblem(form, 415, "unsupported_media_type");
   });
 
+  it("refuses at once what ingestion could only fail: empty, control characters, too many chunks", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const refused = async (res: Response, path: string, detail: string) => {
+      const body = await expectProblem(res, 422, "validation_failed");
+      expect(body.detail).toContain(detail);
+      expect(body.detail).not.toContain("not valid UTF-8");
+      expect(body.errors).toEqual([expect.objectContaining({ path })]);
+    };
+    await refused(await uploadFile(tenant, col, new Uint8Array(0), "empty.txt"), "file", "empty");
+    await refused(await uploadJson(tenant, col, { title: "blank", text: " \n\t\n " }), "text", "no text");
+    await refused(await uploadJson(tenant, col, { title: "nul", text: "a\u0000b" }), "text", "NUL");
+    // UTF-16 text: valid UTF-8 bytes, but every other one is NUL.
+    const utf16 = new Uint8Array([...new TextEncoder().encode("hello world")].flatMap((b) => [b, 0]));
+    await refused(await uploadFile(tenant, col, utf16, "utf16.txt"), "file", "UTF-16");
+    // 5,001 sections make 5,001 chunks: one over the per-document cap, refused before queueing.
+    const sections = Array.from({ length: 5_001 }, (_, i) => `# Part ${i}\n\nText of part ${i}.`).join("\n\n");
+    await refused(await uploadJson(tenant, col, { title: "long", text: sections }), "text", "5001 chunks");
+    await refused(await uploadFile(tenant, col, new TextEncoder().encode(sections), "long.md"), "file", "5001 chunks");
+    const { results } = await env.DB.prepare("SELECT id FROM documents WHERE collection_id = ?").bind(col).all();
+    expect(results).toEqual([]);
+    // Exactly at the cap is accepted.
+    const atCap = sections.slice(0, sections.lastIndexOf("\n\n# Part 5000"));
+    expect((await uploadJson(tenant, col, { title: "at cap", text: atCap })).status).toBe(202);
+  });
+
   it("answers the same content twice with 200 and the existing document", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
@@ -197,6 +223,26 @@ describe("document upload and processing", () => {
     );
     const badMeta = await uploadFile(tenant, col, strToU8("hello"), "a.txt", { metadata: "[1,2]" });
     await expectProblem(badMeta, 422, "validation_failed");
+  });
+
+  it("caps JSON uploads at MAX_JSON_UPLOAD_BYTES and points larger documents to multipart", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const text = "Words of a longer document. ".repeat(200); // ~5.6 KB
+    const capped = { MAX_JSON_UPLOAD_BYTES: "4096" };
+    const res = await callWith(capped, "POST", `/v1/collections/${col}/documents`, {
+      token: tenant.adminKey,
+      body: { title: "json", text },
+    });
+    const body = await expectProblem(res, 413, "payload_too_large");
+    expect(body.detail).toContain("multipart/form-data");
+    const form = new FormData();
+    form.set("file", new File([text], "doc.txt"));
+    const file = await callWith(capped, "POST", `/v1/collections/${col}/documents`, {
+      token: tenant.adminKey,
+      body: form,
+    });
+    expect(file.status).toBe(202);
   });
 
   it("keeps tenants apart: 404 for another tenant's collection and documents", async () => {

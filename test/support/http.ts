@@ -20,9 +20,12 @@ function buildRequest(method: string, path: string, options: CallOptions): Reque
   if (options.body !== undefined) {
     // Strings, bytes and streams go as they are (hostile bodies); anything else as JSON.
     const raw =
-      typeof options.body === "string" || options.body instanceof Uint8Array || options.body instanceof ReadableStream;
+      typeof options.body === "string" ||
+      options.body instanceof Uint8Array ||
+      options.body instanceof ReadableStream ||
+      options.body instanceof FormData;
     body = raw ? (options.body as BodyInit) : JSON.stringify(options.body);
-    if (!headers.has("Content-Type")) {
+    if (!headers.has("Content-Type") && !(options.body instanceof FormData)) {
       headers.set("Content-Type", "application/json");
     }
   }

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// `npm run bench:upload-memory [-- --sizes 1,4,10,15]`
+//
+// Peak memory of one upload, per size and format (JSON text and multipart file). Each measurement
+// gets a fresh Miniflare so that earlier garbage cannot hide or inflate it; the workerd process's
+// peak resident set (VmHWM, reset through /proc/<pid>/clear_refs just before the upload) minus its
+// resident set before gives the growth the upload caused. The same measurement for a 1 KiB upload,
+// in the same run, is the baseline: what any request costs. Linux only (procfs).
+// Writes bench/results/upload-memory-<time>.json.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { apiClient } from "./lib/client.mjs";
+import { buildWorker, serveWorker } from "./lib/serve.mjs";
+
+const args = new Map(
+  process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),
+);
+const sizesMiB = (args.get("sizes") ?? "1,4,10,15").split(",").map(Number);
+const MiB = 1024 * 1024;
+
+/** The workerd processes started by this Node process (Miniflare spawns them). */
+function workerdPids() {
+  const pids = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8").trim();
+      const [, comm, rest] = /^\d+ \((.*)\) (.*)$/.exec(stat) ?? [];
+      const ppid = Number(rest?.split(" ")[1]);
+      if (comm === "workerd" && ppid === process.pid) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+function statusKiB(pid, field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match?.[1] ?? Number.NaN);
+}
+
+/** A text of `bytes` bytes in paragraphs of ~520 characters (about four to a chunk). */
+function textOf(bytes) {
+  const paragraph = `${"The quick brown fox jumps over the lazy dog near the riverbank. ".repeat(8)}\n\n`;
+  return paragraph.repeat(Math.ceil(bytes / paragraph.length)).slice(0, bytes);
+}
+
+const script = buildWorker();
+
+async function measure(format, bytes) {
+  const { url, mf } = await serveWorker({
+    scriptPath: script,
+    bindings: {
+      MAX_UPLOAD_BYTES: String(20 * MiB),
+      MAX_JSON_BODY_BYTES: String(20 * MiB),
+      // Raised past the 4 MiB default so that the cost of large JSON bodies can be measured.
+      MAX_JSON_UPLOAD_BYTES: String(20 * MiB),
+      RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
+    },
+  });
+  try {
+    const api = apiClient(url);
+    const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");
+    const key = tenant.api_key.key;
+    const collection = await api("POST", "/v1/collections", { name: "memory" }, key);
+    const text = textOf(bytes);
+    let body;
+    const headers = { Authorization: `Bearer ${key}` };
+    let route = `/v1/collections/${collection.id}/documents`;
+    if (format === "json") {
+      body = JSON.stringify({ title: "memory", text });
+      headers["Content-Type"] = "application/json";
+    } else if (format === "read-only") {
+      // The control: a JSON body of the same size that is only read, checked and parsed, then
+      // refused (422: a collection name is at most 100 characters). No hashing, R2 or chunking.
+      body = JSON.stringify({ name: text });
+      headers["Content-Type"] = "application/json";
+      route = "/v1/collections";
+    } else {
+      body = new FormData();
+      body.set("file", new File([text], "memory.txt"));
+    }
+    const [pid] = workerdPids();
+    if (pid === undefined) {
+      throw new Error("no workerd process found");
+    }
+    // Let start-up garbage settle, then reset the peak to the current resident set.
+    await new Promise((r) => setTimeout(r, 500));
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    const before = statusKiB(pid, "VmRSS");
+    const res = await fetch(`${url}${route}`, { method: "POST", headers, body });
+    const status = res.status;
+    await res.arrayBuffer();
+    const peak = statusKiB(pid, "VmHWM");
+    // Past ~10 MB of text a document yields more chunks than it may have: read whole, then refused.
+    if (status !== 202 && status !== 422) {
+      throw new Error(`upload of ${bytes} bytes (${format}) answered ${status}`);
+    }
+    return { format, bytes, status, growth_mib: (peak - before) / 1024 };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+const results = [];
+for (const format of ["read-only", "json", "multipart"]) {
+  const baseline = await measure(format, 1024);
+  for (const size of sizesMiB) {
+    const run = await measure(format, size * MiB);
+    const net = run.growth_mib - baseline.growth_mib;
+    results.push({ ...run, baseline_mib: baseline.growth_mib, net_mib: net, copies: net / size });
+    console.log(
+      `${format.padEnd(9)} ${String(size).padStart(3)} MiB (${run.status}): peak growth ${run.growth_mib.toFixed(1)} MiB ` +
+        `(baseline ${baseline.growth_mib.toFixed(1)}), net ${net.toFixed(1)} MiB = ${(net / size).toFixed(1)}× the upload`,
+    );
+  }
+}
+const out = path.join(import.meta.dirname, "..", "bench", "results");
+mkdirSync(out, { recursive: true });
+const file = path.join(out, `upload-memory-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+writeFileSync(file, JSON.stringify({ sizes_mib: sizesMiB, results }, null, 2));
+console.log(`wrote ${path.relative(process.cwd(), file)}`);
