@@ -135,7 +135,11 @@ export function createApp() {
       title: "EdgeRAG API",
       version: "1.0.0",
       description: "Retrieval-augmented question answering at the edge. Errors are RFC 9457 problem+json.",
+      // OAS 3.1 `identifier` (an SPDX expression); the library's type still has only 3.0's fields.
+      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" } as { name: string },
     },
+    // Relative: the document describes the deployment that serves it.
+    servers: [{ url: "/", description: "This deployment" }],
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 

@@ -19,6 +19,7 @@ export const admin = new OpenAPIHono<AppEnv>();
 
 const createTenantRoute = createRoute({
   method: "post",
+  operationId: "createTenant",
   path: "/v1/admin/tenants",
   tags: ["admin"],
   summary: "Create a tenant and its first admin API key",
@@ -40,6 +41,7 @@ admin.openapi(createTenantRoute, async (c) =>
 
 const updateTenantRoute = createRoute({
   method: "patch",
+  operationId: "updateTenant",
   path: "/v1/admin/tenants/{id}",
   tags: ["admin"],
   summary: "Change what a tenant is granted (its fastest rate tier)",
@@ -62,6 +64,7 @@ admin.openapi(updateTenantRoute, async (c) =>
 
 const reencryptRoute = createRoute({
   method: "post",
+  operationId: "reencryptSecrets",
   path: "/v1/admin/secrets/re-encrypt",
   tags: ["admin"],
   summary: "Re-seal every tenant secret under the newest ENCRYPTION_KEYS key",

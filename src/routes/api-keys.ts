@@ -17,6 +17,7 @@ export const apiKeys = new OpenAPIHono<AppEnv>();
 
 const create = createRoute({
   method: "post",
+  operationId: "createApiKey",
   path: "/v1/api-keys",
   tags: ["api keys"],
   summary: "Create an API key; the secret is in the response, once",
@@ -41,6 +42,7 @@ apiKeys.openapi(create, async (c) => {
 
 const list = createRoute({
   method: "get",
+  operationId: "listApiKeys",
   path: "/v1/api-keys",
   tags: ["api keys"],
   summary: "List the tenant's API keys (never their secrets)",
@@ -59,6 +61,7 @@ apiKeys.openapi(list, async (c) => {
 
 const rotate = createRoute({
   method: "post",
+  operationId: "rotateApiKey",
   path: "/v1/api-keys/{id}/rotate",
   tags: ["api keys"],
   summary: "Issue a new secret; the old one works for grace_seconds (default 3600)",
@@ -84,6 +87,7 @@ apiKeys.openapi(rotate, async (c) => {
 
 const revoke = createRoute({
   method: "delete",
+  operationId: "revokeApiKey",
   path: "/v1/api-keys/{id}",
   tags: ["api keys"],
   summary: "Delete an API key; it stops working at once",

@@ -22,6 +22,7 @@ const json = (schema: typeof CollectionSchema | typeof CollectionListSchema, des
 
 const create = createRoute({
   method: "post",
+  operationId: "createCollection",
   path: "/v1/collections",
   tags: ["collections"],
   summary: "Create a collection",
@@ -37,6 +38,7 @@ collections.openapi(create, async (c) => {
 
 const list = createRoute({
   method: "get",
+  operationId: "listCollections",
   path: "/v1/collections",
   tags: ["collections"],
   summary: "List collections, newest first (cursor paging)",
@@ -52,6 +54,7 @@ collections.openapi(list, async (c) => {
 
 const get = createRoute({
   method: "get",
+  operationId: "getCollection",
   path: "/v1/collections/{id}",
   tags: ["collections"],
   summary: "Get a collection",
@@ -68,6 +71,7 @@ collections.openapi(get, async (c) => {
 
 const remove = createRoute({
   method: "delete",
+  operationId: "deleteCollection",
   path: "/v1/collections/{id}",
   tags: ["collections"],
   summary: "Delete a collection and everything in it",

@@ -31,6 +31,7 @@ export const documents = new OpenAPIHono<AppEnv>();
 
 const upload = createRoute({
   method: "post",
+  operationId: "uploadDocument",
   path: "/v1/collections/{id}/documents",
   tags: ["documents"],
   summary: "Upload a document (multipart `file`, or JSON text); processing is queued",
@@ -106,6 +107,7 @@ documents.openapi(upload, async (c) => {
 
 const batch = createRoute({
   method: "post",
+  operationId: "uploadDocuments",
   path: "/v1/collections/{id}/documents/batch",
   tags: ["documents"],
   summary: `Upload up to ${MAX_BATCH_DOCUMENTS} JSON documents (default priority low); one result each`,
@@ -148,6 +150,7 @@ documents.openapi(batch, async (c) => {
 
 const get = createRoute({
   method: "get",
+  operationId: "getDocument",
   path: "/v1/documents/{id}",
   tags: ["documents"],
   summary: "A document's metadata and processing status",
@@ -167,6 +170,7 @@ documents.openapi(get, async (c) => {
 
 const list = createRoute({
   method: "get",
+  operationId: "listDocuments",
   path: "/v1/collections/{id}/documents",
   tags: ["documents"],
   summary: "A collection's documents, newest first (cursor paging)",
@@ -192,6 +196,7 @@ documents.openapi(list, async (c) => {
 
 const remove = createRoute({
   method: "delete",
+  operationId: "deleteDocument",
   path: "/v1/documents/{id}",
   tags: ["documents"],
   summary: "Delete a document, its chunks and its original",

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { commonErrors, operatorSecurity } from "../schemas/common";
+import { commonErrors, operatorSecurity, publicRoute } from "../schemas/common";
 import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
 import { authenticate } from "../services/auth";
 import { providers, runChecks } from "../services/health";
@@ -10,9 +10,11 @@ export const health = new OpenAPIHono<AppEnv>();
 
 const live = createRoute({
   method: "get",
+  operationId: "getLiveness",
   path: "/health/live",
   tags: ["health"],
   summary: "Liveness: the isolate runs",
+  security: publicRoute,
   responses: { 200: { description: "Alive", content: { "application/json": { schema: LiveSchema } } } },
 });
 
@@ -20,9 +22,11 @@ health.openapi(live, (c) => c.json({ status: "ok" as const }, 200));
 
 const ready = createRoute({
   method: "get",
+  operationId: "getReadiness",
   path: "/health/ready",
   tags: ["health"],
   summary: "Readiness: D1, the rate limiter and every configured dependency answer",
+  security: publicRoute,
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: ReadySchema } } },
     503: { description: "Not ready", content: { "application/json": { schema: ReadySchema } } },
@@ -44,6 +48,7 @@ health.openapi(ready, async (c) => {
 
 const detailed = createRoute({
   method: "get",
+  operationId: "getHealthDetails",
   path: "/health/detailed",
   tags: ["health"],
   summary: "Every component with status, latency and provider (operator token)",

@@ -27,6 +27,7 @@ const answers = new Lru<CachedAnswer>(256);
 
 const route = createRoute({
   method: "post",
+  operationId: "query",
   path: "/v1/query",
   tags: ["query"],
   summary: "Answer a question with citations (fast, balanced or deep)",

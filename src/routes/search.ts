@@ -11,6 +11,7 @@ export const search = new OpenAPIHono<AppEnv>();
 
 const route = createRoute({
   method: "post",
+  operationId: "search",
   path: "/v1/search",
   tags: ["search"],
   summary: "Rank chunks of the given collections for a query",

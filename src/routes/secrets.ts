@@ -11,6 +11,7 @@ export const secrets = new OpenAPIHono<AppEnv>();
 
 const put = createRoute({
   method: "put",
+  operationId: "putSecret",
   path: "/v1/secrets/{name}",
   tags: ["secrets"],
   summary: "Store (or replace) a secret, encrypted; it is never returned",
@@ -32,6 +33,7 @@ secrets.openapi(put, async (c) => {
 
 const list = createRoute({
   method: "get",
+  operationId: "listSecrets",
   path: "/v1/secrets",
   tags: ["secrets"],
   summary: "List secret names and key versions (never values)",
@@ -49,6 +51,7 @@ secrets.openapi(list, async (c) => {
 
 const remove = createRoute({
   method: "delete",
+  operationId: "deleteSecret",
   path: "/v1/secrets/{name}",
   tags: ["secrets"],
   summary: "Delete a secret",

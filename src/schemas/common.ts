@@ -44,3 +44,5 @@ export function iso(ms: number | null): string | null {
 
 export const bearerSecurity = [{ bearer: [] }];
 export const operatorSecurity = [{ operator: [] }];
+/** No credentials at all, said explicitly so that a client generator does not assume any. */
+export const publicRoute: Array<Record<string, string[]>> = [];

@@ -83,6 +83,17 @@ describe("health", () => {
 });
 
 describe("API docs", () => {
+  it("gives every operation a unique camelCase operationId and a security statement", async () => {
+    const spec = await json<{ paths: Record<string, Record<string, { operationId?: string; security?: unknown }>> }>(
+      await call("GET", "/openapi.json"),
+    );
+    const operations = Object.values(spec.paths).flatMap((ops) => Object.values(ops));
+    const ids = operations.map((op) => op.operationId);
+    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z0-9]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(operations.length);
+    expect(operations.every((op) => Array.isArray(op.security))).toBe(true);
+  });
+
   it("serves an OpenAPI 3.1 document that matches the served routes exactly", async () => {
     const res = await call("GET", "/openapi.json");
     expect(res.status).toBe(200);
