@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// `npm test [-- vitest args]`: the whole suite, on any machine. The suite talks to system programs
+// (redis-server, for the Upstash adapters); when one is missing this installs it first with the
+// project's setup script if it can (root, or passwordless sudo, with apt-get) and says so; if it
+// cannot, it stops and names the one command to run. EDGERAG_SKIP_SYSTEM_TESTS=1 skips the suites
+// that need them instead, for someone who chooses to (never in CI).
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+/** Programs the test suite starts itself (test/support/global-setup.ts). */
+const PROGRAMS = ["redis-server"];
+
+const has = (program) => spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
+const missing = PROGRAMS.filter((program) => !has(program));
+
+if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1") {
+  console.warn(
+    `npm test: ${missing.join(", ")} missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the suites that need them skip.`,
+  );
+} else if (missing.length > 0) {
+  const root_ = typeof process.getuid === "function" && process.getuid() === 0;
+  const sudo = !root_ && spawnSync("sudo", ["-n", "true"], { stdio: "ignore" }).status === 0;
+  if (!has("apt-get") || !(root_ || sudo)) {
+    console.error(
+      `npm test: the suite needs ${missing.join(", ")}, which this machine lacks and this user cannot install.\n` +
+        `  Run: sudo npm run setup:local -- ${missing.join(" ")}\n` +
+        "  (or set EDGERAG_SKIP_SYSTEM_TESTS=1 to skip the suites that need them)",
+    );
+    process.exit(1);
+  }
+  console.log(`npm test: ${missing.join(", ")} missing; installing with scripts/setup-local.sh (apt-get) first.`);
+  const setup = spawnSync("bash", [path.join(root, "scripts", "setup-local.sh"), ...missing], { stdio: "inherit" });
+  if (setup.status !== 0) {
+    process.exit(setup.status ?? 1);
+  }
+}
+
+const vitest = spawnSync("vitest", ["run", ...process.argv.slice(2)], { stdio: "inherit", cwd: root });
+process.exit(vitest.status ?? 1);
