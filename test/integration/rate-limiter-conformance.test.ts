@@ -274,7 +274,7 @@ describe("DurableObjectRateLimiter leases", () => {
       [120, 1],
       [120, 3],
       [1_000, 1],
-      [5_000, 2],
+      [2_000, 2],
     ] as const) {
       const limiters = Array.from({ length: isolates }, () => new DurableObjectRateLimiter(env.RATE_LIMITER));
       const admitted = await admittedBy(limiters, limit, 100);
