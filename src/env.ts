@@ -1,28 +1,10 @@
-import type { EdgeCache } from "./adapters/cache/interface";
-import type { Db } from "./adapters/db/client";
-import type { Embedder } from "./adapters/embed/interface";
-import type { Generator } from "./adapters/generate/interface";
-import type { RateLimiter } from "./adapters/rate-limit/interface";
-import type { Reranker } from "./adapters/rerank/interface";
-import type { VectorIndex } from "./adapters/vector/interface";
 import type { Config } from "./config";
+import type { Services } from "./container";
 import type { Logger } from "./lib/log";
 import type { RequestDeadline } from "./middleware/timeout";
-import type { IngestMessage } from "./services/documents";
 import type { Principal } from "./services/principal";
 
-/** Per-request wiring, built once by the `services` middleware. */
-export interface Services {
-  db: Db;
-  limiter: RateLimiter;
-  blobs: R2Bucket;
-  queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
-  embedder: Embedder;
-  vectors: VectorIndex;
-  reranker: Reranker;
-  generator: Generator;
-  cache: EdgeCache;
-}
+export type { Services };
 
 /** Hono environment: `Env` comes from `wrangler types` (worker-configuration.d.ts). */
 export interface AppEnv {

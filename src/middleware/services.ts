@@ -1,34 +1,14 @@
 import type { MiddlewareHandler } from "hono";
-import {
-  edgeCacheFor,
-  embedderFor,
-  generatorFor,
-  rateLimiterFor,
-  rerankerFor,
-  vectorIndexFor,
-} from "../adapters/choose";
-import { createDb } from "../adapters/db/client";
-import { getConfig } from "../config";
+import { createServices } from "../container";
 import type { AppEnv } from "../env";
-import { createLogger } from "../lib/log";
 
-/** Per-request wiring: configuration, a request-scoped logger and the adapters, in one place. */
+/** Per-request wiring from the composition root: configuration, a request-scoped logger, services. */
 export function services(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const config = getConfig(c.env);
-    c.set("config", config);
-    c.set("logger", createLogger(config.logLevel, { request_id: c.get("request_id") }));
-    c.set("services", {
-      db: createDb(c.env.DB),
-      limiter: rateLimiterFor(config, c.env),
-      blobs: c.env.BLOBS,
-      queues: { high: c.env.INGEST_HIGH, bulk: c.env.INGEST },
-      embedder: embedderFor(config, c.env),
-      vectors: vectorIndexFor(config, c.env),
-      reranker: rerankerFor(config, c.env),
-      generator: generatorFor(config, c.env),
-      cache: edgeCacheFor(config),
-    });
+    const services = createServices(c.env, c.executionCtx, { request_id: c.get("request_id") });
+    c.set("config", services.config);
+    c.set("logger", services.logger);
+    c.set("services", services);
     await next();
   };
 }

@@ -3,7 +3,6 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppEnv } from "../env";
 import { asAppError, toProblem } from "../errors";
-import { Lru } from "../lib/lru";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
@@ -14,16 +13,11 @@ import {
   type QueryResult,
   QueryResultSchema,
 } from "../schemas/query";
-import { type AnswerDeps, type AnswerOptions, answer, type CachedAnswer, prepareQuery } from "../services/answer";
+import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/answer";
 import { logQuery } from "../services/query-log";
-import { fusionOf } from "../services/search";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
 export const query = new OpenAPIHono<AppEnv>();
-
-/** L1: query embeddings and complete answers of this isolate (bounded). */
-const queryEmbeddings = new Lru<Float32Array>(2_000);
-const answers = new Lru<CachedAnswer>(256);
 
 const route = createRoute({
   method: "post",
@@ -54,30 +48,15 @@ query.openapi(route, async (c) => {
   const startedAt = performance.now();
   const input = c.req.valid("json");
   const principal = keyOf(c.var.principal);
-  const { config, services } = c.var;
+  const { services } = c.var;
   const log = (status: number, result?: QueryResult) =>
     c.executionCtx.waitUntil(
       logQuery(services.db, principal, input, { status, result }).catch((error) =>
         c.var.logger.error("query log write failed", { error }),
       ),
     );
-  const deps: AnswerDeps = {
-    ...services,
-    cache: services.cache,
-    queryEmbeddings,
-    answers,
-    defer: (work) => c.executionCtx.waitUntil(work),
-    logger: c.var.logger,
-  };
-  const options: AnswerOptions = {
-    startedAt,
-    budgets: config.queryBudgets,
-    rrf: fusionOf(config, services.embedder),
-    commonTermRatio: config.commonTermRatio,
-    cacheTtlSeconds: config.answerCacheTtlSeconds,
-    embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
-    signal: c.req.raw.signal,
-  };
+  const deps = services.answering;
+  const options: AnswerOptions = { ...services.retrieval.answer, startedAt, signal: c.req.raw.signal };
 
   let prepared: Awaited<ReturnType<typeof prepareQuery>>;
   try {

@@ -4,7 +4,7 @@ import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
 import { SearchBody, SearchResultSchema } from "../schemas/search";
-import { fusionOf, search as runSearch } from "../services/search";
+import { search as runSearch } from "../services/search";
 
 /** Retrieval without generation (scope `query`). */
 export const search = new OpenAPIHono<AppEnv>();
@@ -26,12 +26,8 @@ const route = createRoute({
 });
 
 search.openapi(route, async (c) => {
-  const { config, services } = c.var;
-  const result = await runSearch(services, keyOf(c.var.principal), c.req.valid("json"), {
-    maxTopK: config.searchMaxTopK,
-    rrf: fusionOf(config, services.embedder),
-    commonTermRatio: config.commonTermRatio,
-  });
+  const { services } = c.var;
+  const result = await runSearch(services, keyOf(c.var.principal), c.req.valid("json"), services.retrieval);
   c.header(
     "Server-Timing",
     Object.entries(result.timings)

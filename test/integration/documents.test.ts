@@ -2,9 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { strToU8, zipSync } from "fflate";
 import { describe, expect, it, vi } from "vitest";
-import { embedderFor, vectorIndexFor } from "../../src/adapters/choose";
-import { createDb } from "../../src/adapters/db/client";
-import { parseConfig } from "../../src/config";
+import type { createDb } from "../../src/adapters/db/client";
 import { createLogger } from "../../src/lib/log";
 import type { IngestMessage } from "../../src/services/documents";
 import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest";
@@ -19,6 +17,7 @@ import {
   type TestTenant,
 } from "../support/http";
 import { makePdf } from "../support/pdf";
+import { servicesFor } from "../support/services";
 
 type Doc = {
   id: string;
@@ -333,15 +332,7 @@ describe("document upload and processing", () => {
 
 /** The consumer's real adapters, for tests that hand it batches themselves. */
 const logger = createLogger("error");
-const adapters = () => {
-  const config = parseConfig(env);
-  return {
-    db: createDb(env.DB),
-    blobs: env.BLOBS,
-    embedder: embedderFor(config, env),
-    vectors: vectorIndexFor(config, env),
-  };
-};
+const adapters = () => servicesFor();
 
 describe("the ingestion consumer", () => {
   it("retries with backoff on a transient failure, and the dead-letter queue marks the document failed", async () => {
@@ -520,11 +511,7 @@ describe("the stale-document sweep", () => {
     ]);
     const sent: unknown[] = [];
     const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue<IngestMessage>;
-    const result = await sweepStale({
-      db: createDb(env.DB),
-      queues: { high: queue, bulk: queue },
-      logger: createLogger("error"),
-    });
+    const result = await sweepStale({ ...servicesFor(), queues: { high: queue, bulk: queue }, logger });
     expect(result.failed).toBeGreaterThanOrEqual(1);
     expect(sent).toContainEqual({ document_id: stuck.id, tenant_id: tenant.id });
     expect(sent).not.toContainEqual({ document_id: hopeless.id, tenant_id: tenant.id });
@@ -541,6 +528,7 @@ describe("the stale-document sweep", () => {
     const { createScheduledController } = await import("cloudflare:test");
     const { default: worker } = await import("../../src/index");
     const controller = createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() });
-    await expect(worker.scheduled(controller, env)).resolves.toBeUndefined();
+    const ctx = createExecutionContext();
+    await expect(worker.scheduled(controller, env, ctx)).resolves.toBeUndefined();
   });
 });

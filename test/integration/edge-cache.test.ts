@@ -4,15 +4,13 @@ import { describe, expect, it } from "vitest";
 import { CacheApiCache } from "../../src/adapters/cache/cache-api";
 import type { EdgeCache } from "../../src/adapters/cache/interface";
 import { TieredCache, UpstashCache } from "../../src/adapters/cache/upstash";
-import { embedderFor, generatorFor, rerankerFor, vectorIndexFor } from "../../src/adapters/choose";
-import { createDb } from "../../src/adapters/db/client";
 import { parseConfig } from "../../src/config";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody, type QueryResult } from "../../src/schemas/query";
 import { type AnswerDeps, answer, type CachedAnswer, prepareQuery } from "../../src/services/answer";
 import type { KeyPrincipal } from "../../src/services/principal";
-import { fusionOf } from "../../src/services/search";
 import { callWith, json, newCollection, newTenant, type TestTenant } from "../support/http";
+import { collectingInvocation, servicesFor } from "../support/services";
 
 /**
  * The shared cache: Upstash Redis (real redis-server behind the REST shim) under the Cache API,
@@ -50,32 +48,25 @@ async function askPipeline(options: {
   answers?: Lru<CachedAnswer>;
   logger?: AnswerDeps["logger"];
 }): Promise<QueryResult> {
-  const testEnv = { ...env, ...options.overrides } as Env;
-  const config = parseConfig(testEnv);
-  const writes: Array<Promise<unknown>> = [];
+  const invocation = collectingInvocation();
+  const services = servicesFor(options.overrides, invocation);
   const deps: AnswerDeps = {
-    db: createDb(env.DB),
-    embedder: embedderFor(config, testEnv),
-    vectors: vectorIndexFor(config, testEnv),
-    reranker: rerankerFor(config, testEnv),
-    generator: generatorFor(config, testEnv),
+    ...services.answering,
     cache: options.cache,
     queryEmbeddings: new Lru(10),
     answers: options.answers,
-    defer: (work) => writes.push(work),
     logger: options.logger ?? console,
   };
   const principal = principalOf(options.tenant);
   const input = QueryBody.parse({ query: options.query, collection_ids: [options.collection], mode: "fast" });
   const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
+    ...services.retrieval.answer,
     startedAt: performance.now(),
-    budgets: config.queryBudgets,
-    rrf: fusionOf(config, deps.embedder),
     commonTermRatio: 1,
     cacheTtlSeconds: options.cacheTtlSeconds,
     embeddingCacheTtlSeconds: 3_600,
   });
-  await Promise.all(writes);
+  await Promise.all(invocation.work);
   return result;
 }
 

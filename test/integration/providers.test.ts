@@ -6,16 +6,13 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { embedderFor, vectorIndexFor } from "../../src/adapters/choose";
-import { createDb } from "../../src/adapters/db/client";
 import { OpenAiEmbedder } from "../../src/adapters/embed/openai";
 import { BGE_QUERY_INSTRUCTION, WorkersAiEmbedder } from "../../src/adapters/embed/workers-ai";
 import { namespaceOf } from "../../src/adapters/vector/interface";
-import { parseConfig } from "../../src/config";
-import { createLogger } from "../../src/lib/log";
 import type { IngestMessage } from "../../src/services/documents";
 import { handleIngestBatch } from "../../src/services/ingest";
 import { ADMIN, callWith, json, type TestTenant } from "../support/http";
+import { servicesFor } from "../support/services";
 import { VectorizeStandIn } from "../support/standins/vectorize";
 import { WorkersAiStandIn } from "../support/standins/workers-ai";
 
@@ -110,15 +107,13 @@ describe("OpenAI-compatible embedder", () => {
   it("uses the tenant's own key from its secrets when one is stored, else the operator's", async () => {
     const operatorKey = key();
     const tenantKey = key();
-    const config = parseConfig({
-      ...env,
+    const { config, embedder } = servicesFor({
       EMBEDDINGS_PROVIDER: "openai",
       EMBEDDINGS_BASE_URL: base(),
       EMBEDDINGS_API_KEY: operatorKey,
       EMBEDDINGS_API_KEY_SECRET: "openai_api_key",
     });
     expect(config.problems).toEqual([]);
-    const embedder = embedderFor(config, env);
     const withSecret = await tenantWithSecret("openai_api_key", tenantKey);
     await embedder.embed(["a"], "query", { tenantId: withSecret });
     await embedder.embed(["b"], "query", { tenantId: "ten_without_secret" });
@@ -207,19 +202,11 @@ describe.each([
     }
     expect(sent).toHaveLength(2);
 
-    const providerEnv = { ...env, ...settings } as unknown as Env;
-    const config = parseConfig(providerEnv);
     const batch = createMessageBatch<IngestMessage>(
       "edgerag-ingest",
       sent.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
     );
-    const deps = {
-      db: createDb(env.DB),
-      blobs: env.BLOBS,
-      embedder: embedderFor(config, providerEnv),
-      vectors: vectorIndexFor(config, providerEnv),
-      logger: createLogger("error"),
-    };
+    const deps = servicesFor(settings);
     await handleIngestBatch(deps, batch, false);
     const result = await getQueueResult(batch, createExecutionContext());
     expect(result.retryMessages).toEqual([]);

@@ -1,10 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { edgeCacheFor, embedderFor, generatorFor, vectorIndexFor } from "../../src/adapters/choose";
-import { createDb } from "../../src/adapters/db/client";
 import type { Generator } from "../../src/adapters/generate/interface";
 import { LocalReranker } from "../../src/adapters/rerank/local";
-import { parseConfig } from "../../src/config";
 import { AppError } from "../../src/errors";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody } from "../../src/schemas/query";
@@ -22,6 +19,7 @@ import {
   newTenant,
   type TestTenant,
 } from "../support/http";
+import { servicesFor } from "../support/services";
 import { readSse } from "../support/sse";
 import { WorkersAiStandIn } from "../support/standins/workers-ai";
 
@@ -225,16 +223,12 @@ describe("the answer pipeline with other generators", () => {
     rateTier: "standard",
   });
   const run = async (generator: Generator, signal?: AbortSignal, budgetMs = 5_000) => {
-    const config = parseConfig(env);
     const deps: AnswerDeps = {
-      db: createDb(env.DB),
-      embedder: embedderFor(config, env),
-      vectors: vectorIndexFor(config, env),
+      ...servicesFor().answering,
       reranker: new LocalReranker(),
       generator,
-      cache: edgeCacheFor(config),
       queryEmbeddings: new Lru(10),
-      defer: () => {},
+      answers: undefined,
       logger: console,
     };
     const input = QueryBody.parse({ query: "How many vacation days?", collection_ids: [col], mode: "balanced" });
@@ -423,19 +417,10 @@ describe("cache warming (cron)", () => {
     // A new document bumps the version: the cached answer is stale now.
     await ingest(warmCol, "Leave update", "From next year employees receive thirty days of vacation.", warmTenant);
 
-    const config = parseConfig(env);
+    const { answering, config } = servicesFor();
     const warm = () =>
       warmAnswerCache(
-        {
-          db: createDb(env.DB),
-          embedder: embedderFor(config, env),
-          vectors: vectorIndexFor(config, env),
-          reranker: new LocalReranker(),
-          generator: generatorFor(config, env),
-          cache: edgeCacheFor(config),
-          queryEmbeddings: new Lru(10),
-          logger: console,
-        },
+        { ...answering, reranker: new LocalReranker(), queryEmbeddings: new Lru(10), logger: console },
         {
           topN: 10,
           budgets: config.queryBudgets,

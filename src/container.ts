@@ -1,0 +1,271 @@
+/**
+ * The composition root: the one place where parsed configuration becomes adapter instances and
+ * adapters are bound into the services that routes, the queue consumer, the cron handler and the
+ * tests use (`createServices`). Instances that hold isolate-level state (connection settings,
+ * caches) are kept per configuration object; values derived from configuration are computed once
+ * per parsed configuration, not per request.
+ */
+import { CacheApiCache } from "./adapters/cache/cache-api";
+import type { EdgeCache } from "./adapters/cache/interface";
+import { TieredCache, UpstashCache } from "./adapters/cache/upstash";
+import { createDb, type Db } from "./adapters/db/client";
+import type { Embedder } from "./adapters/embed/interface";
+import { LocalHashEmbedder } from "./adapters/embed/local";
+import { OpenAiEmbedder } from "./adapters/embed/openai";
+import { type AiBinding, WorkersAiEmbedder } from "./adapters/embed/workers-ai";
+import { ExtractiveGenerator } from "./adapters/generate/extractive";
+import type { Generator } from "./adapters/generate/interface";
+import { OpenAiGenerator } from "./adapters/generate/openai";
+import { WorkersAiGenerator } from "./adapters/generate/workers-ai";
+import { DurableObjectRateLimiter } from "./adapters/rate-limit/durable-object";
+import type { RateLimiter } from "./adapters/rate-limit/interface";
+import { UpstashRateLimiter } from "./adapters/rate-limit/upstash";
+import type { Reranker } from "./adapters/rerank/interface";
+import { LocalReranker } from "./adapters/rerank/local";
+import { WorkersAiReranker } from "./adapters/rerank/workers-ai";
+import { DurableObjectVectorIndex } from "./adapters/vector/durable-object";
+import type { VectorIndex } from "./adapters/vector/interface";
+import { UpstashVectorIndex } from "./adapters/vector/upstash";
+import { type VectorizeBinding, VectorizeVectorIndex } from "./adapters/vector/vectorize";
+import { type Config, getConfig } from "./config";
+import { createLogger, type Logger } from "./lib/log";
+import { Lru } from "./lib/lru";
+import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/answer";
+import type { IngestMessage } from "./services/documents";
+import { type FusionOptions, fusionOf } from "./services/search";
+import { revealSecret } from "./services/secrets";
+
+/** Bindings that only exist when the operator adds them to wrangler.toml. */
+interface OptionalBindings {
+  AI?: AiBinding;
+  VECTORIZE?: VectorizeBinding;
+}
+
+function memo<T>(cache: WeakMap<Config, T>, config: Config, make: () => T): T {
+  let value = cache.get(config);
+  if (value === undefined) {
+    value = make();
+    cache.set(config, value);
+  }
+  return value;
+}
+
+/** How long a tenant's provider key, once decrypted, is reused by this isolate. */
+const TENANT_KEY_TTL_MS = 60_000;
+
+/**
+ * A provider's API key for a tenant: the tenant's own secret named `apiKeySecret` when it stored
+ * one (decrypted at most once a minute per isolate), else the operator's `apiKey`.
+ */
+function providerKey(
+  config: Config,
+  env: Env,
+  settings: { apiKey: string | undefined; apiKeySecret: string | undefined },
+): (tenantId: string | undefined) => Promise<string | undefined> {
+  const { apiKey, apiKeySecret } = settings;
+  const tenantKeys = new Lru<string | null>(1_000);
+  return async (tenantId) => {
+    if (apiKeySecret === undefined || tenantId === undefined) {
+      return apiKey;
+    }
+    let own = tenantKeys.get(tenantId);
+    if (own === undefined) {
+      own = (await revealSecret(createDb(env.DB), config, tenantId, apiKeySecret)) ?? null;
+      tenantKeys.set(tenantId, own, TENANT_KEY_TTL_MS);
+    }
+    return own ?? apiKey;
+  };
+}
+
+const embedders = new WeakMap<Config, Embedder>();
+
+/** The embedder: local hashing (default), Workers AI or an OpenAI-compatible endpoint. */
+function embedderFor(config: Config, env: Env): Embedder {
+  return memo(embedders, config, () => {
+    const settings = config.embeddings;
+    const bindings = env as Env & OptionalBindings;
+    if (settings.kind === "workers-ai" && bindings.AI) {
+      return new WorkersAiEmbedder(bindings.AI, settings.model, settings.dimensions, settings.timeoutMs);
+    }
+    if (settings.kind === "openai") {
+      return new OpenAiEmbedder({ ...settings, apiKey: providerKey(config, env, settings) });
+    }
+    // Local, and the fallback while a half-configured provider is reported as `misconfigured`.
+    return new LocalHashEmbedder(settings.kind === "local" ? settings.dimensions : 384);
+  });
+}
+
+const vectorIndexes = new WeakMap<Config, VectorIndex>();
+
+/** The vector index: Durable Object shards (default), Vectorize or Upstash Vector. */
+function vectorIndexFor(config: Config, env: Env): VectorIndex {
+  const settings = config.vectorIndex;
+  const bindings = env as Env & OptionalBindings;
+  if (settings.kind === "durable-object") {
+    // Holds a request-bound namespace binding: cheap to build, never cached across requests.
+    return new DurableObjectVectorIndex(env.VECTOR_SHARD);
+  }
+  return memo(vectorIndexes, config, () =>
+    settings.kind === "vectorize" && bindings.VECTORIZE
+      ? new VectorizeVectorIndex(bindings.VECTORIZE)
+      : settings.kind === "upstash"
+        ? new UpstashVectorIndex(settings)
+        : new DurableObjectVectorIndex(env.VECTOR_SHARD),
+  );
+}
+
+const extractive = new ExtractiveGenerator();
+
+const rerankers = new WeakMap<Config, Reranker>();
+
+/** The reranker: the local cross-feature scorer (default) or a Workers AI cross-encoder. */
+function rerankerFor(config: Config, env: Env): Reranker {
+  const settings = config.reranker;
+  const ai = (env as Env & OptionalBindings).AI;
+  return memo(rerankers, config, () =>
+    settings.kind === "workers-ai" && ai
+      ? new WorkersAiReranker(ai, settings.model, settings.timeoutMs)
+      : new LocalReranker(config.rerankWeights),
+  );
+}
+
+const generators = new WeakMap<Config, Generator>();
+
+/** The generator: extractive with citations (default), or an OpenAI-compatible chat model. */
+function generatorFor(config: Config, env: Env): Generator {
+  const settings = config.generator;
+  const ai = (env as Env & OptionalBindings).AI;
+  if (settings.kind === "openai") {
+    return memo(
+      generators,
+      config,
+      () => new OpenAiGenerator({ ...settings, apiKey: providerKey(config, env, settings) }),
+    );
+  }
+  if (settings.kind === "workers-ai" && ai) {
+    return memo(generators, config, () => new WorkersAiGenerator(ai, settings.model));
+  }
+  // Extractive, and the fallback while a missing binding is reported as `misconfigured`.
+  return extractive;
+}
+
+const redisCaches = new WeakMap<Config, UpstashCache>();
+
+/**
+ * Where answers and query embeddings are shared: the Workers Cache API of this data centre, in
+ * front of Upstash Redis when CACHE_PROVIDER=upstash.
+ */
+function edgeCacheFor(config: Config): EdgeCache {
+  const near = new CacheApiCache(caches.default);
+  const settings = config.cache;
+  if (settings.kind !== "upstash") {
+    return near;
+  }
+  return new TieredCache(
+    near,
+    memo(redisCaches, config, () => new UpstashCache(settings)),
+  );
+}
+
+const limiters = new WeakMap<Config, RateLimiter>();
+
+/** The rate limiter: Upstash when both of its settings are present, else the Durable Object one. */
+function rateLimiterFor(config: Config, env: Env): RateLimiter {
+  return memo(limiters, config, () =>
+    config.rateLimiter.kind === "upstash"
+      ? new UpstashRateLimiter(config.rateLimiter)
+      : new DurableObjectRateLimiter(env.RATE_LIMITER),
+  );
+}
+
+/** Settings of search and answers derived from configuration (and the embedder's fusion weight). */
+export interface RetrievalSettings {
+  rrf: FusionOptions;
+  maxTopK: number;
+  commonTermRatio: number;
+  answer: Omit<AnswerOptions, "startedAt" | "signal">;
+}
+
+const retrievalSettings = new WeakMap<Config, RetrievalSettings>();
+
+/** L1 caches of this isolate (bounded), shared by every request, queue batch and cron tick. */
+const queryEmbeddings = new Lru<Float32Array>(2_000);
+const answers = new Lru<CachedAnswer>(256);
+
+/** Everything a request, a queue batch or a cron tick works with, bound once. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  limiter: RateLimiter;
+  blobs: R2Bucket;
+  /** Queue per priority: `high` has its own so it is never stuck behind bulk imports. */
+  queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
+  embedder: Embedder;
+  vectors: VectorIndex;
+  reranker: Reranker;
+  generator: Generator;
+  cache: EdgeCache;
+  retrieval: RetrievalSettings;
+  /** What the answer pipeline needs, with background work handed to the invocation's `waitUntil`. */
+  answering: AnswerDeps;
+}
+
+/** Where background work goes: the invocation's `waitUntil` (a request, a queue batch, a cron tick). */
+export type Invocation = Pick<ExecutionContext, "waitUntil">;
+
+/**
+ * The composition root. Called once per request by the `services` middleware, once per queue
+ * batch and cron tick by the Worker entry, and by the tests, so that all of them run the same wiring.
+ */
+export function createServices(env: Env, invocation: Invocation, fields: Record<string, unknown> = {}): Services {
+  const config = getConfig(env);
+  const logger = createLogger(config.logLevel, fields);
+  const db = createDb(env.DB);
+  const embedder = embedderFor(config, env);
+  const vectors = vectorIndexFor(config, env);
+  const reranker = rerankerFor(config, env);
+  const generator = generatorFor(config, env);
+  const cache = edgeCacheFor(config);
+  const retrieval = memo(retrievalSettings, config, () => {
+    const rrf = fusionOf(config, embedder);
+    return {
+      rrf,
+      maxTopK: config.searchMaxTopK,
+      commonTermRatio: config.commonTermRatio,
+      answer: {
+        budgets: config.queryBudgets,
+        rrf,
+        commonTermRatio: config.commonTermRatio,
+        cacheTtlSeconds: config.answerCacheTtlSeconds,
+        embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
+      },
+    };
+  });
+  return {
+    config,
+    logger,
+    db,
+    limiter: rateLimiterFor(config, env),
+    blobs: env.BLOBS,
+    queues: { high: env.INGEST_HIGH, bulk: env.INGEST },
+    embedder,
+    vectors,
+    reranker,
+    generator,
+    cache,
+    retrieval,
+    answering: {
+      db,
+      embedder,
+      vectors,
+      reranker,
+      generator,
+      cache,
+      queryEmbeddings,
+      answers,
+      defer: (work) => invocation.waitUntil(work),
+      logger,
+    },
+  };
+}
