@@ -9,7 +9,10 @@ import type { AppEnv } from "./env";
 import { AppError, asAppError, type ErrorCode, problemResponse } from "./errors";
 import { createLogger } from "./lib/log";
 import { accessLog } from "./middleware/access-log";
+import { identify } from "./middleware/auth";
+import { configured } from "./middleware/configured";
 import { noStore } from "./middleware/no-store";
+import { refusedQueryLog } from "./middleware/query-log";
 import { rateLimit } from "./middleware/rate-limit";
 import { requestId } from "./middleware/request-id";
 import { services } from "./middleware/services";
@@ -108,6 +111,9 @@ export function createApp() {
   });
   app.use("/v1/*", noStore());
   app.use("/v1/*", deadline());
+  app.use("/v1/*", configured());
+  app.use("/v1/*", identify());
+  app.use("/v1/query", refusedQueryLog());
   app.use("/v1/*", rateLimit());
 
   app.route("/", health);

@@ -1,7 +1,38 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import { authenticate, touchLastUsed } from "../services/auth";
 import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
+
+/**
+ * Identifies the caller of a `/v1` request, before the rate limiter (which meters by who it is):
+ * a verified API key, or the operator token on `/v1/admin/*`, becomes `principal`; presented but
+ * refused credentials leave their reason in `auth_error` for the route guards' 401. Nothing is
+ * refused here, so that unauthenticated callers are still metered (by IP) before their 401.
+ */
+export function identify(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { config, services, logger } = c.var;
+    const operatorRoute = c.req.path === "/v1/admin" || c.req.path.startsWith("/v1/admin/");
+    const credentials = await authenticate({ db: services.db, config }, c.req.header("authorization"), operatorRoute);
+    if (credentials.kind === "ok") {
+      c.set("principal", credentials.principal);
+    } else if (credentials.kind === "invalid") {
+      c.set("auth_error", credentials.reason);
+    }
+    await next();
+    // A key counts as used once the limiter let its request through (off the hot path).
+    const principal = c.get("principal");
+    const limited = c.error instanceof AppError && c.error.code === "rate_limited";
+    if (principal?.kind === "key" && !limited) {
+      c.executionCtx.waitUntil(
+        touchLastUsed(services.db, principal.keyId).catch((error: unknown) =>
+          logger.warn("could not record last_used_at", { key_id: principal.keyId, error }),
+        ),
+      );
+    }
+  };
+}
 
 const challenge = { "WWW-Authenticate": 'Bearer realm="edgerag"' };
 

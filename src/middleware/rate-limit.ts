@@ -5,10 +5,6 @@ import type { RateTier } from "../config";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { Lru } from "../lib/lru";
-import { QUERY_BODY_MAX_BYTES } from "../schemas/query";
-import { authenticate, bearerToken, parseApiKey, touchLastUsed } from "../services/auth";
-import { logRefusedQuery } from "../services/query-log";
-import { readCapped } from "./body-limit";
 
 /**
  * Units a route consumes; 1 unless listed. Keyed by `METHOD route-pattern`.
@@ -66,32 +62,6 @@ function rejected(result: RateLimitResult): AppError {
   });
 }
 
-const isQuery = (c: Context<AppEnv>) => c.req.method === "POST" && routePath(c, -1) === "/v1/query";
-
-/**
- * A query turned away by the limiter still belongs in the query log (the dashboard counts them).
- * Its body is read here, capped as the route would, because after the response it cannot be;
- * the write itself happens off the hot path.
- */
-async function logRefused(c: Context<AppEnv>, status: number): Promise<void> {
-  const principal = c.get("principal");
-  if (!isQuery(c) || principal?.kind !== "key") {
-    return;
-  }
-  let body: string;
-  try {
-    body = new TextDecoder().decode(await readCapped(c.req.raw, QUERY_BODY_MAX_BYTES));
-  } catch {
-    return; // too large or cut off: not a query we could have answered
-  }
-  const { db } = c.var.services;
-  c.executionCtx.waitUntil(
-    logRefusedQuery(db, principal, body, status).catch((error: unknown) =>
-      c.var.logger.warn("query log write failed", { error }),
-    ),
-  );
-}
-
 function tierOf(tiers: Record<string, RateTier>, name: string, fallback: string): RateTier {
   const tier = tiers[name] ?? tiers[fallback];
   if (!tier) {
@@ -101,58 +71,34 @@ function tierOf(tiers: Record<string, RateTier>, name: string, fallback: string)
 }
 
 /**
- * The global limiter for /v1/*: runs before any route work. It identifies the caller (verified API
- * key -> its bucket and tier; operator token -> the operator bucket; anything else -> the client
- * IP under the `anonymous` tier, so guessing keys is metered too), charges the route's cost and
- * sets the RateLimit-* headers. Rejecting credentials is left to `requireAuth`.
+ * The global limiter for /v1/*: runs before any route work, after `identify`. A verified API key is
+ * metered in its own bucket at its tier, the operator token in the `operator` bucket, anything else
+ * — no key, a malformed or wrong one — by client IP under the `anonymous` tier, so guessing keys is
+ * metered too. It charges the route's cost and sets the RateLimit-* headers. A bucket this isolate
+ * knows to be over its limit is turned away without a round trip.
  */
 export function rateLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { config, services, logger } = c.var;
-    if (config.problems.length > 0) {
-      const names = config.problems.map((p) => `${p.setting} (${p.message})`).join("; ");
-      throw new AppError("misconfigured", `The service is misconfigured: ${names}.`);
-    }
-    const operatorRoute = c.req.path === "/v1/admin" || c.req.path.startsWith("/v1/admin/");
-    const header = c.req.header("authorization");
-    const ip = clientIp(c);
-
-    // A bucket we can name without any I/O: a blocked key, or a blocked anonymous IP, is turned
-    // away right here. (A request with a key is never judged by its IP's anonymous bucket.)
-    const hintedKey = operatorRoute ? undefined : parseApiKey(bearerToken(header) ?? "")?.keyId;
-    const hint = hintedKey ? `key:${hintedKey}` : header === undefined ? `ip:${ip}` : undefined;
-    const known = hint ? blocked.get(hint) : undefined;
-    const stillBlocked: RateLimitResult | undefined = known && {
-      allowed: false,
-      limit: known.limit,
-      remaining: 0,
-      resetMs: Math.max(1, known.until - Date.now()),
-    };
-    // A query is identified first (the key check is cached), so that its refusal can be logged.
-    if (stillBlocked && !isQuery(c)) {
-      throw rejected(stillBlocked);
-    }
-
-    const credentials = await authenticate({ db: services.db, config }, header, operatorRoute);
-    let bucket = `ip:${ip}`;
+    const principal = c.get("principal");
+    let bucket = `ip:${clientIp(c)}`;
     let tier = tierOf(config.rateTiers, "anonymous", "anonymous");
-    if (credentials.kind === "ok") {
-      const principal = credentials.principal;
-      c.set("principal", principal);
-      if (principal.kind === "operator") {
-        bucket = "operator";
-        tier = tierOf(config.rateTiers, "operator", "operator");
-      } else {
-        bucket = `key:${principal.keyId}`;
-        tier = tierOf(config.rateTiers, principal.rateTier, config.defaultRateTier);
-      }
-    } else if (credentials.kind === "invalid") {
-      c.set("auth_error", credentials.reason);
+    if (principal?.kind === "operator") {
+      bucket = "operator";
+      tier = tierOf(config.rateTiers, "operator", "operator");
+    } else if (principal?.kind === "key") {
+      bucket = `key:${principal.keyId}`;
+      tier = tierOf(config.rateTiers, principal.rateTier, config.defaultRateTier);
     }
 
-    if (stillBlocked) {
-      await logRefused(c, 429);
-      throw rejected(stillBlocked);
+    const known = blocked.get(bucket);
+    if (known) {
+      throw rejected({
+        allowed: false,
+        limit: known.limit,
+        remaining: 0,
+        resetMs: Math.max(1, known.until - Date.now()),
+      });
     }
     const cost = routeCost(c.req.method, routePath(c, -1));
     let result: RateLimitResult | undefined;
@@ -170,17 +116,7 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     }
     if (result && !result.allowed) {
       blocked.set(bucket, { limit: result.limit, until: Date.now() + result.resetMs }, result.resetMs);
-      await logRefused(c, 429);
       throw rejected(result);
-    }
-
-    const principal = c.get("principal");
-    if (principal?.kind === "key") {
-      c.executionCtx.waitUntil(
-        touchLastUsed(services.db, principal.keyId).catch((error: unknown) =>
-          logger.warn("could not record last_used_at", { key_id: principal.keyId, error }),
-        ),
-      );
     }
     await next();
     if (result) {
