@@ -4,8 +4,9 @@
  * `ConfigProblem`, which /health/ready reports and which makes protected routes answer 503
  * `misconfigured` naming the setting, instead of crashing the isolate.
  */
+
 import { z } from "zod";
-import { DEFAULT_RERANK_WEIGHTS, type RerankWeights } from "./adapters/rerank/local";
+import type { KeyRingEntry } from "./lib/keyring";
 import { LOG_LEVELS, type LogLevel } from "./lib/log";
 
 export interface RateTier {
@@ -57,11 +58,15 @@ export type VectorIndexConfig =
   | { kind: "vectorize" }
   | { kind: "upstash"; url: string; token: string; timeoutMs: number };
 
-export interface KeyRingEntry {
-  version: number;
-  /** Raw 256-bit AES key. */
-  key: Uint8Array;
+export interface RerankWeights {
+  coverage: number;
+  title: number;
+  proximity: number;
+  prior: number;
 }
+
+/** The local reranker's feature weights, tuned on SciFact train only (see README, "Answers: query modes"). */
+export const DEFAULT_RERANK_WEIGHTS: RerankWeights = { coverage: 1, title: 1, proximity: 0.3, prior: 1.5 };
 
 export interface ConfigProblem {
   setting: string;

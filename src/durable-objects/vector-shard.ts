@@ -7,8 +7,13 @@ import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/
  */
 export const DEFAULT_SHARD_BYTES = 50_000 * 384 * 4;
 
-export class ShardFullError extends Error {
-  override readonly name = "ShardFullError";
+/**
+ * An expected refusal, returned rather than thrown: an error's class does not survive the RPC
+ * boundary, and callers must not have to match message text to tell it apart.
+ */
+export interface ShardRefusal {
+  refused: "full" | "dimensions";
+  message: string;
 }
 
 /**
@@ -32,20 +37,21 @@ export class VectorShard extends DurableObject<Env> {
     );
   }
 
-  upsert(records: VectorRecord[]): void {
+  upsert(records: VectorRecord[]): ShardRefusal | undefined {
     const first = records[0];
     if (!first) {
-      return;
+      return undefined;
     }
     const stats = this.stats();
     const dims = stats.dimensions ?? first.vector.length;
     if (records.some((r) => r.vector.length !== dims)) {
-      throw new RangeError(`every vector in this index has ${dims} dimensions`);
+      return { refused: "dimensions", message: `every vector in this index has ${dims} dimensions` };
     }
     if ((stats.vectors + records.length) * dims * 4 > this.maxBytes) {
-      throw new ShardFullError(
-        `this collection's vector index is full (${stats.vectors} vectors of ${dims} dimensions; limit ${Math.floor(this.maxBytes / (dims * 4))})`,
-      );
+      return {
+        refused: "full",
+        message: `this collection's vector index is full (${stats.vectors} vectors of ${dims} dimensions; limit ${Math.floor(this.maxBytes / (dims * 4))})`,
+      };
     }
     this.ctx.storage.transactionSync(() => {
       for (const record of records) {
@@ -58,6 +64,7 @@ export class VectorShard extends DurableObject<Env> {
       }
     });
     this.matrix = undefined;
+    return undefined;
   }
 
   delete(ids: string[]): void {
@@ -69,14 +76,14 @@ export class VectorShard extends DurableObject<Env> {
     this.matrix = undefined;
   }
 
-  query(vector: Float32Array, topK: number, documentIds?: string[]): VectorMatch[] {
+  query(vector: Float32Array, topK: number, documentIds?: string[]): VectorMatch[] | ShardRefusal {
     const matrix = this.load();
     const dims = this.dimensions;
     if (!matrix || dims === null || this.ids.length === 0) {
       return [];
     }
     if (vector.length !== dims) {
-      throw new RangeError(`the query has ${vector.length} dimensions; this index has ${dims}`);
+      return { refused: "dimensions", message: `the query has ${vector.length} dimensions; this index has ${dims}` };
     }
     const allowed = documentIds ? new Set(documentIds) : undefined;
     // Keep the best k in a small sorted array: k is at most a few hundred.

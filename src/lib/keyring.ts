@@ -3,13 +3,19 @@
  * opens what it sealed. The caller's context (tenant id and secret name) is bound as additional
  * authenticated data, so a ciphertext copied to another tenant or name fails to open.
  */
-import type { KeyRingEntry } from "../config";
 import { fromBase64, toBase64 } from "./crypto";
 
 export interface Sealed {
   keyVersion: number;
   iv: string;
   ciphertext: string;
+}
+
+/** One key of the ring (ENCRYPTION_KEYS). */
+export interface KeyRingEntry {
+  version: number;
+  /** Raw 256-bit AES key. */
+  key: Uint8Array;
 }
 
 const imported = new WeakMap<Uint8Array, Promise<CryptoKey>>();

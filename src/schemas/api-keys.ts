@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { SCOPES } from "../services/principal";
-import { IsoDate } from "./common";
+import { IsoDate, SCOPES } from "./common";
 
 const Scope = z.enum(SCOPES);
 const CollectionId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a collection id");

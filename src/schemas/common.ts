@@ -1,6 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES } from "../errors";
 
+/** What a key may do: `admin` (the tenant administrator) includes the other two. */
+export const SCOPES = ["query", "ingest", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
 export const ProblemSchema = z
   .object({
     type: z.string().openapi({ example: "/docs/errors#rate_limited" }),

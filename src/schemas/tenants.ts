@@ -1,6 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { SCOPES } from "../services/principal";
-import { IsoDate } from "./common";
+import { IsoDate, SCOPES } from "./common";
 
 const TierName = z
   .string()

@@ -1,9 +1,9 @@
 import { AppError } from "../errors";
+import { SCOPES, type Scope } from "../schemas/common";
+
+export type { Scope };
 
 /** Who is calling: a tenant's API key, or the operator holding ADMIN_TOKEN. */
-export const SCOPES = ["query", "ingest", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
-
 export interface KeyPrincipal {
   kind: "key";
   tenantId: string;

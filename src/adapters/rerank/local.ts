@@ -1,4 +1,5 @@
 import { stemmer } from "stemmer";
+import { DEFAULT_RERANK_WEIGHTS, type RerankWeights } from "../../config";
 import { queryTerms } from "../../lib/terms";
 import type { RerankCandidate, Reranker } from "./interface";
 
@@ -42,16 +43,6 @@ export class LocalReranker implements Reranker {
     });
   }
 }
-
-export interface RerankWeights {
-  coverage: number;
-  title: number;
-  proximity: number;
-  prior: number;
-}
-
-/** Tuned on SciFact train only (see README, "Answers: query modes"). */
-export const DEFAULT_RERANK_WEIGHTS: RerankWeights = { coverage: 1, title: 1, proximity: 0.3, prior: 1.5 };
 
 function tokens(text: string): string[] {
   return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((t) => stemmer(t));

@@ -1,4 +1,4 @@
-import { ShardFullError, type VectorShard } from "../../durable-objects/vector-shard";
+import type { ShardRefusal, VectorShard } from "../../durable-objects/vector-shard";
 import { AppError } from "../../errors";
 import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
 
@@ -6,6 +6,11 @@ import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./inte
  * The default vector index: one `VectorShard` Durable Object per tenant+collection, exact search
  * over an in-memory matrix. Capacity per collection: VECTOR_SHARD_MAX_BYTES (default 50,000 vectors of 384 dims).
  */
+/** A full index or a vector of the wrong size: `409`, with the shard's own explanation. */
+function refused(refusal: ShardRefusal): AppError {
+  return new AppError("conflict", refusal.message);
+}
+
 export class DurableObjectVectorIndex implements VectorIndex {
   readonly name = "durable-object";
   readonly dropNeedsIds = false;
@@ -17,13 +22,9 @@ export class DurableObjectVectorIndex implements VectorIndex {
   }
 
   async upsert(ns: string, records: VectorRecord[]): Promise<void> {
-    try {
-      await this.shard(ns).upsert(records);
-    } catch (error) {
-      if ((error as Error).name === ShardFullError.name || (error as Error).message.includes("index is full")) {
-        throw new AppError("conflict", (error as Error).message, { cause: error });
-      }
-      throw error;
+    const refusal = await this.shard(ns).upsert(records);
+    if (refusal) {
+      throw refused(refusal);
     }
   }
 
@@ -33,7 +34,11 @@ export class DurableObjectVectorIndex implements VectorIndex {
     topK: number,
     filter?: { documentIds?: string[] },
   ): Promise<VectorMatch[]> {
-    return this.shard(ns).query(vector, topK, filter?.documentIds);
+    const result = await this.shard(ns).query(vector, topK, filter?.documentIds);
+    if ("refused" in result) {
+      throw refused(result);
+    }
+    return result;
   }
 
   async delete(ns: string, ids: string[]): Promise<void> {
