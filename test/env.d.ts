@@ -4,10 +4,12 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** fast-check runs per route family (FUZZ_RUNS; 1,000 with CI=true, else 200). */
+      TEST_FUZZ_RUNS: string;
       /** Upstash REST shim in front of a real redis-server (test/support/redis-rest-shim.ts). */
       TEST_UPSTASH_URL: string;
       TEST_UPSTASH_TOKEN: string;
-      /** Non-empty when redis-server is absent and CI is unset: the Upstash suite skips, loudly. */
+      /** Non-empty only with EDGERAG_SKIP_SYSTEM_TESTS=1 and redis-server absent: the Upstash suites skip. */
       TEST_UPSTASH_SKIP: string;
       /** A loopback server that accepts connections and never answers (timeouts). */
       TEST_HANG_URL: string;

@@ -1,5 +1,10 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 import { ADMIN, call, callWith, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
 
 type KeyView = {
@@ -197,7 +202,9 @@ describe("API keys", () => {
     await expectProblem(past, 422, "validation_failed");
     const soon = await newKey(tenant, { scopes: ["admin"], expires_at: new Date(Date.now() + 1500).toISOString() });
     expect((await call("GET", "/v1/api-keys", { token: soon.key })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1600));
+    // The Worker runs in this isolate: a faked Date is its clock too (no real wait).
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 1_600);
     const expired = await expectProblem(await call("GET", "/v1/api-keys", { token: soon.key }), 401, "unauthorized");
     expect(expired.detail).toContain("expired");
   });
@@ -270,7 +277,8 @@ describe("API keys", () => {
     expect(rotated.previous_key_expires_at).not.toBeNull();
     expect((await call("GET", "/v1/api-keys", { token: rotated.key })).status).toBe(200);
     expect((await call("GET", "/v1/api-keys", { token: key.key })).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 1_100);
     await expectProblem(await call("GET", "/v1/api-keys", { token: key.key }), 401, "unauthorized");
     expect((await call("GET", "/v1/api-keys", { token: rotated.key })).status).toBe(200);
   });

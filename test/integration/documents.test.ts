@@ -374,14 +374,23 @@ describe("the ingestion consumer", () => {
     const col = await newCollection(tenant);
     const doc = await json<Doc>(await uploadJson(tenant, col, { title: "H", text: HANDBOOK }));
     await settled(tenant, doc.id);
+    const snapshot = async () => ({
+      document: await env.DB.prepare("SELECT * FROM documents WHERE id = ?").bind(doc.id).first(),
+      chunks: (await env.DB.prepare("SELECT id, text FROM chunks WHERE document_id = ? ORDER BY id").bind(doc.id).all())
+        .results,
+      version: await version(tenant, col),
+    });
+    const before = await snapshot();
+    expect(before.chunks).toHaveLength(2);
     const batch = createMessageBatch<IngestMessage>("edgerag-ingest-high", [
       { id: "m3", timestamp: new Date(), attempts: 1, body: { document_id: doc.id, tenant_id: tenant.id } },
     ]);
     await handleIngestBatch({ ...adapters(), logger }, batch, false);
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
-      .bind(doc.id)
-      .first<{ n: number }>();
-    expect(rows?.n).toBe(2);
+    // The message is acknowledged (not retried), and the row, its chunks and the version stand.
+    const outcome = await getQueueResult(batch, createExecutionContext());
+    expect(outcome.explicitAcks).toEqual(["m3"]);
+    expect(outcome.retryMessages).toEqual([]);
+    expect(await snapshot()).toEqual(before);
   });
 });
 

@@ -1,12 +1,13 @@
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, call, newTenant } from "../support/http";
 
 /**
  * Whatever arrives — random or malformed bodies, headers and paths — the API never answers 5xx,
- * and every error is problem+json. 1,000 runs per route family.
+ * and every error is problem+json. 1,000 runs per route family in CI (FUZZ_RUNS to choose; 200 locally).
  */
-const RUNS = 1_000;
+const RUNS = Number(env.TEST_FUZZ_RUNS);
 let tenantKey = "";
 
 beforeAll(async () => {
