@@ -30,8 +30,8 @@ import { type VectorizeBinding, VectorizeVectorIndex } from "./adapters/vector/v
 import { type Config, getConfig } from "./config";
 import { createLogger, type Logger } from "./lib/log";
 import { Lru } from "./lib/lru";
+import type { IngestMessage } from "./schemas/queue";
 import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/answer";
-import type { IngestMessage } from "./services/documents";
 import { type FusionOptions, fusionOf } from "./services/search";
 import { revealSecret } from "./services/secrets";
 

@@ -1,7 +1,7 @@
 import { createApp } from "./app";
 import { createServices } from "./container";
+import type { IngestMessage } from "./schemas/queue";
 import { warmAnswerCache } from "./services/cache-warming";
-import type { IngestMessage } from "./services/documents";
 import { handleIngestBatch, sweepStale } from "./services/ingest";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppEnv } from "../env";
 import { asAppError, toProblem } from "../errors";
+import { serverTiming } from "../lib/server-timing";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
@@ -131,8 +132,3 @@ function streamAnswer(
     }
   });
 }
-
-const serverTiming = (timings: Record<string, number>) =>
-  Object.entries(timings)
-    .map(([k, v]) => `${k.replace(/_ms$/, "")};dur=${v}`)
-    .join(", ");

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { serverTiming } from "../lib/server-timing";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
@@ -28,11 +29,6 @@ const route = createRoute({
 search.openapi(route, async (c) => {
   const { services } = c.var;
   const result = await runSearch(services, keyOf(c.var.principal), c.req.valid("json"), services.retrieval);
-  c.header(
-    "Server-Timing",
-    Object.entries(result.timings)
-      .map(([k, v]) => `${k.replace(/_ms$/, "")};dur=${v}`)
-      .join(", "),
-  );
+  c.header("Server-Timing", serverTiming(result.timings));
   return c.json(result, 200);
 });

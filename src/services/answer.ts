@@ -5,6 +5,7 @@
  * request; an optional stage that would overrun is skipped and named in `degraded`, and a failing
  * generator falls back to the extractive one, so an answer is always on time and says how it was made.
  */
+
 import { stemmer } from "stemmer";
 import type { EdgeCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
@@ -14,20 +15,22 @@ import type { Generator } from "../adapters/generate/interface";
 import type { Reranker } from "../adapters/rerank/interface";
 import type { VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
+import { roundMs as ms } from "../lib/async";
 import { fromBase64, sha256Hex, toBase64 } from "../lib/crypto";
 import type { Logger } from "../lib/log";
 import type { Lru } from "../lib/lru";
 import { sentences } from "../lib/sentences";
 import { queryTerms, STOP_WORDS } from "../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../schemas/query";
+import { assertReadable } from "./collections";
 import type { KeyPrincipal } from "./principal";
 import {
-  assertReadable,
   type ChunkHit,
   type FusionOptions,
   informativeTerms,
   keywordSearch,
   nearestChunks,
+  searchableTerms,
 } from "./search";
 
 export interface AnswerDeps {
@@ -89,8 +92,6 @@ export const NO_ANSWER = "I could not find an answer to this in the selected col
 /** Share of the query's weight the best source must contain for deep mode to answer at all. */
 const MIN_DEEP_COVERAGE = 0.3;
 
-const ms = (value: number) => Math.round(value * 10) / 10;
-
 /** The cached part of an answer: everything but how this request obtained it. */
 export type CachedAnswer = Omit<QueryResult, "cache" | "timings">;
 
@@ -107,12 +108,7 @@ export interface PreparedQuery {
  */
 export async function prepareQuery(db: Db, principal: KeyPrincipal, input: QueryInput): Promise<PreparedQuery> {
   const normalized = input.query.replace(/\s+/g, " ").trim();
-  const terms = queryTerms(normalized);
-  if (terms.length === 0) {
-    throw new AppError("validation_failed", "The query has no searchable words.", {
-      errors: [{ path: "query", message: "only stop words or punctuation" }],
-    });
-  }
+  const terms = searchableTerms(normalized);
   const versions = await assertReadable(db, principal, input.collection_ids);
   return { normalized, terms, versions };
 }

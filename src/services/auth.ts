@@ -10,7 +10,7 @@ import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
 import type { Config } from "../config";
 import { constantTimeEqual, digestsEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
-import type { Principal, Scope } from "./principal";
+import { keyPrincipal, type Principal } from "./principal";
 
 const KEY_PATTERN = /^erk_([A-Za-z0-9]{16})_([A-Za-z0-9]{32})$/;
 const LAST_USED_INTERVAL_MS = 60_000;
@@ -103,17 +103,7 @@ export async function authenticate(
   if (row.expiresAt !== null && row.expiresAt <= now) {
     return { kind: "invalid", reason: "The API key has expired." };
   }
-  return {
-    kind: "ok",
-    principal: {
-      kind: "key",
-      tenantId: row.tenantId,
-      keyId: row.id,
-      scopes: row.scopes as Scope[],
-      collectionIds: row.collectionIds ?? null,
-      rateTier: row.rateTier,
-    },
-  };
+  return { kind: "ok", principal: keyPrincipal(row) };
 }
 
 /**

@@ -9,7 +9,7 @@ import { apiKeys, queryLog } from "../adapters/db/schema";
 import { AppError } from "../errors";
 import { QueryBody } from "../schemas/query";
 import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "./answer";
-import type { KeyPrincipal, Scope } from "./principal";
+import { type KeyPrincipal, keyPrincipal } from "./principal";
 
 /** How far back the query log is read. */
 export const WARM_WINDOW_MS = 24 * 60 * 60_000;
@@ -113,12 +113,5 @@ async function principalOf(
   if (!key || (key.expiresAt !== null && key.expiresAt <= Date.now())) {
     return undefined;
   }
-  return {
-    kind: "key",
-    tenantId,
-    keyId,
-    scopes: key.scopes as Scope[],
-    collectionIds: key.collectionIds,
-    rateTier: key.rateTier,
-  };
+  return keyPrincipal(key);
 }

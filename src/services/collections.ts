@@ -2,7 +2,7 @@
  * Collections: a tenant's named sets of documents. Every query is scoped by tenant id, and a key
  * restricted to collections sees only those: anything else is indistinguishable from missing (404).
  */
-import { and, count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
 import { type CollectionRow, chunks, collections, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
@@ -134,4 +134,37 @@ export async function deleteCollection(
   for (let i = 0; i < keys.length; i += 1_000) {
     await deps.blobs.delete(keys.slice(i, i + 1_000));
   }
+}
+
+/**
+ * 404 unless every collection is the tenant's; 403 if the key is restricted to others. Returns
+ * each collection's content version (answer cache keys include them).
+ */
+export async function assertReadable(
+  db: Db,
+  principal: KeyPrincipal,
+  collectionIds: string[],
+): Promise<Map<string, number>> {
+  const found = await db
+    .select({ id: collections.id, version: collections.version })
+    .from(collections)
+    .where(and(eq(collections.tenantId, principal.tenantId), inArray(collections.id, collectionIds)));
+  const known = new Map(found.map((row) => [row.id, row.version]));
+  const missing = collectionIds.filter((id) => !known.has(id));
+  if (missing.length > 0) {
+    throw new AppError("not_found", `No such collection: ${missing.join(", ")}.`);
+  }
+  const denied = collectionIds.filter((id) => !canAccessCollection(principal, id));
+  if (denied.length > 0) {
+    throw new AppError("forbidden", `This API key may not read: ${denied.join(", ")}.`);
+  }
+  return known;
+}
+
+/** Marks a collection's content as changed (cache keys include the version); scoped by tenant in SQL. */
+export function bumpVersion(db: Db, tenantId: string, collectionId: string, now = Date.now()) {
+  return db
+    .update(collections)
+    .set({ version: sql`${collections.version} + 1`, updatedAt: now })
+    .where(and(eq(collections.id, collectionId), eq(collections.tenantId, tenantId)));
 }

@@ -3,9 +3,10 @@
  * original goes to R2, the row is written `queued`, and a message goes to the ingestion queue for
  * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
  */
-import { and, desc, eq, inArray, sql } from "drizzle-orm";
+
+import { and, desc, eq, inArray } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
-import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
+import { chunks, type DocumentRow, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { chunkSpans, MAX_CHUNKS_PER_DOCUMENT } from "../lib/chunk";
@@ -15,16 +16,12 @@ import { blobKey, newId } from "../lib/ids";
 import { CONTROL_CHARACTERS, type DocumentKind, MIME_TYPES, sniffDocument, textKind } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
-import { getCollection } from "./collections";
+import type { IngestMessage } from "../schemas/queue";
+import { bumpVersion, getCollection } from "./collections";
 import { afterCursor, toPage } from "./paging";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
 
 export type Priority = DocumentRow["priority"];
-
-export interface IngestMessage {
-  document_id: string;
-  tenant_id: string;
-}
 
 export interface DocumentDeps {
   db: Db;
@@ -362,14 +359,6 @@ async function insertDocuments(db: Db, rows: DocumentRow[]): Promise<Set<string>
   return new Set(results.map((r) => r.id));
 }
 
-/** Marks a collection's content as changed (cache keys include the version). */
-export function bumpVersion(db: Db, collectionId: string, now = Date.now()) {
-  return db
-    .update(collections)
-    .set({ version: sql`${collections.version} + 1`, updatedAt: now })
-    .where(eq(collections.id, collectionId));
-}
-
 /** Deletes the document, its chunks (FTS rows by cascade and trigger), its vectors and its original. */
 export async function deleteDocument(
   deps: Pick<DocumentDeps, "db" | "blobs"> & { vectors: VectorIndex },
@@ -384,7 +373,7 @@ export async function deleteDocument(
   );
   await deps.db.batch([
     deps.db.delete(documents).where(and(eq(documents.id, id), eq(documents.tenantId, principal.tenantId))),
-    bumpVersion(deps.db, row.collectionId),
+    bumpVersion(deps.db, row.tenantId, row.collectionId),
   ]);
   await deps.blobs.delete(blobKey(row.tenantId, row.id));
 }

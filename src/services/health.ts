@@ -2,6 +2,7 @@
  * Readiness: each dependency gets one round trip under its own timeout, all in parallel, so a hung
  * dependency makes /health/ready answer 503 within HEALTH_CHECK_TIMEOUT_MS (< 2 s), not hang.
  */
+
 import { sql } from "drizzle-orm";
 import type { EdgeCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
@@ -11,6 +12,7 @@ import type { RateLimiter } from "../adapters/rate-limit/interface";
 import type { Reranker } from "../adapters/rerank/interface";
 import type { VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
+import { raceTimeout } from "../lib/async";
 
 export type CheckStatus = "ok" | "degraded" | "down";
 
@@ -35,12 +37,8 @@ export interface HealthDeps {
 
 async function timed(provider: string, timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult> {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([probe(), deadline]);
+    await raceTimeout(probe(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     return { status: "ok", latency_ms: Math.round(performance.now() - started), provider };
   } catch (error) {
     return {
@@ -49,8 +47,6 @@ async function timed(provider: string, timeoutMs: number, probe: () => Promise<u
       provider,
       error: error instanceof Error ? error.message : "failed",
     };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -17,7 +17,8 @@ import { blobKey } from "../lib/ids";
 import type { Logger } from "../lib/log";
 import { PdfError, pdfToPages } from "../lib/pdf";
 import { decodeText, MIME_TYPES } from "../lib/sniff";
-import { bumpVersion, type IngestMessage } from "./documents";
+import type { IngestMessage } from "../schemas/queue";
+import { bumpVersion } from "./collections";
 
 /** A document that can never be processed as it is (retrying will not help). */
 export class UnreadableDocument extends Error {
@@ -286,15 +287,22 @@ async function commit(deps: IngestDeps, group: Prepared[]): Promise<CommitTiming
       )
       .bind(now, JSON.stringify(group.map((p) => [p.doc.id, p.doc.tenantId, p.rows.length]))),
   ];
-  for (const collectionId of new Set(group.map((p) => p.doc.collectionId))) {
-    statements.push(toStatement(db, bumpVersion(db, collectionId, now)));
+  const touched = new Map(group.map((p) => [p.doc.collectionId, p.doc.tenantId]));
+  for (const [collectionId, tenantId] of touched) {
+    statements.push(toStatement(db, bumpVersion(db, tenantId, collectionId, now)));
     statements.push(
       toStatement(
         db,
         db
           .update(collections)
           .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
-          .where(and(eq(collections.id, collectionId), isNull(collections.embeddingModel))),
+          .where(
+            and(
+              eq(collections.id, collectionId),
+              eq(collections.tenantId, tenantId),
+              isNull(collections.embeddingModel),
+            ),
+          ),
       ),
     );
   }

@@ -1,3 +1,4 @@
+import type { ApiKeyRow } from "../adapters/db/schema";
 import { AppError } from "../errors";
 import { SCOPES, type Scope } from "../schemas/common";
 
@@ -19,6 +20,18 @@ export interface OperatorPrincipal {
 }
 
 export type Principal = KeyPrincipal | OperatorPrincipal;
+
+/** The principal a key row stands for (its scopes, collections and tier as stored). */
+export function keyPrincipal(row: ApiKeyRow): KeyPrincipal {
+  return {
+    kind: "key",
+    tenantId: row.tenantId,
+    keyId: row.id,
+    scopes: row.scopes as Scope[],
+    collectionIds: row.collectionIds ?? null,
+    rateTier: row.rateTier,
+  };
+}
 
 /** `admin` is the tenant administrator's scope and includes the others. */
 export function hasScope(principal: KeyPrincipal, scope: Scope): boolean {

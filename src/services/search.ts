@@ -8,15 +8,17 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { stemmer } from "stemmer";
 import type { Db } from "../adapters/db/client";
-import { chunks, collections } from "../adapters/db/schema";
+import { chunks } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 import { AppError } from "../errors";
+import { roundMs as ms } from "../lib/async";
 import { Lru } from "../lib/lru";
 import { ftsQuery, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
-import { canAccessCollection, type KeyPrincipal } from "./principal";
+import { assertReadable } from "./collections";
+import type { KeyPrincipal } from "./principal";
 
 /** bm25 column weights: document title, section heading, chunk text. */
 export const BM25_WEIGHTS = { title: 1.5, heading: 1.2, text: 1.0 };
@@ -31,31 +33,6 @@ export interface ChunkHit {
   page: number | null;
   /** Higher is better. */
   score: number;
-}
-
-/**
- * 404 unless every collection is the tenant's; 403 if the key is restricted to others. Returns
- * each collection's content version (answer cache keys include them).
- */
-export async function assertReadable(
-  db: Db,
-  principal: KeyPrincipal,
-  collectionIds: string[],
-): Promise<Map<string, number>> {
-  const found = await db
-    .select({ id: collections.id, version: collections.version })
-    .from(collections)
-    .where(and(eq(collections.tenantId, principal.tenantId), inArray(collections.id, collectionIds)));
-  const known = new Map(found.map((row) => [row.id, row.version]));
-  const missing = collectionIds.filter((id) => !known.has(id));
-  if (missing.length > 0) {
-    throw new AppError("not_found", `No such collection: ${missing.join(", ")}.`);
-  }
-  const denied = collectionIds.filter((id) => !canAccessCollection(principal, id));
-  if (denied.length > 0) {
-    throw new AppError("forbidden", `This API key may not read: ${denied.join(", ")}.`);
-  }
-  return known;
 }
 
 /**
@@ -151,6 +128,17 @@ export async function informativeTerms(
 const PRUNE_FROM_CHUNKS = 2_000;
 
 /** Fusion settings: SEARCH_RRF_K, and the vector list weighted by SEARCH_VECTOR_WEIGHT or the embedder's own. */
+/** The query's searchable terms, or `422` for a query of only stop words or punctuation. */
+export function searchableTerms(query: string): string[] {
+  const terms = queryTerms(query);
+  if (terms.length === 0) {
+    throw new AppError("validation_failed", "The query has no searchable words.", {
+      errors: [{ path: "query", message: "only stop words or punctuation" }],
+    });
+  }
+  return terms;
+}
+
 export function fusionOf(config: Pick<Config, "rrfK" | "vectorWeight">, embedder: Embedder): FusionOptions {
   return { k: config.rrfK, weights: { keyword: 1, vector: config.vectorWeight ?? embedder.fusionWeight } };
 }
@@ -250,8 +238,6 @@ export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: 
   return [...byId.values()].sort((a, b) => b.score - a.score).slice(0, limit);
 }
 
-const ms = (value: number) => Math.round(value * 10) / 10;
-
 export async function search(
   deps: SearchDeps,
   principal: KeyPrincipal,
@@ -266,12 +252,7 @@ export async function search(
     });
   }
   await assertReadable(deps.db, principal, input.collection_ids);
-  const terms = queryTerms(input.query);
-  if (terms.length === 0) {
-    throw new AppError("validation_failed", "The query has no searchable words.", {
-      errors: [{ path: "query", message: "only stop words or punctuation" }],
-    });
-  }
+  const terms = searchableTerms(input.query);
   const documentIds = input.filter?.document_ids;
   // Fusion needs more than top_k candidates from each side to be worth doing.
   const pool = input.strategy === "hybrid" ? Math.max(input.top_k * 4, 40) : input.top_k;

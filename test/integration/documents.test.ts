@@ -4,7 +4,7 @@ import { strToU8, zipSync } from "fflate";
 import { describe, expect, it, vi } from "vitest";
 import type { createDb } from "../../src/adapters/db/client";
 import { createLogger } from "../../src/lib/log";
-import type { IngestMessage } from "../../src/services/documents";
+import type { IngestMessage } from "../../src/schemas/queue";
 import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest";
 import {
   call,

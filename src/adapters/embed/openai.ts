@@ -1,7 +1,8 @@
 import { AppError } from "../../errors";
+import { inBatches } from "../../lib/async";
 import { postJson } from "../http";
 import type { Embedder, EmbedKind, EmbedOptions } from "./interface";
-import { inBatches, toUnitVector } from "./vectors";
+import { toUnitVector } from "./vectors";
 
 /** Texts per request (OpenAI accepts up to 2,048; compatible servers are often stricter). */
 const BATCH = 128;

@@ -27,28 +27,3 @@ export function toUnitVector(values: unknown, dimensions: number, provider: stri
   }
   return out;
 }
-
-/** Runs `work` on slices of at most `size` items, in order, and concatenates the results. */
-export async function inBatches<T, R>(items: T[], size: number, work: (slice: T[]) => Promise<R[]>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    out.push(...(await work(items.slice(i, i + size))));
-  }
-  return out;
-}
-
-/** Rejects with `upstream_timeout` when `promise` has not settled within `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, provider: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new AppError("upstream_timeout", `${provider} did not answer within ${ms} ms.`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

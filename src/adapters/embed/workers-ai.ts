@@ -1,6 +1,7 @@
 import { AppError } from "../../errors";
+import { inBatches, raceTimeout } from "../../lib/async";
 import type { Embedder, EmbedKind } from "./interface";
-import { inBatches, toUnitVector, withTimeout } from "./vectors";
+import { toUnitVector } from "./vectors";
 
 /** The part of the Workers AI binding (`env.AI`) this adapter uses. */
 export interface AiBinding {
@@ -18,7 +19,11 @@ export async function runModel(
   timeoutMs: number,
 ): Promise<unknown> {
   try {
-    return await withTimeout(ai.run(model, inputs), timeoutMs, "Workers AI");
+    return await raceTimeout(
+      ai.run(model, inputs),
+      timeoutMs,
+      () => new AppError("upstream_timeout", `Workers AI did not answer within ${timeoutMs} ms.`),
+    );
   } catch (error) {
     if (error instanceof AppError) {
       throw error;
