@@ -30,8 +30,8 @@ import { type VectorizeBinding, VectorizeVectorIndex } from "./adapters/vector/v
 import { type Config, getConfig } from "./config";
 import { createLogger, type Logger } from "./lib/log";
 import { Lru } from "./lib/lru";
-import type { IngestMessage } from "./schemas/queue";
 import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/answer";
+import type { IngestQueues } from "./services/queue";
 import { type FusionOptions, fusionOf } from "./services/search";
 import { revealSecret } from "./services/secrets";
 
@@ -183,6 +183,7 @@ export interface RetrievalSettings {
   rrf: FusionOptions;
   maxTopK: number;
   commonTermRatio: number;
+  embeddingCacheTtlSeconds: number;
   answer: Omit<AnswerOptions, "startedAt" | "signal">;
 }
 
@@ -200,7 +201,7 @@ export interface Services {
   limiter: RateLimiter;
   blobs: R2Bucket;
   /** Queue per priority: `high` has its own so it is never stuck behind bulk imports. */
-  queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
+  queues: IngestQueues;
   embedder: Embedder;
   vectors: VectorIndex;
   reranker: Reranker;
@@ -233,6 +234,7 @@ export function createServices(env: Env, invocation: Invocation, fields: Record<
       rrf,
       maxTopK: config.searchMaxTopK,
       commonTermRatio: config.commonTermRatio,
+      embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
       answer: {
         budgets: config.queryBudgets,
         rrf,

@@ -2,6 +2,8 @@
  * One error type and one renderer. Anything may throw `AppError`; only `app.onError` turns it
  * into an RFC 9457 problem+json response. Unknown errors become `internal` with a generic message.
  */
+import type { z } from "@hono/zod-openapi";
+import type { ProblemSchema } from "./schemas/common";
 
 const CATALOGUE = {
   bad_request: { status: 400, title: "Bad request" },
@@ -53,15 +55,8 @@ export class AppError extends Error {
   }
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-  request_id: string;
-  errors?: FieldError[];
-}
+/** The problem document; its type is the OpenAPI schema's, so the two cannot drift apart. */
+export type Problem = z.infer<typeof ProblemSchema>;
 
 export function titleOf(code: ErrorCode): string {
   return CATALOGUE[code].title;

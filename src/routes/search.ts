@@ -28,7 +28,7 @@ const route = createRoute({
 
 search.openapi(route, async (c) => {
   const { services } = c.var;
-  const result = await runSearch(services, keyOf(c.var.principal), c.req.valid("json"), services.retrieval);
+  const result = await runSearch(services.answering, keyOf(c.var.principal), c.req.valid("json"), services.retrieval);
   c.header("Server-Timing", serverTiming(result.timings));
   return c.json(result, 200);
 });

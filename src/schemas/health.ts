@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 
 export const LiveSchema = z.object({ status: z.literal("ok") }).openapi("Live");
 
-const Check = z.object({
+export const CheckSchema = z.object({
   status: z.enum(["ok", "degraded", "down"]),
   latency_ms: z.number(),
   provider: z.string().optional(),
@@ -10,13 +10,13 @@ const Check = z.object({
 });
 
 export const ReadySchema = z
-  .object({ status: z.enum(["ready", "not_ready"]), checks: z.record(z.string(), Check) })
+  .object({ status: z.enum(["ready", "not_ready"]), checks: z.record(z.string(), CheckSchema) })
   .openapi("Ready");
 
 export const DetailedSchema = z
   .object({
     status: z.enum(["ok", "degraded", "down"]),
-    components: z.record(z.string(), Check),
+    components: z.record(z.string(), CheckSchema),
     providers: z.record(z.string(), z.string()),
     config_problems: z.array(z.object({ setting: z.string(), message: z.string() })),
   })

@@ -16,10 +16,10 @@ import { blobKey, newId } from "../lib/ids";
 import { CONTROL_CHARACTERS, type DocumentKind, MIME_TYPES, sniffDocument, textKind } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
-import type { IngestMessage } from "../schemas/queue";
 import { bumpVersion, getCollection } from "./collections";
 import { afterCursor, toPage } from "./paging";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
+import { enqueueDocuments, type IngestQueues } from "./queue";
 
 export type Priority = DocumentRow["priority"];
 
@@ -27,7 +27,7 @@ export interface DocumentDeps {
   db: Db;
   blobs: R2Bucket;
   /** Queue per priority: `high` has its own so it is never stuck behind bulk imports. */
-  queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> };
+  queues: IngestQueues;
   maxUploadBytes: number;
 }
 
@@ -231,14 +231,10 @@ export async function uploadDocuments(
         : { error: new AppError("conflict", "The same content was deleted while it was being uploaded; try again.") };
     }
     try {
-      for (const priority of ["high", "bulk"] as const) {
-        const messages = kept
-          .filter(({ row }) => (row.priority === "high") === (priority === "high"))
-          .map(({ row }) => ({ body: { document_id: row.id, tenant_id: row.tenantId }, contentType: "json" as const }));
-        for (let i = 0; i < messages.length; i += 100) {
-          await deps.queues[priority].sendBatch(messages.slice(i, i + 100));
-        }
-      }
+      await enqueueDocuments(
+        deps.queues,
+        kept.map(({ row }) => row),
+      );
       for (const { index, row } of kept) {
         results[index] = { document: toView(row), deduplicated: false };
       }

@@ -3,6 +3,7 @@
  * dependency makes /health/ready answer 503 within HEALTH_CHECK_TIMEOUT_MS (< 2 s), not hang.
  */
 
+import type { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import type { EdgeCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
@@ -13,15 +14,10 @@ import type { Reranker } from "../adapters/rerank/interface";
 import type { VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 import { raceTimeout } from "../lib/async";
+import type { CheckSchema } from "../schemas/health";
 
-export type CheckStatus = "ok" | "degraded" | "down";
-
-export interface CheckResult {
-  status: CheckStatus;
-  latency_ms: number;
-  provider?: string;
-  error?: string;
-}
+export type CheckResult = z.infer<typeof CheckSchema>;
+export type CheckStatus = CheckResult["status"];
 
 export interface HealthDeps {
   db: Db;

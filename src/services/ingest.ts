@@ -5,6 +5,7 @@
  * anything else is retried with backoff and, after the last attempt, the dead-letter consumer
  * marks it failed — no document stays `processing` unseen.
  */
+
 import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import { type Db, inList, toStatement } from "../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../adapters/db/schema";
@@ -19,6 +20,7 @@ import { PdfError, pdfToPages } from "../lib/pdf";
 import { decodeText, MIME_TYPES } from "../lib/sniff";
 import type { IngestMessage } from "../schemas/queue";
 import { bumpVersion } from "./collections";
+import { enqueueDocuments, type IngestQueues } from "./queue";
 
 /** A document that can never be processed as it is (retrying will not help). */
 export class UnreadableDocument extends Error {
@@ -510,7 +512,7 @@ export const MAX_ATTEMPTS = 6;
  * consumer killed mid-way) and fails the ones that already had every attempt. At most 200 a run.
  */
 export async function sweepStale(
-  deps: { db: Db; queues: { high: Queue<IngestMessage>; bulk: Queue<IngestMessage> }; logger: Logger },
+  deps: { db: Db; queues: IngestQueues; logger: Logger },
   now = Date.now(),
 ): Promise<{ requeued: number; failed: number }> {
   const stale = await deps.db
@@ -523,19 +525,30 @@ export async function sweepStale(
     .from(documents)
     .where(and(inArray(documents.status, ["queued", "processing"]), lt(documents.updatedAt, now - STALE_AFTER_MS)))
     .limit(200);
-  let requeued = 0;
-  let failed = 0;
-  for (const doc of stale) {
-    const message = { document_id: doc.id, tenant_id: doc.tenantId };
-    if (doc.attempts >= MAX_ATTEMPTS) {
-      await markFailed(deps.db, message, `processing did not finish after ${doc.attempts} attempts`);
-      failed++;
-      continue;
-    }
-    await deps.db.update(documents).set({ status: "queued", updatedAt: now }).where(eq(documents.id, doc.id)).run();
-    await (doc.priority === "high" ? deps.queues.high : deps.queues.bulk).send(message, { contentType: "json" });
-    requeued++;
+  const hopeless = stale.filter((doc) => doc.attempts >= MAX_ATTEMPTS);
+  for (const doc of hopeless) {
+    await markFailed(
+      deps.db,
+      { document_id: doc.id, tenant_id: doc.tenantId },
+      `processing did not finish after ${doc.attempts} attempts`,
+    );
   }
+  const again = stale.filter((doc) => doc.attempts < MAX_ATTEMPTS);
+  if (again.length > 0) {
+    await deps.db
+      .update(documents)
+      .set({ status: "queued", updatedAt: now })
+      .where(
+        inList(
+          documents.id,
+          again.map((doc) => doc.id),
+        ),
+      )
+      .run();
+    await enqueueDocuments(deps.queues, again);
+  }
+  const requeued = again.length;
+  const failed = hopeless.length;
   if (stale.length > 0) {
     deps.logger.warn("swept stale documents", { requeued, failed });
   }

@@ -19,6 +19,7 @@ import { ftsQuery, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { assertReadable } from "./collections";
 import type { KeyPrincipal } from "./principal";
+import { embedQueries, type QueryVectorDeps } from "./query-vectors";
 
 /** bm25 column weights: document title, section heading, chunk text. */
 export const BM25_WEIGHTS = { title: 1.5, heading: 1.2, text: 1.0 };
@@ -149,9 +150,8 @@ export interface FusionOptions {
   weights: { keyword: number; vector: number };
 }
 
-export interface SearchDeps {
+export interface SearchDeps extends QueryVectorDeps {
   db: Db;
-  embedder: Embedder;
   vectors: VectorIndex;
 }
 
@@ -184,10 +184,17 @@ async function chunksByIds(db: Db, tenantId: string, ids: string[]): Promise<Map
 export async function vectorSearch(
   deps: SearchDeps,
   tenantId: string,
-  options: { query: string; collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
+  options: {
+    query: string;
+    collectionIds: string[];
+    documentIds?: string[] | undefined;
+    limit: number;
+    embeddingCacheTtlSeconds: number;
+  },
 ): Promise<{ hits: ChunkHit[]; embedMs: number }> {
   const started = performance.now();
-  const [vector] = await deps.embedder.embed([options.query], "query", { tenantId });
+  // The same query vectors as answers use: L1, L2 for remote embedders, then the embedder.
+  const [vector] = await embedQueries(deps, tenantId, [options.query], options.embeddingCacheTtlSeconds);
   const embedMs = performance.now() - started;
   return { hits: vector ? await nearestChunks(deps, tenantId, vector, options) : [], embedMs };
 }
@@ -224,25 +231,46 @@ export interface Fused extends ChunkHit {
   ranks: { keyword?: number; vector?: number };
 }
 
-/** Reciprocal Rank Fusion of ranked lists, one entry per chunk, each with its rank in every list. */
-export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: number, rrf: FusionOptions): Fused[] {
+/**
+ * Reciprocal Rank Fusion (Cormack et al., 2009) over any number of weighted lists: each adds
+ * weight / (k + rank); one entry per chunk, best first. A list with a `strategy` also records
+ * each chunk's rank in it.
+ */
+export function fuseLists(
+  lists: Array<{ hits: ChunkHit[]; weight: number; strategy?: keyof Fused["ranks"] }>,
+  k: number,
+): Fused[] {
   const byId = new Map<string, Fused>();
-  for (const strategy of ["keyword", "vector"] as const) {
-    lists[strategy].forEach((hit, index) => {
+  for (const { hits, weight, strategy } of lists) {
+    hits.forEach((hit, index) => {
       const entry = byId.get(hit.chunk_id) ?? { ...hit, score: 0, ranks: {} };
-      entry.ranks[strategy] = index + 1;
-      entry.score += rrf.weights[strategy] / (rrf.k + index + 1);
+      if (strategy) {
+        entry.ranks[strategy] = index + 1;
+      }
+      entry.score += weight / (k + index + 1);
       byId.set(hit.chunk_id, entry);
     });
   }
-  return [...byId.values()].sort((a, b) => b.score - a.score).slice(0, limit);
+  return [...byId.values()].sort((a, b) => b.score - a.score);
+}
+
+/** Hybrid search's fusion: the keyword and vector lists at their configured weights. */
+export function fuse(lists: { keyword: ChunkHit[]; vector: ChunkHit[] }, limit: number, rrf: FusionOptions): Fused[] {
+  return fuseLists(
+    (["keyword", "vector"] as const).map((strategy) => ({
+      hits: lists[strategy],
+      weight: rrf.weights[strategy],
+      strategy,
+    })),
+    rrf.k,
+  ).slice(0, limit);
 }
 
 export async function search(
   deps: SearchDeps,
   principal: KeyPrincipal,
   input: SearchInput,
-  limits: { maxTopK: number; rrf: FusionOptions; commonTermRatio: number },
+  limits: { maxTopK: number; rrf: FusionOptions; commonTermRatio: number; embeddingCacheTtlSeconds: number },
 ): Promise<SearchResults> {
   const { maxTopK } = limits;
   const started = performance.now();
@@ -276,6 +304,7 @@ export async function search(
       collectionIds: input.collection_ids,
       documentIds,
       limit: pool,
+      embeddingCacheTtlSeconds: limits.embeddingCacheTtlSeconds,
     });
     timings.embed_ms = ms(embedMs);
     timings.vector_ms = ms(performance.now() - t - embedMs);

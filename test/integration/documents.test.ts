@@ -519,7 +519,9 @@ describe("the stale-document sweep", () => {
       ),
     ]);
     const sent: unknown[] = [];
-    const queue = { send: async (body: unknown) => void sent.push(body) } as unknown as Queue<IngestMessage>;
+    const queue = {
+      sendBatch: async (messages: Array<{ body: unknown }>) => void sent.push(...messages.map((m) => m.body)),
+    } as unknown as Queue<IngestMessage>;
     const result = await sweepStale({ ...servicesFor(), queues: { high: queue, bulk: queue }, logger });
     expect(result.failed).toBeGreaterThanOrEqual(1);
     expect(sent).toContainEqual({ document_id: stuck.id, tenant_id: tenant.id });

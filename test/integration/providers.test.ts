@@ -226,6 +226,12 @@ describe.each([
       expect(found.results[0]?.title).toBe("Enzymes");
       expect(found.results[0]?.ranks.vector).toBe(1);
     }
+    // The second search of the same query takes its vector from the isolate's L1, as answers do.
+    const ai = (settings as { AI?: unknown }).AI;
+    if (ai instanceof WorkersAiStandIn) {
+      const asked = ai.calls.filter((c) => JSON.stringify(c.inputs.text).includes("which proteins speed up"));
+      expect(asked).toHaveLength(1);
+    }
 
     // Deleting the collection empties its namespace (by id where the index cannot drop one).
     const [probe] = await deps.embedder.embed(["enzymes proteins"], "query");
