@@ -30,7 +30,7 @@ import { type VectorizeBinding, VectorizeVectorIndex } from "./adapters/vector/v
 import { type Config, getConfig } from "./config";
 import { createLogger, type Logger } from "./lib/log";
 import { Lru } from "./lib/lru";
-import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/answer";
+import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/query/pipeline";
 import type { IngestQueues } from "./services/queue";
 import { type FusionOptions, fusionOf } from "./services/search";
 import { revealSecret } from "./services/secrets";

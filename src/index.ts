@@ -1,8 +1,8 @@
 import { createApp } from "./app";
 import { createServices } from "./container";
 import type { IngestMessage } from "./schemas/queue";
-import { warmAnswerCache } from "./services/cache-warming";
 import { handleIngestBatch, sweepStale } from "./services/ingest";
+import { warmAnswerCache } from "./services/query/warming";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { VectorShard } from "./durable-objects/vector-shard";

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { QUERY_BODY_MAX_BYTES } from "../schemas/query";
-import { logRefusedQuery } from "../services/query-log";
+import { logRefusedQuery } from "../services/query/log";
 import { readCapped } from "./body-limit";
 
 /**

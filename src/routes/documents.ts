@@ -78,6 +78,23 @@ function parseMetadata(text: string | undefined): Record<string, unknown> | null
   return value as Record<string, unknown>;
 }
 
+/** A JSON document (`{title, text, metadata?, priority?}`) as an upload; its text is kept decoded. */
+function textUpload(input: {
+  title: string;
+  text: string;
+  metadata?: Record<string, unknown> | undefined;
+  priority: Upload["priority"];
+}): Upload {
+  return {
+    bytes: new TextEncoder().encode(input.text),
+    text: input.text,
+    title: input.title,
+    metadata: input.metadata ?? null,
+    priority: input.priority,
+    textOnly: true,
+  };
+}
+
 documents.openapi(upload, async (c) => {
   const collectionId = c.req.valid("param").id;
   const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
@@ -91,14 +108,7 @@ documents.openapi(upload, async (c) => {
           priority: input.priority,
           textOnly: false,
         }
-      : {
-          bytes: new TextEncoder().encode(input.text),
-          text: input.text,
-          title: input.title,
-          metadata: input.metadata ?? null,
-          priority: input.priority,
-          textOnly: true,
-        };
+      : textUpload(input);
   const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
   const result = await uploadDocument(deps, keyOf(c.var.principal), collectionId, doc);
   const body = { ...result.document, deduplicated: result.deduplicated };
@@ -131,14 +141,7 @@ documents.openapi(batch, async (c) => {
   const collectionId = c.req.valid("param").id;
   const principal = keyOf(c.var.principal);
   const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
-  const uploads = c.req.valid("json").documents.map((input) => ({
-    bytes: new TextEncoder().encode(input.text),
-    text: input.text,
-    title: input.title,
-    metadata: input.metadata ?? null,
-    priority: input.priority,
-    textOnly: true,
-  }));
+  const uploads = c.req.valid("json").documents.map(textUpload);
   // Each entry stands alone: what was accepted stays accepted, and says so.
   const items = (await uploadDocuments(deps, principal, collectionId, uploads)).map((result, index) =>
     "error" in result

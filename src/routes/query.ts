@@ -14,8 +14,8 @@ import {
   type QueryResult,
   QueryResultSchema,
 } from "../schemas/query";
-import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/answer";
-import { logQuery } from "../services/query-log";
+import { logQuery } from "../services/query/log";
+import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/query/pipeline";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
 export const query = new OpenAPIHono<AppEnv>();

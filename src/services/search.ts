@@ -19,7 +19,7 @@ import { ftsQuery, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { assertReadable } from "./collections";
 import type { KeyPrincipal } from "./principal";
-import { embedQueries, type QueryVectorDeps } from "./query-vectors";
+import { embedQueries, type QueryVectorDeps } from "./query/vectors";
 
 /** bm25 column weights: document title, section heading, chunk text. */
 export const BM25_WEIGHTS = { title: 1.5, heading: 1.2, text: 1.0 };

@@ -7,8 +7,8 @@ import { TieredCache, UpstashCache } from "../../src/adapters/cache/upstash";
 import { parseConfig } from "../../src/config";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody, type QueryResult } from "../../src/schemas/query";
-import { type AnswerDeps, answer, type CachedAnswer, prepareQuery } from "../../src/services/answer";
 import type { KeyPrincipal } from "../../src/services/principal";
+import { type AnswerDeps, answer, type CachedAnswer, prepareQuery } from "../../src/services/query/pipeline";
 import { callWith, json, newCollection, newTenant, type TestTenant } from "../support/http";
 import { collectingInvocation, servicesFor } from "../support/services";
 

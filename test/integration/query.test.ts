@@ -5,9 +5,9 @@ import { LocalReranker } from "../../src/adapters/rerank/local";
 import { AppError } from "../../src/errors";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody } from "../../src/schemas/query";
-import { type AnswerDeps, answer, NO_ANSWER, prepareQuery } from "../../src/services/answer";
-import { warmAnswerCache } from "../../src/services/cache-warming";
 import type { KeyPrincipal } from "../../src/services/principal";
+import { type AnswerDeps, answer, NO_ANSWER, prepareQuery } from "../../src/services/query/pipeline";
+import { warmAnswerCache } from "../../src/services/query/warming";
 import {
   call,
   callWith,

@@ -1,9 +1,9 @@
-import type { Db } from "../adapters/db/client";
-import { queryLog } from "../adapters/db/schema";
-import { sha256Hex } from "../lib/crypto";
-import { newId } from "../lib/ids";
-import { QueryBody, type QueryInput, type QueryResult } from "../schemas/query";
-import type { KeyPrincipal } from "./principal";
+import type { Db } from "../../adapters/db/client";
+import { queryLog } from "../../adapters/db/schema";
+import { sha256Hex } from "../../lib/crypto";
+import { newId } from "../../lib/ids";
+import { QueryBody, type QueryInput, type QueryResult } from "../../schemas/query";
+import type { KeyPrincipal } from "../principal";
 
 type Row = typeof queryLog.$inferInsert;
 

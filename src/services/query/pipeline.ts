@@ -7,24 +7,22 @@
  */
 
 import { stemmer } from "stemmer";
-import type { EdgeCache } from "../adapters/cache/interface";
-import type { Db } from "../adapters/db/client";
-import type { Embedder } from "../adapters/embed/interface";
-import { ExtractiveGenerator } from "../adapters/generate/extractive";
-import type { Generator } from "../adapters/generate/interface";
-import type { Reranker } from "../adapters/rerank/interface";
-import type { VectorIndex } from "../adapters/vector/interface";
-import { AppError } from "../errors";
-import { roundMs as ms } from "../lib/async";
-import { sha256Hex } from "../lib/crypto";
-import type { Logger } from "../lib/log";
-import type { Lru } from "../lib/lru";
-import { sentences } from "../lib/sentences";
-import { queryTerms, STOP_WORDS } from "../lib/terms";
-import type { Citation, Mode, QueryInput, QueryResult, Source } from "../schemas/query";
-import { assertReadable } from "./collections";
-import type { KeyPrincipal } from "./principal";
-import { cacheGet, cachePut, embedQueries } from "./query-vectors";
+import type { EdgeCache } from "../../adapters/cache/interface";
+import type { Db } from "../../adapters/db/client";
+import type { Embedder } from "../../adapters/embed/interface";
+import { ExtractiveGenerator } from "../../adapters/generate/extractive";
+import type { Generator } from "../../adapters/generate/interface";
+import type { Reranker } from "../../adapters/rerank/interface";
+import type { VectorIndex } from "../../adapters/vector/interface";
+import { AppError } from "../../errors";
+import { roundMs as ms } from "../../lib/async";
+import { sha256Hex } from "../../lib/crypto";
+import type { Logger } from "../../lib/log";
+import type { Lru } from "../../lib/lru";
+import { queryTerms } from "../../lib/terms";
+import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
+import { assertReadable } from "../collections";
+import type { KeyPrincipal } from "../principal";
 import {
   type ChunkHit,
   type FusionOptions,
@@ -33,7 +31,10 @@ import {
   keywordSearch,
   nearestChunks,
   searchableTerms,
-} from "./search";
+} from "../search";
+import { quoteFor, supportedOnly, validateMarkers } from "./citations";
+import { feedbackTerms, subQuestions } from "./expansion";
+import { cacheGet, cachePut, embedQueries } from "./vectors";
 
 export interface AnswerDeps {
   db: Db;
@@ -333,48 +334,6 @@ export async function answer(
   return { ...result, cache: "miss", timings };
 }
 
-/**
- * Sub-questions of a compound query ("does X raise Y and lower Z?"): split on conjunctions and
- * semicolons; only parts with at least two searchable words count, and only if there are two.
- */
-export function subQuestions(query: string): string[] {
-  const parts = query
-    .split(/\s*(?:;|,?\s+\b(?:and|but|while|whereas|versus|vs\.?)\b\s+)\s*/i)
-    .map((p) => p.trim())
-    .filter((p) => queryTerms(p).length >= 2);
-  return parts.length >= 2 ? parts.slice(0, 3) : [];
-}
-
-/**
- * Pseudo-relevance feedback (Rocchio-style, lexical): the words the top results share that the
- * query lacks, by how many of those results use them and how often. At most five.
- */
-export function feedbackTerms(terms: string[], top: ChunkHit[]): string[] {
-  const asked = new Set(terms.map((t) => stemmer(t)));
-  const score = new Map<string, { word: string; docs: number; tf: number }>();
-  for (const hit of top) {
-    const seen = new Set<string>();
-    for (const word of `${hit.title} ${hit.text}`.toLowerCase().match(/\p{L}[\p{L}\p{N}]{3,}/gu) ?? []) {
-      const stem = stemmer(word);
-      if (STOP_WORDS.has(word) || asked.has(stem)) {
-        continue;
-      }
-      const entry = score.get(stem) ?? { word, docs: 0, tf: 0 };
-      entry.tf += 1;
-      if (!seen.has(stem)) {
-        entry.docs += 1;
-        seen.add(stem);
-      }
-      score.set(stem, entry);
-    }
-  }
-  return [...score.values()]
-    .filter((e) => e.docs >= 2)
-    .sort((a, b) => b.docs - a.docs || b.tf - a.tf)
-    .slice(0, 5)
-    .map((e) => e.word);
-}
-
 /** Share of the query's distinct stems that `text` contains. */
 function coverage(terms: string[], text: string): number {
   const stems = new Set(terms.map((t) => stemmer(t)));
@@ -401,75 +360,4 @@ async function collect(stream: AsyncIterable<string>, events: AnswerEvents): Pro
     events.token?.(delta);
   }
   return text;
-}
-
-/** Keeps `[n]` markers that name one of `count` sources; returns the numbers cited, in order. */
-export function validateMarkers(text: string, count: number): { text: string; numbers: number[] } {
-  const numbers: number[] = [];
-  const cleaned = text
-    .replace(/\s*\[(\d{1,3})\]/g, (marker, digits: string) => {
-      const n = Number(digits);
-      if (n < 1 || n > count) {
-        return "";
-      }
-      if (!numbers.includes(n)) {
-        numbers.push(n);
-      }
-      return marker;
-    })
-    .trim();
-  return { text: cleaned, numbers };
-}
-
-/**
- * The support check: an answer sentence stays when most of its content words occur in a source
- * it cites; a sentence that cites nothing, or what its sources do not say, is dropped.
- */
-export function supportedOnly(text: string, context: ChunkHit[]): { text: string; dropped: number } {
-  const kept: string[] = [];
-  let dropped = 0;
-  for (const sentence of text.match(/[^[\]]+?(?:\s*\[\d+\])+\.?|[^[\]]+$/g) ?? []) {
-    const cites = [...sentence.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
-    const claim = sentence.replace(/\[\d+\]/g, "");
-    const supported = cites.some((n) => {
-      const source = context[n - 1];
-      return source !== undefined && support(claim, source.text) >= 0.6;
-    });
-    if (supported) {
-      kept.push(sentence.trim());
-    } else if (/[\p{L}\p{N}]/u.test(claim)) {
-      dropped++;
-    }
-  }
-  return { text: kept.join(" "), dropped };
-}
-
-function support(claim: string, source: string): number {
-  const words = (claim.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOP_WORDS.has(w));
-  if (words.length === 0) {
-    return 0;
-  }
-  const present = new Set((source.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
-  return words.filter((w) => present.has(stemmer(w))).length / words.length;
-}
-
-/** The source sentence that best matches what the answer says where it cites `[n]`. */
-function quoteFor(answerText: string, n: number, hit: ChunkHit): string {
-  const citing = answerText
-    .split(new RegExp(`\\[${n}\\]`))
-    .slice(0, -1)
-    .map((part) => part.split(/\[\d+\]/).pop() ?? "")
-    .join(" ");
-  const wanted = new Set((citing.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
-  let best = "";
-  let bestScore = -1;
-  for (const sentence of sentences(hit.text)) {
-    const words = (sentence.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w));
-    const score = words.filter((w) => wanted.has(w)).length / Math.max(1, Math.sqrt(words.length));
-    if (score > bestScore) {
-      best = sentence;
-      bestScore = score;
-    }
-  }
-  return best.length > 300 ? `${best.slice(0, 297)}…` : best;
 }

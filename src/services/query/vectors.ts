@@ -2,11 +2,11 @@
  * Query vectors and the shared cache around them, for search and answers alike: L1 in this
  * isolate, L2 in the shared cache for embedders that leave the isolate, then the embedder.
  */
-import type { EdgeCache } from "../adapters/cache/interface";
-import type { Embedder } from "../adapters/embed/interface";
-import { fromBase64, sha256Hex, toBase64 } from "../lib/crypto";
-import type { Logger } from "../lib/log";
-import type { Lru } from "../lib/lru";
+import type { EdgeCache } from "../../adapters/cache/interface";
+import type { Embedder } from "../../adapters/embed/interface";
+import { fromBase64, sha256Hex, toBase64 } from "../../lib/crypto";
+import type { Logger } from "../../lib/log";
+import type { Lru } from "../../lib/lru";
 
 export interface QueryVectorDeps {
   embedder: Embedder;

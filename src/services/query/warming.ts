@@ -5,11 +5,11 @@
  * restriction of the key that asked, so the warmed entry is exactly the one that key will hit.
  */
 import { and, eq, gt, sql } from "drizzle-orm";
-import { apiKeys, queryLog } from "../adapters/db/schema";
-import { AppError } from "../errors";
-import { QueryBody } from "../schemas/query";
-import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "./answer";
-import { type KeyPrincipal, keyPrincipal } from "./principal";
+import { apiKeys, queryLog } from "../../adapters/db/schema";
+import { AppError } from "../../errors";
+import { QueryBody } from "../../schemas/query";
+import { type KeyPrincipal, keyPrincipal } from "../principal";
+import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "./pipeline";
 
 /** How far back the query log is read. */
 export const WARM_WINDOW_MS = 24 * 60 * 60_000;
