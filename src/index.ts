@@ -1,7 +1,8 @@
 import { createApp } from "./app";
 import { createServices } from "./container";
 import type { IngestMessage } from "./schemas/queue";
-import { handleIngestBatch, sweepStale } from "./services/ingest";
+import { handleIngestBatch } from "./services/ingest/consumer";
+import { sweepStale } from "./services/ingest/sweep";
 import { warmAnswerCache } from "./services/query/warming";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";

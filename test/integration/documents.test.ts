@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { createDb } from "../../src/adapters/db/client";
 import { createLogger } from "../../src/lib/log";
 import type { IngestMessage } from "../../src/schemas/queue";
-import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest";
+import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest/consumer";
 import {
   call,
   callWith,
@@ -500,7 +500,7 @@ describe("batch upload", () => {
 
 describe("the stale-document sweep", () => {
   it("re-enqueues a document stuck in processing, and fails one out of attempts", async () => {
-    const { sweepStale, STALE_AFTER_MS, MAX_ATTEMPTS } = await import("../../src/services/ingest");
+    const { sweepStale, STALE_AFTER_MS, MAX_ATTEMPTS } = await import("../../src/services/ingest/sweep");
     const tenant = await newTenant();
     const col = await newCollection(tenant);
     const stuck = await json<Doc>(

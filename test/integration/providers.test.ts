@@ -10,7 +10,7 @@ import { OpenAiEmbedder } from "../../src/adapters/embed/openai";
 import { BGE_QUERY_INSTRUCTION, WorkersAiEmbedder } from "../../src/adapters/embed/workers-ai";
 import { namespaceOf } from "../../src/adapters/vector/interface";
 import type { IngestMessage } from "../../src/schemas/queue";
-import { handleIngestBatch } from "../../src/services/ingest";
+import { handleIngestBatch } from "../../src/services/ingest/consumer";
 import { ADMIN, callWith, json, type TestTenant } from "../support/http";
 import { servicesFor } from "../support/services";
 import { VectorizeStandIn } from "../support/standins/vectorize";

@@ -1,0 +1,210 @@
+/** Writing a prepared document: embeddings, vectors and one D1 batch of chunks, FTS rows and `ready`. */
+
+import { and, eq, isNull } from "drizzle-orm";
+import { type Db, inList, toStatement } from "../../adapters/db/client";
+import { chunks, collections, type DocumentRow, documents } from "../../adapters/db/schema";
+import { namespaceOf } from "../../adapters/vector/interface";
+import type { Chunk } from "../../lib/chunk";
+import type { IngestMessage } from "../../schemas/queue";
+import { bumpVersion } from "../collections";
+import type { IngestDeps } from "./consumer";
+import { pageOf } from "./extract";
+
+/** Texts per embedder call. */
+const EMBED_BATCH = 64;
+
+/** What a chunk is embedded as: its document title and heading give it context. */
+export function embeddingText(chunk: { title: string; heading: string | null; text: string }): string {
+  return [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n");
+}
+
+/** Bytes of JSON per chunk insert statement (D1 takes values up to 2 MB). */
+const INSERT_JSON_BYTES = 512 * 1024;
+
+export function chunkRows(doc: DocumentRow, pieces: Chunk[], pageStarts: number[] | undefined) {
+  return pieces.map((piece) => ({
+    id: `${doc.id}_${piece.ordinal}`,
+    tenantId: doc.tenantId,
+    collectionId: doc.collectionId,
+    documentId: doc.id,
+    ordinal: piece.ordinal,
+    title: doc.title,
+    heading: piece.heading,
+    text: piece.text,
+    tokenEstimate: piece.tokenEstimate,
+    charStart: piece.charStart,
+    charEnd: piece.charEnd,
+    page: pageOf(pageStarts, piece.charStart),
+  }));
+}
+
+export async function markFailed(db: Db, message: IngestMessage, reason: string): Promise<void> {
+  await db
+    .update(documents)
+    .set({ status: "failed", error: reason.slice(0, 1_000), updatedAt: Date.now() })
+    .where(and(eq(documents.id, message.document_id), eq(documents.tenantId, message.tenant_id)))
+    .run();
+}
+
+type ChunkInsert = ReturnType<typeof chunkRows>[number];
+
+/**
+ * Chunk rows as a few `INSERT … SELECT FROM json_each(?)` statements: one bound JSON value
+ * carries hundreds of rows, where row-per-parameter inserts fit 7 rows under D1's 100-parameter
+ * limit. The FTS triggers fire per row as before.
+ */
+export function insertChunks(db: Db, rows: ChunkInsert[]): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (batch.length > 0) {
+      statements.push(
+        db.$client
+          .prepare(
+            `INSERT INTO chunks (id, tenant_id, collection_id, document_id, ordinal, title, heading, text,
+               token_estimate, char_start, char_end, page)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+               value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+             FROM json_each(?)`,
+          )
+          .bind(`[${batch.join(",")}]`),
+      );
+    }
+    batch = [];
+    bytes = 0;
+  };
+  for (const r of rows) {
+    const json = JSON.stringify([
+      r.id,
+      r.tenantId,
+      r.collectionId,
+      r.documentId,
+      r.ordinal,
+      r.title,
+      r.heading,
+      r.text,
+      r.tokenEstimate,
+      r.charStart,
+      r.charEnd,
+      r.page,
+    ]);
+    if (bytes + json.length > INSERT_JSON_BYTES) {
+      flush();
+    }
+    batch.push(json);
+    bytes += json.length;
+  }
+  flush();
+  return statements;
+}
+
+/** A document read, extracted and chunked, waiting to be written. */
+export interface Prepared {
+  message: Message<IngestMessage>;
+  doc: DocumentRow;
+  rows: ChunkInsert[];
+}
+
+/** Rows written by one commit at most, so one D1 batch stays a few hundred statements. */
+export const ROWS_PER_COMMIT = 2_000;
+
+/**
+ * Writes prepared documents: vectors per collection, then one D1 batch (one transaction) with the
+ * old chunks out, the new ones in, the documents ready, the collections' versions bumped and
+ * their embedding model recorded. Idempotent, so a retry after a failure anywhere is safe.
+ */
+export async function commit(deps: IngestDeps, group: Prepared[]): Promise<CommitTimings> {
+  const { db } = deps;
+  const timings = { embed_ms: 0, vectors_ms: 0, d1_ms: 0 };
+  let mark = performance.now();
+  const lap = (stage: keyof CommitTimings) => {
+    const now = performance.now();
+    timings[stage] += now - mark;
+    mark = now;
+  };
+  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => p.doc.id);
+  const previous = retried.length
+    ? await db
+        .select({ id: chunks.id, documentId: chunks.documentId })
+        .from(chunks)
+        .where(inList(chunks.documentId, retried))
+    : [];
+  const byNamespace = new Map<string, Prepared[]>();
+  for (const item of group) {
+    const ns = namespaceOf(item.doc.tenantId, item.doc.collectionId);
+    byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), item]);
+  }
+  for (const [ns, items] of byNamespace) {
+    const keep = new Set(items.flatMap((item) => item.rows.map((r) => r.id)));
+    const mine = new Set(items.map((item) => item.doc.id));
+    await deps.vectors.delete(
+      ns,
+      previous.filter((p) => mine.has(p.documentId) && !keep.has(p.id)).map((p) => p.id),
+    );
+    lap("vectors_ms");
+    const rows = items.flatMap((item) => item.rows);
+    const tenantId = items[0]?.doc.tenantId;
+    for (let i = 0; i < rows.length; i += EMBED_BATCH * 4) {
+      const slice = rows.slice(i, i + EMBED_BATCH * 4);
+      const vectors = await deps.embedder.embed(slice.map(embeddingText), "document", { tenantId });
+      lap("embed_ms");
+      await deps.vectors.upsert(
+        ns,
+        slice.map((row, j) => ({ id: row.id, documentId: row.documentId, vector: vectors[j] ?? new Float32Array() })),
+      );
+      lap("vectors_ms");
+    }
+  }
+  const now = Date.now();
+  const statements: D1PreparedStatement[] = [
+    toStatement(
+      db,
+      db.delete(chunks).where(
+        inList(
+          chunks.documentId,
+          group.map((p) => p.doc.id),
+        ),
+      ),
+    ),
+    ...insertChunks(
+      db,
+      group.flatMap((p) => p.rows),
+    ),
+    db.$client
+      .prepare(
+        `UPDATE documents SET status = 'ready', error = NULL, updated_at = ?1,
+           chunk_count = (SELECT j.value ->> 2 FROM json_each(?2) AS j WHERE j.value ->> 0 = documents.id)
+         WHERE (id, tenant_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))`,
+      )
+      .bind(now, JSON.stringify(group.map((p) => [p.doc.id, p.doc.tenantId, p.rows.length]))),
+  ];
+  const touched = new Map(group.map((p) => [p.doc.collectionId, p.doc.tenantId]));
+  for (const [collectionId, tenantId] of touched) {
+    statements.push(toStatement(db, bumpVersion(db, tenantId, collectionId, now)));
+    statements.push(
+      toStatement(
+        db,
+        db
+          .update(collections)
+          .set({ embeddingModel: deps.embedder.model, embeddingDimensions: deps.embedder.dimensions })
+          .where(
+            and(
+              eq(collections.id, collectionId),
+              eq(collections.tenantId, tenantId),
+              isNull(collections.embeddingModel),
+            ),
+          ),
+      ),
+    );
+  }
+  await db.$client.batch(statements);
+  lap("d1_ms");
+  return timings;
+}
+
+export interface CommitTimings {
+  embed_ms: number;
+  vectors_ms: number;
+  d1_ms: number;
+}
