@@ -4,7 +4,7 @@
  * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
  */
 
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
 import { chunks, type DocumentRow, documents } from "../adapters/db/schema";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
@@ -121,9 +121,6 @@ function inspect(upload: Upload): DocumentKind {
 
 export type UploadResult = { document: DocumentView; deduplicated: boolean } | { error: AppError };
 
-/** D1 binds at most 100 parameters per statement. */
-const HASHES_PER_QUERY = 90;
-
 /**
  * Uploads documents into one collection, each standing alone in the result: checked (size,
  * type), deduplicated by content hash (against the collection and within the call), stored in R2,
@@ -158,16 +155,22 @@ export async function uploadDocuments(
 
   const existing = new Map<string, DocumentRow>();
   const hashes = [...new Set(candidates.map((c) => c.sha256))];
-  for (let i = 0; i < hashes.length; i += HASHES_PER_QUERY) {
-    const rows = await deps.db
-      .select()
-      .from(documents)
-      .where(
-        and(eq(documents.collectionId, collectionId), inArray(documents.sha256, hashes.slice(i, i + HASHES_PER_QUERY))),
-      );
-    for (const row of rows) {
-      existing.set(row.sha256, row);
-    }
+  // One query whatever the count: the list binds as one JSON parameter (D1 binds at most 100).
+  const rows =
+    hashes.length === 0
+      ? []
+      : await deps.db
+          .select()
+          .from(documents)
+          .where(
+            and(
+              eq(documents.tenantId, principal.tenantId),
+              eq(documents.collectionId, collectionId),
+              inList(documents.sha256, hashes),
+            ),
+          );
+  for (const row of rows) {
+    existing.set(row.sha256, row);
   }
 
   const now = Date.now();

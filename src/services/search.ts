@@ -5,9 +5,9 @@
  * by Reciprocal Rank Fusion. Results are limited to collections the key may read.
  */
 
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { stemmer } from "stemmer";
-import type { Db } from "../adapters/db/client";
+import { type Db, inList } from "../adapters/db/client";
 import { chunks } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
@@ -155,28 +155,24 @@ export interface SearchDeps extends QueryVectorDeps {
   vectors: VectorIndex;
 }
 
-/** D1 binds at most 100 parameters per statement. */
-const IDS_PER_QUERY = 90;
-
 async function chunksByIds(db: Db, tenantId: string, ids: string[]): Promise<Map<string, Omit<ChunkHit, "score">>> {
   const out = new Map<string, Omit<ChunkHit, "score">>();
-  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-    const rows = await db
-      .select({
-        chunk_id: chunks.id,
-        document_id: chunks.documentId,
-        collection_id: chunks.collectionId,
-        title: chunks.title,
-        heading: chunks.heading,
-        text: chunks.text,
-        page: chunks.page,
-      })
-      .from(chunks)
-      .where(and(eq(chunks.tenantId, tenantId), inArray(chunks.id, ids.slice(i, i + IDS_PER_QUERY))));
-    for (const row of rows) {
-      out.set(row.chunk_id, row);
-    }
+  const rows = await db
+    .select({
+      chunk_id: chunks.id,
+      document_id: chunks.documentId,
+      collection_id: chunks.collectionId,
+      title: chunks.title,
+      heading: chunks.heading,
+      text: chunks.text,
+      page: chunks.page,
+    })
+    .from(chunks)
+    .where(and(eq(chunks.tenantId, tenantId), inList(chunks.id, ids)));
+  for (const row of rows) {
+    out.set(row.chunk_id, row);
   }
+
   return out;
 }
 
