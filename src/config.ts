@@ -202,7 +202,7 @@ const envSchema = z.object({
     .pipe(z.number().min(0).max(10).optional()),
   API_KEY_CACHE_TTL_MS: intFrom(30_000, 0, 30_000),
   RATE_LIMIT_TIMEOUT_MS: intFrom(1_000, 50, 10_000),
-  RATE_LIMIT_DEFAULT_TIER: optionalText,
+  RATE_LIMIT_DEFAULT_TIER: optionalText.transform((v) => v ?? "standard"),
   RATE_LIMIT_TIERS: optionalText,
   ADMIN_TOKEN: optionalText,
   ENCRYPTION_KEYS: optionalText,
@@ -309,7 +309,9 @@ export function parseConfig(env: object): Config {
       fields[key] = (schema as z.ZodType).safeParse(undefined).data;
     }
   }
-  const f = fields as Partial<z.infer<typeof envSchema>>;
+  // Every field has a value now: its own, or its schema's default when it was missing or invalid
+  // (a default is written once, in the schema).
+  const f = fields as z.infer<typeof envSchema>;
 
   let keyRing: KeyRingEntry[] = [];
   if (f.ENCRYPTION_KEYS !== undefined) {
@@ -326,7 +328,7 @@ export function parseConfig(env: object): Config {
   } catch (error) {
     problems.push({ setting: "RATE_LIMIT_TIERS", message: (error as Error).message });
   }
-  const defaultRateTier = f.RATE_LIMIT_DEFAULT_TIER ?? "standard";
+  const defaultRateTier = f.RATE_LIMIT_DEFAULT_TIER;
   if (!rateTiers[defaultRateTier]) {
     problems.push({ setting: "RATE_LIMIT_DEFAULT_TIER", message: `unknown tier "${defaultRateTier}"` });
   }
@@ -338,7 +340,7 @@ export function parseConfig(env: object): Config {
     if (!/^https?:\/\/[^\s/$.?#].\S*$/.test(url)) {
       problems.push({ setting: "UPSTASH_REDIS_REST_URL", message: "must be an http(s) URL" });
     } else {
-      rateLimiter = { kind: "upstash", url, token, timeoutMs: f.RATE_LIMIT_TIMEOUT_MS ?? 1_000 };
+      rateLimiter = { kind: "upstash", url, token, timeoutMs: f.RATE_LIMIT_TIMEOUT_MS };
     }
   } else if (url !== undefined) {
     problems.push({ setting: "UPSTASH_REDIS_REST_TOKEN", message: "is required when UPSTASH_REDIS_REST_URL is set" });
@@ -349,7 +351,7 @@ export function parseConfig(env: object): Config {
   let cache: CacheConfig = { kind: "cache-api" };
   if (f.CACHE_PROVIDER === "upstash") {
     if (url !== undefined && token !== undefined && rateLimiter.kind === "upstash") {
-      cache = { kind: "upstash", url, token, timeoutMs: f.CACHE_TIMEOUT_MS ?? 250 };
+      cache = { kind: "upstash", url, token, timeoutMs: f.CACHE_TIMEOUT_MS };
     } else if (url === undefined || token === undefined) {
       problems.push({
         setting: "CACHE_PROVIDER",
@@ -362,28 +364,28 @@ export function parseConfig(env: object): Config {
   const vectorIndex = parseVectorIndex(f, raw, problems);
 
   return {
-    logLevel: f.LOG_LEVEL ?? "info",
-    corsOrigins: f.CORS_ORIGINS ?? [],
-    requestTimeoutMs: f.REQUEST_TIMEOUT_MS ?? 30_000,
-    healthCheckTimeoutMs: f.HEALTH_CHECK_TIMEOUT_MS ?? 1_500,
-    maxJsonBodyBytes: f.MAX_JSON_BODY_BYTES ?? 1_048_576,
-    maxUploadBytes: f.MAX_UPLOAD_BYTES ?? 20_971_520,
-    maxJsonUploadBytes: f.MAX_JSON_UPLOAD_BYTES ?? 4_194_304,
-    searchMaxTopK: f.SEARCH_MAX_TOP_K ?? 50,
-    rrfK: f.SEARCH_RRF_K ?? 60,
+    logLevel: f.LOG_LEVEL,
+    corsOrigins: f.CORS_ORIGINS,
+    requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
+    healthCheckTimeoutMs: f.HEALTH_CHECK_TIMEOUT_MS,
+    maxJsonBodyBytes: f.MAX_JSON_BODY_BYTES,
+    maxUploadBytes: f.MAX_UPLOAD_BYTES,
+    maxJsonUploadBytes: f.MAX_JSON_UPLOAD_BYTES,
+    searchMaxTopK: f.SEARCH_MAX_TOP_K,
+    rrfK: f.SEARCH_RRF_K,
     vectorWeight: f.SEARCH_VECTOR_WEIGHT,
-    commonTermRatio: f.SEARCH_COMMON_TERM_RATIO ?? 0.2,
+    commonTermRatio: f.SEARCH_COMMON_TERM_RATIO,
     queryBudgets: {
-      fast: f.QUERY_BUDGET_FAST_MS ?? 800,
-      balanced: f.QUERY_BUDGET_BALANCED_MS ?? 2_500,
-      deep: f.QUERY_BUDGET_DEEP_MS ?? 8_000,
+      fast: f.QUERY_BUDGET_FAST_MS,
+      balanced: f.QUERY_BUDGET_BALANCED_MS,
+      deep: f.QUERY_BUDGET_DEEP_MS,
     },
-    answerCacheTtlSeconds: f.ANSWER_CACHE_TTL_S ?? 300,
-    embeddingCacheTtlSeconds: f.EMBEDDING_CACHE_TTL_S ?? 86_400,
+    answerCacheTtlSeconds: f.ANSWER_CACHE_TTL_S,
+    embeddingCacheTtlSeconds: f.EMBEDDING_CACHE_TTL_S,
     cache,
-    cacheWarmTopN: f.CACHE_WARM_TOP_N ?? 10,
+    cacheWarmTopN: f.CACHE_WARM_TOP_N,
     rerankWeights: parseRerankWeights(f.RERANK_WEIGHTS, problems),
-    apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS ?? 30_000,
+    apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS,
     adminToken: f.ADMIN_TOKEN,
     keyRing,
     rateTiers,
@@ -397,7 +399,7 @@ export function parseConfig(env: object): Config {
   };
 }
 
-type Fields = Partial<z.infer<typeof envSchema>>;
+type Fields = z.infer<typeof envSchema>;
 
 const hasMethod = (binding: unknown, method: string) =>
   typeof binding === "object" && binding !== null && typeof (binding as Record<string, unknown>)[method] === "function";
@@ -440,8 +442,8 @@ function openAiCompatible(
 }
 
 function parseEmbeddings(f: Fields, raw: RawEnv, problems: ConfigProblem[]): EmbeddingsConfig {
-  const provider = f.EMBEDDINGS_PROVIDER ?? "local";
-  const timeoutMs = f.EMBEDDINGS_TIMEOUT_MS ?? 10_000;
+  const provider = f.EMBEDDINGS_PROVIDER;
+  const timeoutMs = f.EMBEDDINGS_TIMEOUT_MS;
   if (provider === "local") {
     const dimensions = f.EMBEDDINGS_DIMENSIONS ?? 384;
     if (dimensions < 384 || dimensions > 1_024) {
@@ -497,7 +499,7 @@ function parseRerankWeights(text: string | undefined, problems: ConfigProblem[])
 }
 
 function parseReranker(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Config["reranker"] {
-  if ((f.RERANKER_PROVIDER ?? "local") === "local") {
+  if (f.RERANKER_PROVIDER === "local") {
     return { kind: "local" };
   }
   requireAiBinding(raw, "RERANKER_PROVIDER", problems);
@@ -505,7 +507,7 @@ function parseReranker(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Confi
 }
 
 function parseGenerator(f: Fields, raw: RawEnv, problems: ConfigProblem[]): GeneratorConfig {
-  const provider = f.GENERATOR_PROVIDER ?? "extractive";
+  const provider = f.GENERATOR_PROVIDER;
   if (provider === "extractive") {
     return { kind: "extractive" };
   }
@@ -517,12 +519,12 @@ function parseGenerator(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Gene
     kind: "openai",
     ...openAiCompatible(f, "GENERATOR", problems, [["GENERATOR_MODEL", f.GENERATOR_MODEL]]),
     model: f.GENERATOR_MODEL ?? "unset",
-    timeoutMs: f.GENERATOR_TIMEOUT_MS ?? 30_000,
+    timeoutMs: f.GENERATOR_TIMEOUT_MS,
   };
 }
 
 function parseVectorIndex(f: Fields, raw: RawEnv, problems: ConfigProblem[]): VectorIndexConfig {
-  const provider = f.VECTOR_INDEX_PROVIDER ?? "durable-object";
+  const provider = f.VECTOR_INDEX_PROVIDER;
   if (provider === "vectorize") {
     if (!hasMethod(raw.VECTORIZE, "query")) {
       problems.push({
@@ -546,7 +548,7 @@ function parseVectorIndex(f: Fields, raw: RawEnv, problems: ConfigProblem[]): Ve
     if (url === undefined || token === undefined) {
       return { kind: "durable-object" };
     }
-    return { kind: "upstash", url, token, timeoutMs: f.VECTOR_INDEX_TIMEOUT_MS ?? 5_000 };
+    return { kind: "upstash", url, token, timeoutMs: f.VECTOR_INDEX_TIMEOUT_MS };
   }
   return { kind: "durable-object" };
 }

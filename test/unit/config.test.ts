@@ -11,6 +11,11 @@ describe("config", () => {
     expect(config.rateLimiter).toEqual({ kind: "durable-object" });
     expect(config.rateTiers).toEqual(DEFAULT_RATE_TIERS);
     expect(config.apiKeyCacheTtlMs).toBe(30_000);
+    // Defaults are written once, in the schema, and reach the parsed config unchanged.
+    expect(config.defaultRateTier).toBe("standard");
+    expect(config.maxJsonUploadBytes).toBe(4_194_304);
+    expect(config.embeddings).toEqual({ kind: "local", dimensions: 384 });
+    expect(config.generator).toEqual({ kind: "extractive" });
   });
 
   it("chooses Upstash only when URL and token are both set", () => {
