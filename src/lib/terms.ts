@@ -12,6 +12,11 @@ export const STOP_WORDS = new Set(
 
 export const MAX_QUERY_TERMS = 32;
 
+/** A query as it is cached, logged and searched: runs of whitespace as one space, trimmed. */
+export function normalizeQuery(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
 export function queryTerms(text: string): string[] {
   const seen = new Set<string>();
   for (const match of text.toLowerCase().matchAll(/[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu)) {

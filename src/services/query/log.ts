@@ -2,6 +2,7 @@ import type { Db } from "../../adapters/db/client";
 import { queryLog } from "../../adapters/db/schema";
 import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
+import { normalizeQuery } from "../../lib/terms";
 import { QueryBody, type QueryInput, type QueryResult } from "../../schemas/query";
 import type { KeyPrincipal } from "../principal";
 
@@ -33,7 +34,7 @@ export async function logQuery(
   input: QueryInput,
   outcome: { status: number; result?: QueryResult | undefined },
 ): Promise<void> {
-  const normalized = input.query.replace(/\s+/g, " ").trim();
+  const normalized = normalizeQuery(input.query);
   buffer.push({
     id: newId("qry"),
     tenantId: principal.tenantId,

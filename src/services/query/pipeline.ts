@@ -19,7 +19,7 @@ import { roundMs as ms } from "../../lib/async";
 import { sha256Hex } from "../../lib/crypto";
 import type { Logger } from "../../lib/log";
 import type { Lru } from "../../lib/lru";
-import { queryTerms } from "../../lib/terms";
+import { normalizeQuery, queryTerms } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { assertReadable } from "../collections";
 import type { KeyPrincipal } from "../principal";
@@ -110,7 +110,7 @@ export interface PreparedQuery {
  * restricted 403), done before anything is streamed so that they still get their status code.
  */
 export async function prepareQuery(db: Db, principal: KeyPrincipal, input: QueryInput): Promise<PreparedQuery> {
-  const normalized = input.query.replace(/\s+/g, " ").trim();
+  const normalized = normalizeQuery(input.query);
   const terms = searchableTerms(normalized);
   const versions = await assertReadable(db, principal, input.collection_ids);
   return { normalized, terms, versions };
@@ -198,8 +198,9 @@ export async function answer(
     // The vocabulary lookup and the keyword search run while the vector index is asked.
     const scope = { collectionIds: input.collection_ids, documentIds, limit: profile.pool };
     const [keyword, nearest] = await Promise.all([
-      informativeTerms(deps.db, queryTerms(text), options.commonTermRatio).then((scored) =>
-        keywordSearch(deps.db, { ...scope, terms: scored }),
+      // The query's own terms were found by prepareQuery; only sub-questions need theirs.
+      informativeTerms(deps.db, text === normalized ? terms : queryTerms(text), options.commonTermRatio).then(
+        (scored) => keywordSearch(deps.db, { ...scope, terms: scored }),
       ),
       vector ? nearestChunks(deps, principal.tenantId, vector, scope) : [],
     ]);
