@@ -10,14 +10,14 @@ const MULTIPART_TYPE = /^multipart\/form-data\s*;/i;
  * it is read, decoded and parsed exactly once: the validator and the handler see the same value.
  * JSON must be valid UTF-8 (RFC 8259 §8.1): a body that is not is `400`, never silently repaired.
  */
-async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string, hint = ""): Promise<void> {
+async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string, hint?: string): Promise<void> {
   const bytes = await readBody(c, limit, hint);
   if (bytes.byteLength === 0) {
     throw new AppError("bad_request", emptyMessage);
   }
   const type = c.req.header("content-type") ?? "";
   if (JSON_TYPE.test(type)) {
-    c.req.bodyCache.json = Promise.resolve(await parseJson(bytes));
+    c.req.bodyCache.json = Promise.resolve(parseJson(bytes));
     return;
   }
   let form: FormData;
@@ -29,44 +29,31 @@ async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string, h
   c.req.bodyCache.formData = form;
 }
 
-/**
- * Checks that bytes are UTF-8, slice by slice, keeping none of the decoded text: parsing is left
- * to the runtime's own JSON reader, which holds the text more compactly than a decoded JS string.
- */
-function assertUtf8(bytes: Uint8Array): void {
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** Decodes once, strictly: bytes that are not UTF-8 are refused, not repaired to U+FFFD. */
+function parseJson(bytes: Uint8Array): unknown {
+  let text: string;
   try {
-    for (let at = 0; at < bytes.byteLength; at += 65_536) {
-      decoder.decode(bytes.subarray(at, at + 65_536), { stream: true });
-    }
-    decoder.decode();
+    text = utf8.decode(bytes);
   } catch {
     throw new AppError("bad_request", "The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).");
   }
-}
-
-async function parseJson(bytes: Uint8Array): Promise<unknown> {
-  assertUtf8(bytes);
   try {
-    return await new Response(bytes).json();
+    return JSON.parse(text);
   } catch {
     throw new AppError("bad_request", "Malformed JSON in request body.");
   }
 }
 
 /** `readCapped` on this request, under its deadline: a client still sending when it passes gets 408. */
-async function readBody(c: Context<AppEnv>, limit: number, hint: string): Promise<Uint8Array> {
+async function readBody(c: Context<AppEnv>, limit: number, hint: string | undefined): Promise<Uint8Array> {
   const deadline = c.get("deadline");
   if (deadline) {
     deadline.readingBody = true;
   }
   try {
-    return await readCapped(c.req.raw, limit, deadline?.signal);
-  } catch (error) {
-    if (hint && error instanceof AppError && error.code === "payload_too_large") {
-      throw new AppError("payload_too_large", `${error.message.replace(/\.$/, "")}${hint}.`);
-    }
-    throw error;
+    return await readCapped(c.req.raw, limit, { signal: deadline?.signal, hint });
   } finally {
     if (deadline) {
       deadline.readingBody = false;
@@ -79,14 +66,19 @@ async function readBody(c: Context<AppEnv>, limit: number, hint: string): Promis
  * it is framed by Content-Length or chunked (a declared length is never trusted alone). A declared
  * length over the limit is refused before reading anything, and the stream is cancelled so that
  * nothing more is read from a client that would send it anyway. With `signal`, reading stops (and
- * the stream is cancelled) when it aborts.
+ * the stream is cancelled) when it aborts; `hint` is added to the 413's detail.
  */
-export async function readCapped(request: Request, limit: number, signal?: AbortSignal): Promise<Uint8Array> {
+export async function readCapped(
+  request: Request,
+  limit: number,
+  options: { signal?: AbortSignal | undefined; hint?: string | undefined } = {},
+): Promise<Uint8Array> {
+  const { signal, hint } = options;
   const body = request.body;
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > limit) {
     body?.cancel().catch(() => undefined);
-    throw tooLarge(limit);
+    throw tooLarge(limit, hint);
   }
   if (!body) {
     return new Uint8Array(0);
@@ -110,7 +102,7 @@ export async function readCapped(request: Request, limit: number, signal?: Abort
       }
       if (size + value.byteLength > limit) {
         await reader.cancel();
-        throw tooLarge(limit);
+        throw tooLarge(limit, hint);
       }
       if (size + value.byteLength > bytes.byteLength) {
         const grown = new Uint8Array(Math.min(limit, Math.max(bytes.byteLength * 2, size + value.byteLength)));
@@ -170,6 +162,6 @@ function withJsonType(headers: Headers): Headers {
   return copy;
 }
 
-function tooLarge(limit: number): AppError {
-  return new AppError("payload_too_large", `The body exceeds this route's limit of ${limit} bytes.`);
+function tooLarge(limit: number, hint = ""): AppError {
+  return new AppError("payload_too_large", `The body exceeds this route's limit of ${limit} bytes${hint}.`);
 }

@@ -36,7 +36,7 @@ describe("readCapped", () => {
   it("stops reading and cancels the body when its deadline aborts", async () => {
     const { stream, state } = stalling();
     const controller = new AbortController();
-    const reading = readCapped(request(stream), 1_024, controller.signal);
+    const reading = readCapped(request(stream), 1_024, { signal: controller.signal });
     setTimeout(() => controller.abort(), 20);
     await expect(reading).rejects.toMatchObject({ code: "request_timeout" });
     expect(state.cancelled).toBe(true);
