@@ -32,7 +32,7 @@ import { createLogger, type Logger } from "./lib/log";
 import { Lru } from "./lib/lru";
 import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/query/pipeline";
 import type { IngestQueues } from "./services/queue";
-import { type FusionOptions, fusionOf } from "./services/search";
+import { fusionOf } from "./services/search";
 import { revealSecret } from "./services/secrets";
 
 /** Bindings that only exist when the operator adds them to wrangler.toml. */
@@ -179,13 +179,7 @@ function rateLimiterFor(config: Config, env: Env): RateLimiter {
 }
 
 /** Settings of search and answers derived from configuration (and the embedder's fusion weight). */
-export interface RetrievalSettings {
-  rrf: FusionOptions;
-  maxTopK: number;
-  commonTermRatio: number;
-  embeddingCacheTtlSeconds: number;
-  answer: Omit<AnswerOptions, "startedAt" | "signal">;
-}
+export type RetrievalSettings = Omit<AnswerOptions, "startedAt" | "signal"> & { maxTopK: number };
 
 const retrievalSettings = new WeakMap<Config, RetrievalSettings>();
 
@@ -228,22 +222,14 @@ export function createServices(env: Env, invocation: Invocation, fields: Record<
   const reranker = rerankerFor(config, env);
   const generator = generatorFor(config, env);
   const cache = edgeCacheFor(config);
-  const retrieval = memo(retrievalSettings, config, () => {
-    const rrf = fusionOf(config, embedder);
-    return {
-      rrf,
-      maxTopK: config.searchMaxTopK,
-      commonTermRatio: config.commonTermRatio,
-      embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
-      answer: {
-        budgets: config.queryBudgets,
-        rrf,
-        commonTermRatio: config.commonTermRatio,
-        cacheTtlSeconds: config.answerCacheTtlSeconds,
-        embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
-      },
-    };
-  });
+  const retrieval = memo(retrievalSettings, config, () => ({
+    rrf: fusionOf(config, embedder),
+    maxTopK: config.searchMaxTopK,
+    commonTermRatio: config.commonTermRatio,
+    budgets: config.queryBudgets,
+    cacheTtlSeconds: config.answerCacheTtlSeconds,
+    embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
+  }));
   return {
     config,
     logger,

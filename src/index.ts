@@ -23,7 +23,7 @@ export default {
     const warmLogger = logger.child({ job: "cache-warming" });
     const warm = warmAnswerCache(
       { ...services.answering, logger: warmLogger },
-      { ...services.retrieval.answer, topN: config.cacheWarmTopN },
+      { ...services.retrieval, topN: config.cacheWarmTopN },
     ).then((result) => warmLogger.info("answer cache warmed", { ...result }));
     // Independent jobs: one failing must not stop the other.
     const [swept, warmed] = await Promise.allSettled([sweep, warm]);

@@ -33,7 +33,7 @@ const MAX_LEASE = 100;
  * never settles (it went away) are lost for one window, and a request can be refused while another
  * isolate still holds units: this bounds both, so the limiter admits at least 98 % of the limit.
  */
-export const LEASED_SHARE_OF_LIMIT = 0.02;
+const LEASED_SHARE_OF_LIMIT = 0.02;
 
 /**
  * Exact sliding-window-log limiter, one object per bucket: every decision for a bucket is made by

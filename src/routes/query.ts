@@ -57,7 +57,7 @@ query.openapi(route, async (c) => {
       ),
     );
   const deps = services.answering;
-  const options: AnswerOptions = { ...services.retrieval.answer, startedAt, signal: c.req.raw.signal };
+  const options: AnswerOptions = { ...services.retrieval, startedAt, signal: c.req.raw.signal };
 
   let prepared: Awaited<ReturnType<typeof prepareQuery>>;
   try {

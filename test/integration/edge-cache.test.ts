@@ -60,7 +60,7 @@ async function askPipeline(options: {
   const principal = principalOf(options.tenant);
   const input = QueryBody.parse({ query: options.query, collection_ids: [options.collection], mode: "fast" });
   const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
-    ...services.retrieval.answer,
+    ...services.retrieval,
     startedAt: performance.now(),
     commonTermRatio: 1,
     cacheTtlSeconds: options.cacheTtlSeconds,
