@@ -2,14 +2,17 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DurableObjectRateLimiter, LEASE_MS } from "../../src/adapters/rate-limit/durable-object";
 import type { RateLimiter } from "../../src/adapters/rate-limit/interface";
+import { MemoryRateLimiter } from "../../src/adapters/rate-limit/memory";
 import { UpstashRateLimiter } from "../../src/adapters/rate-limit/upstash";
 
 /**
  * One behavioural suite, run against every RateLimiter implementation: the Durable Object log
- * (real local DO) and Upstash (real redis-server behind the Upstash REST shim).
+ * (real local DO), Upstash (real redis-server behind the Upstash REST shim) and the in-memory
+ * one the unit layer uses.
  */
 const implementations: Array<[string, () => RateLimiter, string]> = [
   ["durable-object", () => new DurableObjectRateLimiter(env.RATE_LIMITER), ""],
+  ["memory (unit tests)", () => new MemoryRateLimiter(), ""],
   [
     "upstash",
     () => new UpstashRateLimiter({ url: env.TEST_UPSTASH_URL, token: env.TEST_UPSTASH_TOKEN, timeoutMs: 2_000 }),

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DurableObjectVectorIndex } from "../../src/adapters/vector/durable-object";
 import type { VectorIndex } from "../../src/adapters/vector/interface";
+import { MemoryVectorIndex } from "../../src/adapters/vector/memory";
 import { UpstashVectorIndex } from "../../src/adapters/vector/upstash";
 import { VectorizeVectorIndex } from "../../src/adapters/vector/vectorize";
 import { VectorizeStandIn } from "../support/standins/vectorize";
@@ -20,6 +21,7 @@ interface Implementation {
 }
 const implementations: Implementation[] = [
   { name: "durable-object", make: () => new DurableObjectVectorIndex(env.VECTOR_SHARD), countsPerNamespace: true },
+  { name: "memory (unit tests)", make: () => new MemoryVectorIndex(), countsPerNamespace: true },
   {
     name: "vectorize (stand-in binding)",
     make: (d) => new VectorizeVectorIndex(new VectorizeStandIn(d)),

@@ -116,7 +116,7 @@ async function call<T>(operation: () => Promise<T>): Promise<T> {
   } catch (error) {
     const message = (error as Error).message ?? String(error);
     if (/dimension/i.test(message)) {
-      throw new Error(`Upstash Vector refused the vectors (dimensions): ${message}`, { cause: error });
+      throw new AppError("conflict", `Upstash Vector refused the vectors (dimensions): ${message}`, { cause: error });
     }
     if (/unauthori[sz]ed/i.test(message)) {
       throw new AppError("misconfigured", "Upstash Vector refused the token (UPSTASH_VECTOR_REST_TOKEN).", {

@@ -26,7 +26,7 @@ export class VectorizeVectorIndex implements VectorIndex {
   async upsert(namespace: string, records: VectorRecord[]): Promise<void> {
     const dimensions = records[0]?.vector.length;
     if (records.some((r) => r.vector.length !== dimensions)) {
-      throw new Error("vectors of one upsert must all have the same dimensions");
+      throw new AppError("conflict", "Vectors of one upsert must all have the same dimensions.");
     }
     for (let i = 0; i < records.length; i += BATCH) {
       await this.call(() =>
@@ -88,7 +88,7 @@ export class VectorizeVectorIndex implements VectorIndex {
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       if (/dimension/i.test(message)) {
-        throw new Error(`Vectorize refused the vectors (dimensions): ${message}`, { cause: error });
+        throw new AppError("conflict", `Vectorize refused the vectors (dimensions): ${message}`, { cause: error });
       }
       throw new AppError("upstream_unavailable", `Vectorize failed: ${message.slice(0, 200)}`, { cause: error });
     }
