@@ -28,12 +28,20 @@ import type { VectorIndex } from "./adapters/vector/interface";
 import { UpstashVectorIndex } from "./adapters/vector/upstash";
 import { type VectorizeBinding, VectorizeVectorIndex } from "./adapters/vector/vectorize";
 import { type Config, getConfig } from "./config";
-import { createLogger, type Logger } from "./lib/log";
+import { createLogger, type LogSink } from "./lib/log";
 import { Lru } from "./lib/lru";
-import type { AnswerDeps, AnswerOptions, CachedAnswer } from "./services/query/pipeline";
+import { apiKeyService } from "./services/api-keys";
+import { authService } from "./services/auth";
+import { collectionService } from "./services/collections";
+import { documentService } from "./services/documents";
+import { healthService } from "./services/health";
+import { ingestService } from "./services/ingest/service";
+import type { AnswerDeps, CachedAnswer } from "./services/query/pipeline";
+import { type QuerySettings, queryService, searchService } from "./services/query/service";
 import type { IngestQueues } from "./services/queue";
 import { fusionOf } from "./services/search";
-import { revealSecret } from "./services/secrets";
+import { revealSecret, secretService } from "./services/secrets";
+import { tenantService } from "./services/tenants";
 
 /** Bindings that only exist when the operator adds them to wrangler.toml. */
 interface OptionalBindings {
@@ -178,19 +186,14 @@ function rateLimiterFor(config: Config, env: Env): RateLimiter {
   );
 }
 
-/** Settings of search and answers derived from configuration (and the embedder's fusion weight). */
-export type RetrievalSettings = Omit<AnswerOptions, "startedAt" | "signal"> & { maxTopK: number };
-
-const retrievalSettings = new WeakMap<Config, RetrievalSettings>();
+const querySettings = new WeakMap<Config, QuerySettings>();
 
 /** L1 caches of this isolate (bounded), shared by every request, queue batch and cron tick. */
 const queryEmbeddings = new Lru<Float32Array>(2_000);
 const answers = new Lru<CachedAnswer>(256);
 
-/** Everything a request, a queue batch or a cron tick works with, bound once. */
-export interface Services {
-  config: Config;
-  logger: Logger;
+/** The outside world, one adapter per capability; tests replace any of them (`overrides`). */
+export interface Adapters {
   db: Db;
   limiter: RateLimiter;
   blobs: R2Bucket;
@@ -201,59 +204,87 @@ export interface Services {
   reranker: Reranker;
   generator: Generator;
   cache: EdgeCache;
-  retrieval: RetrievalSettings;
-  /** What the answer pipeline needs, with background work handed to the invocation's `waitUntil`. */
-  answering: AnswerDeps;
+}
+
+/** The adapters the configuration chooses (production wiring). */
+function adaptersFor(config: Config, env: Env): Adapters {
+  return {
+    db: createDb(env.DB),
+    limiter: rateLimiterFor(config, env),
+    blobs: env.BLOBS,
+    queues: { high: env.INGEST_HIGH, bulk: env.INGEST },
+    embedder: embedderFor(config, env),
+    vectors: vectorIndexFor(config, env),
+    reranker: rerankerFor(config, env),
+    generator: generatorFor(config, env),
+    cache: edgeCacheFor(config),
+  };
+}
+
+/** What tests may replace: any adapter, where log lines go, and the isolate's L1 caches. */
+export interface Overrides extends Partial<Adapters> {
+  logSink?: LogSink;
+  queryEmbeddings?: Lru<Float32Array>;
+  /** `undefined` given explicitly: no L1 answer cache. */
+  answers?: Lru<CachedAnswer> | undefined;
 }
 
 /** Where background work goes: the invocation's `waitUntil` (a request, a queue batch, a cron tick). */
 export type Invocation = Pick<ExecutionContext, "waitUntil">;
 
 /**
- * The composition root. Called once per request by the `services` middleware, once per queue
- * batch and cron tick by the Worker entry, and by the tests, so that all of them run the same wiring.
+ * Everything a request, a queue batch or a cron tick works with, bound once: the capabilities
+ * routes call (`services.<capability>.<verb>(principal, input)`), and the adapters under them for
+ * the middleware (the limiter) and for tests.
  */
-export function createServices(env: Env, invocation: Invocation, fields: Record<string, unknown> = {}): Services {
+export type Services = ReturnType<typeof createServices>;
+
+/**
+ * The composition root. Called once per request by the `services` middleware, once per queue
+ * batch and cron tick by the Worker entry, and by the tests, so that all of them run the same
+ * wiring. `overrides` replaces adapters (the unit layer passes in-memory ones).
+ */
+export function createServices(
+  env: Env,
+  invocation: Invocation,
+  fields: Record<string, unknown> = {},
+  overrides: Overrides = {},
+) {
   const config = getConfig(env);
-  const logger = createLogger(config.logLevel, fields);
-  const db = createDb(env.DB);
-  const embedder = embedderFor(config, env);
-  const vectors = vectorIndexFor(config, env);
-  const reranker = rerankerFor(config, env);
-  const generator = generatorFor(config, env);
-  const cache = edgeCacheFor(config);
-  const retrieval = memo(retrievalSettings, config, () => ({
-    rrf: fusionOf(config, embedder),
+  const { logSink, queryEmbeddings: embeddingsL1 = queryEmbeddings, answers: _, ...replaced } = overrides;
+  const logger = createLogger(config.logLevel, fields, logSink);
+  const adapters: Adapters = { ...adaptersFor(config, env), ...replaced };
+  const { db } = adapters;
+  const settingsOf = (): QuerySettings => ({
+    rrf: fusionOf(config, adapters.embedder),
     maxTopK: config.searchMaxTopK,
     commonTermRatio: config.commonTermRatio,
     budgets: config.queryBudgets,
     cacheTtlSeconds: config.answerCacheTtlSeconds,
     embeddingCacheTtlSeconds: config.embeddingCacheTtlSeconds,
-  }));
+  });
+  // The fusion weight depends on the embedder: memoised for the configured one only.
+  const settings = replaced.embedder ? settingsOf() : memo(querySettings, config, settingsOf);
+  const answering: AnswerDeps = {
+    ...adapters,
+    queryEmbeddings: embeddingsL1,
+    answers: "answers" in overrides ? overrides.answers : answers,
+    defer: (work) => invocation.waitUntil(work),
+    logger,
+  };
   return {
     config,
     logger,
-    db,
-    limiter: rateLimiterFor(config, env),
-    blobs: env.BLOBS,
-    queues: { high: env.INGEST_HIGH, bulk: env.INGEST },
-    embedder,
-    vectors,
-    reranker,
-    generator,
-    cache,
-    retrieval,
-    answering: {
-      db,
-      embedder,
-      vectors,
-      reranker,
-      generator,
-      cache,
-      queryEmbeddings,
-      answers,
-      defer: (work) => invocation.waitUntil(work),
-      logger,
-    },
+    ...adapters,
+    auth: authService({ db, config }),
+    tenants: tenantService({ db, config }),
+    apiKeys: apiKeyService({ db, config }),
+    secrets: secretService({ db, config }),
+    collections: collectionService(adapters),
+    documents: documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes }),
+    ingest: ingestService({ ...adapters, logger }),
+    search: searchService(answering, settings),
+    query: queryService(answering, settings),
+    health: healthService({ ...adapters, config }),
   };
 }

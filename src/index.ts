@@ -1,9 +1,6 @@
 import { createApp } from "./app";
-import { createServices } from "./container";
+import { createServices, type Services } from "./container";
 import type { IngestMessage } from "./schemas/queue";
-import { handleIngestBatch } from "./services/ingest/consumer";
-import { sweepStale } from "./services/ingest/sweep";
-import { warmAnswerCache } from "./services/query/warming";
 
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { VectorShard } from "./durable-objects/vector-shard";
@@ -14,26 +11,24 @@ export default {
   fetch: app.fetch,
   async queue(batch, env, ctx) {
     const services = createServices(env, ctx, { queue: batch.queue });
-    await handleIngestBatch(services, batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
+    await services.ingest.handleBatch(batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
   },
   async scheduled(_controller, env, ctx) {
-    const services = createServices(env, ctx);
-    const { config, logger } = services;
-    const sweep = sweepStale({ ...services, logger: logger.child({ job: "sweep" }) });
-    const warmLogger = logger.child({ job: "cache-warming" });
-    const warm = warmAnswerCache(
-      { ...services.answering, logger: warmLogger },
-      { ...services.retrieval, topN: config.cacheWarmTopN },
-    ).then((result) => warmLogger.info("answer cache warmed", { ...result }));
-    // Independent jobs: one failing must not stop the other.
-    const [swept, warmed] = await Promise.allSettled([sweep, warm]);
-    for (const [job, outcome] of [
-      ["sweep", swept],
-      ["cache-warming", warmed],
-    ] as const) {
-      if (outcome.status === "rejected") {
-        logger.child({ job }).error("scheduled job failed", { error: outcome.reason });
-      }
-    }
+    // Independent jobs, each with its own logger fields: one failing must not stop the other.
+    const jobs = {
+      sweep: (s: Services) => s.ingest.sweep(),
+      "cache-warming": (s: Services) =>
+        s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),
+    };
+    await Promise.all(
+      Object.entries(jobs).map(async ([job, run]) => {
+        const services = createServices(env, ctx, { job });
+        try {
+          await run(services);
+        } catch (error) {
+          services.logger.error("scheduled job failed", { error });
+        }
+      }),
+    );
   },
 } satisfies ExportedHandler<Env>;

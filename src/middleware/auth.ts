@@ -1,7 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { authenticate, touchLastUsed } from "../services/auth";
 import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
 
 /**
@@ -12,9 +11,9 @@ import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
  */
 export function identify(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const { config, services, logger } = c.var;
+    const { services, logger } = c.var;
     const operatorRoute = c.req.path === "/v1/admin" || c.req.path.startsWith("/v1/admin/");
-    const credentials = await authenticate({ db: services.db, config }, c.req.header("authorization"), operatorRoute);
+    const credentials = await services.auth.authenticate(c.req.header("authorization"), operatorRoute);
     if (credentials.kind === "ok") {
       c.set("principal", credentials.principal);
     } else if (credentials.kind === "invalid") {
@@ -26,9 +25,9 @@ export function identify(): MiddlewareHandler<AppEnv> {
     const limited = c.error instanceof AppError && c.error.code === "rate_limited";
     if (principal?.kind === "key" && !limited) {
       c.executionCtx.waitUntil(
-        touchLastUsed(services.db, principal.keyId).catch((error: unknown) =>
-          logger.warn("could not record last_used_at", { key_id: principal.keyId, error }),
-        ),
+        services.auth
+          .touch(principal.keyId)
+          .catch((error: unknown) => logger.warn("could not record last_used_at", { key_id: principal.keyId, error })),
       );
     }
   };

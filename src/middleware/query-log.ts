@@ -2,7 +2,6 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { QUERY_BODY_MAX_BYTES } from "../schemas/query";
-import { logRefusedQuery } from "../services/query/log";
 import { readCapped } from "./body-limit";
 
 /**
@@ -24,10 +23,6 @@ export function refusedQueryLog(): MiddlewareHandler<AppEnv> {
     } catch {
       return; // too large or cut off: not a query we could have answered
     }
-    c.executionCtx.waitUntil(
-      logRefusedQuery(c.var.services.db, principal, body, 429).catch((error: unknown) =>
-        c.var.logger.warn("query log write failed", { error }),
-      ),
-    );
+    c.var.services.query.logRefused(principal, body, 429);
   };
 }

@@ -11,8 +11,6 @@ import {
   TenantSchema,
   UpdateTenantBody,
 } from "../schemas/tenants";
-import { reencryptAll } from "../services/secrets";
-import { createTenant, updateTenant } from "../services/tenants";
 
 /** Operator routes (ADMIN_TOKEN): tenant provisioning and key-ring maintenance. */
 export const admin = new OpenAPIHono<AppEnv>();
@@ -35,9 +33,7 @@ const createTenantRoute = createRoute({
   },
 });
 
-admin.openapi(createTenantRoute, async (c) =>
-  c.json(await createTenant(c.var.services.db, c.var.config, c.req.valid("json")), 201),
-);
+admin.openapi(createTenantRoute, async (c) => c.json(await c.var.services.tenants.create(c.req.valid("json")), 201));
 
 const updateTenantRoute = createRoute({
   method: "patch",
@@ -59,7 +55,7 @@ const updateTenantRoute = createRoute({
 });
 
 admin.openapi(updateTenantRoute, async (c) =>
-  c.json(await updateTenant(c.var.services.db, c.var.config, c.req.valid("param").id, c.req.valid("json")), 200),
+  c.json(await c.var.services.tenants.update(c.req.valid("param").id, c.req.valid("json")), 200),
 );
 
 const reencryptRoute = createRoute({
@@ -76,4 +72,4 @@ const reencryptRoute = createRoute({
   },
 });
 
-admin.openapi(reencryptRoute, async (c) => c.json(await reencryptAll(c.var.services.db, c.var.config), 200));
+admin.openapi(reencryptRoute, async (c) => c.json(await c.var.services.secrets.reencryptAll(), 200));

@@ -10,7 +10,6 @@ import {
   RotateApiKeyBody,
 } from "../schemas/api-keys";
 import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from "../services/api-keys";
 
 /** Tenant API keys (scope `admin`). */
 export const apiKeys = new OpenAPIHono<AppEnv>();
@@ -32,11 +31,7 @@ const create = createRoute({
 });
 
 apiKeys.openapi(create, async (c) => {
-  const key = await createApiKey(
-    { db: c.var.services.db, config: c.var.config },
-    keyOf(c.var.principal),
-    c.req.valid("json"),
-  );
+  const key = await c.var.services.apiKeys.create(keyOf(c.var.principal), c.req.valid("json"));
   return c.json(key, 201);
 });
 
@@ -55,7 +50,7 @@ const list = createRoute({
 });
 
 apiKeys.openapi(list, async (c) => {
-  const items = await listApiKeys(c.var.services.db, keyOf(c.var.principal));
+  const items = await c.var.services.apiKeys.list(keyOf(c.var.principal));
   return c.json({ items }, 200);
 });
 
@@ -81,7 +76,7 @@ const rotate = createRoute({
 apiKeys.openapi(rotate, async (c) => {
   const { id } = c.req.valid("param");
   const { grace_seconds } = c.req.valid("json");
-  const key = await rotateApiKey(c.var.services.db, keyOf(c.var.principal), id, grace_seconds);
+  const key = await c.var.services.apiKeys.rotate(keyOf(c.var.principal), { id, graceSeconds: grace_seconds });
   return c.json(key, 200);
 });
 
@@ -98,6 +93,6 @@ const revoke = createRoute({
 });
 
 apiKeys.openapi(revoke, async (c) => {
-  await revokeApiKey(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id);
+  await c.var.services.apiKeys.revoke(keyOf(c.var.principal), c.req.valid("param").id);
   return c.body(null, 204);
 });

@@ -10,7 +10,6 @@ import {
   PageQuery,
 } from "../schemas/collections";
 import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
-import { createCollection, deleteCollection, getCollection, listCollections, toView } from "../services/collections";
 
 /** Collections: `ingest` to create and delete, `query` or `ingest` to read. */
 export const collections = new OpenAPIHono<AppEnv>();
@@ -33,7 +32,7 @@ const create = createRoute({
 });
 
 collections.openapi(create, async (c) => {
-  return c.json(await createCollection(c.var.services.db, keyOf(c.var.principal), c.req.valid("json")), 201);
+  return c.json(await c.var.services.collections.create(keyOf(c.var.principal), c.req.valid("json")), 201);
 });
 
 const list = createRoute({
@@ -49,7 +48,7 @@ const list = createRoute({
 });
 
 collections.openapi(list, async (c) => {
-  return c.json(await listCollections(c.var.services.db, keyOf(c.var.principal), c.req.valid("query")), 200);
+  return c.json(await c.var.services.collections.list(keyOf(c.var.principal), c.req.valid("query")), 200);
 });
 
 const get = createRoute({
@@ -65,8 +64,7 @@ const get = createRoute({
 });
 
 collections.openapi(get, async (c) => {
-  const row = await getCollection(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id);
-  return c.json(toView(row), 200);
+  return c.json(await c.var.services.collections.get(keyOf(c.var.principal), c.req.valid("param").id), 200);
 });
 
 const remove = createRoute({
@@ -82,6 +80,6 @@ const remove = createRoute({
 });
 
 collections.openapi(remove, async (c) => {
-  await deleteCollection(c.var.services, keyOf(c.var.principal), c.req.valid("param").id);
+  await c.var.services.collections.delete(keyOf(c.var.principal), c.req.valid("param").id);
   return c.body(null, 204);
 });

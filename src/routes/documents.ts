@@ -16,15 +16,7 @@ import {
   MultipartDocumentBody,
   UploadResultSchema,
 } from "../schemas/documents";
-import {
-  deleteDocument,
-  getDocument,
-  listDocuments,
-  toView,
-  type Upload,
-  uploadDocument,
-  uploadDocuments,
-} from "../services/documents";
+import type { Upload } from "../services/documents";
 
 /** Documents: `ingest` to upload and delete, `query` or `ingest` to read. */
 export const documents = new OpenAPIHono<AppEnv>();
@@ -109,8 +101,7 @@ documents.openapi(upload, async (c) => {
           textOnly: false,
         }
       : textUpload(input);
-  const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
-  const result = await uploadDocument(deps, keyOf(c.var.principal), collectionId, doc);
+  const result = await c.var.services.documents.upload(keyOf(c.var.principal), collectionId, doc);
   const body = { ...result.document, deduplicated: result.deduplicated };
   return result.deduplicated ? c.json(body, 200) : c.json(body, 202);
 });
@@ -140,10 +131,9 @@ const batch = createRoute({
 documents.openapi(batch, async (c) => {
   const collectionId = c.req.valid("param").id;
   const principal = keyOf(c.var.principal);
-  const deps = { ...c.var.services, maxUploadBytes: c.var.config.maxUploadBytes };
   const uploads = c.req.valid("json").documents.map(textUpload);
   // Each entry stands alone: what was accepted stays accepted, and says so.
-  const items = (await uploadDocuments(deps, principal, collectionId, uploads)).map((result, index) =>
+  const items = (await c.var.services.documents.uploadMany(principal, collectionId, uploads)).map((result, index) =>
     "error" in result
       ? { index, error: { code: result.error.code, detail: result.error.message } }
       : { index, document: { ...result.document, deduplicated: result.deduplicated } },
@@ -168,7 +158,7 @@ const get = createRoute({
 });
 
 documents.openapi(get, async (c) => {
-  return c.json(toView(await getDocument(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").id)), 200);
+  return c.json(await c.var.services.documents.get(keyOf(c.var.principal), c.req.valid("param").id), 200);
 });
 
 const list = createRoute({
@@ -188,8 +178,7 @@ const list = createRoute({
 });
 
 documents.openapi(list, async (c) => {
-  const page = await listDocuments(
-    c.var.services.db,
+  const page = await c.var.services.documents.list(
     keyOf(c.var.principal),
     c.req.valid("param").id,
     c.req.valid("query"),
@@ -210,6 +199,6 @@ const remove = createRoute({
 });
 
 documents.openapi(remove, async (c) => {
-  await deleteDocument(c.var.services, keyOf(c.var.principal), c.req.valid("param").id);
+  await c.var.services.documents.delete(keyOf(c.var.principal), c.req.valid("param").id);
   return c.body(null, 204);
 });

@@ -3,8 +3,6 @@ import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { commonErrors, operatorSecurity, publicRoute } from "../schemas/common";
 import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
-import { authenticate } from "../services/auth";
-import { providers, runChecks } from "../services/health";
 
 export const health = new OpenAPIHono<AppEnv>();
 
@@ -34,7 +32,7 @@ const ready = createRoute({
 });
 
 health.openapi(ready, async (c) => {
-  const checks = await runChecks({ ...c.var.services, config: c.var.config });
+  const checks = await c.var.services.health.check();
   // Public endpoint: statuses and latencies only; error text is for /health/detailed.
   const publicChecks = Object.fromEntries(
     Object.entries(checks).map(([name, { status, latency_ms }]) => [name, { status, latency_ms }]),
@@ -61,17 +59,22 @@ const detailed = createRoute({
 });
 
 health.openapi(detailed, async (c) => {
-  const deps = { ...c.var.services, config: c.var.config };
-  const credentials = await authenticate(deps, c.req.header("authorization"), true);
+  const { services } = c.var;
+  const credentials = await services.auth.authenticate(c.req.header("authorization"), true);
   if (credentials.kind !== "ok") {
     throw new AppError("unauthorized", "Authorization: Bearer <ADMIN_TOKEN> is required.", {
       headers: { "WWW-Authenticate": 'Bearer realm="edgerag-operator"' },
     });
   }
-  const components = await runChecks(deps);
+  const components = await services.health.check();
   const statuses = Object.values(components).map((check) => check.status);
   const status = statuses.includes("down") ? "down" : statuses.includes("degraded") ? "degraded" : "ok";
   c.header("Cache-Control", "no-store");
-  const body = { status, components, providers: providers(deps), config_problems: c.var.config.problems } as const;
+  const body = {
+    status,
+    components,
+    providers: services.health.providers(),
+    config_problems: c.var.config.problems,
+  } as const;
   return status === "down" ? c.json(body, 503) : c.json(body, 200);
 });

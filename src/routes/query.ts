@@ -14,8 +14,8 @@ import {
   type QueryResult,
   QueryResultSchema,
 } from "../schemas/query";
-import { logQuery } from "../services/query/log";
-import { type AnswerDeps, type AnswerOptions, answer, prepareQuery } from "../services/query/pipeline";
+import type { PreparedQuery } from "../services/query/pipeline";
+import type { Run } from "../services/query/service";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
 export const query = new OpenAPIHono<AppEnv>();
@@ -46,33 +46,26 @@ const route = createRoute({
 });
 
 query.openapi(route, async (c) => {
-  const startedAt = performance.now();
+  const run: Run = { startedAt: performance.now(), signal: c.req.raw.signal };
   const input = c.req.valid("json");
   const principal = keyOf(c.var.principal);
-  const { services } = c.var;
-  const log = (status: number, result?: QueryResult) =>
-    c.executionCtx.waitUntil(
-      logQuery(services.db, principal, input, { status, result }).catch((error) =>
-        c.var.logger.error("query log write failed", { error }),
-      ),
-    );
-  const deps = services.answering;
-  const options: AnswerOptions = { ...services.retrieval, startedAt, signal: c.req.raw.signal };
+  const { query: queries } = c.var.services;
+  const log = (status: number, result?: QueryResult) => queries.log(principal, input, { status, result });
 
-  let prepared: Awaited<ReturnType<typeof prepareQuery>>;
+  let prepared: PreparedQuery;
   try {
-    prepared = await prepareQuery(services.db, principal, input);
+    prepared = await queries.prepare(principal, input);
   } catch (error) {
     log(asAppError(error).status);
     throw error;
   }
 
   if (input.stream || (c.req.header("accept") ?? "").includes("text/event-stream")) {
-    return streamAnswer(c, input, deps, options, prepared, log);
+    return streamAnswer(c, input, prepared, run, log);
   }
   let result: QueryResult;
   try {
-    result = await answer(deps, principal, input, prepared, options);
+    result = await queries.answer(principal, input, prepared, run);
   } catch (error) {
     log(asAppError(error).status);
     throw error;
@@ -91,14 +84,13 @@ query.openapi(route, async (c) => {
 function streamAnswer(
   c: Context<AppEnv>,
   input: QueryInput,
-  deps: AnswerDeps,
-  options: AnswerOptions,
-  prepared: Awaited<ReturnType<typeof prepareQuery>>,
+  prepared: PreparedQuery,
+  run: Run,
   log: (status: number, result?: QueryResult) => void,
 ) {
   const principal = keyOf(c.var.principal);
   const abort = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const signal = run.signal ? AbortSignal.any([run.signal, abort.signal]) : abort.signal;
   return streamSSE(c, async (stream) => {
     stream.onAbort(() => abort.abort(new Error("client disconnected")));
     const send = (event: string, data: unknown) => {
@@ -106,12 +98,11 @@ function streamAnswer(
       void stream.writeSSE({ event, data: JSON.stringify(data) });
     };
     try {
-      const result = await answer(
-        deps,
+      const result = await c.var.services.query.answer(
         principal,
         input,
         prepared,
-        { ...options, signal },
+        { ...run, signal },
         {
           retrieval: (sources) => send("retrieval", { sources }),
           token: (delta) => send("token", { text: delta }),

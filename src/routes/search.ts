@@ -5,7 +5,6 @@ import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
 import { SearchBody, SearchResultSchema } from "../schemas/search";
-import { search as runSearch } from "../services/search";
 
 /** Retrieval without generation (scope `query`). */
 export const search = new OpenAPIHono<AppEnv>();
@@ -27,8 +26,7 @@ const route = createRoute({
 });
 
 search.openapi(route, async (c) => {
-  const { services } = c.var;
-  const result = await runSearch(services.answering, keyOf(c.var.principal), c.req.valid("json"), services.retrieval);
+  const result = await c.var.services.search.run(keyOf(c.var.principal), c.req.valid("json"));
   c.header("Server-Timing", serverTiming(result.timings));
   return c.json(result, 200);
 });

@@ -4,7 +4,6 @@ import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
 import { PutSecretBody, SecretListSchema, SecretNameParam } from "../schemas/secrets";
-import { deleteSecret, listSecrets, putSecret } from "../services/secrets";
 
 /** Tenant provider secrets (scope `admin`): write-only values, readable names. */
 export const secrets = new OpenAPIHono<AppEnv>();
@@ -27,7 +26,7 @@ const put = createRoute({
 secrets.openapi(put, async (c) => {
   const { name } = c.req.valid("param");
   const { value } = c.req.valid("json");
-  await putSecret(c.var.services.db, c.var.config, keyOf(c.var.principal), name, value);
+  await c.var.services.secrets.put(keyOf(c.var.principal), { name, value });
   return c.body(null, 204);
 });
 
@@ -46,7 +45,7 @@ const list = createRoute({
 });
 
 secrets.openapi(list, async (c) => {
-  return c.json({ items: await listSecrets(c.var.services.db, keyOf(c.var.principal)) }, 200);
+  return c.json({ items: await c.var.services.secrets.list(keyOf(c.var.principal)) }, 200);
 });
 
 const remove = createRoute({
@@ -62,6 +61,6 @@ const remove = createRoute({
 });
 
 secrets.openapi(remove, async (c) => {
-  await deleteSecret(c.var.services.db, keyOf(c.var.principal), c.req.valid("param").name);
+  await c.var.services.secrets.delete(keyOf(c.var.principal), c.req.valid("param").name);
   return c.body(null, 204);
 });

@@ -193,3 +193,15 @@ export async function revokeApiKey(db: Db, principal: KeyPrincipal, keyId: strin
   }
   forgetKey(keyId);
 }
+
+/** The capability routes call as `services.apiKeys.<verb>(principal, input)`. */
+export function apiKeyService(deps: KeyDeps) {
+  return {
+    create: (principal: KeyPrincipal, input: CreateApiKeyInput) => createApiKey(deps, principal, input),
+    list: (principal: KeyPrincipal) => listApiKeys(deps.db, principal),
+    rotate: (principal: KeyPrincipal, input: { id: string; graceSeconds: number }) =>
+      rotateApiKey(deps.db, principal, input.id, input.graceSeconds),
+    revoke: (principal: KeyPrincipal, id: string) => revokeApiKey(deps.db, principal, id),
+  };
+}
+export type ApiKeyService = ReturnType<typeof apiKeyService>;

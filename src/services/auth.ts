@@ -124,3 +124,13 @@ export async function touchLastUsed(db: Db, keyId: string, now = Date.now()): Pr
     )
     .run();
 }
+
+/** The capability the auth middleware calls: `services.auth.authenticate(header, operatorRoute)`. */
+export function authService(deps: AuthDeps) {
+  return {
+    authenticate: (header: string | undefined, operatorRoute: boolean) => authenticate(deps, header, operatorRoute),
+    /** `last_used_at`, at most once a minute per key; for `waitUntil`. */
+    touch: (keyId: string) => touchLastUsed(deps.db, keyId),
+  };
+}
+export type AuthService = ReturnType<typeof authService>;

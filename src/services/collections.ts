@@ -168,3 +168,16 @@ export function bumpVersion(db: Db, tenantId: string, collectionId: string, now 
     .set({ version: sql`${collections.version} + 1`, updatedAt: now })
     .where(and(eq(collections.id, collectionId), eq(collections.tenantId, tenantId)));
 }
+
+/** The capability routes call as `services.collections.<verb>(principal, input)`. */
+export function collectionService(deps: { db: Db; blobs: R2Bucket; vectors: VectorIndex }) {
+  return {
+    create: (principal: KeyPrincipal, input: { name: string; description?: string | undefined }) =>
+      createCollection(deps.db, principal, input),
+    list: (principal: KeyPrincipal, page: { cursor?: string | undefined; limit: number }) =>
+      listCollections(deps.db, principal, page),
+    get: async (principal: KeyPrincipal, id: string) => toView(await getCollection(deps.db, principal, id)),
+    delete: (principal: KeyPrincipal, id: string) => deleteCollection(deps, principal, id),
+  };
+}
+export type CollectionService = ReturnType<typeof collectionService>;

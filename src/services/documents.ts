@@ -365,7 +365,10 @@ export async function deleteDocument(
   id: string,
 ) {
   const row = await getDocument(deps.db, principal, id);
-  const chunkIds = await deps.db.select({ id: chunks.id }).from(chunks).where(eq(chunks.documentId, id));
+  const chunkIds = await deps.db
+    .select({ id: chunks.id })
+    .from(chunks)
+    .where(and(eq(chunks.documentId, id), eq(chunks.tenantId, principal.tenantId)));
   await deps.vectors.delete(
     namespaceOf(row.tenantId, row.collectionId),
     chunkIds.map((c) => c.id),
@@ -376,3 +379,18 @@ export async function deleteDocument(
   ]);
   await deps.blobs.delete(blobKey(row.tenantId, row.id));
 }
+
+/** The capability routes call as `services.documents.<verb>(principal, input)`. */
+export function documentService(deps: DocumentDeps & { vectors: VectorIndex }) {
+  return {
+    upload: (principal: KeyPrincipal, collectionId: string, upload: Upload) =>
+      uploadDocument(deps, principal, collectionId, upload),
+    uploadMany: (principal: KeyPrincipal, collectionId: string, uploads: Upload[]) =>
+      uploadDocuments(deps, principal, collectionId, uploads),
+    get: async (principal: KeyPrincipal, id: string) => toView(await getDocument(deps.db, principal, id)),
+    list: (principal: KeyPrincipal, collectionId: string, page: { cursor?: string | undefined; limit: number }) =>
+      listDocuments(deps.db, principal, collectionId, page),
+    delete: (principal: KeyPrincipal, id: string) => deleteDocument(deps, principal, id),
+  };
+}
+export type DocumentService = ReturnType<typeof documentService>;

@@ -85,3 +85,12 @@ export function providers(deps: HealthDeps): Record<string, string> {
     encryption: deps.config.keyRing.length > 0 ? `aes-256-gcm (key v${deps.config.keyRing[0]?.version})` : "unset",
   };
 }
+
+/** The capability the health routes call: `services.health.check()` and `.providers()`. */
+export function healthService(deps: HealthDeps) {
+  return {
+    check: () => runChecks(deps),
+    providers: () => providers(deps),
+  };
+}
+export type HealthService = ReturnType<typeof healthService>;

@@ -44,10 +44,12 @@ export interface ChunkHit {
  */
 export async function keywordSearch(
   db: Db,
+  tenantId: string,
   options: { terms: string[]; collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
 ): Promise<ChunkHit[]> {
   const { title, heading, text } = BM25_WEIGHTS;
-  const inCollections = sql`c.collection_id IN (SELECT value FROM json_each(${JSON.stringify(options.collectionIds)}))`;
+  const inCollections = sql`c.tenant_id = ${tenantId}
+    AND c.collection_id IN (SELECT value FROM json_each(${JSON.stringify(options.collectionIds)}))`;
   const match = `{title heading text} : (${ftsQuery(options.terms)}) AND collection_id : (${ftsQuery(options.collectionIds)})`;
   const columns = sql`c.id AS chunk_id, c.document_id, c.collection_id, c.title, c.heading, c.text, c.page`;
   const rows =
@@ -284,7 +286,7 @@ export async function search(
   const keyword = async () => {
     const t = performance.now();
     const scored = await informativeTerms(deps.db, terms, limits.commonTermRatio);
-    const hits = await keywordSearch(deps.db, {
+    const hits = await keywordSearch(deps.db, principal.tenantId, {
       terms: scored,
       collectionIds: input.collection_ids,
       documentIds,

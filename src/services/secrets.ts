@@ -182,3 +182,16 @@ export async function reencryptAll(
   }
   return { re_encrypted: reEncrypted, failed, key_version: newest };
 }
+
+/** The capability routes call as `services.secrets.<verb>(principal, input)`. */
+export function secretService(deps: { db: Db; config: Config }) {
+  return {
+    put: (principal: KeyPrincipal, input: { name: string; value: string }) =>
+      putSecret(deps.db, deps.config, principal, input.name, input.value),
+    list: (principal: KeyPrincipal) => listSecrets(deps.db, principal),
+    delete: (principal: KeyPrincipal, name: string) => deleteSecret(deps.db, principal, name),
+    /** Operator maintenance: re-seal every tenant's secrets under the newest key. */
+    reencryptAll: () => reencryptAll(deps.db, deps.config),
+  };
+}
+export type SecretService = ReturnType<typeof secretService>;

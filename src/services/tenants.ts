@@ -72,3 +72,12 @@ export async function updateTenant(db: Db, config: Config, tenantId: string, inp
   }
   return toView(row, config);
 }
+
+/** The operator capability: `services.tenants.<verb>(input)` (no tenant principal: ADMIN_TOKEN). */
+export function tenantService(deps: { db: Db; config: Config }) {
+  return {
+    create: (input: CreateTenantInput) => createTenant(deps.db, deps.config, input),
+    update: (id: string, input: UpdateTenantInput) => updateTenant(deps.db, deps.config, id, input),
+  };
+}
+export type TenantService = ReturnType<typeof tenantService>;

@@ -3,9 +3,9 @@ import { env, exports } from "cloudflare:workers";
 import { strToU8, zipSync } from "fflate";
 import { describe, expect, it, vi } from "vitest";
 import type { createDb } from "../../src/adapters/db/client";
-import { createLogger } from "../../src/lib/log";
+import type { Overrides } from "../../src/container";
 import type { IngestMessage } from "../../src/schemas/queue";
-import { handleIngestBatch, retryDelaySeconds } from "../../src/services/ingest/consumer";
+import { retryDelaySeconds } from "../../src/services/ingest/consumer";
 import {
   call,
   callWith,
@@ -330,9 +330,8 @@ describe("document upload and processing", () => {
   });
 });
 
-/** The consumer's real adapters, for tests that hand it batches themselves. */
-const logger = createLogger("error");
-const adapters = () => servicesFor();
+/** The ingestion capability as the Worker wires it, quiet, with `overrides` in place of adapters. */
+const ingestWith = (overrides: Overrides = {}) => servicesFor({ LOG_LEVEL: "error" }, undefined, overrides).ingest;
 
 describe("the ingestion consumer", () => {
   it("retries with backoff on a transient failure, and the dead-letter queue marks the document failed", async () => {
@@ -348,7 +347,7 @@ describe("the ingestion consumer", () => {
       { id: "m1", timestamp: new Date(), attempts: 2, body: message },
     ]);
     const ctx = createExecutionContext();
-    await handleIngestBatch({ ...adapters(), blobs: failingBlobs, logger }, batch, false);
+    await ingestWith({ blobs: failingBlobs }).handleBatch(batch, false);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
     expect(result.explicitAcks).toEqual([]);
@@ -361,7 +360,7 @@ describe("the ingestion consumer", () => {
     const dead = createMessageBatch<IngestMessage>("edgerag-ingest-dlq", [
       { id: "m2", timestamp: new Date(), attempts: 1, body: message },
     ]);
-    await handleIngestBatch({ ...adapters(), logger }, dead, true);
+    await ingestWith().handleBatch(dead, true);
     const final = await env.DB.prepare("SELECT status, error FROM documents WHERE id = ?")
       .bind(doc.id)
       .first<{ status: string; error: string }>();
@@ -385,7 +384,7 @@ describe("the ingestion consumer", () => {
     const batch = createMessageBatch<IngestMessage>("edgerag-ingest-high", [
       { id: "m3", timestamp: new Date(), attempts: 1, body: { document_id: doc.id, tenant_id: tenant.id } },
     ]);
-    await handleIngestBatch({ ...adapters(), logger }, batch, false);
+    await ingestWith().handleBatch(batch, false);
     // The message is acknowledged (not retried), and the row, its chunks and the version stand.
     const outcome = await getQueueResult(batch, createExecutionContext());
     expect(outcome.explicitAcks).toEqual(["m3"]);
@@ -413,7 +412,7 @@ describe("the ingestion consumer at full batch size", () => {
       })),
     );
     const ctx = createExecutionContext();
-    await handleIngestBatch({ ...adapters(), logger }, batch, false);
+    await ingestWith().handleBatch(batch, false);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages).toEqual([]);
     expect(result.retryBatch.retry).toBe(false);
@@ -437,7 +436,7 @@ describe("the ingestion consumer at full batch size", () => {
     // getQueueResult does not report the delay, so the call itself is observed too.
     const retryAll = vi.spyOn(batch, "retryAll");
     const ctx = createExecutionContext();
-    await handleIngestBatch({ ...adapters(), db: brokenDb, logger }, batch, false);
+    await ingestWith({ db: brokenDb }).handleBatch(batch, false);
     const result = await getQueueResult(batch, ctx);
     expect(result.retryBatch.retry).toBe(true);
     expect(retryAll).toHaveBeenCalledWith({ delaySeconds: 90 });
@@ -500,7 +499,7 @@ describe("batch upload", () => {
 
 describe("the stale-document sweep", () => {
   it("re-enqueues a document stuck in processing, and fails one out of attempts", async () => {
-    const { sweepStale, STALE_AFTER_MS, MAX_ATTEMPTS } = await import("../../src/services/ingest/sweep");
+    const { STALE_AFTER_MS, MAX_ATTEMPTS } = await import("../../src/services/ingest/sweep");
     const tenant = await newTenant();
     const col = await newCollection(tenant);
     const stuck = await json<Doc>(
@@ -522,7 +521,7 @@ describe("the stale-document sweep", () => {
     const queue = {
       sendBatch: async (messages: Array<{ body: unknown }>) => void sent.push(...messages.map((m) => m.body)),
     } as unknown as Queue<IngestMessage>;
-    const result = await sweepStale({ ...servicesFor(), queues: { high: queue, bulk: queue }, logger });
+    const result = await ingestWith({ queues: { high: queue, bulk: queue } }).sweep();
     expect(result.failed).toBeGreaterThanOrEqual(1);
     expect(sent).toContainEqual({ document_id: stuck.id, tenant_id: tenant.id });
     expect(sent).not.toContainEqual({ document_id: hopeless.id, tenant_id: tenant.id });

@@ -5,12 +5,13 @@ import { CacheApiCache } from "../../src/adapters/cache/cache-api";
 import type { EdgeCache } from "../../src/adapters/cache/interface";
 import { TieredCache, UpstashCache } from "../../src/adapters/cache/upstash";
 import { parseConfig } from "../../src/config";
+import type { LogSink } from "../../src/lib/log";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody, type QueryResult } from "../../src/schemas/query";
 import type { KeyPrincipal } from "../../src/services/principal";
-import { type AnswerDeps, answer, type CachedAnswer, prepareQuery } from "../../src/services/query/pipeline";
+import type { CachedAnswer } from "../../src/services/query/pipeline";
 import { callWith, json, newCollection, newTenant, type TestTenant } from "../support/http";
-import { collectingInvocation, servicesFor } from "../support/services";
+import { collectingInvocation, collectingLogs, servicesFor } from "../support/services";
 
 /**
  * The shared cache: Upstash Redis (real redis-server behind the REST shim) under the Cache API,
@@ -34,7 +35,7 @@ const principalOf = (tenant: TestTenant): KeyPrincipal => ({
 });
 
 /**
- * One question through the answer pipeline with the adapters `overrides` configure, behind
+ * One question through the production wiring with the adapters `overrides` configure, behind
  * `cache`, as a fresh isolate would ask it (empty L1 unless `answers` is given); waits for the
  * deferred cache writes.
  */
@@ -46,25 +47,25 @@ async function askPipeline(options: {
   cache: EdgeCache;
   cacheTtlSeconds: number;
   answers?: Lru<CachedAnswer>;
-  logger?: AnswerDeps["logger"];
+  logSink?: LogSink;
 }): Promise<QueryResult> {
   const invocation = collectingInvocation();
-  const services = servicesFor(options.overrides, invocation);
-  const deps: AnswerDeps = {
-    ...services.answering,
+  const settings = {
+    ...options.overrides,
+    ANSWER_CACHE_TTL_S: String(options.cacheTtlSeconds),
+    EMBEDDING_CACHE_TTL_S: "3600",
+    SEARCH_COMMON_TERM_RATIO: "1",
+  };
+  const { query } = servicesFor(settings, invocation, {
     cache: options.cache,
     queryEmbeddings: new Lru(10),
     answers: options.answers,
-    logger: options.logger ?? console,
-  };
+    ...(options.logSink ? { logSink: options.logSink } : {}),
+  });
   const principal = principalOf(options.tenant);
   const input = QueryBody.parse({ query: options.query, collection_ids: [options.collection], mode: "fast" });
-  const result = await answer(deps, principal, input, await prepareQuery(deps.db, principal, input), {
-    ...services.retrieval,
+  const result = await query.answer(principal, input, await query.prepare(principal, input), {
     startedAt: performance.now(),
-    commonTermRatio: 1,
-    cacheTtlSeconds: options.cacheTtlSeconds,
-    embeddingCacheTtlSeconds: 3_600,
   });
   await Promise.all(invocation.work);
   return result;
@@ -156,7 +157,7 @@ describe.skipIf(skip)("the answer pipeline with a shared Redis cache", () => {
     const down = { ...settings(), UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", EMBEDDINGS_PROVIDER: "local" };
     const tenant = await newTenant();
     const collection = await newCollection(tenant);
-    const warnings: string[] = [];
+    const logs = collectingLogs();
     const result = await askPipeline({
       overrides: down,
       tenant,
@@ -164,10 +165,13 @@ describe.skipIf(skip)("the answer pipeline with a shared Redis cache", () => {
       query: "Where is the shared cache?",
       cache: new TieredCache(await otherColo(), new UpstashCache({ ...redisSettings(), url: "http://127.0.0.1:9" })),
       cacheTtlSeconds: 300,
-      logger: { warn: (msg) => warnings.push(msg) },
+      logSink: logs.logSink,
     });
     expect(result.cache).toBe("miss");
-    expect(warnings).toEqual(["shared cache read failed; treated as a miss", "shared cache write failed"]);
+    expect(logs.lines.filter((line) => line.level === "warn").map((line) => line.msg)).toEqual([
+      "shared cache read failed; treated as a miss",
+      "shared cache write failed",
+    ]);
 
     const ready = await callWith(down, "GET", "/health/ready");
     expect(ready.status).toBe(503);

@@ -6,8 +6,7 @@ import { AppError } from "../../src/errors";
 import { Lru } from "../../src/lib/lru";
 import { QueryBody } from "../../src/schemas/query";
 import type { KeyPrincipal } from "../../src/services/principal";
-import { type AnswerDeps, answer, NO_ANSWER, prepareQuery } from "../../src/services/query/pipeline";
-import { warmAnswerCache } from "../../src/services/query/warming";
+import { NO_ANSWER } from "../../src/services/query/pipeline";
 import {
   call,
   callWith,
@@ -19,7 +18,7 @@ import {
   newTenant,
   type TestTenant,
 } from "../support/http";
-import { servicesFor } from "../support/services";
+import { collectingInvocation, servicesFor } from "../support/services";
 import { readSse } from "../support/sse";
 import { WorkersAiStandIn } from "../support/standins/workers-ai";
 
@@ -228,25 +227,25 @@ describe("the answer pipeline with other generators", () => {
     rateTier: "standard",
   });
   const run = async (generator: Generator, signal?: AbortSignal, budgetMs = 5_000) => {
-    const deps: AnswerDeps = {
-      ...servicesFor().answering,
+    const budget = String(budgetMs);
+    const settings = {
+      QUERY_BUDGET_FAST_MS: budget,
+      QUERY_BUDGET_BALANCED_MS: budget,
+      QUERY_BUDGET_DEEP_MS: budget,
+      SEARCH_VECTOR_WEIGHT: "0.01",
+      SEARCH_COMMON_TERM_RATIO: "0.2",
+      ANSWER_CACHE_TTL_S: "0",
+      EMBEDDING_CACHE_TTL_S: "0",
+    };
+    const { query } = servicesFor(settings, collectingInvocation(), {
       reranker: new LocalReranker(),
       generator,
       queryEmbeddings: new Lru(10),
       answers: undefined,
-      logger: console,
-    };
-    const input = QueryBody.parse({ query: "How many vacation days?", collection_ids: [col], mode: "balanced" });
-    const prepared = await prepareQuery(deps.db, principalOf(tenant), input);
-    return answer(deps, principalOf(tenant), input, prepared, {
-      startedAt: performance.now(),
-      budgets: { fast: budgetMs, balanced: budgetMs, deep: budgetMs },
-      rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
-      commonTermRatio: 0.2,
-      cacheTtlSeconds: 0,
-      embeddingCacheTtlSeconds: 0,
-      signal,
     });
+    const input = QueryBody.parse({ query: "How many vacation days?", collection_ids: [col], mode: "balanced" });
+    const prepared = await query.prepare(principalOf(tenant), input);
+    return query.answer(principalOf(tenant), input, prepared, { startedAt: performance.now(), signal });
   };
 
   it("falls back to the extractive generator when the configured one fails", async () => {
@@ -422,19 +421,12 @@ describe("cache warming (cron)", () => {
     // A new document bumps the version: the cached answer is stale now.
     await ingest(warmCol, "Leave update", "From next year employees receive thirty days of vacation.", warmTenant);
 
-    const { answering, config } = servicesFor();
-    const warm = () =>
-      warmAnswerCache(
-        { ...answering, reranker: new LocalReranker(), queryEmbeddings: new Lru(10), logger: console },
-        {
-          topN: 10,
-          budgets: config.queryBudgets,
-          rrf: { k: 60, weights: { keyword: 1, vector: 0.01 } },
-          commonTermRatio: config.commonTermRatio,
-          cacheTtlSeconds: 300,
-          embeddingCacheTtlSeconds: 0,
-        },
-      );
+    const { query } = servicesFor(
+      { SEARCH_VECTOR_WEIGHT: "0.01", ANSWER_CACHE_TTL_S: "300", EMBEDDING_CACHE_TTL_S: "0" },
+      collectingInvocation(),
+      { reranker: new LocalReranker(), queryEmbeddings: new Lru(10) },
+    );
+    const warm = () => query.warm(10);
     const first = await warm();
     expect(first.warmed).toBeGreaterThanOrEqual(1);
     const answered = await json<Answer>(await ask(question, reader.key));

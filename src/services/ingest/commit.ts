@@ -1,6 +1,6 @@
 /** Writing a prepared document: embeddings, vectors and one D1 batch of chunks, FTS rows and `ready`. */
 
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { type Db, inList, toStatement } from "../../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../../adapters/db/schema";
 import { namespaceOf } from "../../adapters/vector/interface";
@@ -123,12 +123,15 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
     timings[stage] += now - mark;
     mark = now;
   };
-  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => p.doc.id);
+  // Each document's earlier chunks, read with its own tenant: (document, tenant) pairs.
+  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => [p.doc.id, p.doc.tenantId]);
   const previous = retried.length
     ? await db
         .select({ id: chunks.id, documentId: chunks.documentId })
         .from(chunks)
-        .where(inList(chunks.documentId, retried))
+        .where(
+          sql`(${chunks.documentId}, ${chunks.tenantId}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(retried)}))`,
+        )
     : [];
   const byNamespace = new Map<string, Prepared[]>();
   for (const item of group) {

@@ -50,7 +50,7 @@ export interface AnswerDeps {
   answers?: Lru<CachedAnswer>;
   /** Background work that must outlive the response (`ctx.waitUntil`). */
   defer: (work: Promise<unknown>) => void;
-  logger: Pick<Logger, "warn">;
+  logger: Pick<Logger, "warn" | "error">;
 }
 
 export interface AnswerOptions {
@@ -200,7 +200,7 @@ export async function answer(
     const [keyword, nearest] = await Promise.all([
       // The query's own terms were found by prepareQuery; only sub-questions need theirs.
       informativeTerms(deps.db, text === normalized ? terms : queryTerms(text), options.commonTermRatio).then(
-        (scored) => keywordSearch(deps.db, { ...scope, terms: scored }),
+        (scored) => keywordSearch(deps.db, principal.tenantId, { ...scope, terms: scored }),
       ),
       vector ? nearestChunks(deps, principal.tenantId, vector, scope) : [],
     ]);
@@ -215,7 +215,7 @@ export async function answer(
     if (remaining() > options.budgets[input.mode] * 0.5) {
       const expansion = feedbackTerms(terms, candidates.slice(0, 5));
       if (expansion.length > 0) {
-        const expanded = await keywordSearch(deps.db, {
+        const expanded = await keywordSearch(deps.db, principal.tenantId, {
           terms: [...terms, ...expansion],
           collectionIds: input.collection_ids,
           documentIds,

@@ -1,0 +1,189 @@
+import { createExecutionContext, getQueueResult } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { MemoryCache } from "../../src/adapters/cache/memory";
+import { MemoryVectorIndex } from "../../src/adapters/vector/memory";
+import type { Services } from "../../src/container";
+import { AppError } from "../../src/errors";
+import { QueryBody } from "../../src/schemas/query";
+import { SearchBody } from "../../src/schemas/search";
+import type { Upload } from "../../src/services/documents";
+import type { KeyPrincipal } from "../../src/services/principal";
+import { memoryQueues } from "../support/memory-queue";
+import { collectingInvocation, memoryAdapters, servicesFor } from "../support/services";
+
+/**
+ * The unit layer: the capabilities exactly as `createServices` binds them, called directly (no
+ * HTTP, no middleware), over in-memory adapters for vectors, cache, limiter and queues. Only D1
+ * and R2 are the local bindings: the services' SQL is what is under test.
+ */
+function unitServices() {
+  const { queue, queues } = memoryQueues();
+  const vectors = new MemoryVectorIndex();
+  const cache = new MemoryCache();
+  const invocation = collectingInvocation();
+  const services = servicesFor({ LOG_LEVEL: "error" }, invocation, { ...memoryAdapters(), vectors, cache, queues });
+  return { services, queue, vectors, invocation };
+}
+
+async function tenantOf(services: Services, name = "unit"): Promise<KeyPrincipal> {
+  const created = await services.tenants.create({ name });
+  const credentials = await services.auth.authenticate(`Bearer ${created.api_key.key}`, false);
+  if (credentials.kind !== "ok" || credentials.principal.kind !== "key") {
+    throw new Error("the new tenant's key did not authenticate");
+  }
+  return credentials.principal;
+}
+
+const text = (title: string, body: string): Upload => ({
+  bytes: new TextEncoder().encode(body),
+  text: body,
+  title,
+  metadata: null,
+  priority: "high",
+  textOnly: true,
+});
+
+const rejection = async (promise: Promise<unknown>) => {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return (error as AppError).code;
+};
+
+describe("services over in-memory adapters", () => {
+  it("takes a document from upload through the consumer to search and a cited, cached answer", async () => {
+    const { services, queue, vectors } = unitServices();
+    const owner = await tenantOf(services);
+    const collection = await services.collections.create(owner, { name: "handbook" });
+    const { document } = await services.documents.upload(
+      owner,
+      collection.id,
+      text("Leave", "Employees receive twenty five days of paid vacation every year."),
+    );
+    expect(document.status).toBe("queued");
+    expect(queue.sent).toEqual([{ document_id: document.id, tenant_id: owner.tenantId }]);
+
+    const batch = queue.drain();
+    await services.ingest.handleBatch(batch, false);
+    const outcome = await getQueueResult(batch, createExecutionContext());
+    expect(outcome.explicitAcks).toEqual(["m0"]);
+    expect(outcome.retryMessages).toEqual([]);
+    const ready = await services.documents.get(owner, document.id);
+    expect(ready.status).toBe("ready");
+    expect(ready.chunk_count).toBeGreaterThan(0);
+    expect((await vectors.stats(`${owner.tenantId}/${collection.id}`)).vectors).toBe(ready.chunk_count);
+
+    const found = await services.search.run(
+      owner,
+      SearchBody.parse({ query: "paid vacation days", collection_ids: [collection.id] }),
+    );
+    expect(found.results[0]?.document_id).toBe(document.id);
+
+    const input = QueryBody.parse({ query: "How many vacation days?", collection_ids: [collection.id], mode: "fast" });
+    const ask = async () =>
+      services.query.answer(owner, input, await services.query.prepare(owner, input), { startedAt: performance.now() });
+    const first = await ask();
+    expect(first.cache).toBe("miss");
+    expect(first.answer).toMatch(/twenty five days.*\[1\]/);
+    expect(first.citations[0]?.document_id).toBe(document.id);
+    expect((await ask()).cache).toBe("hit");
+  });
+
+  it("scopes every capability by the caller's tenant and key", async () => {
+    const { services } = unitServices();
+    const owner = await tenantOf(services, "owner");
+    const stranger = await tenantOf(services, "stranger");
+    const collection = await services.collections.create(owner, { name: "private" });
+    const { document } = await services.documents.upload(
+      owner,
+      collection.id,
+      text("Secret", "The vault code is 1234."),
+    );
+
+    expect(await rejection(services.collections.get(stranger, collection.id))).toBe("not_found");
+    expect(await rejection(services.documents.get(stranger, document.id))).toBe("not_found");
+    expect(await rejection(services.documents.delete(stranger, document.id))).toBe("not_found");
+    expect((await services.collections.list(stranger, { limit: 100 })).items).toEqual([]);
+    const search = SearchBody.parse({ query: "vault code", collection_ids: [collection.id] });
+    expect(await rejection(services.search.run(stranger, search))).toBe("not_found");
+
+    // A key restricted to another collection of the same tenant: 403, and it cannot widen itself.
+    const other = await services.collections.create(owner, { name: "other" });
+    const restricted = await services.apiKeys.create(owner, {
+      name: "reader",
+      scopes: ["query"],
+      collection_ids: [other.id],
+    });
+    const credentials = await services.auth.authenticate(`Bearer ${restricted.key}`, false);
+    if (credentials.kind !== "ok" || credentials.principal.kind !== "key") {
+      throw new Error("restricted key did not authenticate");
+    }
+    const reader = credentials.principal;
+    expect(await rejection(services.documents.get(reader, document.id))).toBe("forbidden");
+    expect(await rejection(services.apiKeys.create(reader, { name: "wider", scopes: ["admin"] }))).toBe("forbidden");
+    expect(await rejection(services.secrets.put(reader, { name: "openai", value: "sk-x" }))).toBe("forbidden");
+  });
+
+  it("rotates a key: the old secret stops working after its grace period", async () => {
+    const { services } = unitServices();
+    const owner = await tenantOf(services);
+    const key = await services.apiKeys.create(owner, { name: "ci", scopes: ["query"] });
+    const rotated = await services.apiKeys.rotate(owner, { id: key.id, graceSeconds: 0 });
+    expect(rotated.key).not.toBe(key.key);
+    expect((await services.auth.authenticate(`Bearer ${rotated.key}`, false)).kind).toBe("ok");
+    expect((await services.auth.authenticate(`Bearer ${key.key}`, false)).kind).toBe("invalid");
+    await services.apiKeys.revoke(owner, key.id);
+    expect((await services.auth.authenticate(`Bearer ${rotated.key}`, false)).kind).toBe("invalid");
+    expect((await services.apiKeys.list(owner)).map((k) => k.id)).not.toContain(key.id);
+  });
+
+  it("stores secrets sealed: listed by name, never returned", async () => {
+    const { services } = unitServices();
+    const owner = await tenantOf(services);
+    await services.secrets.put(owner, { name: "openai", value: "sk-unit-test-secret" });
+    const listed = await services.secrets.list(owner);
+    expect(listed.map((s) => s.name)).toEqual(["openai"]);
+    expect(JSON.stringify(listed)).not.toContain("sk-unit-test-secret");
+    await services.secrets.delete(owner, "openai");
+    expect(await services.secrets.list(owner)).toEqual([]);
+  });
+
+  it("deletes a collection with its documents and vectors", async () => {
+    const { services, queue, vectors } = unitServices();
+    const owner = await tenantOf(services);
+    const collection = await services.collections.create(owner, { name: "gone" });
+    const { document } = await services.documents.upload(owner, collection.id, text("Doc", "Some words to index."));
+    await services.ingest.handleBatch(queue.drain(), false);
+    const namespace = `${owner.tenantId}/${collection.id}`;
+    expect((await vectors.stats(namespace)).vectors).toBeGreaterThan(0);
+    await services.collections.delete(owner, collection.id);
+    expect((await vectors.stats(namespace)).vectors).toBe(0);
+    expect(await rejection(services.documents.get(owner, document.id))).toBe("not_found");
+  });
+
+  it("reports the in-memory providers in health", async () => {
+    const { services } = unitServices();
+    expect(services.health.providers()).toMatchObject({
+      vector_index: "memory",
+      cache: "memory",
+      rate_limiter: "memory",
+    });
+    const checks = await services.health.check();
+    expect(checks.d1?.status).toBe("ok");
+    expect(checks.rate_limiter?.status).toBe("ok");
+    expect(checks.vector_index?.status).toBe("ok");
+  });
+});
+
+describe("MemoryCache", () => {
+  it("returns what was put until its time to live ends, as JSON", async () => {
+    const cache = new MemoryCache();
+    await cache.put("k", { a: 1, when: new Date(0) }, 60);
+    expect(await cache.get("k")).toEqual({ a: 1, when: "1970-01-01T00:00:00.000Z" });
+    await cache.put("short", 1, 0);
+    expect(await cache.get("short")).toBeUndefined();
+    expect(await cache.get("missing")).toBeUndefined();
+  });
+});
