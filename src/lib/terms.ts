@@ -2,6 +2,7 @@
  * Query text to search terms: Unicode words, lower-cased, stop words dropped, de-duplicated, capped.
  * The terms are later quoted for FTS5, so user text can never be FTS syntax.
  */
+import { stemmer } from "stemmer";
 
 /** A compact English stop list (the usual function words; content words are kept). */
 export const STOP_WORDS = new Set(
@@ -35,4 +36,34 @@ export function queryTerms(text: string): string[] {
 /** An FTS5 MATCH expression: every term a quoted string (quotes doubled), OR-ed. */
 export function ftsQuery(terms: string[]): string {
   return terms.map((term) => `"${term.replace(/"/g, '""')}"`).join(" OR ");
+}
+
+/** Porter stems by word, shared by every stage of this isolate (bounded; emptied when full). */
+const stems = new Map<string, string>();
+const MAX_STEMS = 50_000;
+
+/**
+ * The Porter stem of a lower-case word, memoised: search, expansion, the reranker, the extractive
+ * generator and citation checks all stem the same query and candidate texts within one request.
+ */
+export function porter(word: string): string {
+  let stem = stems.get(word);
+  if (stem === undefined) {
+    if (stems.size >= MAX_STEMS) {
+      stems.clear();
+    }
+    stem = stemmer(word);
+    stems.set(word, stem);
+  }
+  return stem;
+}
+
+/** The words of a text (Unicode letters and digits, lower-cased), each as its stem. */
+export function wordStems(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map(porter);
+}
+
+/** The distinct stems of a query's search terms. */
+export function queryStems(query: string): string[] {
+  return [...new Set(queryTerms(query).map(porter))];
 }

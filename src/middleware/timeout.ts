@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import { raceTimeout } from "../lib/async";
 
 /** A request's deadline: aborted when it passes; `readingBody` says whose fault that was. */
 export interface RequestDeadline {
@@ -19,23 +20,16 @@ export function deadline(): MiddlewareHandler<AppEnv> {
     const controller = new AbortController();
     const state: RequestDeadline = { signal: controller.signal, readingBody: false };
     c.set("deadline", state);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = state.readingBody
-          ? new AppError("request_timeout", `The request body did not arrive within ${ms} ms.`)
-          : new AppError("upstream_timeout", `The request did not complete within ${ms} ms.`);
-        controller.abort(error);
-        reject(error);
-      }, ms);
-    });
     const work = next();
     // After a timeout nobody awaits `work` any more; its late failure must not surface as unhandled.
     work.catch(() => undefined);
-    try {
-      await Promise.race([work, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await raceTimeout(work, ms, () => {
+      const error = state.readingBody
+        ? new AppError("request_timeout", `The request body did not arrive within ${ms} ms.`)
+        : new AppError("upstream_timeout", `The request did not complete within ${ms} ms.`);
+      // What is still running (body reads, upstream calls) stops too.
+      controller.abort(error);
+      return error;
+    });
   };
 }

@@ -6,7 +6,6 @@
  */
 
 import { and, eq, sql } from "drizzle-orm";
-import { stemmer } from "stemmer";
 import { type Db, inList } from "../adapters/db/client";
 import { chunks } from "../adapters/db/schema";
 import type { Embedder } from "../adapters/embed/interface";
@@ -15,7 +14,7 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import { roundMs as ms } from "../lib/async";
 import { Lru } from "../lib/lru";
-import { ftsQuery, queryTerms } from "../lib/terms";
+import { ftsQuery, porter, queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { assertReadable } from "./collections";
 import type { KeyPrincipal } from "./principal";
@@ -106,7 +105,7 @@ export async function informativeTerms(
     return known;
   }
   const now = Date.now();
-  const stems = terms.map((term) => stemmer(term));
+  const stems = terms.map(porter);
   const [frequencies, total] = await Promise.all([
     db.all<{ term: string; doc: number }>(
       sql`SELECT term, doc FROM chunks_fts_vocab WHERE term IN (SELECT value FROM json_each(${JSON.stringify(stems)}))`,
@@ -122,7 +121,7 @@ export async function informativeTerms(
   const df = new Map(frequencies.map((f) => [f.term, f.doc]));
   const kept = terms.filter((_, i) => (df.get(stems[i] ?? "") ?? 0) <= ratio * total);
   // Only terms that occur at all can find anything; without one, keep the query as it was.
-  const informative = kept.some((_, i) => (df.get(stemmer(kept[i] ?? "")) ?? 0) > 0) ? kept : terms;
+  const informative = kept.some((_, i) => (df.get(porter(kept[i] ?? "")) ?? 0) > 0) ? kept : terms;
   keywordParses.set(key, informative, INDEX_STATS_TTL_MS);
   return informative;
 }

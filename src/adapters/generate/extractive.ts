@@ -1,6 +1,5 @@
-import { stemmer } from "stemmer";
 import { sentences } from "../../lib/sentences";
-import { queryTerms, STOP_WORDS } from "../../lib/terms";
+import { porter, queryStems, STOP_WORDS } from "../../lib/terms";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
 
 /** Characters per token, for turning the token budget into a length budget. */
@@ -17,7 +16,7 @@ export class ExtractiveGenerator implements Generator {
 
   async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncIterable<string> {
     const budget = request.maxTokens * CHARS_PER_TOKEN;
-    const stems = [...new Set(queryTerms(request.query).map((t) => stemmer(t)))];
+    const stems = queryStems(request.query);
     const candidates = request.sources.flatMap((source, rank) =>
       sentences(source.text).map((text, position) => ({
         text,
@@ -79,7 +78,7 @@ function contentStems(text: string): Set<string> {
   const out = new Set<string>();
   for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
     if (!STOP_WORDS.has(word)) {
-      out.add(stemmer(word));
+      out.add(porter(word));
     }
   }
   return out;

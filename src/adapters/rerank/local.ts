@@ -1,6 +1,5 @@
-import { stemmer } from "stemmer";
 import { DEFAULT_RERANK_WEIGHTS, type RerankWeights } from "../../config";
-import { queryTerms } from "../../lib/terms";
+import { queryStems, wordStems } from "../../lib/terms";
 import type { RerankCandidate, Reranker } from "./interface";
 
 /**
@@ -16,7 +15,7 @@ export class LocalReranker implements Reranker {
   constructor(private readonly weights: RerankWeights = DEFAULT_RERANK_WEIGHTS) {}
 
   async rerank(query: string, candidates: RerankCandidate[]): Promise<number[]> {
-    const stems = [...new Set(queryTerms(query).map((t) => stemmer(t)))];
+    const stems = queryStems(query);
     if (stems.length === 0 || candidates.length === 0) {
       return candidates.map((_, i) => -i);
     }
@@ -45,7 +44,7 @@ export class LocalReranker implements Reranker {
 }
 
 function tokens(text: string): string[] {
-  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((t) => stemmer(t));
+  return wordStems(text);
 }
 
 function sumOf(stems: Set<string>, weight: Map<string, number>): number {

@@ -1,7 +1,6 @@
 /** Citations: `[n]` markers checked against the context, unsupported claims dropped, quotes chosen. */
-import { stemmer } from "stemmer";
 import { sentences } from "../../lib/sentences";
-import { STOP_WORDS } from "../../lib/terms";
+import { porter, STOP_WORDS, wordStems } from "../../lib/terms";
 import type { ChunkHit } from "../search";
 
 /** Keeps `[n]` markers that name one of `count` sources; returns the numbers cited, in order. */
@@ -50,8 +49,8 @@ function support(claim: string, source: string): number {
   if (words.length === 0) {
     return 0;
   }
-  const present = new Set((source.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
-  return words.filter((w) => present.has(stemmer(w))).length / words.length;
+  const present = new Set(wordStems(source));
+  return words.filter((w) => present.has(porter(w))).length / words.length;
 }
 
 /** The source sentence that best matches what the answer says where it cites `[n]`. */
@@ -61,11 +60,11 @@ export function quoteFor(answerText: string, n: number, hit: ChunkHit): string {
     .slice(0, -1)
     .map((part) => part.split(/\[\d+\]/).pop() ?? "")
     .join(" ");
-  const wanted = new Set((citing.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
+  const wanted = new Set(wordStems(citing));
   let best = "";
   let bestScore = -1;
   for (const sentence of sentences(hit.text)) {
-    const words = (sentence.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w));
+    const words = wordStems(sentence);
     const score = words.filter((w) => wanted.has(w)).length / Math.max(1, Math.sqrt(words.length));
     if (score > bestScore) {
       best = sentence;

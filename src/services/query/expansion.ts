@@ -1,6 +1,5 @@
 /** Deep mode's query expansion: sub-questions of a compound query, and pseudo-relevance feedback terms. */
-import { stemmer } from "stemmer";
-import { queryTerms, STOP_WORDS } from "../../lib/terms";
+import { porter, queryTerms, STOP_WORDS } from "../../lib/terms";
 import type { ChunkHit } from "../search";
 
 /**
@@ -20,12 +19,12 @@ export function subQuestions(query: string): string[] {
  * query lacks, by how many of those results use them and how often. At most five.
  */
 export function feedbackTerms(terms: string[], top: ChunkHit[]): string[] {
-  const asked = new Set(terms.map((t) => stemmer(t)));
+  const asked = new Set(terms.map(porter));
   const score = new Map<string, { word: string; docs: number; tf: number }>();
   for (const hit of top) {
     const seen = new Set<string>();
     for (const word of `${hit.title} ${hit.text}`.toLowerCase().match(/\p{L}[\p{L}\p{N}]{3,}/gu) ?? []) {
-      const stem = stemmer(word);
+      const stem = porter(word);
       if (STOP_WORDS.has(word) || asked.has(stem)) {
         continue;
       }

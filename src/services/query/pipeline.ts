@@ -6,7 +6,6 @@
  * generator falls back to the extractive one, so an answer is always on time and says how it was made.
  */
 
-import { stemmer } from "stemmer";
 import type { EdgeCache } from "../../adapters/cache/interface";
 import type { Db } from "../../adapters/db/client";
 import type { Embedder } from "../../adapters/embed/interface";
@@ -19,7 +18,7 @@ import { roundMs as ms } from "../../lib/async";
 import { sha256Hex } from "../../lib/crypto";
 import type { Logger } from "../../lib/log";
 import type { Lru } from "../../lib/lru";
-import { normalizeQuery, queryTerms } from "../../lib/terms";
+import { normalizeQuery, porter, queryTerms, wordStems } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { assertReadable } from "../collections";
 import type { KeyPrincipal } from "../principal";
@@ -337,8 +336,8 @@ export async function answer(
 
 /** Share of the query's distinct stems that `text` contains. */
 function coverage(terms: string[], text: string): number {
-  const stems = new Set(terms.map((t) => stemmer(t)));
-  const present = new Set((text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).map((w) => stemmer(w)));
+  const stems = new Set(terms.map(porter));
+  const present = new Set(wordStems(text));
   let found = 0;
   for (const s of stems) {
     if (present.has(s)) {

@@ -1,0 +1,107 @@
+/** The parsed configuration's shape: what each adapter and service is given. */
+import type { KeyRingEntry } from "../lib/keyring";
+import type { LogLevel } from "../lib/log";
+
+export interface RateTier {
+  /** Units admitted per window (a request costs 1 unit unless its route says more). */
+  limit: number;
+  window_s: number;
+}
+
+export type RateLimiterConfig =
+  | { kind: "durable-object" }
+  | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+
+/** Which embedder computes vectors; dimensions are fixed per model and recorded per collection. */
+export type EmbeddingsConfig =
+  | { kind: "local"; dimensions: number }
+  | { kind: "workers-ai"; model: string; dimensions: number; timeoutMs: number }
+  | {
+      kind: "openai";
+      /** Base of an OpenAI-compatible API, e.g. `https://api.openai.com/v1`; we POST `<base>/embeddings`. */
+      baseUrl: string;
+      model: string;
+      dimensions: number;
+      /** Send `dimensions` in the request (only when EMBEDDINGS_DIMENSIONS is set explicitly). */
+      sendDimensions: boolean;
+      apiKey: string | undefined;
+      /** Name of a tenant secret whose value, when the tenant has stored it, replaces `apiKey`. */
+      apiKeySecret: string | undefined;
+      timeoutMs: number;
+    };
+
+export type GeneratorConfig =
+  | { kind: "extractive" }
+  | { kind: "workers-ai"; model: string }
+  | {
+      kind: "openai";
+      /** Base of an OpenAI-compatible API; we POST `<base>/chat/completions` with `stream: true`. */
+      baseUrl: string;
+      model: string;
+      apiKey: string | undefined;
+      apiKeySecret: string | undefined;
+      timeoutMs: number;
+    };
+
+/** Where answers and query embeddings are shared: this colo's Cache API, plus Upstash Redis. */
+export type CacheConfig = { kind: "cache-api" } | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+
+export type VectorIndexConfig =
+  | { kind: "durable-object" }
+  | { kind: "vectorize" }
+  | { kind: "upstash"; url: string; token: string; timeoutMs: number };
+
+export interface RerankWeights {
+  coverage: number;
+  title: number;
+  proximity: number;
+  prior: number;
+}
+
+/** The local reranker's feature weights, tuned on SciFact train only (see README, "Answers: query modes"). */
+export const DEFAULT_RERANK_WEIGHTS: RerankWeights = { coverage: 1, title: 1, proximity: 0.3, prior: 1.5 };
+
+export interface ConfigProblem {
+  setting: string;
+  message: string;
+}
+
+export interface Config {
+  logLevel: LogLevel;
+  corsOrigins: string[];
+  requestTimeoutMs: number;
+  healthCheckTimeoutMs: number;
+  maxJsonBodyBytes: number;
+  maxUploadBytes: number;
+  /** JSON document uploads (single or batch): parsing JSON costs ~11x its size in memory, a file ~7x. */
+  maxJsonUploadBytes: number;
+  searchMaxTopK: number;
+  /** Reciprocal Rank Fusion constant and the vector list's weight (undefined: the embedder's own). */
+  rrfK: number;
+  vectorWeight: number | undefined;
+  /** Deadline of each query mode, from the start of the request. */
+  queryBudgets: { fast: number; balanced: number; deep: number };
+  /** Feature weights of the local reranker (defaults tuned on SciFact train). */
+  rerankWeights: RerankWeights;
+  /** How long a complete answer is reused (0: never cached). */
+  answerCacheTtlSeconds: number;
+  /** How long a query embedding from a remote embedder is reused in the shared cache (0: never). */
+  embeddingCacheTtlSeconds: number;
+  cache: CacheConfig;
+  /** Per tenant, how many frequent recent queries the cron job keeps answered (0: off). */
+  cacheWarmTopN: number;
+  /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
+  commonTermRatio: number;
+  apiKeyCacheTtlMs: number;
+  adminToken: string | undefined;
+  /** Sorted newest (highest version) first; empty when ENCRYPTION_KEYS is unset. */
+  keyRing: KeyRingEntry[];
+  rateTiers: Record<string, RateTier>;
+  defaultRateTier: string;
+  rateLimiter: RateLimiterConfig;
+  embeddings: EmbeddingsConfig;
+  vectorIndex: VectorIndexConfig;
+  generator: GeneratorConfig;
+  reranker: { kind: "local" } | { kind: "workers-ai"; model: string; timeoutMs: number };
+  problems: ConfigProblem[];
+}
