@@ -42,6 +42,12 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: "test-admin-token",
             ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
             LOG_LEVEL: "warn",
+            // Small notification limits, so the caps and retention are reachable in a test.
+            NOTIFY_MAX_SOCKETS_PER_KEY: "3",
+            NOTIFY_MAX_SOCKETS_PER_TENANT: "5",
+            NOTIFY_MAX_MESSAGE_BYTES: "1024",
+            NOTIFY_RETAIN_EVENTS: "100",
+            NOTIFY_RETAIN_HOURS: "24",
             // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
             VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
             // Generous shared tiers; rate-limit tests use their own env with small ones.

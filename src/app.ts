@@ -22,6 +22,7 @@ import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
 import { documents } from "./routes/documents";
 import { health } from "./routes/health";
+import { notifications } from "./routes/notifications";
 import { query } from "./routes/query";
 import { search } from "./routes/search";
 import { secrets } from "./routes/secrets";
@@ -124,6 +125,7 @@ export function createApp() {
   app.route("/", documents);
   app.route("/", search);
   app.route("/", query);
+  app.route("/", notifications);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

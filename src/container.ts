@@ -17,6 +17,8 @@ import { ExtractiveGenerator } from "./adapters/generate/extractive";
 import type { Generator } from "./adapters/generate/interface";
 import { OpenAiGenerator } from "./adapters/generate/openai";
 import { WorkersAiGenerator } from "./adapters/generate/workers-ai";
+import { DurableObjectHubs } from "./adapters/notify/durable-object";
+import type { NotificationHubs } from "./adapters/notify/interface";
 import { DurableObjectRateLimiter } from "./adapters/rate-limit/durable-object";
 import type { RateLimiter } from "./adapters/rate-limit/interface";
 import { UpstashRateLimiter } from "./adapters/rate-limit/upstash";
@@ -28,14 +30,17 @@ import type { VectorIndex } from "./adapters/vector/interface";
 import { UpstashVectorIndex } from "./adapters/vector/upstash";
 import { type VectorizeBinding, VectorizeVectorIndex } from "./adapters/vector/vectorize";
 import { type Config, getConfig } from "./config";
+import type { NotificationHub } from "./durable-objects/notification-hub";
 import { createLogger, type LogSink } from "./lib/log";
 import { Lru } from "./lib/lru";
+import type { NotifyMessage } from "./schemas/notifications";
 import { apiKeyService } from "./services/api-keys";
 import { authService } from "./services/auth";
 import { collectionService } from "./services/collections";
 import { documentService } from "./services/documents";
 import { healthService } from "./services/health";
 import { ingestService } from "./services/ingest/service";
+import { notificationService } from "./services/notifications/service";
 import type { AnswerDeps, CachedAnswer } from "./services/query/pipeline";
 import { type QuerySettings, queryService, searchService } from "./services/query/service";
 import type { IngestQueues } from "./services/queue";
@@ -204,6 +209,9 @@ export interface Adapters {
   reranker: Reranker;
   generator: Generator;
   cache: EdgeCache;
+  /** Per-tenant notification hubs, and the queue that retries what they could not take. */
+  hubs: NotificationHubs;
+  notifyQueue: Queue<NotifyMessage>;
 }
 
 /** The adapters the configuration chooses (production wiring). */
@@ -218,6 +226,8 @@ function adaptersFor(config: Config, env: Env): Adapters {
     reranker: rerankerFor(config, env),
     generator: generatorFor(config, env),
     cache: edgeCacheFor(config),
+    hubs: new DurableObjectHubs(env.NOTIFICATION_HUB as unknown as DurableObjectNamespace<NotificationHub>),
+    notifyQueue: env.NOTIFY as Queue<NotifyMessage>,
   };
 }
 
@@ -272,17 +282,21 @@ export function createServices(
     defer: (work) => invocation.waitUntil(work),
     logger,
   };
+  const defer = (work: Promise<unknown>) => invocation.waitUntil(work);
+  const notifications = notificationService({ db, hubs: adapters.hubs, queue: adapters.notifyQueue, defer, logger });
+  const notify = notifications.publish;
   return {
     config,
     logger,
     ...adapters,
+    notifications,
     auth: authService({ db, config }),
     tenants: tenantService({ db, config }),
-    apiKeys: apiKeyService({ db, config }),
+    apiKeys: apiKeyService({ db, config, notifications }),
     secrets: secretService({ db, config }),
     collections: collectionService(adapters),
     documents: documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes }),
-    ingest: ingestService({ ...adapters, logger }),
+    ingest: ingestService({ ...adapters, logger, notify }),
     search: searchService(answering, settings),
     query: queryService(answering, settings),
     health: healthService({ ...adapters, config }),

@@ -16,6 +16,7 @@ const CATALOGUE = {
   conflict: { status: 409, title: "Conflict" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  upgrade_required: { status: 426, title: "Upgrade required" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },
   misconfigured: { status: 503, title: "Service misconfigured" },

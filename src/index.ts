@@ -1,7 +1,9 @@
 import { createApp } from "./app";
 import { createServices, type Services } from "./container";
+import type { NotifyMessage } from "./schemas/notifications";
 import type { IngestMessage } from "./schemas/queue";
 
+export { NotificationHub } from "./durable-objects/notification-hub";
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { VectorShard } from "./durable-objects/vector-shard";
 
@@ -11,12 +13,17 @@ export default {
   fetch: app.fetch,
   async queue(batch, env, ctx) {
     const services = createServices(env, ctx, { queue: batch.queue });
+    if (batch.queue === "edgerag-notify") {
+      await services.notifications.handleBatch(batch as MessageBatch<NotifyMessage>);
+      return;
+    }
     await services.ingest.handleBatch(batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
   },
   async scheduled(_controller, env, ctx) {
     // Independent jobs, each with its own logger fields: one failing must not stop the other.
     const jobs = {
       sweep: (s: Services) => s.ingest.sweep(),
+      "ticket-sweep": (s: Services) => s.notifications.sweepTickets(),
       "cache-warming": (s: Services) =>
         s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),
     };

@@ -122,6 +122,12 @@ export const envSchema = z.object({
   UPSTASH_VECTOR_REST_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   UPSTASH_VECTOR_REST_TOKEN: optionalText,
   VECTOR_INDEX_TIMEOUT_MS: intFrom(5_000, 100, 60_000),
+  NOTIFY_RETAIN_EVENTS: intFrom(10_000, 100, 1_000_000),
+  NOTIFY_RETAIN_HOURS: intFrom(720, 24, 8_760),
+  NOTIFY_MAX_SOCKETS_PER_TENANT: intFrom(2_000, 1, 30_000),
+  NOTIFY_MAX_SOCKETS_PER_KEY: intFrom(500, 1, 30_000),
+  NOTIFY_MAX_MESSAGE_BYTES: intFrom(4_096, 256, 1_048_576),
+  NOTIFY_IDLE_TIMEOUT_S: intFrom(90, 10, 3_600),
 });
 
 /** The environment as parsed by `envSchema`. */

@@ -103,5 +103,20 @@ export interface Config {
   vectorIndex: VectorIndexConfig;
   generator: GeneratorConfig;
   reranker: { kind: "local" } | { kind: "workers-ai"; model: string; timeoutMs: number };
+  notifications: NotificationSettings;
   problems: ConfigProblem[];
+}
+
+/** The per-tenant notification hub: what it keeps, and how many and how big its sockets may be. */
+export interface NotificationSettings {
+  /** Keep at least this many of the newest events … */
+  retainEvents: number;
+  /** … and at least every event younger than this. */
+  retainMs: number;
+  maxSocketsPerTenant: number;
+  maxSocketsPerKey: number;
+  /** Largest message a client may send (bigger: close 1009). */
+  maxMessageBytes: number;
+  /** A socket silent for this long (no message, no ping) is closed with 4408. */
+  idleTimeoutMs: number;
 }

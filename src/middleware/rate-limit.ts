@@ -70,6 +70,32 @@ function tierOf(tiers: Record<string, RateTier>, name: string, fallback: string)
   return tier;
 }
 
+/** Keys this isolate has reported over their limit in the current minute. */
+const reported = new Lru<true>(10_000);
+
+/**
+ * `rate_limit.exceeded` for a key, at most once per key per minute: this isolate remembers, and
+ * the event id is the key and the minute, so the hub stores one even when many isolates report.
+ */
+function reportExceeded(c: Context<AppEnv>, tier: RateTier): void {
+  const principal = c.get("principal");
+  if (principal?.kind !== "key") {
+    return;
+  }
+  const minute = Math.floor(Date.now() / 60_000);
+  const mark = `${principal.keyId}:${minute}`;
+  if (reported.get(mark)) {
+    return;
+  }
+  reported.set(mark, true, 60_000);
+  c.var.services.notifications.publish(
+    principal.tenantId,
+    "rate_limit.exceeded",
+    { key_id: principal.keyId, rate_tier: principal.rateTier, limit: tier.limit, window_s: tier.window_s },
+    `evt_rl_${principal.keyId}_${minute}`,
+  );
+}
+
 /**
  * The global limiter for /v1/*: runs before any route work, after `identify`. A verified API key is
  * metered in its own bucket at its tier, the operator token in the `operator` bucket, anything else
@@ -93,6 +119,7 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
 
     const known = blocked.get(bucket);
     if (known) {
+      reportExceeded(c, tier);
       throw rejected({
         allowed: false,
         limit: known.limit,
@@ -116,6 +143,7 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     }
     if (result && !result.allowed) {
       blocked.set(bucket, { limit: result.limit, until: Date.now() + result.resetMs }, result.resetMs);
+      reportExceeded(c, tier);
       throw rejected(result);
     }
     await next();

@@ -12,6 +12,7 @@ import { randomBase62 } from "../lib/ids";
 import type { ApiKeyView, CreateApiKeyInput } from "../schemas/api-keys";
 import { iso } from "../schemas/common";
 import { forgetKey } from "./auth";
+import type { Notify } from "./notifications/service";
 import { assertCovers, covers, type KeyPrincipal, type Reach, type Scope } from "./principal";
 import { tierForKey, tierPolicy } from "./rate-tiers";
 
@@ -194,14 +195,30 @@ export async function revokeApiKey(db: Db, principal: KeyPrincipal, keyId: strin
   forgetKey(keyId);
 }
 
-/** The capability routes call as `services.apiKeys.<verb>(principal, input)`. */
-export function apiKeyService(deps: KeyDeps) {
+/**
+ * The capability routes call as `services.apiKeys.<verb>(principal, input)`. A rotation publishes
+ * `api_key.rotated`; a revocation closes the key's notification sockets.
+ */
+export function apiKeyService(
+  deps: KeyDeps & { notifications: { publish: Notify; disconnectKey(tenantId: string, keyId: string): void } },
+) {
   return {
     create: (principal: KeyPrincipal, input: CreateApiKeyInput) => createApiKey(deps, principal, input),
     list: (principal: KeyPrincipal) => listApiKeys(deps.db, principal),
-    rotate: (principal: KeyPrincipal, input: { id: string; graceSeconds: number }) =>
-      rotateApiKey(deps.db, principal, input.id, input.graceSeconds),
-    revoke: (principal: KeyPrincipal, id: string) => revokeApiKey(deps.db, principal, id),
+    async rotate(principal: KeyPrincipal, input: { id: string; graceSeconds: number }) {
+      const key = await rotateApiKey(deps.db, principal, input.id, input.graceSeconds);
+      deps.notifications.publish(principal.tenantId, "api_key.rotated", {
+        key_id: key.id,
+        name: key.name,
+        rotated_by: principal.keyId,
+        previous_key_expires_at: key.previous_key_expires_at,
+      });
+      return key;
+    },
+    async revoke(principal: KeyPrincipal, id: string) {
+      await revokeApiKey(deps.db, principal, id);
+      deps.notifications.disconnectKey(principal.tenantId, id);
+    },
   };
 }
 export type ApiKeyService = ReturnType<typeof apiKeyService>;

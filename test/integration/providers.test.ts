@@ -10,7 +10,6 @@ import { OpenAiEmbedder } from "../../src/adapters/embed/openai";
 import { BGE_QUERY_INSTRUCTION, WorkersAiEmbedder } from "../../src/adapters/embed/workers-ai";
 import { namespaceOf } from "../../src/adapters/vector/interface";
 import type { IngestMessage } from "../../src/schemas/queue";
-import { handleIngestBatch } from "../../src/services/ingest/consumer";
 import { ADMIN, callWith, json, type TestTenant } from "../support/http";
 import { servicesFor } from "../support/services";
 import { VectorizeStandIn } from "../support/standins/vectorize";
@@ -207,7 +206,7 @@ describe.each([
       sent.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
     );
     const deps = servicesFor(settings);
-    await handleIngestBatch(deps, batch, false);
+    await deps.ingest.handleBatch(batch, false);
     const result = await getQueueResult(batch, createExecutionContext());
     expect(result.retryMessages).toEqual([]);
 

@@ -142,6 +142,27 @@ export const chunks = sqliteTable(
   ],
 );
 
+/**
+ * Single-use WebSocket tickets for browsers (which cannot send headers on an upgrade): the SHA-256
+ * of the ticket, its key, and when it expires or was used. Using one is one conditional UPDATE, so
+ * a second use fails in every isolate. Revoking the key deletes its tickets.
+ */
+export const notificationTickets = sqliteTable(
+  "notification_tickets",
+  {
+    hash: text("hash").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("notification_tickets_expires_idx").on(t.expiresAt)],
+);
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TenantSecretRow = typeof tenantSecrets.$inferSelect;

@@ -7,6 +7,7 @@ import { namespaceOf } from "../../adapters/vector/interface";
 import type { Chunk } from "../../lib/chunk";
 import type { IngestMessage } from "../../schemas/queue";
 import { bumpVersion } from "../collections";
+import type { Notify } from "../notifications/service";
 import type { IngestDeps } from "./consumer";
 import { pageOf } from "./extract";
 
@@ -38,12 +39,26 @@ export function chunkRows(doc: DocumentRow, pieces: Chunk[], pageStarts: number[
   }));
 }
 
-export async function markFailed(db: Db, message: IngestMessage, reason: string): Promise<void> {
-  await db
+/** Marks the document failed with its reason, and tells the tenant (`document.failed`). */
+export async function markFailed(
+  deps: { db: Db; notify: Notify },
+  message: IngestMessage,
+  reason: string,
+): Promise<void> {
+  const error = reason.slice(0, 1_000);
+  const row = await deps.db
     .update(documents)
-    .set({ status: "failed", error: reason.slice(0, 1_000), updatedAt: Date.now() })
+    .set({ status: "failed", error, updatedAt: Date.now() })
     .where(and(eq(documents.id, message.document_id), eq(documents.tenantId, message.tenant_id)))
-    .run();
+    .returning({ collectionId: documents.collectionId })
+    .get();
+  if (row) {
+    deps.notify(message.tenant_id, "document.failed", {
+      document_id: message.document_id,
+      collection_id: row.collectionId,
+      reason: error,
+    });
+  }
 }
 
 type ChunkInsert = ReturnType<typeof chunkRows>[number];
@@ -203,6 +218,13 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
   }
   await db.$client.batch(statements);
   lap("d1_ms");
+  for (const { doc, rows } of group) {
+    deps.notify(doc.tenantId, "document.ready", {
+      document_id: doc.id,
+      collection_id: doc.collectionId,
+      chunk_count: rows.length,
+    });
+  }
   return timings;
 }
 

@@ -15,6 +15,7 @@ import { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, MAX_CHUNKS_PER_DOC
 import { blobKey } from "../../lib/ids";
 import type { Logger } from "../../lib/log";
 import type { IngestMessage } from "../../schemas/queue";
+import type { Notify } from "../notifications/service";
 import { chunkRows, commit, markFailed, type Prepared, ROWS_PER_COMMIT } from "./commit";
 import { extract, UnreadableDocument } from "./extract";
 
@@ -24,6 +25,8 @@ export interface IngestDeps {
   embedder: Embedder;
   vectors: VectorIndex;
   logger: Logger;
+  /** Tells the tenant: `document.processing`, `document.ready`, `document.failed`. */
+  notify: Notify;
   chunking?: ChunkOptions;
 }
 
@@ -54,7 +57,7 @@ async function prepare(
     return { message, doc, rows: chunkRows(doc, pieces, extracted.pageStarts) };
   } catch (error) {
     if (error instanceof UnreadableDocument) {
-      await markFailed(deps.db, message.body, error.message);
+      await markFailed(deps, message.body, error.message);
       deps.logger.info("document failed", { document_id: doc.id, reason: error.message });
       message.ack();
       return undefined;
@@ -106,7 +109,7 @@ async function claim(deps: IngestDeps, batch: MessageBatch<IngestMessage>, deadL
   if (deadLetter) {
     for (const message of batch.messages) {
       const last = docs.get(message.body.document_id)?.error ?? "unknown";
-      await markFailed(db, message.body, `processing failed after every retry (last error: ${last})`);
+      await markFailed(deps, message.body, `processing failed after every retry (last error: ${last})`);
       message.ack();
     }
     return [];
@@ -138,7 +141,7 @@ async function claim(deps: IngestDeps, batch: MessageBatch<IngestMessage>, deadL
       item.message.ack(); // the collection was deleted meanwhile
     } else if (model !== null && model !== deps.embedder.model) {
       await markFailed(
-        db,
+        deps,
         item.message.body,
         `the collection holds ${model} vectors but the configured embedder is ${deps.embedder.model}; a collection never mixes models`,
       );
@@ -160,6 +163,13 @@ async function claim(deps: IngestDeps, batch: MessageBatch<IngestMessage>, deadL
       ),
     )
     .run();
+  for (const { doc } of workable) {
+    deps.notify(doc.tenantId, "document.processing", {
+      document_id: doc.id,
+      collection_id: doc.collectionId,
+      attempt: doc.attempts + 1,
+    });
+  }
   return workable;
 }
 

@@ -4,6 +4,7 @@ import { and, inArray, lt } from "drizzle-orm";
 import { type Db, inList } from "../../adapters/db/client";
 import { documents } from "../../adapters/db/schema";
 import type { Logger } from "../../lib/log";
+import type { Notify } from "../notifications/service";
 import { enqueueDocuments, type IngestQueues } from "../queue";
 import { markFailed } from "./commit";
 
@@ -17,7 +18,7 @@ export const MAX_ATTEMPTS = 6;
  * consumer killed mid-way) and fails the ones that already had every attempt. At most 200 a run.
  */
 export async function sweepStale(
-  deps: { db: Db; queues: IngestQueues; logger: Logger },
+  deps: { db: Db; queues: IngestQueues; logger: Logger; notify: Notify },
   now = Date.now(),
 ): Promise<{ requeued: number; failed: number }> {
   const stale = await deps.db
@@ -33,7 +34,7 @@ export async function sweepStale(
   const hopeless = stale.filter((doc) => doc.attempts >= MAX_ATTEMPTS);
   for (const doc of hopeless) {
     await markFailed(
-      deps.db,
+      deps,
       { document_id: doc.id, tenant_id: doc.tenantId },
       `processing did not finish after ${doc.attempts} attempts`,
     );

@@ -1,0 +1,62 @@
+import { expect } from "vitest";
+import { call } from "./http";
+
+export interface Frame {
+  type?: string;
+  seq?: number;
+  id?: string;
+  data?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** A client end of the notification socket, opened through the Worker's real entry point. */
+export interface TestSocket {
+  ws: WebSocket;
+  frames: Frame[];
+  /** Events only (frames with a seq). */
+  events(): Frame[];
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves once `predicate` holds for the frames received so far. */
+  until(predicate: (frames: Frame[]) => boolean, timeoutMs?: number): Promise<Frame[]>;
+  send(value: unknown): void;
+  close(): void;
+}
+
+export async function openSocket(
+  options: { token?: string; query?: string; headers?: Record<string, string> } = {},
+): Promise<{ res: Response; socket?: TestSocket }> {
+  const res = await call("GET", `/v1/notifications/ws${options.query ?? ""}`, {
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    headers: { Upgrade: "websocket", ...options.headers },
+  });
+  const ws = res.webSocket;
+  if (res.status !== 101 || !ws) {
+    return { res };
+  }
+  ws.accept();
+  const frames: Frame[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason })),
+  );
+  ws.addEventListener("message", (event) => frames.push(JSON.parse(event.data as string) as Frame));
+  const socket: TestSocket = {
+    ws,
+    frames,
+    events: () => frames.filter((f) => typeof f.seq === "number" && f.type !== "ready" && f.type !== "reset"),
+    closed,
+    async until(predicate, timeoutMs = 5_000) {
+      await expect.poll(() => predicate(frames), { timeout: timeoutMs, interval: 5 }).toBe(true);
+      return frames;
+    },
+    send: (value) => ws.send(typeof value === "string" ? value : JSON.stringify(value)),
+    close: () => ws.close(1000, "done"),
+  };
+  return { res, socket };
+}
+
+/** Seqs of the events, and whether they are exactly `from`..`to` with nothing missing or doubled. */
+export function seqs(frames: Frame[]): number[] {
+  return frames.map((f) => f.seq as number);
+}
+
+export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
