@@ -42,6 +42,13 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: "test-admin-token",
             ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
             LOG_LEVEL: "warn",
+            TEST_WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+            TEST_CANARY_URL: inject<string>("canaryUrl"),
+            // Webhooks: DNS from the DoH stand-in; the receiver on loopback; a short schedule.
+            WEBHOOK_DNS_RESOLVER: inject<string>("dohUrl"),
+            WEBHOOK_ALLOW_LOOPBACK: "true",
+            WEBHOOK_RETRY_SCHEDULE_S: "0,1,1",
+            WEBHOOK_TIMEOUT_MS: "2000",
             // Small notification limits, so the caps and retention are reachable in a test.
             NOTIFY_MAX_SOCKETS_PER_KEY: "3",
             NOTIFY_MAX_SOCKETS_PER_TENANT: "5",

@@ -26,6 +26,7 @@ import { notifications } from "./routes/notifications";
 import { query } from "./routes/query";
 import { search } from "./routes/search";
 import { secrets } from "./routes/secrets";
+import { webhooks } from "./routes/webhooks";
 
 const HTTP_CODES: Record<number, ErrorCode> = {
   400: "bad_request",
@@ -126,6 +127,7 @@ export function createApp() {
   app.route("/", search);
   app.route("/", query);
   app.route("/", notifications);
+  app.route("/", webhooks);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

@@ -9,6 +9,8 @@ import { CacheApiCache } from "./adapters/cache/cache-api";
 import type { EdgeCache } from "./adapters/cache/interface";
 import { TieredCache, UpstashCache } from "./adapters/cache/upstash";
 import { createDb, type Db } from "./adapters/db/client";
+import { DohResolver } from "./adapters/dns/doh";
+import type { Resolver } from "./adapters/dns/interface";
 import type { Embedder } from "./adapters/embed/interface";
 import { LocalHashEmbedder } from "./adapters/embed/local";
 import { OpenAiEmbedder } from "./adapters/embed/openai";
@@ -34,6 +36,7 @@ import type { NotificationHub } from "./durable-objects/notification-hub";
 import { createLogger, type LogSink } from "./lib/log";
 import { Lru } from "./lib/lru";
 import type { NotifyMessage } from "./schemas/notifications";
+import type { WebhookMessage } from "./schemas/webhooks";
 import { apiKeyService } from "./services/api-keys";
 import { authService } from "./services/auth";
 import { collectionService } from "./services/collections";
@@ -47,6 +50,7 @@ import type { IngestQueues } from "./services/queue";
 import { fusionOf } from "./services/search";
 import { revealSecret, secretService } from "./services/secrets";
 import { tenantService } from "./services/tenants";
+import { webhookService } from "./services/webhooks/service";
 
 /** Bindings that only exist when the operator adds them to wrangler.toml. */
 interface OptionalBindings {
@@ -212,6 +216,9 @@ export interface Adapters {
   /** Per-tenant notification hubs, and the queue that retries what they could not take. */
   hubs: NotificationHubs;
   notifyQueue: Queue<NotifyMessage>;
+  /** Webhook deliveries, and the DNS that checks their hosts. */
+  webhookQueue: Queue<WebhookMessage>;
+  resolver: Resolver;
 }
 
 /** The adapters the configuration chooses (production wiring). */
@@ -228,7 +235,16 @@ function adaptersFor(config: Config, env: Env): Adapters {
     cache: edgeCacheFor(config),
     hubs: new DurableObjectHubs(env.NOTIFICATION_HUB as unknown as DurableObjectNamespace<NotificationHub>),
     notifyQueue: env.NOTIFY as Queue<NotifyMessage>,
+    webhookQueue: env.WEBHOOKS as Queue<WebhookMessage>,
+    resolver: resolverFor(config),
   };
+}
+
+const resolvers = new WeakMap<Config, Resolver>();
+
+/** DNS over HTTPS for webhook hosts (WEBHOOK_DNS_RESOLVER). */
+function resolverFor(config: Config): Resolver {
+  return memo(resolvers, config, () => new DohResolver(config.webhooks.dnsResolver));
 }
 
 /** What tests may replace: any adapter, where log lines go, and the isolate's L1 caches. */
@@ -283,13 +299,29 @@ export function createServices(
     logger,
   };
   const defer = (work: Promise<unknown>) => invocation.waitUntil(work);
-  const notifications = notificationService({ db, hubs: adapters.hubs, queue: adapters.notifyQueue, defer, logger });
+  const webhooks = webhookService({
+    db,
+    config,
+    queue: adapters.webhookQueue,
+    resolver: adapters.resolver,
+    notify: (...event) => notifications.publish(...event),
+    logger,
+  });
+  const notifications = notificationService({
+    db,
+    hubs: adapters.hubs,
+    queue: adapters.notifyQueue,
+    defer,
+    logger,
+    fanOut: webhooks.fanOut,
+  });
   const notify = notifications.publish;
   return {
     config,
     logger,
     ...adapters,
     notifications,
+    webhooks,
     auth: authService({ db, config }),
     tenants: tenantService({ db, config }),
     apiKeys: apiKeyService({ db, config, notifications }),

@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { createServices, type Services } from "./container";
 import type { NotifyMessage } from "./schemas/notifications";
 import type { IngestMessage } from "./schemas/queue";
+import type { WebhookMessage } from "./schemas/webhooks";
 
 export { NotificationHub } from "./durable-objects/notification-hub";
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -17,6 +18,10 @@ export default {
       await services.notifications.handleBatch(batch as MessageBatch<NotifyMessage>);
       return;
     }
+    if (batch.queue === "edgerag-webhooks") {
+      await services.webhooks.handleBatch(batch as MessageBatch<WebhookMessage>);
+      return;
+    }
     await services.ingest.handleBatch(batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
   },
   async scheduled(_controller, env, ctx) {
@@ -24,6 +29,7 @@ export default {
     const jobs = {
       sweep: (s: Services) => s.ingest.sweep(),
       "ticket-sweep": (s: Services) => s.notifications.sweepTickets(),
+      "webhook-sweep": (s: Services) => s.webhooks.sweep(),
       "cache-warming": (s: Services) =>
         s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),
     };

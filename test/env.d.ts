@@ -18,6 +18,9 @@ declare global {
       TEST_OPENAI_URL: string;
       TEST_UPSTASH_VECTOR_URL: string;
       TEST_UPSTASH_VECTOR_TOKEN: string;
+      /** Webhook receiver (paths choose the answer) and a canary that nothing may reach. */
+      TEST_WEBHOOK_RECEIVER_URL: string;
+      TEST_CANARY_URL: string;
     }
   }
 }

@@ -136,6 +136,14 @@ export function parseConfig(env: object): Config {
     logLevel: f.LOG_LEVEL,
     corsOrigins: f.CORS_ORIGINS,
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
+    webhooks: {
+      maxPerTenant: f.WEBHOOK_MAX_PER_TENANT,
+      timeoutMs: f.WEBHOOK_TIMEOUT_MS,
+      retryScheduleS: f.WEBHOOK_RETRY_SCHEDULE_S,
+      allowedPorts: f.WEBHOOK_ALLOWED_PORTS,
+      allowLoopback: f.WEBHOOK_ALLOW_LOOPBACK,
+      dnsResolver: f.WEBHOOK_DNS_RESOLVER,
+    },
     notifications: {
       retainEvents: f.NOTIFY_RETAIN_EVENTS,
       retainMs: f.NOTIFY_RETAIN_HOURS * 3_600_000,

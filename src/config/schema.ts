@@ -128,6 +128,28 @@ export const envSchema = z.object({
   NOTIFY_MAX_SOCKETS_PER_KEY: intFrom(500, 1, 30_000),
   NOTIFY_MAX_MESSAGE_BYTES: intFrom(4_096, 256, 1_048_576),
   NOTIFY_IDLE_TIMEOUT_S: intFrom(90, 10, 3_600),
+  WEBHOOK_MAX_PER_TENANT: intFrom(20, 1, 1_000),
+  WEBHOOK_TIMEOUT_MS: intFrom(15_000, 1_000, 30_000),
+  /** Seconds before each attempt (Svix's schedule): 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+  WEBHOOK_RETRY_SCHEDULE_S: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? "0,5,300,1800,7200,18000,36000,36000" : v))
+    .transform((v) => v.split(",").map((s) => Number(s.trim())))
+    .pipe(z.array(z.number().int().min(0).max(43_200)).min(1).max(20)),
+  WEBHOOK_ALLOWED_PORTS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? [] : v.split(",").map((s) => Number(s.trim()))))
+    .pipe(z.array(z.number().int().min(1).max(65_535))),
+  /** Test-only: lets the suite deliver to a receiver on 127.0.0.1 over plain http. */
+  WEBHOOK_ALLOW_LOOPBACK: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim().toLowerCase() === "true"),
+  WEBHOOK_DNS_RESOLVER: optionalText
+    .transform((v) => v ?? "https://cloudflare-dns.com/dns-query")
+    .pipe(z.url({ protocol: /^https?$/ })),
 });
 
 /** The environment as parsed by `envSchema`. */

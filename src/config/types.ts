@@ -104,7 +104,19 @@ export interface Config {
   generator: GeneratorConfig;
   reranker: { kind: "local" } | { kind: "workers-ai"; model: string; timeoutMs: number };
   notifications: NotificationSettings;
+  webhooks: WebhookSettings;
   problems: ConfigProblem[];
+}
+
+export interface WebhookSettings {
+  maxPerTenant: number;
+  timeoutMs: number;
+  /** Delay before each attempt, in seconds; its length is the number of attempts. */
+  retryScheduleS: number[];
+  allowedPorts: number[];
+  allowLoopback: boolean;
+  /** DNS over HTTPS (JSON) endpoint that resolves webhook hosts before every delivery. */
+  dnsResolver: string;
 }
 
 /** The per-tenant notification hub: what it keeps, and how many and how big its sockets may be. */

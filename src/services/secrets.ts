@@ -14,13 +14,15 @@ import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "./principal";
 /** A tenant may store at most this many secrets. */
 export const MAX_SECRETS_PER_TENANT = 50;
 
-function keyRingOf(config: Config): KeyRing {
+/** The key ring that seals tenant data; 503 misconfigured without ENCRYPTION_KEYS. */
+export function keyRingOf(config: Config): KeyRing {
   if (config.keyRing.length === 0) {
     throw new AppError("misconfigured", "Tenant secrets are unavailable: ENCRYPTION_KEYS is not set.");
   }
   return new KeyRing(config.keyRing);
 }
 
+/** The key ring for sealing tenant data; 503 misconfigured without ENCRYPTION_KEYS. */
 /** Additional authenticated data: a ciphertext only opens for the tenant and name it was sealed for. */
 const context = (tenantId: string, name: string) => `edgerag/secret/v1/${tenantId}/${name}`;
 

@@ -3,6 +3,7 @@ import { startRedisRestShim } from "./redis-rest-shim";
 import { startWorkerServer } from "./serve-worker";
 import { startOpenAiStandIn } from "./standins/openai";
 import { startUpstashVectorStandIn } from "./standins/upstash-vector";
+import { startCanary, startDohStandIn, startWebhookReceiver } from "./standins/webhooks";
 import { requireOrSkip, startHangServer, startRedis } from "./system";
 
 declare module "vitest" {
@@ -15,6 +16,9 @@ declare module "vitest" {
     openAiUrl: string;
     upstashVectorUrl: string;
     upstashVectorToken: string;
+    webhookReceiverUrl: string;
+    canaryUrl: string;
+    dohUrl: string;
   }
 }
 
@@ -34,7 +38,14 @@ export default async function setup(project: TestProject) {
   project.provide("openAiUrl", openAi.url);
   project.provide("upstashVectorUrl", upstashVector.url);
   project.provide("upstashVectorToken", vectorToken);
-  const standIns = () => Promise.all([openAi.close(), upstashVector.close()]);
+  const canary = await startCanary();
+  const receiver = await startWebhookReceiver(canary.url);
+  const doh = await startDohStandIn();
+  project.provide("canaryUrl", canary.url);
+  project.provide("webhookReceiverUrl", receiver.url);
+  project.provide("dohUrl", `${doh.url}/dns-query`);
+  const standIns = () =>
+    Promise.all([openAi.close(), upstashVector.close(), canary.close(), receiver.close(), doh.close()]);
   const skip = requireOrSkip("redis-server");
   project.provide("upstashSkip", skip);
   if (skip) {

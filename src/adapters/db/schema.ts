@@ -163,6 +163,69 @@ export const notificationTickets = sqliteTable(
   (t) => [index("notification_tickets_expires_idx").on(t.expiresAt)],
 );
 
+/**
+ * Outbound webhook endpoints (Standard Webhooks v1). The signing secret is sealed like a tenant
+ * secret (ENCRYPTION_KEYS); during a rotation the previous one keeps signing until it expires.
+ */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    description: text("description"),
+    /** The sealed `whsec_…` secret: key version, IV and ciphertext as JSON. */
+    secret: text("secret", { mode: "json" }).$type<SealedSecret>().notNull(),
+    previousSecret: text("previous_secret", { mode: "json" }).$type<SealedSecret>(),
+    previousExpiresAt: integer("previous_expires_at"),
+    disabledAt: integer("disabled_at"),
+    disabledReason: text("disabled_reason"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("webhooks_tenant_created_idx").on(t.tenantId, t.createdAt, t.id)],
+);
+
+export interface SealedSecret {
+  keyVersion: number;
+  iv: string;
+  ciphertext: string;
+}
+
+/** One event for one endpoint: its attempts so far and the next one (at least once, by the queue). */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    webhookId: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    /** The exact JSON body sent (and signed) on every attempt. */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastLatencyMs: integer("last_latency_ms"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_idx").on(t.webhookId, t.eventId),
+    index("webhook_deliveries_webhook_created_idx").on(t.webhookId, t.createdAt, t.id),
+    index("webhook_deliveries_pending_idx").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TenantSecretRow = typeof tenantSecrets.$inferSelect;

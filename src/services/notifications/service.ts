@@ -28,6 +28,8 @@ export interface NotifyDeps {
   queue: Queue<NotifyMessage>;
   defer: (work: Promise<unknown>) => void;
   logger: Pick<Logger, "warn" | "error">;
+  /** After a hub stored events: the webhook deliveries for them (idempotent per endpoint and event). */
+  fanOut: (tenantId: string, events: NewEvent[]) => Promise<void>;
 }
 
 /** What producers call: fire and forget; returns the event id. */
@@ -36,10 +38,16 @@ export type Notify = (tenantId: string, type: EventType, data: Record<string, un
 export function notificationService(deps: NotifyDeps) {
   const { db, hubs, queue, logger } = deps;
 
-  /** To the hub now; on failure to the queue; only if both fail is the event lost (logged). */
+  /** Into the tenant's hub, then to its webhooks; both are idempotent, so a retry may repeat them. */
+  const store = async (tenantId: string, events: NewEvent[]) => {
+    await hubs.publish(tenantId, events);
+    await deps.fanOut(tenantId, events);
+  };
+
+  /** Stored now; on failure through the queue; only if both fail is the event lost (logged). */
   const deliver = async (tenantId: string, events: NewEvent[]) => {
     try {
-      await hubs.publish(tenantId, events);
+      await store(tenantId, events);
     } catch (error) {
       logger.warn("notification hub unreachable; queued for retry", { tenant_id: tenantId, error });
       await queue.send({ kind: "publish", tenant_id: tenantId, events });
@@ -163,7 +171,7 @@ export function notificationService(deps: NotifyDeps) {
         try {
           const body = message.body;
           if (body.kind === "publish") {
-            await hubs.publish(body.tenant_id, body.events);
+            await store(body.tenant_id, body.events);
           } else {
             await fanOut(body);
           }

@@ -1,0 +1,40 @@
+import { AppError } from "../../errors";
+import type { Resolver } from "./interface";
+
+/**
+ * DNS over HTTPS, JSON API (`application/dns-json`: Cloudflare's 1.1.1.1, Google): A and AAAA of a
+ * name, CNAMEs followed by the resolver. Answers are the records of type 1 (A) and 28 (AAAA).
+ */
+export class DohResolver implements Resolver {
+  readonly name = "doh";
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly timeoutMs = 3_000,
+  ) {}
+
+  async resolve(host: string): Promise<string[]> {
+    const lookups = await Promise.all(
+      ["A", "AAAA"].map(async (type) => {
+        const url = new URL(this.endpoint);
+        url.searchParams.set("name", host);
+        url.searchParams.set("type", type);
+        let res: Response;
+        try {
+          res = await fetch(url, {
+            headers: { accept: "application/dns-json" },
+            signal: AbortSignal.timeout(this.timeoutMs),
+          });
+        } catch (error) {
+          throw new AppError("upstream_unavailable", `DNS over HTTPS failed for ${host}.`, { cause: error });
+        }
+        if (!res.ok) {
+          throw new AppError("upstream_unavailable", `DNS over HTTPS answered ${res.status} for ${host}.`);
+        }
+        const body = (await res.json()) as { Status?: number; Answer?: Array<{ type: number; data: string }> };
+        return (body.Answer ?? []).filter((a) => a.type === 1 || a.type === 28).map((a) => a.data);
+      }),
+    );
+    return lookups.flat();
+  }
+}
