@@ -37,5 +37,14 @@ if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !proc
   }
 }
 
-const vitest = spawnSync("vitest", ["run", ...process.argv.slice(2)], { stdio: "inherit", cwd: root });
-process.exit(vitest.status ?? 1);
+const args = process.argv.slice(2);
+const vitest = spawnSync("vitest", ["run", ...args], { stdio: "inherit", cwd: root });
+if (vitest.status !== 0) {
+  process.exit(vitest.status ?? 1);
+}
+// A whole run (not a filtered one) ends with the end-to-end check of the WebSocket stream: real
+// `ws` clients in this Node process against the built Worker (the vitest suite runs in workerd).
+if (args.every((arg) => arg === "--coverage")) {
+  const e2e = spawnSync("node", [path.join(root, "scripts", "e2e-notifications.mjs")], { stdio: "inherit", cwd: root });
+  process.exit(e2e.status ?? 1);
+}

@@ -52,9 +52,15 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
           durableObjects: {
             RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
             VECTOR_SHARD: { className: "VectorShard", useSQLite: true },
+            NOTIFICATION_HUB: { className: "NotificationHub", useSQLite: true },
           },
           r2Buckets: ["BLOBS"],
-          queueProducers: { INGEST_HIGH: "edgerag-ingest-high", INGEST: "edgerag-ingest" },
+          queueProducers: {
+            INGEST_HIGH: "edgerag-ingest-high",
+            INGEST: "edgerag-ingest",
+            NOTIFY: "edgerag-notify",
+            WEBHOOKS: "edgerag-webhooks",
+          },
           queueConsumers: {
             "edgerag-ingest-high": {
               maxBatchSize: 5,
@@ -69,6 +75,8 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
               deadLetterQueue: "edgerag-ingest-dlq",
             },
             "edgerag-ingest-dlq": { maxBatchSize: 10, maxBatchTimeout: 1 },
+            "edgerag-notify": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100 },
+            "edgerag-webhooks": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10 },
           },
           bindings: {
             ADMIN_TOKEN: "bench-admin-token",

@@ -17,6 +17,8 @@ interface Attachment {
 }
 
 const MAX_INVALID_MESSAGES = 10;
+/** Sockets opened with `?batch=1` get live events as one JSON array per this many ms at most. */
+export const COALESCE_MS = 20;
 /** Prune at least this often while the hub holds events. */
 const PRUNE_EVERY_MS = 60 * 60_000;
 
@@ -30,6 +32,10 @@ type Row = { seq: number; id: string; type: string; data: string; created_at: nu
  */
 export class NotificationHub extends DurableObject<Env> {
   private readonly settings: NotificationSettings;
+  /** Live events not yet sent to the coalescing sockets, and the highest seq each of them has. */
+  private pending: Array<{ seq: number; frame: string }> = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly sentUpTo = new WeakMap<WebSocket, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -81,7 +87,12 @@ export class NotificationHub extends DurableObject<Env> {
       }),
     );
     for (const event of fresh) {
-      this.broadcast(JSON.stringify(event));
+      const frame = JSON.stringify(event);
+      this.broadcast(frame);
+      this.pending.push({ seq: event.seq, frame });
+    }
+    if (this.pending.length > 0 && this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => this.flush(), COALESCE_MS);
     }
     if (fresh.length > 0) {
       void this.ensureAlarm();
@@ -151,8 +162,12 @@ export class NotificationHub extends DurableObject<Env> {
         : this.ctx.getWebSockets(keyId).length >= this.settings.maxSocketsPerKey
           ? "too many sockets for this key"
           : undefined;
-    this.ctx.acceptWebSocket(server, [keyId]);
+    const batch = new URL(request.url).searchParams.get("batch") === "1";
+    this.ctx.acceptWebSocket(server, [keyId, batch ? "batch" : "single"]);
     server.serializeAttachment(attachment);
+    if (batch) {
+      this.sentUpTo.set(server, this.state("last_seq"));
+    }
     if (full) {
       server.close(CLOSE.tooManySockets, full);
     } else {
@@ -236,14 +251,37 @@ export class NotificationHub extends DurableObject<Env> {
       ws.send(JSON.stringify(toEvent(row)));
     }
     ws.send(JSON.stringify({ type: "ready", last_seq: last }));
+    this.sentUpTo.set(ws, last);
   }
 
+  /** One frame per event, at once, to the sockets that did not ask for batches. */
   private broadcast(frame: string): void {
-    for (const ws of this.ctx.getWebSockets()) {
+    for (const ws of this.ctx.getWebSockets("single")) {
       try {
         ws.send(frame);
       } catch {
         // A socket closing right now: it resumes from its last seq when it reconnects.
+      }
+    }
+  }
+
+  /** The coalescing sockets: every pending event they lack, as one JSON array, in seq order. */
+  private flush(): void {
+    const pending = this.pending;
+    this.pending = [];
+    this.flushTimer = undefined;
+    for (const ws of this.ctx.getWebSockets("batch")) {
+      const sent = this.sentUpTo.get(ws) ?? 0;
+      const frames = pending.filter((p) => p.seq > sent);
+      const last = frames.at(-1);
+      if (!last) {
+        continue;
+      }
+      try {
+        ws.send(`[${frames.map((p) => p.frame).join(",")}]`);
+        this.sentUpTo.set(ws, last.seq);
+      } catch {
+        // Closing: it resumes from its last seq.
       }
     }
   }

@@ -51,6 +51,10 @@ export const TicketSchema = z
 export const SocketQuery = z.object({
   ticket: z.string().max(128).optional(),
   after: Seq.optional().openapi({ description: "Resume: every stored event after this seq, then live ones" }),
+  batch: z
+    .enum(["0", "1"])
+    .optional()
+    .openapi({ description: "1: live events arrive as JSON arrays, one frame per 20 ms at most" }),
 });
 
 export const AlertBody = z

@@ -107,6 +107,22 @@ describe("the notification socket", () => {
     }
   });
 
+  it("coalesces live events into arrays for ?batch=1 sockets, in order, also across a resume", async () => {
+    const tenant = await newTenant();
+    await publishN(tenant, 1, 10);
+    const batched = (await openSocket({ token: tenant.adminKey, query: "?batch=1&after=5" })).socket;
+    const single = (await openSocket({ token: tenant.adminKey })).socket;
+    await Promise.all(range(11, 60).map((i) => hubOf(tenant).publish([event(i)])));
+    const frames = await batched?.until((f) => eventsOf(f).at(-1)?.seq === 60);
+    expect(seqs(eventsOf(frames ?? []))).toEqual(range(6, 60));
+    // 50 concurrent publishes arrive in far fewer frames than events.
+    expect(batched?.arrays).toBeGreaterThan(0);
+    expect(batched?.arrays).toBeLessThan(25);
+    const plain = await single?.until((f) => eventsOf(f).length === 50);
+    expect(seqs(eventsOf(plain ?? []))).toEqual(range(11, 60));
+    expect(single?.arrays).toBe(0);
+  });
+
   it("keeps its sockets and its sequence across an eviction (hibernation)", async () => {
     const tenant = await newTenant();
     const { socket } = await openSocket({ token: tenant.adminKey });

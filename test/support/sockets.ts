@@ -13,6 +13,8 @@ export interface Frame {
 export interface TestSocket {
   ws: WebSocket;
   frames: Frame[];
+  /** Frames that were arrays (coalesced live events). */
+  arrays: number;
   /** Events only (frames with a seq). */
   events(): Frame[];
   closed: Promise<{ code: number; reason: string }>;
@@ -38,10 +40,18 @@ export async function openSocket(
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason })),
   );
-  ws.addEventListener("message", (event) => frames.push(JSON.parse(event.data as string) as Frame));
+  // A coalescing socket (?batch=1) gets arrays of events; every other frame is one object.
+  ws.addEventListener("message", (event) => {
+    const parsed = JSON.parse(event.data as string) as Frame | Frame[];
+    if (Array.isArray(parsed)) {
+      socket.arrays++;
+    }
+    frames.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+  });
   const socket: TestSocket = {
     ws,
     frames,
+    arrays: 0,
     events: () => frames.filter((f) => typeof f.seq === "number" && f.type !== "ready" && f.type !== "reset"),
     closed,
     async until(predicate, timeoutMs = 5_000) {

@@ -28,9 +28,12 @@ export class DurableObjectHubs implements NotificationHubs {
     headers.set(SOCKET_HEADERS.keyId, keyId);
     headers.set(SOCKET_HEADERS.tenantId, tenantId);
     const url = new URL("https://hub/connect");
-    const after = new URL(request.url).searchParams.get("after");
-    if (after !== null) {
-      url.searchParams.set("after", after);
+    const given = new URL(request.url).searchParams;
+    for (const name of ["after", "batch"]) {
+      const value = given.get(name);
+      if (value !== null) {
+        url.searchParams.set(name, value);
+      }
     }
     const res = await this.hub(tenantId).fetch(url, { headers });
     // A stub's response has immutable headers; the Worker's middleware still adds its own.
