@@ -105,9 +105,8 @@ notifications.openapi(socket, async (c) => {
     throw new AppError("unauthorized", c.var.auth_error);
   }
   const caller = principal?.kind === "key" ? principal : undefined;
-  return c.var.services.notifications.connect(c.req.raw, caller, caller ? undefined : given) as unknown as ReturnType<
-    typeof c.body
-  >;
+  // The hub's 101 response, with the WebSocket: passed through as it is.
+  return c.var.services.notifications.connect(c.req.raw, caller, caller ? undefined : given);
 });
 
 const alert = createRoute({

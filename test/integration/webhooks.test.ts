@@ -68,8 +68,11 @@ function verified(secret: string, request: { headers: Record<string, string>; bo
   }) as { id: string; type: string; created_at: string; data: Record<string, unknown> };
 }
 
-describe("webhook delivery", () => {
-  it("delivers subscribed events signed per Standard Webhooks, verified by an independent library", async () => {
+// Independent tenants and receiver paths: the deliveries wait on queue timers, so they run side by side.
+describe.concurrent("webhook delivery", () => {
+  it("delivers subscribed events signed per Standard Webhooks, verified by an independent library", async ({
+    expect,
+  }) => {
     const tenant = await newTenant();
     const path = `/ok/${unique()}`;
     const hook = await register(tenant, path, ["system.alert", "document.ready"]);
@@ -105,7 +108,7 @@ describe("webhook delivery", () => {
     });
   });
 
-  it("retries a failing endpoint on the schedule, then disables it and tells the tenant", async () => {
+  it("retries a failing endpoint on the schedule, then disables it and tells the tenant", async ({ expect }) => {
     const tenant = await newTenant();
     const { socket } = await openSocket({ token: tenant.adminKey });
     const path = `/fail/${unique()}`;
@@ -139,7 +142,7 @@ describe("webhook delivery", () => {
     );
   });
 
-  it("disables at once on 410 Gone, never follows a redirect, and retries by hand", async () => {
+  it("disables at once on 410 Gone, never follows a redirect, and retries by hand", async ({ expect }) => {
     const tenant = await newTenant();
     const gone = await register(tenant, `/gone/${unique()}`);
     await call("POST", `/v1/webhooks/${gone.id}/test`, { token: tenant.adminKey });
@@ -182,7 +185,7 @@ describe("webhook delivery", () => {
     await expect.poll(async () => (await receivedAt(flakyPath)).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
   });
 
-  it("signs with both secrets during a rotation", async () => {
+  it("signs with both secrets during a rotation", async ({ expect }) => {
     const tenant = await newTenant();
     const path = `/ok/${unique()}`;
     const hook = await register(tenant, path);

@@ -1,4 +1,3 @@
-import { expect } from "vitest";
 import { call } from "./http";
 
 export interface Frame {
@@ -55,7 +54,14 @@ export async function openSocket(
     events: () => frames.filter((f) => typeof f.seq === "number" && f.type !== "ready" && f.type !== "reset"),
     closed,
     async until(predicate, timeoutMs = 5_000) {
-      await expect.poll(() => predicate(frames), { timeout: timeoutMs, interval: 5 }).toBe(true);
+      // A plain poll (not expect.poll), so that concurrent tests may use it too.
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(frames)) {
+        if (Date.now() > deadline) {
+          throw new Error(`timed out after ${timeoutMs} ms; frames so far: ${JSON.stringify(frames).slice(0, 500)}`);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
       return frames;
     },
     send: (value) => ws.send(typeof value === "string" ? value : JSON.stringify(value)),
