@@ -61,7 +61,9 @@ async function publish(tenant, n, onHalf) {
       const res = await api(url, "POST", "/v1/admin/alerts", {
         body: { tenant_id: tenant.id, severity: "info", message },
       });
-      if (res.status !== 202) throw new Error(`publish: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 202) {
+        throw new Error(`publish: ${res.status} ${JSON.stringify(res.body)}`);
+      }
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
@@ -101,7 +103,9 @@ async function run(label, sockets, { drop = 0, coalesce = false } = {}) {
     totals.reordered += found.reordered;
   }
   const deliveries = streams.reduce((sum, s) => sum + s().length, 0);
-  for (const c of [...clients, ...resumed]) c.ws.terminate();
+  for (const c of [...clients, ...resumed]) {
+    c.ws.terminate();
+  }
   const result = {
     label,
     coalesced: coalesce,
@@ -112,7 +116,10 @@ async function run(label, sockets, { drop = 0, coalesce = false } = {}) {
     seconds: Number(elapsed.toFixed(2)),
     deliveries_per_s: Math.round(deliveries / elapsed),
     publishes_per_s: Math.round(BROADCASTS / elapsed),
-    latency_ms: { p50: Number(percentile(latencies, 50).toFixed(1)), p99: Number(percentile(latencies, 99).toFixed(1)) },
+    latency_ms: {
+      p50: Number(percentile(latencies, 50).toFixed(1)),
+      p99: Number(percentile(latencies, 99).toFixed(1)),
+    },
     ...totals,
   };
   console.log(

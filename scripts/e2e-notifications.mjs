@@ -30,10 +30,17 @@ try {
   });
 
   await check("100 events reach three clients in order, none lost or doubled", async () => {
-    const clients = [connect(url, { key: tenant.key }), connect(url, { key: tenant.key }), connect(url, { key: tenant.key })];
+    const clients = [
+      connect(url, { key: tenant.key }),
+      connect(url, { key: tenant.key }),
+      connect(url, { key: tenant.key }),
+    ];
     await Promise.all(clients.map((c) => c.opened));
-    const base = (await api(url, "GET", "/v1/notifications?after=0&limit=100", { token: tenant.key })).body.items.length;
-    for (let i = 1; i <= 100; i++) await publish(i);
+    const base = (await api(url, "GET", "/v1/notifications?after=0&limit=100", { token: tenant.key })).body.items
+      .length;
+    for (let i = 1; i <= 100; i++) {
+      await publish(i);
+    }
     for (const client of clients) {
       await until(() => client.events.length >= 100, 10_000, "100 events");
       assert.deepEqual(audit(client.events, base + 1, base + 100), { lost: 0, duplicated: 0, reordered: 0 });
@@ -44,14 +51,20 @@ try {
   await check("a client that drops mid-stream resumes with exactly what it missed", async () => {
     const client = connect(url, { key: tenant.key });
     await client.opened;
-    for (let i = 1; i <= 20; i++) await publish(`drop ${i}`);
+    for (let i = 1; i <= 20; i++) {
+      await publish(`drop ${i}`);
+    }
     await until(() => client.events.length >= 20, 10_000, "first 20");
     client.ws.terminate(); // no closing handshake: as a lost connection
     const missedFrom = client.lastSeq + 1;
-    for (let i = 21; i <= 40; i++) await publish(`drop ${i}`);
+    for (let i = 21; i <= 40; i++) {
+      await publish(`drop ${i}`);
+    }
     const resumed = connect(url, { key: tenant.key, after: client.lastSeq });
     await resumed.opened;
-    for (let i = 41; i <= 50; i++) await publish(`drop ${i}`);
+    for (let i = 41; i <= 50; i++) {
+      await publish(`drop ${i}`);
+    }
     await until(() => resumed.events.length >= 30, 10_000, "resumed 30");
     assert.equal(resumed.events[0].seq, missedFrom);
     assert.ok(resumed.controls.some((c) => c.type === "ready"));

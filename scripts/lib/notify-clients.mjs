@@ -29,9 +29,15 @@ export async function newTenant(base, name = `t-${Date.now()}`) {
  */
 export function connect(base, { key, ticket, after, batch } = {}) {
   const url = new URL("/v1/notifications/ws", base.replace(/^http/, "ws"));
-  if (ticket) url.searchParams.set("ticket", ticket);
-  if (after !== undefined) url.searchParams.set("after", String(after));
-  if (batch) url.searchParams.set("batch", "1");
+  if (ticket) {
+    url.searchParams.set("ticket", ticket);
+  }
+  if (after !== undefined) {
+    url.searchParams.set("after", String(after));
+  }
+  if (batch) {
+    url.searchParams.set("batch", "1");
+  }
   const ws = new WebSocket(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
   const client = {
     ws,
@@ -52,7 +58,9 @@ export function connect(base, { key, ticket, after, batch } = {}) {
     },
   };
   ws.on("message", (raw) => {
-    if (client.dropped) return;
+    if (client.dropped) {
+      return;
+    }
     const at = performance.now();
     const parsed = JSON.parse(String(raw));
     for (const frame of Array.isArray(parsed) ? parsed : [parsed]) {
@@ -80,11 +88,15 @@ export function audit(events, from, to) {
       continue;
     }
     seen.add(seq);
-    if (seq < previous) reordered++;
+    if (seq < previous) {
+      reordered++;
+    }
     previous = Math.max(previous, seq);
   }
   for (let seq = from; seq <= to; seq++) {
-    if (!seen.has(seq)) lost++;
+    if (!seen.has(seq)) {
+      lost++;
+    }
   }
   return { lost, duplicated, reordered };
 }
@@ -93,12 +105,16 @@ export function audit(events, from, to) {
 export async function until(predicate, ms = 10_000, what = "condition") {
   const deadline = Date.now() + ms;
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
 }
 
 export function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
+  if (sorted.length === 0) {
+    return Number.NaN;
+  }
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }

@@ -246,7 +246,7 @@ export class NotificationHub extends DurableObject<Env> {
     if ((oldest !== null && from < oldest - 1) || from > last) {
       ws.send(JSON.stringify({ type: "reset", oldest_seq: oldest ?? last + 1, last_seq: last }));
     }
-    const start = from > last ? last : from;
+    const start = Math.min(from, last);
     for (const row of this.ctx.storage.sql.exec<Row>("SELECT * FROM events WHERE seq > ? ORDER BY seq", start)) {
       ws.send(JSON.stringify(toEvent(row)));
     }

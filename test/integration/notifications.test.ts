@@ -36,7 +36,9 @@ describe("the notification socket", () => {
   it("delivers every event in seq order, gap-free, also when published concurrently", async () => {
     const tenant = await newTenant();
     const { socket } = await openSocket({ token: tenant.adminKey });
-    if (!socket) throw new Error("no socket");
+    if (!socket) {
+      throw new Error("no socket");
+    }
     await Promise.all(range(1, 40).map((i) => hubOf(tenant).publish([event(i)])));
     const frames = await socket.until((f) => eventsOf(f).length >= 40);
     expect(seqs(eventsOf(frames))).toEqual(range(1, 40));
@@ -180,7 +182,9 @@ describe("the notification socket", () => {
     const sixth = await open(other.key);
     expect((await sixth?.closed)?.code).toBe(4429);
     expect((await hubOf(tenant).stats()).sockets).toBe(5);
-    for (const s of mine) s?.close();
+    for (const s of mine) {
+      s?.close();
+    }
   });
 
   it("never lets a tenant's socket see another tenant's events", async () => {

@@ -88,7 +88,9 @@ describe.concurrent("webhook delivery", () => {
     });
     await expect.poll(async () => (await receivedAt(path)).length, { timeout: 10_000 }).toBe(1);
     const [request] = await receivedAt(path);
-    if (!request) throw new Error("nothing received");
+    if (!request) {
+      throw new Error("nothing received");
+    }
     const payload = verified(hook.secret, request);
     expect(payload).toMatchObject({ type: "system.alert", data: { severity: "info", message: "hi" } });
     expect(request.headers["webhook-id"]).toBe(payload.id);
@@ -196,7 +198,9 @@ describe.concurrent("webhook delivery", () => {
     await call("POST", `/v1/webhooks/${hook.id}/test`, { token: tenant.adminKey });
     await expect.poll(async () => (await receivedAt(path)).length, { timeout: 10_000 }).toBe(1);
     const [request] = await receivedAt(path);
-    if (!request) throw new Error("nothing received");
+    if (!request) {
+      throw new Error("nothing received");
+    }
     expect(request.headers["webhook-signature"]?.split(" ")).toHaveLength(2);
     expect(verified(hook.secret, request).type).toBe("webhook.test");
     expect(verified(rotated.secret, request).type).toBe("webhook.test");
