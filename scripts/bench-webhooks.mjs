@@ -25,8 +25,10 @@ const receiver = createServer((req, res) => {
   const entry = seen[kind].get(id) ?? { at: [], succeeded: 0 };
   entry.at.push(performance.now());
   seen[kind].set(id, entry);
-  req.resume();
+  const chunks = [];
+  req.on("data", (chunk) => chunks.push(chunk));
   req.on("end", () => {
+    entry.message ??= JSON.parse(Buffer.concat(chunks).toString("utf8")).data.message;
     const fail = kind === "flaky" && Math.random() < 0.5;
     if (!fail) {
       entry.succeeded++;
@@ -62,13 +64,15 @@ try {
     }
   }
   const started = performance.now();
+  const sentAt = new Map();
   for (let n = 0; n < EVENTS; n += 8) {
     await Promise.all(
-      Array.from({ length: Math.min(8, EVENTS - n) }, (_, k) =>
-        api(url, "POST", "/v1/admin/alerts", {
+      Array.from({ length: Math.min(8, EVENTS - n) }, (_, k) => {
+        sentAt.set(`bench ${n + k}`, performance.now());
+        return api(url, "POST", "/v1/admin/alerts", {
           body: { tenant_id: tenant.id, severity: "info", message: `bench ${n + k}` },
-        }),
-      ),
+        });
+      }),
     );
   }
   const published = performance.now();
@@ -82,8 +86,10 @@ try {
     const entries = [...seen[kind].values()];
     const attempts = entries.map((e) => e.at.length).sort((a, b) => a - b);
     const gaps = entries.flatMap((e) => e.at.slice(1).map((t, k) => (t - (e.at[k] ?? t)) / 1000)).sort((a, b) => a - b);
+    const lag = entries.map((e) => e.at[0] - (sentAt.get(e.message) ?? e.at[0])).sort((a, b) => a - b);
     return {
       events: EVENTS,
+      publish_to_first_attempt_ms: { p50: Math.round(percentile(lag, 50)), p99: Math.round(percentile(lag, 99)) },
       received: entries.length,
       lost: EVENTS - entries.filter((e) => e.succeeded > 0).length,
       duplicates_after_success: entries.reduce((sum, e) => sum + Math.max(0, e.succeeded - 1), 0),
@@ -99,6 +105,7 @@ try {
     date: new Date().toISOString(),
     schedule_s: SCHEDULE,
     publish_seconds: Number(((published - started) / 1000).toFixed(2)),
+    publishes_per_s: Math.round(EVENTS / ((published - started) / 1000)),
     healthy: { ...summary("ok"), deliveries_per_s: Math.round(EVENTS / okSeconds) },
     flaky_50_percent: summary("flaky"),
     disabled_endpoints: hooks.filter((h) => h.disabled_at !== null).map((h) => h.disabled_reason),

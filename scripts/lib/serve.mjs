@@ -76,7 +76,7 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
             },
             "edgerag-ingest-dlq": { maxBatchSize: 10, maxBatchTimeout: 1 },
             "edgerag-notify": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100 },
-            "edgerag-webhooks": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 10 },
+            "edgerag-webhooks": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 },
           },
           bindings: {
             ADMIN_TOKEN: "bench-admin-token",

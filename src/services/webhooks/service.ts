@@ -7,7 +7,7 @@
  * timeout; any 2xx is success, 410 disables the endpoint at once, anything else is retried on the
  * schedule, and an endpoint whose delivery fails the whole schedule is disabled (`webhook.disabled`).
  */
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { type Db, inList } from "../../adapters/db/client";
 import {
   type SealedSecret,
@@ -179,7 +179,20 @@ export function webhookService(deps: WebhookDeps) {
       .where(and(eq(webhooks.id, webhook.id), eq(webhooks.tenantId, webhook.tenantId), isNull(webhooks.disabledAt)))
       .returning({ id: webhooks.id })
       .get();
+    webhook.disabledAt = now;
     if (updated) {
+      // What was still waiting for this endpoint ends here too (the sweep must not resend it).
+      await db
+        .update(webhookDeliveries)
+        .set({ status: "failed", lastError: "the endpoint was disabled", nextAttemptAt: null, updatedAt: now })
+        .where(
+          and(
+            eq(webhookDeliveries.webhookId, webhook.id),
+            eq(webhookDeliveries.tenantId, webhook.tenantId),
+            eq(webhookDeliveries.status, "pending"),
+          ),
+        )
+        .run();
       deps.notify(webhook.tenantId, "webhook.disabled", { webhook_id: webhook.id, url: webhook.url, reason });
     }
   };
@@ -396,35 +409,70 @@ export function webhookService(deps: WebhookDeps) {
 
     /** The webhook queue's consumer: one attempt per message, in order; the next is sent delayed. */
     async handleBatch(batch: MessageBatch<WebhookMessage>): Promise<void> {
-      for (const message of batch.messages) {
-        try {
-          const { delivery_id: deliveryId, tenant_id: tenantId } = message.body;
-          const delivery = await db
-            .select()
-            .from(webhookDeliveries)
-            .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.tenantId, tenantId)))
-            .get();
-          const webhook =
-            delivery &&
-            (await db
+      // Two reads for the whole batch: its deliveries (with their tenant), and their endpoints.
+      const pairs = batch.messages.map((m) => [m.body.delivery_id, m.body.tenant_id]);
+      let deliveries: Map<string, WebhookDeliveryRow>;
+      let endpoints: Map<string, WebhookRow>;
+      try {
+        deliveries = new Map(
+          (
+            await db
+              .select()
+              .from(webhookDeliveries)
+              .where(
+                sql`(${webhookDeliveries.id}, ${webhookDeliveries.tenantId}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(pairs)}))`,
+              )
+          ).map((d) => [d.id, d]),
+        );
+        const hookPairs = [...new Set([...deliveries.values()].map((d) => JSON.stringify([d.webhookId, d.tenantId])))];
+        endpoints = new Map(
+          (
+            await db
               .select()
               .from(webhooks)
-              .where(and(eq(webhooks.id, delivery.webhookId), eq(webhooks.tenantId, tenantId)))
-              .get());
-          if (!delivery || !webhook || delivery.status !== "pending" || webhook.disabledAt !== null) {
-            message.ack(); // deleted, already done, or its endpoint was disabled meanwhile
-            continue;
-          }
-          const delay = await attempt(delivery, webhook);
-          if (delay !== undefined) {
-            await deps.queue.send(message.body, { delaySeconds: delay });
-          }
-          message.ack();
-        } catch (error) {
-          deps.logger.warn("webhook attempt could not be recorded; retrying", { error });
-          message.retry({ delaySeconds: 5 });
-        }
+              .where(
+                sql`(${webhooks.id}, ${webhooks.tenantId}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${`[${hookPairs.join(",")}]`}))`,
+              )
+          ).map((w) => [w.id, w]),
+        );
+      } catch (error) {
+        deps.logger.warn("webhook batch could not be read; retrying", { error });
+        batch.retryAll({ delaySeconds: 5 });
+        return;
       }
+      // One endpoint's attempts in queue order; different endpoints side by side.
+      const byEndpoint = new Map<string, Array<Message<WebhookMessage>>>();
+      for (const message of batch.messages) {
+        const delivery = deliveries.get(message.body.delivery_id);
+        const webhook = delivery && endpoints.get(delivery.webhookId);
+        if (!delivery || !webhook || delivery.status !== "pending" || webhook.disabledAt !== null) {
+          message.ack(); // deleted, already done, or its endpoint was disabled meanwhile
+          continue;
+        }
+        byEndpoint.set(webhook.id, [...(byEndpoint.get(webhook.id) ?? []), message]);
+      }
+      await Promise.all(
+        [...byEndpoint.entries()].map(async ([webhookId, messages]) => {
+          for (const message of messages) {
+            const webhook = endpoints.get(webhookId);
+            const delivery = deliveries.get(message.body.delivery_id);
+            if (!webhook || !delivery || webhook.disabledAt !== null) {
+              message.ack();
+              continue;
+            }
+            try {
+              const delay = await attempt(delivery, webhook);
+              if (delay !== undefined) {
+                await deps.queue.send(message.body, { delaySeconds: delay });
+              }
+              message.ack();
+            } catch (error) {
+              deps.logger.warn("webhook attempt could not be recorded; retrying", { error });
+              message.retry({ delaySeconds: 5 });
+            }
+          }
+        }),
+      );
     },
 
     /** Pending deliveries whose message was lost (past due for a minute): sent again (cron). */
