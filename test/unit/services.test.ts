@@ -1,6 +1,8 @@
 import { createExecutionContext, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MemoryCache } from "../../src/adapters/cache/memory";
+import { MemoryResolver } from "../../src/adapters/dns/memory";
+import { MemoryHubs } from "../../src/adapters/notify/memory";
 import { MemoryVectorIndex } from "../../src/adapters/vector/memory";
 import type { Services } from "../../src/container";
 import { AppError } from "../../src/errors";
@@ -20,9 +22,18 @@ function unitServices() {
   const { queue, queues } = memoryQueues();
   const vectors = new MemoryVectorIndex();
   const cache = new MemoryCache();
+  const hubs = new MemoryHubs();
+  const resolver = new MemoryResolver({ "hooks.example.com": ["93.184.216.34"], "sneaky.example.com": ["10.1.2.3"] });
   const invocation = collectingInvocation();
-  const services = servicesFor({ LOG_LEVEL: "error" }, invocation, { ...memoryAdapters(), vectors, cache, queues });
-  return { services, queue, vectors, invocation };
+  const services = servicesFor({ LOG_LEVEL: "error", WEBHOOK_ALLOW_LOOPBACK: "false" }, invocation, {
+    ...memoryAdapters(),
+    vectors,
+    cache,
+    queues,
+    hubs,
+    resolver,
+  });
+  return { services, queue, vectors, invocation, hubs };
 }
 
 async function tenantOf(services: Services, name = "unit"): Promise<KeyPrincipal> {
@@ -174,6 +185,46 @@ describe("services over in-memory adapters", () => {
     expect(checks.d1?.status).toBe("ok");
     expect(checks.rate_limiter?.status).toBe("ok");
     expect(checks.vector_index?.status).toBe("ok");
+  });
+});
+
+describe("notifications and webhooks over in-memory hubs and DNS", () => {
+  it("publishes what ingestion and key rotation do, in order, and pages it with read state", async () => {
+    const { services, queue, hubs, invocation } = unitServices();
+    const owner = await tenantOf(services);
+    const collection = await services.collections.create(owner, { name: "events" });
+    const { document } = await services.documents.upload(owner, collection.id, text("Doc", "Words to index."));
+    await services.ingest.handleBatch(queue.drain(), false);
+    const key = await services.apiKeys.create(owner, { name: "k", scopes: ["query"] });
+    await services.apiKeys.rotate(owner, { id: key.id, graceSeconds: 0 });
+    await Promise.all(invocation.work);
+    const log = hubs.logs.get(owner.tenantId) ?? [];
+    expect(log.map((e) => e.type)).toEqual(["document.processing", "document.ready", "api_key.rotated"]);
+    expect(log[1]?.data).toMatchObject({ document_id: document.id, chunk_count: 1 });
+    await services.notifications.markRead(owner, 2);
+    const page = await services.notifications.list(owner, { after: 0, limit: 2 });
+    expect(page.items.map((e) => [e.seq, e.read])).toEqual([
+      [1, true],
+      [2, true],
+    ]);
+    expect(page.next).toBe(2);
+    await expect(services.notifications.connect(new Request("https://x"), owner, undefined)).rejects.toThrow(
+      /no WebSockets/,
+    );
+  });
+
+  it("registers a webhook only for a host whose DNS answers are public", async () => {
+    const { services } = unitServices();
+    const owner = await tenantOf(services);
+    const hook = await services.webhooks.create(owner, { url: "https://hooks.example.com/x", events: ["*"] });
+    expect(hook.secret).toMatch(/^whsec_/);
+    expect(
+      await rejection(services.webhooks.create(owner, { url: "https://sneaky.example.com/x", events: ["*"] })),
+    ).toBe("validation_failed");
+    expect(
+      await rejection(services.webhooks.create(owner, { url: "https://unknown.example.com/x", events: ["*"] })),
+    ).toBe("validation_failed");
+    expect((await services.webhooks.list(owner)).items.map((h) => h.id)).toEqual([hook.id]);
   });
 });
 

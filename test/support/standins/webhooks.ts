@@ -93,7 +93,7 @@ export async function startDohStandIn() {
       200,
       { Status: DNS_ANSWERS[name] ? 0 : 3, Answer: answers.map((a) => ({ name, ttl: 60, ...a })) },
       {
-        "content-type": "application/dns-json",
+        "Content-Type": "application/dns-json",
       },
     );
   });
