@@ -20,6 +20,7 @@ import { deadline } from "./middleware/timeout";
 import { admin } from "./routes/admin";
 import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
+import { dashboard } from "./routes/dashboard";
 import { documents } from "./routes/documents";
 import { health } from "./routes/health";
 import { notifications } from "./routes/notifications";
@@ -128,6 +129,7 @@ export function createApp() {
   app.route("/", query);
   app.route("/", notifications);
   app.route("/", webhooks);
+  app.route("/", dashboard);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

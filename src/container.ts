@@ -40,6 +40,7 @@ import type { WebhookMessage } from "./schemas/webhooks";
 import { apiKeyService } from "./services/api-keys";
 import { authService } from "./services/auth";
 import { collectionService } from "./services/collections";
+import { dashboardService } from "./services/dashboard/service";
 import { documentService } from "./services/documents";
 import { healthService } from "./services/health";
 import { ingestService } from "./services/ingest/service";
@@ -322,6 +323,7 @@ export function createServices(
     ...adapters,
     notifications,
     webhooks,
+    dashboard: dashboardService({ db, hubs: adapters.hubs, queryLogRetentionMs: config.queryLogRetentionMs }),
     auth: authService({ db, config }),
     tenants: tenantService({ db, config }),
     apiKeys: apiKeyService({ db, config, notifications }),

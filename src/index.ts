@@ -30,6 +30,8 @@ export default {
       sweep: (s: Services) => s.ingest.sweep(),
       "ticket-sweep": (s: Services) => s.notifications.sweepTickets(),
       "webhook-sweep": (s: Services) => s.webhooks.sweep(),
+      "query-rollup": (s: Services) =>
+        s.dashboard.rollUp().then((result) => s.logger.info("query log rolled up", { ...result })),
       "cache-warming": (s: Services) =>
         s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),
     };

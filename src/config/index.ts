@@ -136,6 +136,7 @@ export function parseConfig(env: object): Config {
     logLevel: f.LOG_LEVEL,
     corsOrigins: f.CORS_ORIGINS,
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
+    queryLogRetentionMs: f.QUERY_LOG_RETENTION_DAYS * 86_400_000,
     webhooks: {
       maxPerTenant: f.WEBHOOK_MAX_PER_TENANT,
       timeoutMs: f.WEBHOOK_TIMEOUT_MS,

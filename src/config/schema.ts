@@ -129,6 +129,7 @@ export const envSchema = z.object({
   NOTIFY_MAX_MESSAGE_BYTES: intFrom(4_096, 256, 1_048_576),
   NOTIFY_IDLE_TIMEOUT_S: intFrom(90, 10, 3_600),
   WEBHOOK_MAX_PER_TENANT: intFrom(20, 1, 1_000),
+  QUERY_LOG_RETENTION_DAYS: intFrom(30, 2, 400),
   WEBHOOK_TIMEOUT_MS: intFrom(15_000, 1_000, 30_000),
   /** Seconds before each attempt (Svix's schedule): 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
   WEBHOOK_RETRY_SCHEDULE_S: z

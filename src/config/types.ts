@@ -105,6 +105,8 @@ export interface Config {
   reranker: { kind: "local" } | { kind: "workers-ai"; model: string; timeoutMs: number };
   notifications: NotificationSettings;
   webhooks: WebhookSettings;
+  /** Raw `query_log` rows older than this are deleted once rolled up (the dashboard reads rollups). */
+  queryLogRetentionMs: number;
   problems: ConfigProblem[];
 }
 

@@ -110,6 +110,13 @@ export class NotificationHub extends DurableObject<Env> {
     return { items, next: rows.length > limit ? (items.at(-1)?.seq ?? null) : null };
   }
 
+  /** Events stored with `from <= created_at < to` (still retained), for the dashboard. */
+  count(from: number, to: number): number {
+    return this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE created_at >= ? AND created_at < ?", from, to)
+      .one().n;
+  }
+
   /** Marks every event up to `upTo` read, for the tenant; the mark never moves back. */
   markRead(upTo: number): void {
     const mark = Math.min(upTo, this.state("last_seq"));

@@ -264,3 +264,48 @@ export const queryLog = sqliteTable(
 );
 
 export type QueryLogRow = typeof queryLog.$inferSelect;
+
+/**
+ * `query_log` folded per hour and per day, per collection (`*` = every collection) and mode: the
+ * dashboard reads these, never the raw log. `histogram` maps a log-spaced latency bucket
+ * (`lib/histogram.ts`) to its count, so any period's percentiles merge exactly from its rows.
+ */
+export const queryRollups = sqliteTable(
+  "query_rollups",
+  {
+    tenantId: text("tenant_id").notNull(),
+    granularity: text("granularity", { enum: ["hour", "day"] }).notNull(),
+    bucketStart: integer("bucket_start").notNull(),
+    collectionId: text("collection_id").notNull(),
+    mode: text("mode").notNull(),
+    queries: integer("queries").notNull(),
+    cacheHits: integer("cache_hits").notNull(),
+    degraded: integer("degraded").notNull(),
+    errors: integer("errors").notNull(),
+    rateLimited: integer("rate_limited").notNull(),
+    errorsByCode: text("errors_by_code", { mode: "json" }).$type<Record<string, number>>().notNull(),
+    histogram: text("histogram", { mode: "json" }).$type<Record<string, number>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.granularity, t.collectionId, t.bucketStart, t.mode] })],
+);
+export type QueryRollupRow = typeof queryRollups.$inferSelect;
+
+/** Per tenant and day: how often each normalized query was asked, for the dashboard's top list. */
+export const topQueryRollups = sqliteTable(
+  "top_query_rollups",
+  {
+    tenantId: text("tenant_id").notNull(),
+    dayStart: integer("day_start").notNull(),
+    queryHash: text("query_hash").notNull(),
+    queryText: text("query_text").notNull(),
+    count: integer("count").notNull(),
+    lastAt: integer("last_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.dayStart, t.queryHash] })],
+);
+
+/** Progress of scheduled jobs (the rollup's watermark). */
+export const jobState = sqliteTable("job_state", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull(),
+});

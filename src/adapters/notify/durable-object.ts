@@ -19,6 +19,10 @@ export class DurableObjectHubs implements NotificationHubs {
     return this.hub(tenantId).list(after, limit);
   }
 
+  async count(tenantId: string, from: number, to: number): Promise<number> {
+    return this.hub(tenantId).count(from, to);
+  }
+
   async markRead(tenantId: string, upTo: number): Promise<void> {
     await this.hub(tenantId).markRead(upTo);
   }

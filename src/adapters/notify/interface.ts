@@ -28,6 +28,8 @@ export interface NotificationHubs {
   publish(tenantId: string, events: NewEvent[]): Promise<Array<{ id: string; seq: number; duplicate: boolean }>>;
   list(tenantId: string, after: number, limit: number): Promise<EventPage>;
   markRead(tenantId: string, upTo: number): Promise<void>;
+  /** Retained events created in `[from, to)`. */
+  count(tenantId: string, from: number, to: number): Promise<number>;
   /** Hands an authenticated WebSocket upgrade to the tenant's hub; the response is the 101. */
   connect(tenantId: string, keyId: string, request: Request): Promise<Response>;
   /** Closes every socket of a key (it was revoked). */

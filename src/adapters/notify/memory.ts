@@ -29,6 +29,13 @@ export class MemoryHubs implements NotificationHubs {
     return { items, next: rest.length > limit ? (items.at(-1)?.seq ?? null) : null };
   }
 
+  async count(tenantId: string, from: number, to: number): Promise<number> {
+    return (this.logs.get(tenantId) ?? []).filter((e) => {
+      const at = Date.parse(e.created_at);
+      return at >= from && at < to;
+    }).length;
+  }
+
   async markRead(tenantId: string, upTo: number): Promise<void> {
     this.#read.set(tenantId, Math.max(this.#read.get(tenantId) ?? 0, upTo));
   }

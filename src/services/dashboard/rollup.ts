@@ -1,0 +1,182 @@
+/**
+ * The rollup job (cron): folds `query_log` into hourly and daily `query_rollups` rows (per tenant,
+ * collection — `*` for all — and mode, with a mergeable latency histogram) and daily
+ * `top_query_rollups`, then deletes raw rows past their retention.
+ *
+ * Idempotent by construction: every run recomputes whole days from the raw rows, from the day
+ * before its watermark up to now, and replaces those days' rows in one D1 batch (one
+ * transaction). Running it twice, or two runs at once, leaves the same rows.
+ */
+import { sql } from "drizzle-orm";
+import type { Db } from "../../adapters/db/client";
+import { bucketSql, type Histogram, merge } from "../../lib/histogram";
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+const WATERMARK = "query_rollup";
+/** Raw rows deleted per statement, so one delete never holds the database for long. */
+const DELETE_PAGE = 5_000;
+
+interface Grouped {
+  tenant_id: string;
+  hour: number;
+  collection_id: string;
+  mode: string;
+  status: number;
+  cache_hit: number;
+  degraded: number;
+  bucket: number | null;
+  n: number;
+}
+
+interface Rollup {
+  tenantId: string;
+  granularity: "hour" | "day";
+  bucketStart: number;
+  collectionId: string;
+  mode: string;
+  queries: number;
+  cacheHits: number;
+  degraded: number;
+  errors: number;
+  rateLimited: number;
+  errorsByCode: Record<string, number>;
+  histogram: Histogram;
+}
+
+const floorTo = (t: number, unit: number) => Math.floor(t / unit) * unit;
+
+/** Adds one group of raw rows to a rollup row. */
+function add(into: Rollup, row: Grouped): void {
+  // Turned away by the rate limiter: never ran, so not a query (counted apart).
+  if (row.status === 429) {
+    into.rateLimited += row.n;
+    return;
+  }
+  into.queries += row.n;
+  into.cacheHits += row.cache_hit ? row.n : 0;
+  into.degraded += row.degraded ? row.n : 0;
+  if (row.status >= 400) {
+    into.errors += row.n;
+    into.errorsByCode[String(row.status)] = (into.errorsByCode[String(row.status)] ?? 0) + row.n;
+  }
+  if (row.bucket !== null) {
+    merge(into.histogram, { [row.bucket]: row.n });
+  }
+}
+
+/** One day of raw rows as hourly and daily rollups (grouped in SQL, folded here). */
+async function foldDay(db: Db, day: number): Promise<Rollup[]> {
+  const latency = bucketSql("MAX(json_extract(q.timings, '$.total_ms'), 0)");
+  const grouped = await db.all<Grouped>(
+    sql.raw(`
+      SELECT q.tenant_id, (q.created_at / ${HOUR_MS}) * ${HOUR_MS} AS hour, c.value AS collection_id, q.mode, q.status,
+             q.cache_hit, json_array_length(q.degraded) > 0 AS degraded,
+             CASE WHEN q.status = 200 THEN ${latency} END AS bucket, COUNT(*) AS n
+      FROM query_log q, json_each(json_insert(q.params -> '$.collection_ids', '$[#]', '*')) c
+      WHERE q.created_at >= ${day} AND q.created_at < ${day + DAY_MS}
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`),
+  );
+  const rows = new Map<string, Rollup>();
+  const rollup = (row: Grouped, granularity: "hour" | "day") => {
+    const bucketStart = granularity === "hour" ? row.hour : day;
+    const key = `${row.tenant_id}|${granularity}|${bucketStart}|${row.collection_id}|${row.mode}`;
+    let found = rows.get(key);
+    if (!found) {
+      found = {
+        tenantId: row.tenant_id,
+        granularity,
+        bucketStart,
+        collectionId: row.collection_id,
+        mode: row.mode,
+        queries: 0,
+        cacheHits: 0,
+        degraded: 0,
+        errors: 0,
+        rateLimited: 0,
+        errorsByCode: {},
+        histogram: {},
+      };
+      rows.set(key, found);
+    }
+    return found;
+  };
+  for (const row of grouped) {
+    add(rollup(row, "hour"), row);
+    add(rollup(row, "day"), row);
+  }
+  return [...rows.values()];
+}
+
+/** Recomputes `[fromDay, to)` day by day; returns what it wrote and deleted. */
+export async function rollUp(
+  db: Db,
+  options: { retentionMs: number; now?: number },
+): Promise<{ days: number; rows: number; deleted: number }> {
+  const now = options.now ?? Date.now();
+  const mark = await db.get<{ value: number }>(sql`SELECT value FROM job_state WHERE name = ${WATERMARK}`);
+  const oldest = mark ? null : await db.get<{ t: number | null }>(sql`SELECT MIN(created_at) AS t FROM query_log`);
+  // From the day before the watermark: late log writes (the log is flushed in batches) land too.
+  const start = floorTo((mark?.value ?? oldest?.t ?? now) - HOUR_MS, DAY_MS);
+  let written = 0;
+  let days = 0;
+  for (let day = start; day <= now; day += DAY_MS) {
+    const rollups = await foldDay(db, day);
+    const tops = `
+      INSERT INTO top_query_rollups (tenant_id, day_start, query_hash, query_text, count, last_at)
+      SELECT tenant_id, ${day}, query_hash, MAX(query_text), COUNT(*), MAX(created_at) FROM query_log
+      WHERE created_at >= ${day} AND created_at < ${day + DAY_MS} AND status <> 429
+      GROUP BY tenant_id, query_hash`;
+    const json = JSON.stringify(
+      rollups.map((r) => [
+        r.tenantId,
+        r.granularity,
+        r.bucketStart,
+        r.collectionId,
+        r.mode,
+        r.queries,
+        r.cacheHits,
+        r.degraded,
+        r.errors,
+        r.rateLimited,
+        JSON.stringify(r.errorsByCode),
+        JSON.stringify(r.histogram),
+      ]),
+    );
+    // The day's rows are replaced as a whole, in one transaction.
+    await db.$client.batch([
+      db.$client
+        .prepare("DELETE FROM query_rollups WHERE bucket_start >= ?1 AND bucket_start < ?2")
+        .bind(day, day + DAY_MS),
+      db.$client
+        .prepare(`
+        INSERT INTO query_rollups (tenant_id, granularity, bucket_start, collection_id, mode, queries, cache_hits,
+          degraded, errors, rate_limited, errors_by_code, histogram)
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+          value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 FROM json_each(?1)`)
+        .bind(json),
+      db.$client.prepare("DELETE FROM top_query_rollups WHERE day_start = ?1").bind(day),
+      db.$client.prepare(tops),
+    ]);
+    written += rollups.length;
+    days++;
+  }
+  await db.run(
+    sql`INSERT INTO job_state (name, value) VALUES (${WATERMARK}, ${now})
+        ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)`,
+  );
+  // Raw rows past retention, and only from days already rolled up.
+  const cutoff = Math.min(now - options.retentionMs, start);
+  let deleted = 0;
+  for (;;) {
+    const result = await db.run(
+      sql`DELETE FROM query_log WHERE id IN (SELECT id FROM query_log WHERE created_at < ${cutoff} LIMIT ${DELETE_PAGE})`,
+    );
+    const changes = result.meta.changes ?? 0;
+    deleted += changes;
+    if (changes < DELETE_PAGE) {
+      break;
+    }
+  }
+  return { days, rows: written, deleted };
+}
