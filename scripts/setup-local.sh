@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `npm run setup:local [-- PACKAGE …]`: installs the Debian programs the test suite and the
 # benchmarks use, when they are missing. With no arguments: everything (redis-server for the
-# Upstash limiter tests; wrk and hey for the benchmarks). Needs root or sudo; runs apt-get
+# Upstash limiter tests; chromium for the console's browser test; wrk and hey for the benchmarks).
+# Needs root or sudo; runs apt-get
 # update once, only when something is missing.
 set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  packages=(redis-server wrk hey)
+  packages=(redis-server chromium wrk hey)
 fi
 
 missing=()

@@ -8,8 +8,8 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
-/** Programs the test suite starts itself (test/support/global-setup.ts). */
-const PROGRAMS = ["redis-server"];
+/** Programs the suite starts itself: redis-server (global setup), chromium (the console's browser test). */
+const PROGRAMS = ["redis-server", "chromium"];
 
 const has = (program) => spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
 const missing = PROGRAMS.filter((program) => !has(program));
@@ -42,9 +42,18 @@ const vitest = spawnSync("vitest", ["run", ...args], { stdio: "inherit", cwd: ro
 if (vitest.status !== 0) {
   process.exit(vitest.status ?? 1);
 }
-// A whole run (not a filtered one) ends with the end-to-end check of the WebSocket stream: real
-// `ws` clients in this Node process against the built Worker (the vitest suite runs in workerd).
+// A whole run (not a filtered one) ends with the end-to-end checks that need Node: real `ws`
+// clients on the WebSocket stream, and the console in Chromium, against the built Worker (the vitest
+// suite itself runs in workerd).
 if (args.every((arg) => arg === "--coverage")) {
-  const e2e = spawnSync("node", [path.join(root, "scripts", "e2e-notifications.mjs")], { stdio: "inherit", cwd: root });
-  process.exit(e2e.status ?? 1);
+  const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
+  if (optedOut) {
+    console.warn("npm test: chromium missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the console's browser test skips.");
+  }
+  for (const script of ["e2e-notifications.mjs", ...(optedOut ? [] : ["e2e-console.mjs"])]) {
+    const e2e = spawnSync("node", [path.join(root, "scripts", script)], { stdio: "inherit", cwd: root });
+    if (e2e.status !== 0) {
+      process.exit(e2e.status ?? 1);
+    }
+  }
 }

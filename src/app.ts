@@ -20,6 +20,7 @@ import { deadline } from "./middleware/timeout";
 import { admin } from "./routes/admin";
 import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
+import { consolePage } from "./routes/console";
 import { dashboard } from "./routes/dashboard";
 import { documents } from "./routes/documents";
 import { health } from "./routes/health";
@@ -130,6 +131,7 @@ export function createApp() {
   app.route("/", notifications);
   app.route("/", webhooks);
   app.route("/", dashboard);
+  app.route("/", consolePage);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
