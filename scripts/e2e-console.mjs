@@ -57,7 +57,9 @@ try {
   await page.setViewport({ width: 1280, height: 900 });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    if (message.type() === "error") {
+      problems.push(`console: ${message.text()}`);
+    }
   });
   page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
   await page.goto(`${url}/console`, { waitUntil: "networkidle0" });
