@@ -28,6 +28,14 @@ export function inList(column: SQLiteColumn, values: readonly string[]): SQL {
 }
 
 /**
+ * `(a, b) IN` a list of pairs, bound as one JSON value: how a read names rows by id *and* tenant
+ * (the tenant in the SQL, not only in the caller) for any number of rows.
+ */
+export function inPairs(a: SQLiteColumn, b: SQLiteColumn, pairs: ReadonlyArray<readonly [string, string]>): SQL {
+  return sql`(${a}, ${b}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(pairs)}))`;
+}
+
+/**
  * A drizzle query as a plain D1 statement, so that it can share one `D1Database.batch` (one
  * transaction) with hand-written SQL such as the `json_each` bulk inserts.
  */

@@ -1,7 +1,7 @@
 /** Writing a prepared document: embeddings, vectors and one D1 batch of chunks, FTS rows and `ready`. */
 
-import { and, eq, isNull, sql } from "drizzle-orm";
-import { type Db, inList, toStatement } from "../../adapters/db/client";
+import { and, eq, isNull } from "drizzle-orm";
+import { type Db, inList, inPairs, toStatement } from "../../adapters/db/client";
 import { chunks, collections, type DocumentRow, documents } from "../../adapters/db/schema";
 import { namespaceOf } from "../../adapters/vector/interface";
 import type { Chunk } from "../../lib/chunk";
@@ -139,14 +139,12 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
     mark = now;
   };
   // Each document's earlier chunks, read with its own tenant: (document, tenant) pairs.
-  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => [p.doc.id, p.doc.tenantId]);
+  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => [p.doc.id, p.doc.tenantId] as const);
   const previous = retried.length
     ? await db
         .select({ id: chunks.id, documentId: chunks.documentId })
         .from(chunks)
-        .where(
-          sql`(${chunks.documentId}, ${chunks.tenantId}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(retried)}))`,
-        )
+        .where(inPairs(chunks.documentId, chunks.tenantId, retried))
     : [];
   const byNamespace = new Map<string, Prepared[]>();
   for (const item of group) {

@@ -7,8 +7,8 @@
  * timeout; any 2xx is success, 410 disables the endpoint at once, anything else is retried on the
  * schedule, and an endpoint whose delivery fails the whole schedule is disabled (`webhook.disabled`).
  */
-import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
-import { type Db, inList } from "../../adapters/db/client";
+import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { type Db, inList, inPairs } from "../../adapters/db/client";
 import {
   type SealedSecret,
   type WebhookDeliveryRow,
@@ -410,7 +410,7 @@ export function webhookService(deps: WebhookDeps) {
     /** The webhook queue's consumer: one attempt per message, in order; the next is sent delayed. */
     async handleBatch(batch: MessageBatch<WebhookMessage>): Promise<void> {
       // Two reads for the whole batch: its deliveries (with their tenant), and their endpoints.
-      const pairs = batch.messages.map((m) => [m.body.delivery_id, m.body.tenant_id]);
+      const pairs = batch.messages.map((m) => [m.body.delivery_id, m.body.tenant_id] as const);
       let deliveries: Map<string, WebhookDeliveryRow>;
       let endpoints: Map<string, WebhookRow>;
       try {
@@ -419,20 +419,18 @@ export function webhookService(deps: WebhookDeps) {
             await db
               .select()
               .from(webhookDeliveries)
-              .where(
-                sql`(${webhookDeliveries.id}, ${webhookDeliveries.tenantId}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(pairs)}))`,
-              )
+              .where(inPairs(webhookDeliveries.id, webhookDeliveries.tenantId, pairs))
           ).map((d) => [d.id, d]),
         );
-        const hookPairs = [...new Set([...deliveries.values()].map((d) => JSON.stringify([d.webhookId, d.tenantId])))];
+        const hookPairs = [
+          ...new Map([...deliveries.values()].map((d) => [d.webhookId, [d.webhookId, d.tenantId] as const])).values(),
+        ];
         endpoints = new Map(
           (
             await db
               .select()
               .from(webhooks)
-              .where(
-                sql`(${webhooks.id}, ${webhooks.tenantId}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${`[${hookPairs.join(",")}]`}))`,
-              )
+              .where(inPairs(webhooks.id, webhooks.tenantId, hookPairs))
           ).map((w) => [w.id, w]),
         );
       } catch (error) {
