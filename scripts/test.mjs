@@ -10,9 +10,13 @@ import path from "node:path";
 const root = path.resolve(import.meta.dirname, "..");
 /** Programs the suite starts itself: redis-server (global setup), chromium (the console's browser test). */
 const PROGRAMS = ["redis-server", "chromium"];
+/** Packages that are not programs: the fonts PDF exports need for Korean, Chinese, Japanese, emoji. */
+const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils"];
 
 const has = (program) => spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
-const missing = PROGRAMS.filter((program) => !has(program));
+const installed = (pkg) =>
+  spawnSync("sh", ["-c", `dpkg-query -W -f='\${Status}' ${pkg} 2>/dev/null | grep -q 'ok installed'`]).status === 0;
+const missing = [...PROGRAMS.filter((program) => !has(program)), ...PACKAGES.filter((pkg) => !installed(pkg))];
 
 // The opt-out is ignored in CI (as the global setup ignores it), so CI never skips.
 if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI) {
@@ -35,6 +39,11 @@ if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !proc
   if (setup.status !== 0) {
     process.exit(setup.status ?? 1);
   }
+}
+
+// Miniflare's Browser Rendering launches Debian's chromium (idempotent; see the script).
+if (has("chromium")) {
+  spawnSync("node", [path.join(root, "scripts", "setup-browser.mjs")], { stdio: "inherit", cwd: root });
 }
 
 const args = process.argv.slice(2);

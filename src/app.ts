@@ -23,6 +23,7 @@ import { collections } from "./routes/collections";
 import { consolePage } from "./routes/console";
 import { dashboard } from "./routes/dashboard";
 import { documents } from "./routes/documents";
+import { exportsRoutes } from "./routes/exports";
 import { health } from "./routes/health";
 import { notifications } from "./routes/notifications";
 import { query } from "./routes/query";
@@ -131,6 +132,7 @@ export function createApp() {
   app.route("/", notifications);
   app.route("/", webhooks);
   app.route("/", dashboard);
+  app.route("/", exportsRoutes);
   app.route("/", consolePage);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -5,6 +5,9 @@
  * caches) are kept per configuration object; values derived from configuration are computed once
  * per parsed configuration, not per request.
  */
+
+import { BrowserRenderingPdf } from "./adapters/browser/browser-rendering";
+import type { PdfRenderer } from "./adapters/browser/interface";
 import { CacheApiCache } from "./adapters/cache/cache-api";
 import type { EdgeCache } from "./adapters/cache/interface";
 import { TieredCache, UpstashCache } from "./adapters/cache/upstash";
@@ -35,6 +38,7 @@ import { type Config, getConfig } from "./config";
 import type { NotificationHub } from "./durable-objects/notification-hub";
 import { createLogger, type LogSink } from "./lib/log";
 import { Lru } from "./lib/lru";
+import type { ExportMessage } from "./schemas/exports";
 import type { NotifyMessage } from "./schemas/notifications";
 import type { WebhookMessage } from "./schemas/webhooks";
 import { apiKeyService } from "./services/api-keys";
@@ -42,6 +46,7 @@ import { authService } from "./services/auth";
 import { collectionService } from "./services/collections";
 import { dashboardService } from "./services/dashboard/service";
 import { documentService } from "./services/documents";
+import { exportService } from "./services/exports/service";
 import { healthService } from "./services/health";
 import { ingestService } from "./services/ingest/service";
 import { notificationService } from "./services/notifications/service";
@@ -220,6 +225,9 @@ export interface Adapters {
   /** Webhook deliveries, and the DNS that checks their hosts. */
   webhookQueue: Queue<WebhookMessage>;
   resolver: Resolver;
+  /** PDF exports: the renderer (Browser Rendering) and their queue. */
+  renderer: PdfRenderer;
+  exportQueue: Queue<ExportMessage>;
 }
 
 /** The adapters the configuration chooses (production wiring). */
@@ -238,6 +246,8 @@ function adaptersFor(config: Config, env: Env): Adapters {
     notifyQueue: env.NOTIFY as Queue<NotifyMessage>,
     webhookQueue: env.WEBHOOKS as Queue<WebhookMessage>,
     resolver: resolverFor(config),
+    renderer: new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher),
+    exportQueue: env.EXPORTS as Queue<ExportMessage>,
   };
 }
 
@@ -317,13 +327,26 @@ export function createServices(
     fanOut: webhooks.fanOut,
   });
   const notify = notifications.publish;
+  const query = queryService(answering, settings);
+  const dashboard = dashboardService({ db, hubs: adapters.hubs, queryLogRetentionMs: config.queryLogRetentionMs });
   return {
     config,
     logger,
     ...adapters,
     notifications,
     webhooks,
-    dashboard: dashboardService({ db, hubs: adapters.hubs, queryLogRetentionMs: config.queryLogRetentionMs }),
+    dashboard,
+    exports: exportService({
+      db,
+      blobs: adapters.blobs,
+      queue: adapters.exportQueue,
+      renderer: adapters.renderer,
+      notify,
+      query,
+      dashboard,
+      logger,
+      settings: config.exports,
+    }),
     auth: authService({ db, config }),
     tenants: tenantService({ db, config }),
     apiKeys: apiKeyService({ db, config, notifications }),
@@ -332,7 +355,7 @@ export function createServices(
     documents: documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes }),
     ingest: ingestService({ ...adapters, logger, notify }),
     search: searchService(answering, settings),
-    query: queryService(answering, settings),
+    query,
     health: healthService({ ...adapters, config }),
   };
 }

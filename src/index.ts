@@ -1,5 +1,6 @@
 import { createApp } from "./app";
 import { createServices, type Services } from "./container";
+import type { ExportMessage } from "./schemas/exports";
 import type { NotifyMessage } from "./schemas/notifications";
 import type { IngestMessage } from "./schemas/queue";
 import type { WebhookMessage } from "./schemas/webhooks";
@@ -18,6 +19,10 @@ export default {
       await services.notifications.handleBatch(batch as MessageBatch<NotifyMessage>);
       return;
     }
+    if (batch.queue === "edgerag-exports") {
+      await services.exports.handleBatch(batch as MessageBatch<ExportMessage>);
+      return;
+    }
     if (batch.queue === "edgerag-webhooks") {
       await services.webhooks.handleBatch(batch as MessageBatch<WebhookMessage>);
       return;
@@ -30,6 +35,7 @@ export default {
       sweep: (s: Services) => s.ingest.sweep(),
       "ticket-sweep": (s: Services) => s.notifications.sweepTickets(),
       "webhook-sweep": (s: Services) => s.webhooks.sweep(),
+      "export-sweep": (s: Services) => s.exports.sweep(),
       "query-rollup": (s: Services) =>
         s.dashboard.rollUp().then((result) => s.logger.info("query log rolled up", { ...result })),
       "cache-warming": (s: Services) =>

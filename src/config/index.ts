@@ -137,6 +137,13 @@ export function parseConfig(env: object): Config {
     corsOrigins: f.CORS_ORIGINS,
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
     queryLogRetentionMs: f.QUERY_LOG_RETENTION_DAYS * 86_400_000,
+    exports: {
+      ttlMs: f.EXPORT_TTL_HOURS * 3_600_000,
+      maxPages: f.EXPORT_MAX_PAGES,
+      maxHtmlBytes: f.EXPORT_MAX_HTML_BYTES,
+      renderTimeoutMs: f.EXPORT_RENDER_TIMEOUT_MS,
+      maxAttempts: f.EXPORT_MAX_ATTEMPTS,
+    },
     webhooks: {
       maxPerTenant: f.WEBHOOK_MAX_PER_TENANT,
       timeoutMs: f.WEBHOOK_TIMEOUT_MS,

@@ -130,6 +130,11 @@ export const envSchema = z.object({
   NOTIFY_IDLE_TIMEOUT_S: intFrom(90, 10, 3_600),
   WEBHOOK_MAX_PER_TENANT: intFrom(20, 1, 1_000),
   QUERY_LOG_RETENTION_DAYS: intFrom(30, 2, 400),
+  EXPORT_TTL_HOURS: intFrom(168, 1, 8_760),
+  EXPORT_MAX_PAGES: intFrom(50, 1, 500),
+  EXPORT_MAX_HTML_BYTES: intFrom(5_242_880, 65_536, 52_428_800),
+  EXPORT_RENDER_TIMEOUT_MS: intFrom(30_000, 1_000, 120_000),
+  EXPORT_MAX_ATTEMPTS: intFrom(3, 1, 10),
   WEBHOOK_TIMEOUT_MS: intFrom(15_000, 1_000, 30_000),
   /** Seconds before each attempt (Svix's schedule): 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
   WEBHOOK_RETRY_SCHEDULE_S: z

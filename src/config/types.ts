@@ -107,6 +107,7 @@ export interface Config {
   webhooks: WebhookSettings;
   /** Raw `query_log` rows older than this are deleted once rolled up (the dashboard reads rollups). */
   queryLogRetentionMs: number;
+  exports: { ttlMs: number; maxPages: number; maxHtmlBytes: number; renderTimeoutMs: number; maxAttempts: number };
   problems: ConfigProblem[];
 }
 

@@ -70,3 +70,11 @@ export function htmlToText(html: string): string {
     .filter(Boolean)
     .join("\n\n");
 }
+
+/** Text as HTML: the five characters that could open markup or an attribute, escaped. */
+export function escapeHtml(text: unknown): string {
+  return String(text ?? "").replace(
+    /[&<>"']/g,
+    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch,
+  );
+}

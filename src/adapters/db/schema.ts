@@ -226,6 +226,34 @@ export const webhookDeliveries = sqliteTable(
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 
+/** PDF exports: what to render (`params`), its state, and the file in R2 (`exports/<tenant>/<id>.pdf`). */
+export const exportsTable = sqliteTable(
+  "exports",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id").notNull(),
+    kind: text("kind", { enum: ["query", "dashboard", "document"] }).notNull(),
+    status: text("status", { enum: ["queued", "rendering", "ready", "failed"] }).notNull(),
+    title: text("title").notNull(),
+    params: text("params", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    pages: integer("pages"),
+    bytes: integer("bytes"),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    readyAt: integer("ready_at"),
+    expiresAt: integer("expires_at"),
+  },
+  (t) => [
+    index("exports_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("exports_expires_idx").on(t.expiresAt),
+  ],
+);
+export type ExportRow = typeof exportsTable.$inferSelect;
+
 export type TenantRow = typeof tenants.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TenantSecretRow = typeof tenantSecrets.$inferSelect;

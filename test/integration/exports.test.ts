@@ -1,0 +1,186 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { pageCount } from "../../src/adapters/browser/interface";
+import { escapeHtml } from "../../src/lib/html";
+import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
+
+/**
+ * PDF exports through the real path: route → D1 row → queue → consumer → Browser Rendering
+ * (Miniflare's Chrome, which scripts/setup-browser.mjs points at Debian's chromium) → R2.
+ */
+interface Export {
+  id: string;
+  status: string;
+  pages: number | null;
+  bytes: number | null;
+  error: string | null;
+  expires_at: string | null;
+}
+
+async function readyDoc(tenant: TestTenant, col: string, title: string, text: string): Promise<string> {
+  const doc = await json<{ id: string }>(
+    await call("POST", `/v1/collections/${col}/documents`, {
+      token: tenant.adminKey,
+      body: { title, text, priority: "high" },
+    }),
+  );
+  await expect
+    .poll(
+      async () =>
+        (await json<{ status: string }>(await call("GET", `/v1/documents/${doc.id}`, { token: tenant.adminKey })))
+          .status,
+      {
+        timeout: 10_000,
+      },
+    )
+    .toBe("ready");
+  return doc.id;
+}
+
+async function exportOf(tenant: TestTenant, body: Record<string, unknown>): Promise<Export> {
+  const res = await call("POST", "/v1/exports", { token: tenant.adminKey, body });
+  expect(res.status).toBe(202);
+  const created = await json<Export>(res);
+  expect(created.status).toBe("queued");
+  await expect
+    .poll(
+      async () =>
+        (await json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }))).status,
+      {
+        timeout: 30_000,
+        interval: 200,
+      },
+    )
+    .toMatch(/ready|failed/);
+  return json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }));
+}
+
+const pdfOf = async (tenant: TestTenant, id: string) => {
+  const res = await call("GET", `/v1/exports/${id}/file`, { token: tenant.adminKey });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("application/pdf");
+  expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="/);
+  return new Uint8Array(await res.arrayBuffer());
+};
+
+describe("PDF exports", () => {
+  it("renders an answer with its sources, the dashboard and a document as real PDFs", { timeout: 90_000 }, async () => {
+    const tenant = await newTenant("Exporters");
+    const col = await newCollection(tenant);
+    const docId = await readyDoc(
+      tenant,
+      col,
+      "Leave policy",
+      "Employees receive twenty five days of paid vacation every year.",
+    );
+
+    const answer = await exportOf(tenant, {
+      kind: "query",
+      query: "How many vacation days?",
+      collection_ids: [col],
+      mode: "fast",
+    });
+    expect(answer.error).toBeNull();
+    expect(answer).toMatchObject({ status: "ready", pages: 1 });
+    const pdf = await pdfOf(tenant, answer.id);
+    expect(new TextDecoder().decode(pdf.slice(0, 5))).toBe("%PDF-");
+    expect(pageCount(pdf)).toBe(1);
+    expect(answer.bytes).toBe(pdf.byteLength);
+    expect(Date.parse(answer.expires_at ?? "")).toBeGreaterThan(Date.now());
+
+    const now = Date.now();
+    const dashboard = await exportOf(tenant, {
+      kind: "dashboard",
+      from: new Date(now - 7 * 86_400_000).toISOString(),
+      to: new Date(now).toISOString(),
+    });
+    expect(dashboard.status).toBe("ready");
+    expect(new TextDecoder().decode((await pdfOf(tenant, dashboard.id)).slice(0, 5))).toBe("%PDF-");
+
+    const document = await exportOf(tenant, { kind: "document", document_id: docId, title: "Handbook export" });
+    expect(document.status).toBe("ready");
+
+    const list = await json<{ items: Export[] }>(await call("GET", "/v1/exports", { token: tenant.adminKey }));
+    expect(list.items.map((e) => e.id)).toEqual([document.id, dashboard.id, answer.id]);
+    expect((await call("DELETE", `/v1/exports/${document.id}`, { token: tenant.adminKey })).status).toBe(204);
+    await expectProblem(await call("GET", `/v1/exports/${document.id}`, { token: tenant.adminKey }), 404, "not_found");
+  });
+
+  it("answers 409 until ready and 410 once expired; other tenants and narrower keys get 404/403", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const docId = await readyDoc(tenant, col, "Doc", "Some text worth exporting.");
+    const res = await call("POST", "/v1/exports", {
+      token: tenant.adminKey,
+      body: { kind: "document", document_id: docId },
+    });
+    const created = await json<Export>(res);
+    const early = await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey });
+    if (early.status !== 200) {
+      await expectProblem(early, 409, "conflict");
+    }
+    const other = await newTenant("Other");
+    await expectProblem(await call("GET", `/v1/exports/${created.id}`, { token: other.adminKey }), 404, "not_found");
+    await expectProblem(
+      await call("POST", "/v1/exports", { token: other.adminKey, body: { kind: "document", document_id: docId } }),
+      404,
+      "not_found",
+    );
+    const narrow = await newKey(tenant, { name: "narrow", scopes: ["admin"], collection_ids: [col] });
+    await expectProblem(await call("GET", "/v1/exports", { token: narrow.key }), 403, "forbidden");
+    await expect
+      .poll(
+        async () =>
+          (await json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }))).status,
+        {
+          timeout: 30_000,
+          interval: 200,
+        },
+      )
+      .toBe("ready");
+    await env.DB.prepare("UPDATE exports SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, created.id)
+      .run();
+    await expectProblem(await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey }), 410, "gone");
+  });
+
+  it("refuses what cannot be exported with 422 or 404, before queueing", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const bad = [
+      { kind: "query", collection_ids: [col] },
+      { kind: "query", query: "x", collection_ids: [col], query_log_id: "qry_abc" },
+      { kind: "query", query: "   ", collection_ids: [col] },
+      { kind: "dashboard", from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" },
+      { kind: "dashboard", from: "2026-01-01T00:00:00Z", to: "2026-12-01T00:00:00Z" },
+      { kind: "pdf" },
+      { kind: "document", document_id: "../x" },
+    ];
+    for (const body of bad) {
+      await expectProblem(
+        await call("POST", "/v1/exports", { token: tenant.adminKey, body }),
+        422,
+        "validation_failed",
+      );
+    }
+    await expectProblem(
+      await call("POST", "/v1/exports", {
+        token: tenant.adminKey,
+        body: { kind: "document", document_id: "doc_nope" },
+      }),
+      404,
+      "not_found",
+    );
+    await expectProblem(
+      await call("POST", "/v1/exports", { token: tenant.adminKey, body: { kind: "query", query_log_id: "qry_nope" } }),
+      404,
+      "not_found",
+    );
+  });
+
+  it("escapes every user string in the report", () => {
+    expect(escapeHtml(`<img src=x onerror="alert(1)">&'`)).toBe(
+      "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;",
+    );
+  });
+});
