@@ -4,9 +4,18 @@ import { raceTimeout } from "../../lib/async";
 import { escapeHtml } from "../../lib/html";
 import { type PdfRenderer, pageCount, type Rendered, type RenderOptions } from "./interface";
 
+/** The renderer's own CSP, first in the document whatever the HTML says: only inline styles and data:. */
+const CSP_META = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; font-src data:; style-src 'unsafe-inline'">`;
+
+export function lockedDown(html: string): string {
+  const doctype = /^\s*<!doctype[^>]*>/i.exec(html)?.[0] ?? "";
+  return `${doctype || "<!doctype html>"}${CSP_META}${html.slice(doctype.length)}`;
+}
+
 /**
  * Cloudflare Browser Rendering (`env.BROWSER`; locally, Miniflare's Chrome). Locked down: the page
- * runs without JavaScript, every request that is not `data:` is aborted before it leaves, the
+ * runs without JavaScript and offline, under a CSP of its own placed before anything in the HTML,
+ * and every request that is not `data:` is aborted before it leaves; the
  * content comes in with `setContent` (never `goto`), rendering is bounded in time and pages, and
  * the browser is closed in `finally`. Sessions are launched with `keep_alive` and reused when one
  * is free, so most exports skip the launch.
@@ -30,6 +39,8 @@ export class BrowserRenderingPdf implements PdfRenderer {
       const page = await browser.newPage();
       try {
         await page.setJavaScriptEnabled(false);
+        // No network at all (interception misses speculative loads such as <link rel=prefetch>).
+        await page.setOfflineMode(true);
         await page.setRequestInterception(true);
         page.on("request", (request) => {
           if (request.url().startsWith("data:")) {
@@ -40,15 +51,24 @@ export class BrowserRenderingPdf implements PdfRenderer {
         });
         const pdf = await raceTimeout(
           (async () => {
-            await page.setContent(html, { waitUntil: "load", timeout: options.timeoutMs });
-            return page.pdf({
-              format: "A4",
-              printBackground: true,
-              margin: { top: "18mm", bottom: "18mm", left: "14mm", right: "14mm" },
-              displayHeaderFooter: true,
-              headerTemplate: `<div style="font-size:8px;width:100%;padding:0 14mm;color:#666">${escapeHtml(options.title)}</div>`,
-              footerTemplate: `<div style="font-size:8px;width:100%;padding:0 14mm;color:#666;display:flex;justify-content:space-between"><span>${escapeHtml(options.footer)}</span><span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span></div>`,
-              timeout: options.timeoutMs,
+            await page.setContent(lockedDown(html), { waitUntil: "load", timeout: options.timeoutMs });
+            const print = () =>
+              page.pdf({
+                format: "A4",
+                printBackground: true,
+                margin: { top: "18mm", bottom: "18mm", left: "14mm", right: "14mm" },
+                displayHeaderFooter: true,
+                headerTemplate: `<div style="font-size:8px;width:100%;padding:0 14mm;color:#666">${escapeHtml(options.title)}</div>`,
+                footerTemplate: `<div style="font-size:8px;width:100%;padding:0 14mm;color:#666;display:flex;justify-content:space-between"><span>${escapeHtml(options.footer)}</span><span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span></div>`,
+                timeout: options.timeoutMs,
+              });
+            // Chrome's printToPDF now and then answers "Printing failed" for a page it prints
+            // fine a moment later (seen with blocked embeds): one more try before failing.
+            return print().catch((error: unknown) => {
+              if (!/Printing failed/.test(String((error as Error).message))) {
+                throw error;
+              }
+              return print();
             });
           })(),
           options.timeoutMs,

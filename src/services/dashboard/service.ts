@@ -1,7 +1,7 @@
 /**
  * The tenant's dashboard, computed from what the service did: the query rollups of the period
- * (one read), the documents table (two grouped reads), the daily top queries (one read) and the
- * hub's event count. A fixed number of queries whatever the period or the log's size; every one
+ * (one read), the documents table (two grouped reads), the daily top queries (one read), the
+ * exports of the period (one count) and the hub's event count. A fixed number of queries whatever the period or the log's size; every one
  * takes the tenant id in its SQL. The PDF export renders the same `get`.
  */
 import { and, eq, gte, lt, sql } from "drizzle-orm";
@@ -48,7 +48,7 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
       const collection = input.collection_id ?? "*";
       const inCollection = input.collection_id ? sql`AND collection_id = ${input.collection_id}` : sql``;
 
-      const [rollups, documents, ingested, tops, notifications] = await Promise.all([
+      const [rollups, documents, ingested, tops, notifications, exported] = await Promise.all([
         db
           .select()
           .from(queryRollups)
@@ -74,6 +74,8 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
           WHERE tenant_id = ${tenantId} AND day_start >= ${Math.floor(from / DAY_MS) * DAY_MS} AND day_start < ${to}
           GROUP BY query_hash ORDER BY count DESC, last_at DESC LIMIT 10`),
         deps.hubs.count(tenantId, from, to),
+        db.get<{ n: number }>(sql`
+          SELECT COUNT(*) AS n FROM exports WHERE tenant_id = ${tenantId} AND created_at >= ${from} AND created_at < ${to}`),
       ]);
 
       const totals = {
@@ -156,8 +158,7 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
           storage_bytes: documents.reduce((sum, d) => sum + (d.bytes ?? 0), 0),
           ingested_documents: ingestedDocuments,
           ingest_failures: ingestFailures,
-          // PDF exports land with the next capability; until then there are none to count.
-          exports: 0,
+          exports: exported?.n ?? 0,
           notifications,
         },
         latency_ms: {

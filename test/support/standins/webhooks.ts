@@ -22,12 +22,14 @@ async function bodyOf(req: IncomingMessage): Promise<string> {
 
 export async function startCanary() {
   let hits = 0;
+  const paths: string[] = [];
   const server = createServer((req, res) => {
     if (req.url === "/_hits") {
-      sendJson(res, 200, { hits });
+      sendJson(res, 200, { hits, paths });
       return;
     }
     hits++;
+    paths.push(req.url ?? "");
     res.writeHead(200).end("canary");
   });
   return listen(server);
