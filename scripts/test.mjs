@@ -52,14 +52,14 @@ if (vitest.status !== 0) {
   process.exit(vitest.status ?? 1);
 }
 // A whole run (not a filtered one) ends with the end-to-end checks that need Node: real `ws`
-// clients on the WebSocket stream, and the console in Chromium, against the built Worker (the vitest
-// suite itself runs in workerd).
+// clients on the WebSocket stream, the console in Chromium, and a Korean PDF export read back with
+// poppler, against the built Worker (the vitest suite itself runs in workerd).
 if (args.every((arg) => arg === "--coverage")) {
   const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
   if (optedOut) {
     console.warn("npm test: chromium missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the console's browser test skips.");
   }
-  for (const script of ["e2e-notifications.mjs", ...(optedOut ? [] : ["e2e-console.mjs"])]) {
+  for (const script of ["e2e-notifications.mjs", ...(optedOut ? [] : ["e2e-console.mjs", "e2e-exports.mjs"])]) {
     const e2e = spawnSync("node", [path.join(root, "scripts", script)], { stdio: "inherit", cwd: root });
     if (e2e.status !== 0) {
       process.exit(e2e.status ?? 1);

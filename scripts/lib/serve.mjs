@@ -55,11 +55,14 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
             NOTIFICATION_HUB: { className: "NotificationHub", useSQLite: true },
           },
           r2Buckets: ["BLOBS"],
+          // Browser Rendering with Miniflare's local Chrome (Debian's chromium: scripts/setup-browser.mjs).
+          browserRendering: { binding: "BROWSER" },
           queueProducers: {
             INGEST_HIGH: "edgerag-ingest-high",
             INGEST: "edgerag-ingest",
             NOTIFY: "edgerag-notify",
             WEBHOOKS: "edgerag-webhooks",
+            EXPORTS: "edgerag-exports",
           },
           queueConsumers: {
             "edgerag-ingest-high": {
@@ -76,6 +79,7 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
             },
             "edgerag-ingest-dlq": { maxBatchSize: 10, maxBatchTimeout: 1 },
             "edgerag-notify": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100 },
+            "edgerag-exports": { maxBatchSize: 1, maxBatchTimeout: 1, maxConcurrency: 2, maxRetries: 5 },
             "edgerag-webhooks": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 10 },
           },
           bindings: {
