@@ -1,8 +1,13 @@
+import { createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { pageCount } from "../../src/adapters/browser/interface";
+import { describe, expect, it, vi } from "vitest";
+import { launchError, lockedDown } from "../../src/adapters/browser/browser-rendering";
+import { type PdfRenderer, pageCount } from "../../src/adapters/browser/interface";
 import { escapeHtml } from "../../src/lib/html";
+import type { ExportMessage } from "../../src/schemas/exports";
+import type { KeyPrincipal } from "../../src/services/principal";
 import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
+import { servicesFor } from "../support/services";
 
 /**
  * PDF exports through the real path: route → D1 row → queue → consumer → Browser Rendering
@@ -16,6 +21,15 @@ interface Export {
   error: string | null;
   expires_at: string | null;
 }
+
+const tenantPrincipal = (t: TestTenant): KeyPrincipal => ({
+  kind: "key",
+  tenantId: t.id,
+  keyId: t.adminKeyId,
+  scopes: ["admin"],
+  collectionIds: null,
+  rateTier: "standard",
+});
 
 async function readyDoc(tenant: TestTenant, col: string, title: string, text: string): Promise<string> {
   const doc = await json<{ id: string }>(
@@ -142,6 +156,12 @@ describe("PDF exports", () => {
       .bind(Date.now() - 1, created.id)
       .run();
     await expectProblem(await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey }), 410, "gone");
+    // The sweep deletes the expired file from R2; the row stays and keeps answering 410.
+    const key = `exports/${tenant.id}/${created.id}.pdf`;
+    expect(await env.BLOBS.head(key)).not.toBeNull();
+    expect(await servicesFor().exports.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await env.BLOBS.head(key)).toBeNull();
+    await expectProblem(await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey }), 410, "gone");
   });
 
   it("refuses what cannot be exported with 422 or 404, before queueing", async () => {
@@ -175,6 +195,48 @@ describe("PDF exports", () => {
       await call("POST", "/v1/exports", { token: tenant.adminKey, body: { kind: "query", query_log_id: "qry_nope" } }),
       404,
       "not_found",
+    );
+  });
+
+  it("waits out the browser limit: a 429 becomes rate_limited with the wait it names, else 30 s", async () => {
+    const refused = (body: string) =>
+      launchError(new Error(`Unable to create new browser: code: 429: message: ${body}`));
+    expect(refused("Too many browsers; retry after 12 seconds")).toMatchObject({
+      code: "rate_limited",
+      headers: { "Retry-After": "12" },
+    });
+    expect(refused("Rate limit exceeded").headers).toEqual({ "Retry-After": "30" });
+    expect(launchError(new Error("Unable to create new browser: code: 500: message: boom")).code).toBe(
+      "upstream_unavailable",
+    );
+    // Through the consumer: the message is retried after that wait, and the attempt is not spent.
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const docId = await readyDoc(tenant, col, "Doc", "Text to export later.");
+    const limited: PdfRenderer = {
+      name: "limited",
+      render: async () => {
+        throw refused("retry after 7 seconds");
+      },
+    };
+    const services = servicesFor({}, undefined, { renderer: limited, exportQueue: { send: async () => {} } as never });
+    const created = await services.exports.create(tenantPrincipal(tenant), { kind: "document", document_id: docId });
+    const batch = createMessageBatch<ExportMessage>("edgerag-exports", [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { export_id: created.id, tenant_id: tenant.id } },
+    ]);
+    const retry = vi.spyOn(batch.messages[0] as Message<ExportMessage>, "retry");
+    await services.exports.handleBatch(batch);
+    expect(retry).toHaveBeenCalledWith({ delaySeconds: 7 });
+    const row = await env.DB.prepare("SELECT status, attempts FROM exports WHERE id = ?").bind(created.id).first();
+    expect(row).toEqual({ status: "queued", attempts: 0 });
+  });
+
+  it("puts the renderer's CSP before anything in the HTML", () => {
+    expect(lockedDown("<!DOCTYPE html><html><head><link rel=prefetch href=x>")).toMatch(
+      /^<!DOCTYPE html><meta http-equiv="Content-Security-Policy" content="default-src 'none';[^>]*><html>/,
+    );
+    expect(lockedDown("<p>no doctype</p>")).toMatch(
+      /^<!doctype html><meta http-equiv="Content-Security-Policy"[^>]*><p>/,
     );
   });
 

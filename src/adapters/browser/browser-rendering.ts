@@ -12,6 +12,30 @@ export function lockedDown(html: string): string {
   return `${doctype || "<!doctype html>"}${CSP_META}${html.slice(doctype.length)}`;
 }
 
+/** Seconds to wait after the binding refused a browser, when it does not say. */
+export const DEFAULT_RETRY_AFTER_S = 30;
+
+/**
+ * A refused launch as an AppError. `@cloudflare/puppeteer` turns the binding's answer into
+ * `Unable to create new browser: code: <status>: message: <body>` and drops its headers, so a
+ * 429's wait is read from the body when it names one ("… retry after 12 s"), else 30 s; it goes
+ * out as `Retry-After`, which the export consumer uses as the queue delay.
+ */
+export function launchError(error: unknown): AppError {
+  const message = String((error as Error)?.message ?? error);
+  const status = Number(/code: (\d{3})/.exec(message)?.[1] ?? 0);
+  if (status === 429 || /rate limit|too many/i.test(message)) {
+    const seconds = Number(
+      /(?:retry[- ]after|retry in|wait)\D{0,10}(\d{1,5})/i.exec(message)?.[1] ?? DEFAULT_RETRY_AFTER_S,
+    );
+    return new AppError("rate_limited", "The PDF renderer's browser limit is reached; the export waits in the queue.", {
+      cause: error,
+      headers: { "Retry-After": String(seconds) },
+    });
+  }
+  return new AppError("upstream_unavailable", "The PDF renderer is unavailable.", { cause: error });
+}
+
 /**
  * Cloudflare Browser Rendering (`env.BROWSER`; locally, Miniflare's Chrome). Locked down: the page
  * runs without JavaScript and offline, under a CSP of its own placed before anything in the HTML,
@@ -30,10 +54,7 @@ export class BrowserRenderingPdf implements PdfRenderer {
     try {
       browser = await this.session();
     } catch (error) {
-      const limited = /429|rate limit/i.test(String((error as Error).message));
-      throw new AppError(limited ? "rate_limited" : "upstream_unavailable", "The PDF renderer is unavailable.", {
-        cause: error,
-      });
+      throw launchError(error);
     }
     try {
       const page = await browser.newPage();

@@ -298,17 +298,21 @@ export function exportService(deps: ExportDeps) {
           const permanent =
             appError !== undefined &&
             ["payload_too_large", "forbidden", "not_found", "validation_failed"].includes(appError.code);
-          if (permanent || row.attempts + 1 >= settings.maxAttempts) {
+          // Waiting for a free browser is not a failed attempt: it does not count.
+          const waiting = appError?.code === "rate_limited";
+          if (permanent || (!waiting && row.attempts + 1 >= settings.maxAttempts)) {
             await fail(row, appError?.message ?? "the report could not be rendered");
             message.ack();
           } else {
             deps.logger.warn("export failed; retrying", { export_id: id, error });
             await db
               .update(exportsTable)
-              .set({ status: "queued" })
+              .set({ status: "queued", attempts: waiting ? row.attempts : row.attempts + 1 })
               .where(and(eq(exportsTable.id, id), eq(exportsTable.tenantId, tenantId)))
               .run();
-            message.retry({ delaySeconds: appError?.code === "rate_limited" ? 30 : 10 * (row.attempts + 1) });
+            // The renderer's Retry-After when the browser limit was hit; else a growing wait.
+            const retryAfter = Number(appError?.headers["Retry-After"] ?? Number.NaN);
+            message.retry({ delaySeconds: Number.isFinite(retryAfter) ? retryAfter : 10 * (row.attempts + 1) });
           }
         }
       }
