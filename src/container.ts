@@ -246,7 +246,7 @@ function adaptersFor(config: Config, env: Env): Adapters {
     notifyQueue: env.NOTIFY as Queue<NotifyMessage>,
     webhookQueue: env.WEBHOOKS as Queue<WebhookMessage>,
     resolver: resolverFor(config),
-    renderer: new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher),
+    renderer: new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher, config.exports.keepAliveMs),
     exportQueue: env.EXPORTS as Queue<ExportMessage>,
   };
 }

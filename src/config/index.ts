@@ -143,6 +143,7 @@ export function parseConfig(env: object): Config {
       maxHtmlBytes: f.EXPORT_MAX_HTML_BYTES,
       renderTimeoutMs: f.EXPORT_RENDER_TIMEOUT_MS,
       maxAttempts: f.EXPORT_MAX_ATTEMPTS,
+      keepAliveMs: f.EXPORT_BROWSER_KEEP_ALIVE_S * 1_000,
     },
     webhooks: {
       maxPerTenant: f.WEBHOOK_MAX_PER_TENANT,

@@ -135,6 +135,7 @@ export const envSchema = z.object({
   EXPORT_MAX_HTML_BYTES: intFrom(5_242_880, 65_536, 52_428_800),
   EXPORT_RENDER_TIMEOUT_MS: intFrom(30_000, 1_000, 120_000),
   EXPORT_MAX_ATTEMPTS: intFrom(3, 1, 10),
+  EXPORT_BROWSER_KEEP_ALIVE_S: intFrom(60, 0, 600),
   WEBHOOK_TIMEOUT_MS: intFrom(15_000, 1_000, 30_000),
   /** Seconds before each attempt (Svix's schedule): 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
   WEBHOOK_RETRY_SCHEDULE_S: z

@@ -107,7 +107,15 @@ export interface Config {
   webhooks: WebhookSettings;
   /** Raw `query_log` rows older than this are deleted once rolled up (the dashboard reads rollups). */
   queryLogRetentionMs: number;
-  exports: { ttlMs: number; maxPages: number; maxHtmlBytes: number; renderTimeoutMs: number; maxAttempts: number };
+  exports: {
+    ttlMs: number;
+    maxPages: number;
+    maxHtmlBytes: number;
+    renderTimeoutMs: number;
+    maxAttempts: number;
+    /** Browser sessions are kept this long for the next export; 0: closed after each one. */
+    keepAliveMs: number;
+  };
   problems: ConfigProblem[];
 }
 

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import puppeteer from "@cloudflare/puppeteer";
+import { describe, expect, it, vi } from "vitest";
 import { BrowserRenderingPdf } from "../../src/adapters/browser/browser-rendering";
 
 /**
@@ -65,6 +66,47 @@ describe("the PDF renderer's lock-down", () => {
     await new Promise((r) => setTimeout(r, 500));
     const after = (await (await fetch(`${canary}/_hits`)).json()) as { hits: number; paths: string[] };
     expect({ hits: after.hits - before, paths: after.paths.slice(-5) }).toEqual({ hits: 0, paths: expect.any(Array) });
+  });
+
+  it("closes the browser in finally when sessions are not kept alive, and only releases it otherwise", {
+    timeout: 60_000,
+  }, async () => {
+    const calls: string[] = [];
+    const launch = puppeteer.launch.bind(puppeteer);
+    const spy = vi.spyOn(puppeteer, "launch").mockImplementation(async (...args) => {
+      const browser = await launch(...args);
+      const close = browser.close.bind(browser);
+      const disconnect = browser.disconnect.bind(browser);
+      browser.close = async () => {
+        calls.push("close");
+        return close();
+      };
+      browser.disconnect = async () => {
+        calls.push("disconnect");
+        return disconnect();
+      };
+      return browser;
+    });
+    try {
+      const options = { title: "t", footer: "f", timeoutMs: 20_000, maxPages: 5 };
+      const closes = () => calls.filter((c) => c === "close").length;
+      await new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher, 0).render("<p>once</p>", options);
+      expect(closes()).toBe(1);
+      // Even when rendering fails, the browser is closed.
+      await expect(
+        new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher, 0).render(
+          `<div>${"<p style='page-break-after:always'>p</p>".repeat(4)}</div>`,
+          { ...options, maxPages: 1 },
+        ),
+      ).rejects.toMatchObject({ code: "payload_too_large" });
+      expect(closes()).toBe(2);
+      // Kept alive: released for the next export, never closed.
+      calls.length = 0;
+      await new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher, 60_000).render("<p>kept</p>", options);
+      expect(calls).not.toContain("close");
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("refuses a report over the page cap", { timeout: 60_000 }, async () => {

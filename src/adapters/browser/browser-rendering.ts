@@ -41,13 +41,17 @@ export function launchError(error: unknown): AppError {
  * runs without JavaScript and offline, under a CSP of its own placed before anything in the HTML,
  * and every request that is not `data:` is aborted before it leaves; the
  * content comes in with `setContent` (never `goto`), rendering is bounded in time and pages, and
- * the browser is closed in `finally`. Sessions are launched with `keep_alive` and reused when one
- * is free, so most exports skip the launch.
+ * the page is closed in `finally`. With `keepAliveMs` > 0 (EXPORT_BROWSER_KEEP_ALIVE_S) sessions
+ * are launched with `keep_alive` and reused when one is free, so most exports skip the launch, and
+ * `finally` releases the browser for the next export; with 0, `finally` closes the browser.
  */
 export class BrowserRenderingPdf implements PdfRenderer {
   readonly name = "browser-rendering";
 
-  constructor(private readonly binding: Fetcher) {}
+  constructor(
+    private readonly binding: Fetcher,
+    private readonly keepAliveMs = 60_000,
+  ) {}
 
   async render(html: string, options: RenderOptions): Promise<Rendered> {
     let browser: Awaited<ReturnType<typeof puppeteer.launch>>;
@@ -107,13 +111,20 @@ export class BrowserRenderingPdf implements PdfRenderer {
         await page.close().catch(() => undefined);
       }
     } finally {
-      // Back to the pool for the next export (the session stays alive for keep_alive).
-      await browser.disconnect().catch(() => undefined);
+      if (this.keepAliveMs > 0) {
+        // Back to the pool for the next export (the session stays alive for keep_alive).
+        await browser.disconnect().catch(() => undefined);
+      } else {
+        await browser.close().catch(() => undefined);
+      }
     }
   }
 
   /** A free kept-alive session if there is one, else a new one. */
   private async session() {
+    if (this.keepAliveMs <= 0) {
+      return puppeteer.launch(this.binding);
+    }
     const sessions = await puppeteer.sessions(this.binding).catch(() => []);
     const free = sessions.find((s) => !s.connectionId);
     if (free) {
@@ -123,6 +134,6 @@ export class BrowserRenderingPdf implements PdfRenderer {
         // Taken meanwhile, or gone: launch instead.
       }
     }
-    return puppeteer.launch(this.binding, { keep_alive: 60_000 });
+    return puppeteer.launch(this.binding, { keep_alive: this.keepAliveMs });
   }
 }
