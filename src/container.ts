@@ -288,7 +288,8 @@ export function createServices(
   overrides: Overrides = {},
 ) {
   const config = getConfig(env);
-  const { logSink, queryEmbeddings: embeddingsL1 = queryEmbeddings, answers: _, ...replaced } = overrides;
+  // Everything but the log sink and the L1 caches replaces an adapter (`answers` is read below).
+  const { logSink, queryEmbeddings: embeddingsL1 = queryEmbeddings, answers: _answers, ...replaced } = overrides;
   const logger = createLogger(config.logLevel, fields, logSink);
   const adapters: Adapters = { ...adaptersFor(config, env), ...replaced };
   const { db } = adapters;
