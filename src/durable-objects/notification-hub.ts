@@ -239,7 +239,11 @@ export class NotificationHub extends DurableObject<Env> {
         closeQuietly(ws, CLOSE.idle, "idle: send a ping at least every 30 s");
       }
     }
-    await this.ensureAlarm(true);
+    // Back while there is work: sockets to watch, or events to prune one day.
+    const stored = this.ctx.storage.sql.exec("SELECT 1 FROM events LIMIT 1").toArray().length > 0;
+    if (stored || this.ctx.getWebSockets().length > 0) {
+      await this.ensureAlarm(true);
+    }
   }
 
   /** Sends every stored event after `after`, in order; from before the retained range, `reset` first. */
@@ -297,13 +301,12 @@ export class NotificationHub extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<{ value: number }>("SELECT value FROM state WHERE name = ?", name).one().value;
   }
 
-  /** An alarm soon enough for the idle check (sockets open) or the next prune (events stored). */
+  /**
+   * An alarm soon enough for the idle check (sockets open) or the next prune. Called where there
+   * is work (a publish, a connect, an alarm that found some), so it only reads the alarm's time.
+   */
   private async ensureAlarm(replace = false): Promise<void> {
     const sockets = this.ctx.getWebSockets().length;
-    const events = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n;
-    if (sockets === 0 && events === 0) {
-      return;
-    }
     const due = Date.now() + (sockets > 0 ? Math.min(this.settings.idleTimeoutMs, PRUNE_EVERY_MS) : PRUNE_EVERY_MS);
     const current = await this.ctx.storage.getAlarm();
     if (replace || current === null || current > due) {

@@ -51,21 +51,15 @@ async function readyDoc(tenant: TestTenant, col: string, title: string, text: st
   return doc.id;
 }
 
+const statusOf = async (tenant: TestTenant, id: string) =>
+  (await json<Export>(await call("GET", `/v1/exports/${id}`, { token: tenant.adminKey }))).status;
+
 async function exportOf(tenant: TestTenant, body: Record<string, unknown>): Promise<Export> {
   const res = await call("POST", "/v1/exports", { token: tenant.adminKey, body });
   expect(res.status).toBe(202);
   const created = await json<Export>(res);
   expect(created.status).toBe("queued");
-  await expect
-    .poll(
-      async () =>
-        (await json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }))).status,
-      {
-        timeout: 30_000,
-        interval: 200,
-      },
-    )
-    .toMatch(/ready|failed/);
+  await expect.poll(() => statusOf(tenant, created.id), { timeout: 30_000, interval: 200 }).toMatch(/ready|failed/);
   return json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }));
 }
 
@@ -142,16 +136,7 @@ describe("PDF exports", () => {
     );
     const narrow = await newKey(tenant, { name: "narrow", scopes: ["admin"], collection_ids: [col] });
     await expectProblem(await call("GET", "/v1/exports", { token: narrow.key }), 403, "forbidden");
-    await expect
-      .poll(
-        async () =>
-          (await json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }))).status,
-        {
-          timeout: 30_000,
-          interval: 200,
-        },
-      )
-      .toBe("ready");
+    await expect.poll(() => statusOf(tenant, created.id), { timeout: 30_000, interval: 200 }).toBe("ready");
     await env.DB.prepare("UPDATE exports SET expires_at = ? WHERE id = ?")
       .bind(Date.now() - 1, created.id)
       .run();

@@ -81,16 +81,18 @@ export function exportService(deps: ExportDeps) {
 
   /** The report's HTML for a row, as the key that asked for it may see it. */
   const reportOf = async (row: ExportRow): Promise<string> => {
-    const key = await db
-      .select()
-      .from(apiKeys)
-      .where(and(eq(apiKeys.id, row.keyId), eq(apiKeys.tenantId, row.tenantId)))
-      .get();
+    const [key, tenant] = await Promise.all([
+      db
+        .select()
+        .from(apiKeys)
+        .where(and(eq(apiKeys.id, row.keyId), eq(apiKeys.tenantId, row.tenantId)))
+        .get(),
+      db.select({ name: tenants.name }).from(tenants).where(eq(tenants.id, row.tenantId)).get(),
+    ]);
     if (!key) {
       throw new AppError("forbidden", "The API key that asked for this export was revoked.");
     }
     const principal = keyPrincipal(key);
-    const tenant = await db.select({ name: tenants.name }).from(tenants).where(eq(tenants.id, row.tenantId)).get();
     const locale = typeof row.params.locale === "string" ? row.params.locale : "en";
     const meta: ReportMeta = {
       title: row.title,
