@@ -44,6 +44,11 @@ export default defineConfig(async () => {
             LOG_LEVEL: "warn",
             TEST_WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
             TEST_CANARY_URL: inject<string>("canaryUrl"),
+            TEST_OTLP_URL: inject<string>("otlpUrl"),
+            // Tracing on, to the OTLP stand-in: only traces a test starts sampled are recorded.
+            OTEL_EXPORTER_OTLP_ENDPOINT: inject<string>("otlpUrl"),
+            OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otlp-test-key",
+            TRACE_SAMPLE_RATIO: "0",
             // Webhooks: DNS from the DoH stand-in; the receiver on loopback; a short schedule.
             WEBHOOK_DNS_RESOLVER: inject<string>("dohUrl"),
             WEBHOOK_ALLOW_LOOPBACK: "true",

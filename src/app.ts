@@ -16,6 +16,7 @@ import { refusedQueryLog } from "./middleware/query-log";
 import { rateLimit } from "./middleware/rate-limit";
 import { requestId } from "./middleware/request-id";
 import { services } from "./middleware/services";
+import { telemetry } from "./middleware/telemetry";
 import { deadline } from "./middleware/timeout";
 import { admin } from "./routes/admin";
 import { apiKeys } from "./routes/api-keys";
@@ -77,6 +78,7 @@ export function createApp() {
     },
   });
 
+  app.use("*", telemetry());
   app.use("*", requestId());
   app.use("*", services());
   app.use("*", accessLog());

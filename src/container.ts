@@ -22,6 +22,7 @@ import { ExtractiveGenerator } from "./adapters/generate/extractive";
 import type { Generator } from "./adapters/generate/interface";
 import { OpenAiGenerator } from "./adapters/generate/openai";
 import { WorkersAiGenerator } from "./adapters/generate/workers-ai";
+import { instrument, instrumentD1, instrumentQueue } from "./adapters/instrument";
 import { DurableObjectHubs } from "./adapters/notify/durable-object";
 import type { NotificationHubs } from "./adapters/notify/interface";
 import { DurableObjectRateLimiter } from "./adapters/rate-limit/durable-object";
@@ -93,7 +94,7 @@ function providerKey(
     }
     let own = tenantKeys.get(tenantId);
     if (own === undefined) {
-      own = (await revealSecret(createDb(env.DB), config, tenantId, apiKeySecret)) ?? null;
+      own = (await revealSecret(createDb(instrumentD1(env.DB)), config, tenantId, apiKeySecret)) ?? null;
       tenantKeys.set(tenantId, own, TENANT_KEY_TTL_MS);
     }
     return own ?? apiKey;
@@ -230,24 +231,33 @@ export interface Adapters {
   exportQueue: Queue<ExportMessage>;
 }
 
-/** The adapters the configuration chooses (production wiring). */
+/**
+ * The adapters the configuration chooses (production wiring), each observed: a dependency tally
+ * and, when the invocation is traced, a span per call (adapters/instrument.ts).
+ */
 function adaptersFor(config: Config, env: Env): Adapters {
   return {
-    db: createDb(env.DB),
-    limiter: rateLimiterFor(config, env),
-    blobs: env.BLOBS,
-    queues: { high: env.INGEST_HIGH, bulk: env.INGEST },
-    embedder: embedderFor(config, env),
-    vectors: vectorIndexFor(config, env),
-    reranker: rerankerFor(config, env),
-    generator: generatorFor(config, env),
-    cache: edgeCacheFor(config),
-    hubs: new DurableObjectHubs(env.NOTIFICATION_HUB as unknown as DurableObjectNamespace<NotificationHub>),
-    notifyQueue: env.NOTIFY as Queue<NotifyMessage>,
-    webhookQueue: env.WEBHOOKS as Queue<WebhookMessage>,
-    resolver: resolverFor(config),
-    renderer: new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher, config.exports.keepAliveMs),
-    exportQueue: env.EXPORTS as Queue<ExportMessage>,
+    db: createDb(instrumentD1(env.DB)),
+    limiter: instrument(rateLimiterFor(config, env), "limiter"),
+    blobs: instrument(env.BLOBS, "r2"),
+    queues: { high: instrumentQueue(env.INGEST_HIGH, "ingest-high"), bulk: instrumentQueue(env.INGEST, "ingest") },
+    embedder: instrument(embedderFor(config, env), "embedder"),
+    vectors: instrument(vectorIndexFor(config, env), "vectors"),
+    reranker: instrument(rerankerFor(config, env), "reranker"),
+    generator: instrument(generatorFor(config, env), "generator"),
+    cache: instrument(edgeCacheFor(config), "cache"),
+    hubs: instrument(
+      new DurableObjectHubs(env.NOTIFICATION_HUB as unknown as DurableObjectNamespace<NotificationHub>),
+      "hubs",
+    ),
+    notifyQueue: instrumentQueue(env.NOTIFY as Queue<NotifyMessage>, "notify"),
+    webhookQueue: instrumentQueue(env.WEBHOOKS as Queue<WebhookMessage>, "webhooks"),
+    resolver: instrument(resolverFor(config), "dns"),
+    renderer: instrument(
+      new BrowserRenderingPdf(env.BROWSER as unknown as Fetcher, config.exports.keepAliveMs),
+      "renderer",
+    ),
+    exportQueue: instrumentQueue(env.EXPORTS as Queue<ExportMessage>, "exports"),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from "./config";
 import type { Services } from "./container";
 import type { Logger } from "./lib/log";
+import type { Telemetry } from "./lib/telemetry";
 import type { RequestDeadline } from "./middleware/timeout";
 import type { Principal } from "./services/principal";
 
@@ -11,6 +12,8 @@ export interface AppEnv {
   Bindings: Env;
   Variables: {
     request_id: string;
+    /** This request's trace and dependency tallies (the `telemetry` middleware, outermost). */
+    telemetry: Telemetry;
     config: Config;
     logger: Logger;
     services: Services;

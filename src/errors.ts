@@ -3,6 +3,7 @@
  * into an RFC 9457 problem+json response. Unknown errors become `internal` with a generic message.
  */
 import type { z } from "@hono/zod-openapi";
+import { currentTelemetry, currentTraceId } from "./lib/telemetry";
 import type { ProblemSchema } from "./schemas/common";
 
 const CATALOGUE = {
@@ -74,6 +75,10 @@ export function toProblem(error: AppError, requestId: string): Problem {
     code: error.code,
     request_id: requestId,
   };
+  const traceId = currentTraceId();
+  if (traceId) {
+    problem.trace_id = traceId;
+  }
   if (error.errors && error.errors.length > 0) {
     problem.errors = error.errors;
   }
@@ -81,6 +86,7 @@ export function toProblem(error: AppError, requestId: string): Problem {
 }
 
 export function problemResponse(error: AppError, requestId: string): Response {
+  currentTelemetry()?.annotate({ code: error.code });
   const headers = new Headers(error.headers);
   headers.set("Content-Type", "application/problem+json");
   headers.set("Cache-Control", "no-store");

@@ -1,5 +1,9 @@
+import { instrumentGlobalFetch } from "./adapters/instrument";
 import { createApp } from "./app";
 import { createServices, type Services } from "./container";
+import { point } from "./lib/analytics-schema";
+import { parseTraceparent, type SpanContext } from "./lib/trace-context";
+import { beginInvocation, finishInvocation, recordGauge, versionOf } from "./observability";
 import type { ExportMessage } from "./schemas/exports";
 import type { NotifyMessage } from "./schemas/notifications";
 import type { IngestMessage } from "./schemas/queue";
@@ -9,45 +13,120 @@ export { NotificationHub } from "./durable-objects/notification-hub";
 export { RateLimiter } from "./durable-objects/rate-limiter";
 export { VectorShard } from "./durable-objects/vector-shard";
 
+instrumentGlobalFetch();
 const app = createApp();
+
+/** The producers' trace contexts (stamped by `instrumentQueue`): the consumer's trace links to them. */
+function producerLinks(batch: MessageBatch): SpanContext[] {
+  const links: SpanContext[] = [];
+  for (const message of batch.messages) {
+    const context = parseTraceparent((message.body as { traceparent?: string } | null)?.traceparent);
+    if (context && !links.some((link) => link.spanId === context.spanId)) {
+      links.push(context);
+    }
+  }
+  return links;
+}
+
+async function handleBatch(batch: MessageBatch, services: Services): Promise<void> {
+  if (batch.queue === "edgerag-notify") {
+    await services.notifications.handleBatch(batch as MessageBatch<NotifyMessage>);
+    return;
+  }
+  if (batch.queue === "edgerag-exports") {
+    await services.exports.handleBatch(batch as MessageBatch<ExportMessage>);
+    return;
+  }
+  if (batch.queue === "edgerag-webhooks") {
+    await services.webhooks.handleBatch(batch as MessageBatch<WebhookMessage>);
+    return;
+  }
+  await services.ingest.handleBatch(batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
+}
+
+/** Independent jobs, each its own trace and logger fields: one failing must not stop the others. */
+const jobs: Record<string, (s: Services) => Promise<unknown>> = {
+  sweep: async (s) => {
+    await s.ingest.sweep();
+    recordGauge("ingest_backlog", await s.ingest.backlog());
+  },
+  "ticket-sweep": (s) => s.notifications.sweepTickets(),
+  "webhook-sweep": (s) => s.webhooks.sweep(),
+  "export-sweep": (s) => s.exports.sweep(),
+  "query-rollup": (s) => s.dashboard.rollUp().then((result) => s.logger.info("query log rolled up", { ...result })),
+  "cache-warming": (s) =>
+    s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),
+};
 
 export default {
   fetch: app.fetch,
   async queue(batch, env, ctx) {
-    const services = createServices(env, ctx, { queue: batch.queue });
-    if (batch.queue === "edgerag-notify") {
-      await services.notifications.handleBatch(batch as MessageBatch<NotifyMessage>);
-      return;
+    const started = performance.now();
+    const telemetry = beginInvocation(env, {
+      name: `${batch.queue} process`,
+      kind: "consumer",
+      links: producerLinks(batch),
+      attributes: { "messaging.destination.name": batch.queue, "messaging.batch.message_count": batch.messages.length },
+    });
+    let failed = false;
+    try {
+      await telemetry.run(() =>
+        handleBatch(batch, createServices(env, ctx, { queue: batch.queue, trace_id: telemetry.traceId })),
+      );
+    } catch (error) {
+      failed = true;
+      telemetry.annotate({ code: "internal" });
+      throw error;
+    } finally {
+      const now = Date.now();
+      const oldest = Math.min(now, ...batch.messages.map((m) => m.timestamp.getTime()));
+      finishInvocation(env, ctx, telemetry, {
+        entry: batch.queue,
+        own: point("queue", {
+          index: batch.queue,
+          queue: batch.queue,
+          version: versionOf(env),
+          outcome: failed ? "error" : "ok",
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          messages: batch.messages.length,
+          failed: failed ? 1 : 0,
+          redelivered: batch.messages.filter((m) => m.attempts > 1).length,
+          oldest_age_ms: now - oldest,
+          dead_lettered: batch.queue.endsWith("-dlq") ? batch.messages.length : 0,
+        }),
+      });
     }
-    if (batch.queue === "edgerag-exports") {
-      await services.exports.handleBatch(batch as MessageBatch<ExportMessage>);
-      return;
-    }
-    if (batch.queue === "edgerag-webhooks") {
-      await services.webhooks.handleBatch(batch as MessageBatch<WebhookMessage>);
-      return;
-    }
-    await services.ingest.handleBatch(batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
   },
   async scheduled(_controller, env, ctx) {
-    // Independent jobs, each with its own logger fields: one failing must not stop the other.
-    const jobs = {
-      sweep: (s: Services) => s.ingest.sweep(),
-      "ticket-sweep": (s: Services) => s.notifications.sweepTickets(),
-      "webhook-sweep": (s: Services) => s.webhooks.sweep(),
-      "export-sweep": (s: Services) => s.exports.sweep(),
-      "query-rollup": (s: Services) =>
-        s.dashboard.rollUp().then((result) => s.logger.info("query log rolled up", { ...result })),
-      "cache-warming": (s: Services) =>
-        s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),
-    };
     await Promise.all(
       Object.entries(jobs).map(async ([job, run]) => {
-        const services = createServices(env, ctx, { job });
+        const started = performance.now();
+        const telemetry = beginInvocation(env, {
+          name: `cron ${job}`,
+          kind: "internal",
+          attributes: { "edgerag.job": job },
+        });
+        const services = createServices(env, ctx, { job, trace_id: telemetry.traceId });
+        let failed = false;
         try {
-          await run(services);
+          await telemetry.run(() => run(services));
         } catch (error) {
+          failed = true;
+          telemetry.annotate({ code: "internal" });
           services.logger.error("scheduled job failed", { error });
+        } finally {
+          finishInvocation(env, ctx, telemetry, {
+            entry: job,
+            own: point("cron", {
+              index: job,
+              job,
+              version: versionOf(env),
+              outcome: failed ? "error" : "ok",
+              duration_ms: Math.round((performance.now() - started) * 100) / 100,
+              count: 1,
+              failed: failed ? 1 : 0,
+            }),
+          });
         }
       }),
     );

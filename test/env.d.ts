@@ -21,6 +21,7 @@ declare global {
       /** Webhook receiver (paths choose the answer) and a canary that nothing may reach. */
       TEST_WEBHOOK_RECEIVER_URL: string;
       TEST_CANARY_URL: string;
+      TEST_OTLP_URL: string;
     }
   }
 }

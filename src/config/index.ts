@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { KeyRingEntry } from "../lib/keyring";
 import { parseEmbeddings, parseGenerator, parseReranker, parseRerankWeights, parseVectorIndex } from "./providers";
 import { DEFAULT_RATE_TIERS, envSchema, type RawEnv, tierSchema } from "./schema";
-import type { CacheConfig, Config, ConfigProblem, RateLimiterConfig, RateTier } from "./types";
+import type { CacheConfig, Config, ConfigProblem, RateLimiterConfig, RateTier, TracingConfig } from "./types";
 
 export { KNOWN_EMBEDDING_DIMENSIONS } from "./providers";
 export { DEFAULT_RATE_TIERS } from "./schema";
@@ -38,6 +38,29 @@ export function parseKeyRing(text: string): KeyRingEntry[] {
     entries.push({ version, key });
   }
   return entries.sort((a, b) => b.version - a.version);
+}
+
+/** `OTEL_EXPORTER_OTLP_HEADERS`: `name=value,name2=value2`, values percent-encoded (the OTel spec's format). */
+export function parseOtlpHeaders(text: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const part of (text ?? "").split(",")) {
+    if (part.trim() === "") {
+      continue;
+    }
+    const at = part.indexOf("=");
+    const name = part.slice(0, at).trim().toLowerCase();
+    if (at <= 0 || !/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+      throw new Error("must look like name=value,name2=value2");
+    }
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(at + 1).trim());
+    } catch {
+      throw new Error(`the value of ${name} is not valid percent-encoding`);
+    }
+    headers[name] = value;
+  }
+  return headers;
 }
 
 function parseTiers(text: string | undefined): Record<string, RateTier> {
@@ -132,8 +155,23 @@ export function parseConfig(env: object): Config {
   const embeddings = parseEmbeddings(f, raw, problems);
   const vectorIndex = parseVectorIndex(f, raw, problems);
 
+  let tracing: TracingConfig | undefined;
+  const tracesUrl =
+    f.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (f.OTEL_EXPORTER_OTLP_ENDPOINT && `${f.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`);
+  try {
+    const headers = parseOtlpHeaders(f.OTEL_EXPORTER_OTLP_HEADERS);
+    if (tracesUrl) {
+      tracing = { url: tracesUrl, headers, timeoutMs: f.OTEL_EXPORTER_OTLP_TIMEOUT, serviceName: f.OTEL_SERVICE_NAME };
+    }
+  } catch (error) {
+    problems.push({ setting: "OTEL_EXPORTER_OTLP_HEADERS", message: (error as Error).message });
+  }
+
   return {
     logLevel: f.LOG_LEVEL,
+    tracing,
+    traceSampleRatio: f.TRACE_SAMPLE_RATIO,
     corsOrigins: f.CORS_ORIGINS,
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
     queryLogRetentionMs: f.QUERY_LOG_RETENTION_DAYS * 86_400_000,

@@ -130,6 +130,16 @@ export const envSchema = z.object({
   NOTIFY_IDLE_TIMEOUT_S: intFrom(90, 10, 3_600),
   WEBHOOK_MAX_PER_TENANT: intFrom(20, 1, 1_000),
   QUERY_LOG_RETENTION_DAYS: intFrom(30, 2, 400),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  OTEL_EXPORTER_OTLP_HEADERS: optionalText,
+  OTEL_EXPORTER_OTLP_TIMEOUT: intFrom(3_000, 100, 30_000),
+  OTEL_SERVICE_NAME: optionalText.transform((v) => v ?? "edgerag"),
+  TRACE_SAMPLE_RATIO: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? 1 : Number(v)))
+    .pipe(z.number().min(0).max(1)),
   EXPORT_TTL_HOURS: intFrom(168, 1, 8_760),
   EXPORT_MAX_PAGES: intFrom(50, 1, 500),
   EXPORT_MAX_HTML_BYTES: intFrom(5_242_880, 65_536, 52_428_800),

@@ -66,8 +66,20 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** Where spans go (OTEL_EXPORTER_OTLP_*); absent: no spans are recorded (trace ids still are). */
+export interface TracingConfig {
+  url: string;
+  /** Secret (an API key for the collector): sent, never logged. */
+  headers: Record<string, string>;
+  timeoutMs: number;
+  serviceName: string;
+}
+
 export interface Config {
   logLevel: LogLevel;
+  tracing: TracingConfig | undefined;
+  /** New traces recorded (0–1); a caller's `traceparent` sampled flag decides for its traces. */
+  traceSampleRatio: number;
   corsOrigins: string[];
   requestTimeoutMs: number;
   healthCheckTimeoutMs: number;

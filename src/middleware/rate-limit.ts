@@ -135,6 +135,7 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
       if (!(error instanceof AppError && error.code === "upstream_unavailable" && failsOpen(c.req.method))) {
         throw error;
       }
+      c.var.telemetry.annotate({ limiterFailOpen: 1 });
       logger.warn("rate limiter unavailable; failing open for a read", {
         bucket,
         limiter: services.limiter.name,

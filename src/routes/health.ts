@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import { isolateMetrics } from "../lib/metrics";
 import { commonErrors, operatorSecurity, publicRoute } from "../schemas/common";
 import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
 
@@ -75,6 +76,7 @@ health.openapi(detailed, async (c) => {
     components,
     providers: services.health.providers(),
     config_problems: c.var.config.problems,
+    metrics: isolateMetrics.snapshot(),
   } as const;
   return status === "down" ? c.json(body, 503) : c.json(body, 200);
 });

@@ -13,6 +13,10 @@ export const ProblemSchema = z
     detail: z.string(),
     code: z.enum(ERROR_CODES as [string, ...string[]]),
     request_id: z.string(),
+    trace_id: z
+      .string()
+      .optional()
+      .openapi({ description: "The W3C trace id of this request (the `traceparent` it continued, or a new one)" }),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
   .openapi("Problem");

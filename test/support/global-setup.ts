@@ -2,6 +2,7 @@ import type { TestProject } from "vitest/node";
 import { startRedisRestShim } from "./redis-rest-shim";
 import { startWorkerServer } from "./serve-worker";
 import { startOpenAiStandIn } from "./standins/openai";
+import { startOtlpReceiver } from "./standins/otlp";
 import { startUpstashVectorStandIn } from "./standins/upstash-vector";
 import { startCanary, startDohStandIn, startWebhookReceiver } from "./standins/webhooks";
 import { requireOrSkip, startHangServer, startRedis } from "./system";
@@ -19,6 +20,7 @@ declare module "vitest" {
     webhookReceiverUrl: string;
     canaryUrl: string;
     dohUrl: string;
+    otlpUrl: string;
   }
 }
 
@@ -41,11 +43,13 @@ export default async function setup(project: TestProject) {
   const canary = await startCanary();
   const receiver = await startWebhookReceiver(canary.url);
   const doh = await startDohStandIn();
+  const otlp = await startOtlpReceiver();
+  project.provide("otlpUrl", otlp.url);
   project.provide("canaryUrl", canary.url);
   project.provide("webhookReceiverUrl", receiver.url);
   project.provide("dohUrl", `${doh.url}/dns-query`);
   const standIns = () =>
-    Promise.all([openAi.close(), upstashVector.close(), canary.close(), receiver.close(), doh.close()]);
+    Promise.all([openAi.close(), upstashVector.close(), canary.close(), receiver.close(), doh.close(), otlp.close()]);
   const skip = requireOrSkip("redis-server");
   project.provide("upstashSkip", skip);
   if (skip) {

@@ -1,7 +1,7 @@
 import type { IngestMessage } from "../../schemas/queue";
 import type { IngestQueues } from "../queue";
 import { handleIngestBatch, type IngestDeps } from "./consumer";
-import { sweepStale } from "./sweep";
+import { backlog, sweepStale } from "./sweep";
 
 /** The capability the Worker's queue and cron handlers call: `services.ingest.<verb>(…)`. */
 export function ingestService(deps: IngestDeps & { queues: IngestQueues }) {
@@ -9,6 +9,8 @@ export function ingestService(deps: IngestDeps & { queues: IngestQueues }) {
     handleBatch: (batch: MessageBatch<IngestMessage>, deadLetter: boolean) =>
       handleIngestBatch(deps, batch, deadLetter),
     sweep: () => sweepStale(deps),
+    /** Documents queued or processing, every tenant (the `ingest_backlog` gauge). */
+    backlog: () => backlog(deps.db),
   };
 }
 export type IngestService = ReturnType<typeof ingestService>;

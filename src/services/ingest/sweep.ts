@@ -1,6 +1,6 @@
 /** The cron sweep: documents stuck in `queued`/`processing` are re-queued, or failed after the last attempt. */
 
-import { and, inArray, lt } from "drizzle-orm";
+import { and, count, inArray, lt } from "drizzle-orm";
 import { type Db, inList } from "../../adapters/db/client";
 import { documents } from "../../adapters/db/schema";
 import type { Logger } from "../../lib/log";
@@ -59,4 +59,16 @@ export async function sweepStale(
     deps.logger.warn("swept stale documents", { requeued, failed });
   }
   return { requeued, failed };
+}
+
+/**
+ * Documents waiting for or in ingestion, over every tenant (the `ingest_backlog` gauge; an
+ * operator's figure, like the sweep). Counted on the status index.
+ */
+export async function backlog(db: Db): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(documents)
+    .where(inArray(documents.status, ["queued", "processing"]));
+  return row?.n ?? 0;
 }

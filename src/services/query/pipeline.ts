@@ -18,6 +18,7 @@ import { roundMs as ms } from "../../lib/async";
 import { sha256Hex } from "../../lib/crypto";
 import type { Logger } from "../../lib/log";
 import type { Lru } from "../../lib/lru";
+import { stageClock } from "../../lib/telemetry";
 import { normalizeQuery, porter, queryTerms, wordStems } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { assertReadable } from "../collections";
@@ -129,7 +130,10 @@ export async function answer(
   const timings: Record<string, number> = {};
   const degraded: string[] = [];
   let mark = performance.now();
+  // Each stage is also a span (under `query.answer`), with the calls made during it under it.
+  const stages = stageClock();
   const lap = (stage: string) => {
+    stages.lap(stage);
     const now = performance.now();
     timings[`${stage}_ms`] = ms((timings[`${stage}_ms`] ?? 0) + now - mark);
     mark = now;

@@ -1,3 +1,4 @@
+import { currentTelemetry, withSpan } from "../../lib/telemetry";
 import type { QueryInput, QueryResult } from "../../schemas/query";
 import type { SearchInput } from "../../schemas/search";
 import type { KeyPrincipal } from "../principal";
@@ -36,7 +37,18 @@ export function queryService(deps: AnswerDeps, settings: QuerySettings) {
       prepared: PreparedQuery,
       run: Run,
       events?: AnswerEvents,
-    ): Promise<QueryResult> => answer(deps, principal, input, prepared, { ...settings, ...run }, events),
+    ): Promise<QueryResult> =>
+      withSpan(
+        "query.answer",
+        { "edgerag.mode": input.mode, "edgerag.collections": prepared.versions.size, "edgerag.top_k": input.top_k },
+        async (span) => {
+          currentTelemetry()?.annotate({ mode: input.mode, collections: prepared.versions.size });
+          const result = await answer(deps, principal, input, prepared, { ...settings, ...run }, events);
+          currentTelemetry()?.annotate({ cache: result.cache });
+          span?.setAll({ "edgerag.cache": result.cache, "edgerag.degraded": result.degraded?.join(",") || undefined });
+          return result;
+        },
+      ),
     /** Records the call in `query_log`, in the background (never delays the response). */
     log: (principal: KeyPrincipal, input: QueryInput, outcome: { status: number; result?: QueryResult }) =>
       deps.defer(
@@ -59,7 +71,12 @@ export type QueryService = ReturnType<typeof queryService>;
 
 export function searchService(deps: AnswerDeps, settings: QuerySettings) {
   return {
-    run: (principal: KeyPrincipal, input: SearchInput) => search(deps, principal, input, settings),
+    run: (principal: KeyPrincipal, input: SearchInput) =>
+      withSpan(
+        "search.run",
+        { "edgerag.strategy": input.strategy, "edgerag.collections": input.collection_ids?.length ?? 0 },
+        () => search(deps, principal, input, settings),
+      ),
   };
 }
 export type SearchService = ReturnType<typeof searchService>;

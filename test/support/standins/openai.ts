@@ -33,6 +33,8 @@ export async function startOpenAiStandIn(): Promise<{ url: string; close: () => 
   const faults = new Map<string, Fault>();
   const requests = new Map<string, unknown[]>();
   const aborted = new Set<string>();
+  /** The W3C `traceparent` of each request, per key: the Worker propagates its trace. */
+  const traceparents = new Map<string, string[]>();
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -48,7 +50,11 @@ export async function startOpenAiStandIn(): Promise<{ url: string; close: () => 
       if (url.pathname === "/__requests" && req.method === "GET") {
         return sendJson(res, 200, requests.get(url.searchParams.get("key") ?? "") ?? []);
       }
+      if (url.pathname === "/__traceparents" && req.method === "GET") {
+        return sendJson(res, 200, traceparents.get(url.searchParams.get("key") ?? "") ?? []);
+      }
       const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+      traceparents.set(key, [...(traceparents.get(key) ?? []), String(req.headers.traceparent ?? "")]);
       if (!key.startsWith("sk-test")) {
         return sendJson(
           res,

@@ -1,0 +1,161 @@
+/**
+ * The composition of telemetry, beside the composition root: an invocation (request, queue batch,
+ * cron tick) begins a `Telemetry` from the configuration and the caller's trace context, and when
+ * it ends writes its Analytics Engine points (at most 25, synchronously, as the binding does) and
+ * hands its spans to the OTLP exporter in `waitUntil`, after the response.
+ */
+
+import { writePoints } from "./adapters/telemetry/analytics-engine";
+import type { AnalyticsDataset, SpanExporter } from "./adapters/telemetry/interface";
+import { OtlpHttpExporter } from "./adapters/telemetry/otlp";
+import { type Config, getConfig } from "./config";
+import { type DataPoint, MAX_POINTS, point } from "./lib/analytics-schema";
+import { type DependencyTally, isolateMetrics } from "./lib/metrics";
+import { type Attributes, currentTelemetry, type SpanKind, Telemetry } from "./lib/telemetry";
+import type { SpanContext } from "./lib/trace-context";
+
+/** Bindings that exist only when wrangler.toml has them (they are optional to run). */
+interface TelemetryBindings {
+  ANALYTICS?: AnalyticsDataset;
+  CF_VERSION_METADATA?: { id: string; tag?: string };
+}
+
+const exporters = new WeakMap<Config, SpanExporter>();
+
+/** The OTLP exporter for this configuration (one per isolate: it holds the collector's backoff). */
+function exporterFor(config: Config, env: Env): SpanExporter | undefined {
+  const tracing = config.tracing;
+  if (!tracing) {
+    return undefined;
+  }
+  let exporter = exporters.get(config);
+  if (!exporter) {
+    exporter = new OtlpHttpExporter({
+      url: tracing.url,
+      headers: tracing.headers,
+      timeoutMs: tracing.timeoutMs,
+      resource: {
+        "service.name": tracing.serviceName,
+        "service.version": versionOf(env),
+        "cloud.provider": "cloudflare",
+        "cloud.platform": "cloudflare_workers",
+      },
+    });
+    exporters.set(config, exporter);
+  }
+  return exporter;
+}
+
+/** The Worker version id (Analytics Engine's `version` blob; what the deploy gates filter on). */
+export function versionOf(env: Env): string {
+  return (env as Env & TelemetryBindings).CF_VERSION_METADATA?.id ?? "dev";
+}
+
+export interface InvocationStart {
+  name: string;
+  kind: SpanKind;
+  parent?: SpanContext | undefined;
+  links?: SpanContext[];
+  attributes?: Attributes;
+}
+
+export function beginInvocation(env: Env, start: InvocationStart): Telemetry {
+  const config = getConfig(env);
+  return new Telemetry({ ...start, exporting: config.tracing !== undefined, sampleRatio: config.traceSampleRatio });
+}
+
+/** A value sampled by a job (`ingest_backlog`), written as a `gauge` point when the invocation ends. */
+export function recordGauge(name: string, value: number): void {
+  const telemetry = currentTelemetry();
+  if (telemetry) {
+    gauges.set(telemetry, { ...gauges.get(telemetry), [name]: value });
+  }
+}
+
+const gauges = new WeakMap<Telemetry, Record<string, number>>();
+
+const EMPTY: DependencyTally = {
+  calls: 0,
+  errors: 0,
+  timeouts: 0,
+  retries: 0,
+  totalMs: 0,
+  maxMs: 0,
+  rowsRead: 0,
+  rowsWritten: 0,
+  inFlight: 0,
+  peakInFlight: 0,
+};
+
+/** One point per dependency the invocation called, the busiest first, the rest merged into `other`. */
+function dependencyPoints(telemetry: Telemetry, room: number, entry: string, version: string): DataPoint[] {
+  const tallies = [...telemetry.dependencies].filter(([, t]) => t.calls > 0).sort(([, a], [, b]) => b.calls - a.calls);
+  const kept = tallies.length > room ? tallies.slice(0, room - 1) : tallies;
+  const rest = tallies.slice(kept.length);
+  if (rest.length > 0) {
+    const other: DependencyTally = { ...EMPTY };
+    for (const [, t] of rest) {
+      other.calls += t.calls;
+      other.errors += t.errors;
+      other.timeouts += t.timeouts;
+      other.retries += t.retries;
+      other.totalMs += t.totalMs;
+      other.maxMs = Math.max(other.maxMs, t.maxMs);
+      other.rowsRead += t.rowsRead;
+      other.rowsWritten += t.rowsWritten;
+      other.peakInFlight = Math.max(other.peakInFlight, t.peakInFlight);
+    }
+    kept.push(["other", other]);
+  }
+  const tenantId = telemetry.facts.tenantId;
+  return kept.map(([dependency, t]) =>
+    point("dependency", {
+      index: tenantId ?? "-",
+      dependency,
+      version,
+      outcome: t.errors > 0 ? "error" : "ok",
+      entry,
+      tenant_id: tenantId,
+      total_ms: Math.round(t.totalMs * 100) / 100,
+      calls: t.calls,
+      errors: t.errors,
+      timeouts: t.timeouts,
+      retries: t.retries,
+      rows_read: t.rowsRead,
+      rows_written: t.rowsWritten,
+      max_ms: Math.round(t.maxMs * 100) / 100,
+      peak_in_flight: t.peakInFlight,
+    }),
+  );
+}
+
+export interface InvocationEnd {
+  /** The invocation's own point (request, queue or cron), built by its entry. */
+  own: DataPoint;
+  /** What the dependency points name as their `entry`: the route, queue or job. */
+  entry: string;
+}
+
+/** Ends the invocation: metrics now (never failing it), spans in `waitUntil`. */
+export function finishInvocation(
+  env: Env,
+  invocation: Pick<ExecutionContext, "waitUntil">,
+  telemetry: Telemetry,
+  end: InvocationEnd,
+): void {
+  telemetry.end();
+  const version = versionOf(env);
+  const gaugePoints = Object.entries(gauges.get(telemetry) ?? {}).map(([gauge, value]) =>
+    point("gauge", { index: gauge, gauge, version, value, count: 1 }),
+  );
+  const fixed = [end.own, ...gaugePoints];
+  writePoints((env as Env & TelemetryBindings).ANALYTICS, [
+    ...fixed,
+    ...dependencyPoints(telemetry, MAX_POINTS - fixed.length, end.entry, version),
+  ]);
+  isolateMetrics.tracing.spansDropped += telemetry.droppedSpans;
+  const exporter = exporterFor(getConfig(env), env);
+  if (exporter && telemetry.spans.length > 0) {
+    invocation.waitUntil(exporter.export(telemetry.spans));
+  }
+}
