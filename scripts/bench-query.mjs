@@ -8,7 +8,9 @@
 // Writes bench/results/query-<time>.json.
 // Targets (local adapters): miss p95 fast <= 60 ms, balanced <= 150 ms, deep <= 400 ms; cached
 // fast >= 50 % of the baseline's req/s.
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { apiClient, jsonl } from "./lib/client.mjs";
@@ -41,12 +43,33 @@ for await (const q of jsonl(path.join(data, "queries.jsonl"))) {
   }
 }
 
+// A local OTLP collector: takes the spans, counts them. The Worker exports to it with ratio 0, so
+// only requests that carry a sampled traceparent are traced: tracing on and off in one server.
+let spansReceived = 0;
+const collector = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    try {
+      for (const r of JSON.parse(Buffer.concat(chunks).toString()).resourceSpans) {
+        for (const scope of r.scopeSpans) {
+          spansReceived += scope.spans.length;
+        }
+      }
+    } catch {}
+    res.writeHead(200, { "content-type": "application/json" }).end("{}");
+  });
+});
+await new Promise((resolve) => collector.listen(0, "127.0.0.1", resolve));
+
 console.log("building and serving the Worker …");
 const { url, mf } = await serveWorker({
   scriptPath: buildWorker(),
   bindings: {
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 1 } }),
     ANSWER_CACHE_TTL_S: "3600",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.address().port}`,
+    TRACE_SAMPLE_RATIO: "0",
   },
 });
 try {
@@ -90,6 +113,35 @@ try {
     }
     report.modes[mode] = phases;
   }
+
+  // Tracing overhead on cache misses: every query twice, with a sampled traceparent (recorded and
+  // exported) and without (not recorded), alternating which goes first, with a nonce so each is a miss.
+  report.tracing = {};
+  for (const mode of ["fast", "balanced"]) {
+    const on = [];
+    const off = [];
+    for (const [i, query] of queries.entries()) {
+      for (const traced of i % 2 === 0 ? [true, false] : [false, true]) {
+        const traceparent = `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
+        const res = await api(
+          "POST",
+          "/v1/query",
+          { query: `${query} n${randomBytes(4).toString("hex")}`, collection_ids: [collection.id], mode },
+          key,
+          traced ? { traceparent } : {},
+        );
+        (traced ? on : off).push(res.timings.total_ms);
+      }
+    }
+    report.tracing[mode] = {
+      on_p95_ms: pct(on, 95),
+      off_p95_ms: pct(off, 95),
+      on_p50_ms: pct(on, 50),
+      off_p50_ms: pct(off, 50),
+      ratio_p95: pct(on, 95) / pct(off, 95),
+    };
+  }
+  report.tracing.spans_received = spansReceived;
 
   // Cached fast at 32 connections vs the baseline, interleaved, medians of 3.
   const script = path.join(tmpdir(), "edgerag-query.lua");
@@ -143,10 +195,19 @@ try {
       `(${report.floor.d1.rps.toFixed(0)} / ${report.floor.bare.rps.toFixed(0)} req/s); cached fast reaches ` +
       `${(report.cached_ratio / report.floor.ratio).toFixed(2)} of that floor`,
   );
+  console.log("\ntracing overhead on cache misses (same run, sampled traceparent vs none):");
+  for (const mode of ["fast", "balanced"]) {
+    const t = report.tracing[mode];
+    console.log(
+      `${mode.padEnd(10)} p95 on ${t.on_p95_ms.toFixed(1)} ms · off ${t.off_p95_ms.toFixed(1)} ms → ratio ${t.ratio_p95.toFixed(3)} (target <= 1.05: ${t.ratio_p95 <= 1.05 ? "PASS" : "FAIL"}); p50 ${t.on_p50_ms.toFixed(1)} / ${t.off_p50_ms.toFixed(1)}`,
+    );
+  }
+  console.log(`spans received by the collector: ${report.tracing.spans_received}`);
   mkdirSync("bench/results", { recursive: true });
   const file = path.join("bench/results", `query-${report.when.replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`written to ${file}`);
 } finally {
   await mf.dispose();
+  collector.close();
 }

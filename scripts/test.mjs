@@ -55,6 +55,13 @@ if (vitest.status !== 0) {
 // clients on the WebSocket stream, the console in Chromium, and a Korean PDF export read back with
 // poppler, against the built Worker (the vitest suite itself runs in workerd).
 if (args.every((arg) => arg === "--coverage")) {
+  // Node's own test runner for what runs outside the Worker: the ops queries (on node:sqlite) and
+  // the deploy script (against a fake wrangler and a stand-in of the Cloudflare API).
+  const tests = ["ops.test.mjs", "deploy.test.mjs"].map((name) => path.join(root, "test", "node", name));
+  const node = spawnSync("node", ["--test", ...tests], { stdio: "inherit", cwd: root });
+  if (node.status !== 0) {
+    process.exit(node.status ?? 1);
+  }
   const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
   if (optedOut) {
     console.warn("npm test: chromium missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the console's browser test skips.");

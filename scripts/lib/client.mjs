@@ -3,12 +3,12 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 
-/** `api(method, route, body, token)`: JSON in, JSON out; a non-2xx answer throws with its problem. */
+/** `api(method, route, body, token, headers)`: JSON in, JSON out; a non-2xx answer throws with its problem. */
 export function apiClient(url) {
-  return async (method, route, body, token) => {
+  return async (method, route, body, token, headers = {}) => {
     const res = await fetch(`${url}${route}`, {
       method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const json = await res.json();

@@ -56,7 +56,9 @@ async function standIn(scenario) {
   const seen = { versionOverrides: [] };
   const server = createServer(async (req, res) => {
     const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
+    for await (const chunk of req) {
+      chunks.push(chunk);
+    }
     const body = Buffer.concat(chunks).toString();
     const url = new URL(req.url, "http://x");
     const json = (status, value) =>
