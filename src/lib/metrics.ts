@@ -45,7 +45,8 @@ function latency(histogram: Histogram) {
 }
 
 export class IsolateMetrics {
-  readonly startedAt = new Date().toISOString();
+  /** Set by the first request (at module load workerd's clock still reads 1970). */
+  private startedAt: string | undefined;
   private readonly dependencies = new Map<string, LiveDependency>();
   private readonly routes = new Map<string, LiveRoute>();
   readonly tracing = { spansExported: 0, spansDropped: 0, exportFailures: 0, lastFailure: null as string | null };
@@ -77,6 +78,7 @@ export class IsolateMetrics {
 
   /** The per-call parts the invocation tally does not keep: the histogram and errors by kind. */
   recordCall(dependency: string, ms: number, errorKind: string | undefined): void {
+    this.startedAt ??= new Date().toISOString();
     const live = this.dependency(dependency);
     bump(live.histogram, String(bucketOf(ms)));
     if (errorKind !== undefined) {
@@ -85,6 +87,7 @@ export class IsolateMetrics {
   }
 
   recordRequest(route: string, ms: number, code: string | undefined): void {
+    this.startedAt ??= new Date().toISOString();
     const key = this.routes.has(route) || this.routes.size < MAX_KEYS ? route : "other";
     let live = this.routes.get(key);
     if (!live) {
@@ -100,7 +103,7 @@ export class IsolateMetrics {
 
   snapshot() {
     return {
-      since: this.startedAt,
+      since: this.startedAt ?? new Date().toISOString(),
       dependencies: Object.fromEntries(
         [...this.dependencies].map(([name, d]) => [
           name,
