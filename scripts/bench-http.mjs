@@ -4,12 +4,15 @@
 // drives it with wrk (closed loop) and hey (open loop, rate-capped) on loopback.
 //
 //   baseline:      GET /health/live            (no auth, no limiter)
-//   authenticated: GET /v1/api-keys            (key verified, DO rate limiter, one D1 query)
+//   authenticated: GET /v1/whoami              (key verified from the isolate cache, rate limiter: no D1)
+//   listing:       GET /v1/api-keys            (the same, plus the one D1 query the listing is)
 //   floor:         a bare Worker's one D1 query over its own hello route, in a second Miniflare —
 //                  what the local D1 simulator alone costs any route that reads D1 once
 //
-// Prints req/s, p50 and p99 (medians of 3 runs each, interleaved) and the ratio, then holds
-// 1,000 req/s for 60 s on the authenticated route and reports errors and p99.
+// Prints req/s, p50 and p99 (medians of 3 runs each, interleaved), the ratio, and D1 calls per
+// request on each route (the instrumented binding's count in /health/detailed, before and after
+// each run: in-request and background calls together), then holds 1,000 req/s for 60 s on the
+// authenticated route and reports errors and p99.
 // Writes bench/results/http-<timestamp>.json. Targets: ratio >= 0.6; 1,000 req/s with 0 errors.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -37,6 +40,7 @@ const wrkRun = (url, headers = []) => wrk(url, { headers, connections: CONNECTIO
 
 const summarize = (runs) => ({
   rps: median(runs.map((r) => r.rps)),
+  d1_per_request: runs[0]?.d1_per_request === undefined ? undefined : median(runs.map((r) => r.d1_per_request)),
   p50_ms: median(runs.map((r) => r.p50_ms)),
   p99_ms: median(runs.map((r) => r.p99_ms)),
   non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
@@ -90,36 +94,81 @@ try {
 
   console.log(`serving on ${url}; warming up …`);
   wrkRun(`${url}/health/live`);
+  wrkRun(`${url}/v1/whoami`, auth);
   wrkRun(`${url}/v1/api-keys`, auth);
+
+  /** D1 calls and requests this isolate counted so far (every route: the bench runs one at a time). */
+  const counters = async (attempt = 0) => {
+    let detailed;
+    try {
+      // A fresh connection: after a saturating run the pooled one may already be closed.
+      detailed = await fetch(`${url}/health/detailed`, {
+        headers: { Authorization: "Bearer bench-admin-token", Connection: "close" },
+      });
+    } catch (error) {
+      if (attempt < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return counters(attempt + 1);
+      }
+      throw error;
+    }
+    const { metrics } = await detailed.json();
+    const requests = Object.values(metrics.routes).reduce((sum, r) => sum + r.requests, 0);
+    return { d1: metrics.dependencies.d1?.calls ?? 0, requests };
+  };
+  // Reading the counters is itself a request whose health checks read D1: measured, then subtracted.
+  const first = await counters();
+  const second = await counters();
+  const readCost = second.d1 - first.d1;
+  /** A wrk run with the D1 calls it caused per request. */
+  const counted = async (target, headers) => {
+    const before = await counters();
+    const result = wrkRun(target, headers);
+    const after = await counters();
+    const requests = Math.max(1, after.requests - before.requests - 1);
+    return { ...result, d1_per_request: (after.d1 - before.d1 - readCost) / requests };
+  };
 
   const base = [];
   const authed = [];
+  const listing = [];
   const bare = [];
   const bareD1 = [];
   for (let i = 0; i < RUNS; i++) {
-    base.push(wrkRun(`${url}/health/live`));
-    authed.push(wrkRun(`${url}/v1/api-keys`, auth));
+    base.push(await counted(`${url}/health/live`));
+    authed.push(await counted(`${url}/v1/whoami`, auth));
+    listing.push(await counted(`${url}/v1/api-keys`, auth));
     bare.push(wrkRun(`${control.url}/`));
     bareD1.push(wrkRun(`${control.url}/d1`));
     console.log(
-      `run ${i + 1}/${RUNS}: baseline ${base[i].rps.toFixed(0)} req/s, authenticated ${authed[i].rps.toFixed(0)} req/s, ` +
+      `run ${i + 1}/${RUNS}: baseline ${base[i].rps.toFixed(0)} req/s, authenticated ${authed[i].rps.toFixed(0)} req/s ` +
+        `(D1 ${authed[i].d1_per_request.toFixed(4)}/req), listing ${listing[i].rps.toFixed(0)} req/s (D1 ${listing[i].d1_per_request.toFixed(3)}/req), ` +
         `bare ${bare[i].rps.toFixed(0)} req/s, bare + one D1 query ${bareD1[i].rps.toFixed(0)} req/s`,
     );
   }
   const baseline = summarize(base);
   const authenticated = summarize(authed);
+  const listed = summarize(listing);
   const ratio = authenticated.rps / baseline.rps;
   const floor = { bare: summarize(bare), d1: summarize(bareD1) };
   const floorRatio = floor.d1.rps / floor.bare.rps;
 
-  console.log(`\nsustaining ${SUSTAIN_RPS} req/s for ${SUSTAIN_SECONDS} s on GET /v1/api-keys (hey, open loop) …`);
-  const sustained = hey(`${url}/v1/api-keys`, auth);
+  console.log(`\nsustaining ${SUSTAIN_RPS} req/s for ${SUSTAIN_SECONDS} s on GET /v1/whoami (hey, open loop) …`);
+  const sustained = hey(`${url}/v1/whoami`, auth);
+  // The control: the same open-loop load on the bare liveness route, in the same run.
+  console.log(`… and the same on GET /health/live (the control) …`);
+  const sustainedControl = hey(`${url}/health/live`, []);
 
   const fmt = (r) =>
     `${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50_ms.toFixed(2)} ms   p99 ${r.p99_ms.toFixed(2)} ms`;
   console.log(`\n=== bench:http (wrk -t2 -c${CONNECTIONS}, ${RUN_SECONDS}s x ${RUNS}, medians) ===`);
   console.log(`baseline       GET /health/live  ${fmt(baseline)}`);
-  console.log(`authenticated  GET /v1/api-keys  ${fmt(authenticated)}`);
+  console.log(
+    `authenticated  GET /v1/whoami    ${fmt(authenticated)}   D1 calls/request ${authenticated.d1_per_request.toFixed(4)}`,
+  );
+  console.log(
+    `listing        GET /v1/api-keys  ${fmt(listed)}   D1 calls/request ${listed.d1_per_request.toFixed(3)}  (ratio ${(listed.rps / baseline.rps).toFixed(2)})`,
+  );
   console.log(`ratio authenticated/baseline: ${ratio.toFixed(2)}  (target >= 0.60) ${ratio >= 0.6 ? "PASS" : "FAIL"}`);
   console.log(
     `floor: a bare Worker with one D1 query runs at ${floorRatio.toFixed(2)} of the same Worker without it ` +
@@ -129,6 +178,11 @@ try {
     `sustained: ${sustained.achieved_rps.toFixed(0)} req/s for ${SUSTAIN_SECONDS} s, errors ${sustained.errors}, ` +
       `p50 ${sustained.p50_ms.toFixed(2)} ms, p99 ${sustained.p99_ms.toFixed(2)} ms  ` +
       `(target ${SUSTAIN_RPS} req/s, 0 errors) ${sustained.errors === 0 && sustained.achieved_rps >= SUSTAIN_RPS * 0.98 ? "PASS" : "FAIL"}`,
+  );
+
+  console.log(
+    `control:   ${sustainedControl.achieved_rps.toFixed(0)} req/s on GET /health/live under the same load, errors ${sustainedControl.errors}, ` +
+      `p99 ${sustainedControl.p99_ms.toFixed(2)} ms: what this machine serves at all`,
   );
 
   const dir = path.resolve(import.meta.dirname, "../bench/results");
@@ -143,9 +197,11 @@ try {
         seconds: RUN_SECONDS,
         baseline,
         authenticated,
+        listing: listed,
         ratio,
         floor: { ...floor, ratio: floorRatio },
         sustained,
+        sustained_control: sustainedControl,
       },
       null,
       2,

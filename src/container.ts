@@ -306,6 +306,7 @@ export function createServices(
   const settingsOf = (): QuerySettings => ({
     rrf: fusionOf(config, adapters.embedder),
     maxTopK: config.searchMaxTopK,
+    versionMaxAgeMs: config.collectionVersionMaxAgeMs,
     commonTermRatio: config.commonTermRatio,
     budgets: config.queryBudgets,
     cacheTtlSeconds: config.answerCacheTtlSeconds,
@@ -358,7 +359,7 @@ export function createServices(
       logger,
       settings: config.exports,
     }),
-    auth: authService({ db, config }),
+    auth: authService({ db, config, defer }),
     tenants: tenantService({ db, config }),
     apiKeys: apiKeyService({ db, config, notifications }),
     secrets: secretService({ db, config }),

@@ -218,6 +218,8 @@ export function parseConfig(env: object): Config {
     cacheWarmTopN: f.CACHE_WARM_TOP_N,
     rerankWeights: parseRerankWeights(f.RERANK_WEIGHTS, problems),
     apiKeyCacheTtlMs: f.API_KEY_CACHE_TTL_MS,
+    apiKeyCacheFreshMs: Math.min(f.API_KEY_CACHE_FRESH_MS, f.API_KEY_CACHE_TTL_MS),
+    collectionVersionMaxAgeMs: f.COLLECTION_VERSION_MAX_AGE_MS,
     adminToken: f.ADMIN_TOKEN,
     keyRing,
     rateTiers,

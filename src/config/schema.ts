@@ -82,6 +82,8 @@ export const envSchema = z.object({
     .transform((v) => (v === undefined || v.trim() === "" ? undefined : Number(v)))
     .pipe(z.number().min(0).max(10).optional()),
   API_KEY_CACHE_TTL_MS: intFrom(30_000, 0, 30_000),
+  API_KEY_CACHE_FRESH_MS: intFrom(5_000, 0, 30_000),
+  COLLECTION_VERSION_MAX_AGE_MS: intFrom(2_000, 0, 30_000),
   RATE_LIMIT_TIMEOUT_MS: intFrom(1_000, 50, 10_000),
   RATE_LIMIT_DEFAULT_TIER: optionalText.transform((v) => v ?? "standard"),
   RATE_LIMIT_TIERS: optionalText,

@@ -105,6 +105,10 @@ export interface Config {
   /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
   commonTermRatio: number;
   apiKeyCacheTtlMs: number;
+  /** A cached key row younger than this is used as it is; older (up to the TTL) it is refreshed in the background. */
+  apiKeyCacheFreshMs: number;
+  /** The staleness bound of the isolate's collection versions (answer-cache keys); 0: read D1 every time. */
+  collectionVersionMaxAgeMs: number;
   adminToken: string | undefined;
   /** Sorted newest (highest version) first; empty when ENCRYPTION_KEYS is unset. */
   keyRing: KeyRingEntry[];

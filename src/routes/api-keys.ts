@@ -8,8 +8,9 @@ import {
   CreateApiKeyBody,
   KeyIdParam,
   RotateApiKeyBody,
+  WhoAmISchema,
 } from "../schemas/api-keys";
-import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
+import { bearerSecurity, commonErrors, conflict, notFound, SCOPES } from "../schemas/common";
 
 /** Tenant API keys (scope `admin`). */
 export const apiKeys = new OpenAPIHono<AppEnv>();
@@ -33,6 +34,34 @@ const create = createRoute({
 apiKeys.openapi(create, async (c) => {
   const key = await c.var.services.apiKeys.create(keyOf(c.var.principal), c.req.valid("json"));
   return c.json(key, 201);
+});
+
+const whoami = createRoute({
+  method: "get",
+  operationId: "whoAmI",
+  path: "/v1/whoami",
+  tags: ["api keys"],
+  summary: "The presented key: its tenant, id, scopes, collections and rate tier (any scope)",
+  security: bearerSecurity,
+  middleware: [requireKey(...SCOPES)] as const,
+  responses: {
+    200: { description: "The key", content: { "application/json": { schema: WhoAmISchema } } },
+    ...commonErrors,
+  },
+});
+
+apiKeys.openapi(whoami, (c) => {
+  const principal = keyOf(c.var.principal);
+  return c.json(
+    {
+      tenant_id: principal.tenantId,
+      key_id: principal.keyId,
+      scopes: principal.scopes,
+      collection_ids: principal.collectionIds,
+      rate_tier: principal.rateTier,
+    },
+    200,
+  );
 });
 
 const list = createRoute({

@@ -61,3 +61,17 @@ export const ApiKeyListSchema = z.object({ items: z.array(ApiKeySchema) }).opena
 
 export type CreateApiKeyInput = z.infer<typeof CreateApiKeyBody>;
 export type ApiKeyView = z.infer<typeof ApiKeySchema>;
+
+/** `GET /v1/whoami`: what the presented key is, from the verified key alone (no database read when warm). */
+export const WhoAmISchema = z
+  .object({
+    tenant_id: z.string(),
+    key_id: z.string(),
+    scopes: z.array(Scope),
+    collection_ids: z
+      .array(z.string())
+      .nullable()
+      .openapi({ description: "The collections the key is restricted to; null: every collection" }),
+    rate_tier: z.string(),
+  })
+  .openapi("WhoAmI");

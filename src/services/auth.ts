@@ -1,8 +1,9 @@
 /**
  * Credential checks. API keys are `erk_<key id>_<secret>`; only SHA-256 of the secret is stored and
- * compared in constant time. Verified key rows are cached per isolate for at most
- * API_KEY_CACHE_TTL_MS (<= 30 s): a revocation elsewhere takes effect within that bound, and at
- * once in the isolate that revoked it.
+ * compared in constant time. Key rows are cached per isolate with stale-while-revalidate: fresh
+ * for API_KEY_CACHE_FRESH_MS (5 s), then served while one background read refreshes them, and
+ * never older than API_KEY_CACHE_TTL_MS (<= 30 s). So a warm key costs no D1 read on the request,
+ * a revocation elsewhere takes effect within 30 s, and at once in the isolate that revoked it.
  */
 import { and, eq, isNull, lte, or } from "drizzle-orm";
 import type { Db } from "../adapters/db/client";
@@ -10,13 +11,14 @@ import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
 import type { Config } from "../config";
 import { constantTimeEqual, digestsEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
+import { SwrCache } from "../lib/swr";
 import { keyPrincipal, type Principal } from "./principal";
 
 const KEY_PATTERN = /^erk_([A-Za-z0-9]{16})_([A-Za-z0-9]{32})$/;
 const LAST_USED_INTERVAL_MS = 60_000;
 
 /** Key rows by id; `null` remembers a key id that does not exist, so guessing costs no query. */
-const keyRows = new Lru<ApiKeyRow | null>(10_000);
+const keyRows = new SwrCache<ApiKeyRow | null>(10_000);
 const lastUsedWrites = new Lru<number>(10_000);
 
 export type Credentials = { kind: "none" } | { kind: "invalid"; reason: string } | { kind: "ok"; principal: Principal };
@@ -36,18 +38,31 @@ export function bearerToken(header: string | undefined | null): string | undefin
 }
 
 export function forgetKey(keyId: string): void {
-  keyRows.delete(keyId);
+  keyRows.invalidate(keyId);
 }
 
-async function loadKey(db: Db, keyId: string, ttlMs: number): Promise<ApiKeyRow | null> {
-  const cached = keyRows.get(keyId);
-  if (cached !== undefined) {
-    return cached;
+async function readKey(db: Db, keyId: string): Promise<ApiKeyRow | null> {
+  return (await db.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get()) ?? null;
+}
+
+async function loadKey(deps: AuthDeps, keyId: string): Promise<ApiKeyRow | null> {
+  const times = { freshMs: deps.config.apiKeyCacheFreshMs, maxAgeMs: deps.config.apiKeyCacheTtlMs };
+  const cached = keyRows.peek(keyId, times);
+  if (cached) {
+    if (cached.refresh) {
+      const started = Date.now();
+      deps.defer(
+        readKey(deps.db, keyId).then(
+          (row) => keyRows.refreshed(keyId, cached.entry, row, started, times),
+          () => keyRows.release(keyId),
+        ),
+      );
+    }
+    return cached.entry.value;
   }
-  const row = (await db.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get()) ?? null;
-  if (ttlMs > 0) {
-    keyRows.set(keyId, row, ttlMs);
-  }
+  const started = Date.now();
+  const row = await readKey(deps.db, keyId);
+  keyRows.put(keyId, row, started, times);
   return row;
 }
 
@@ -69,6 +84,8 @@ async function secretMatches(row: ApiKeyRow, secret: string, now: number): Promi
 export interface AuthDeps {
   db: Db;
   config: Config;
+  /** Background work of the invocation (`waitUntil`): the stale key's refresh. */
+  defer: (work: Promise<unknown>) => void;
 }
 
 /**
@@ -96,7 +113,7 @@ export async function authenticate(
     return { kind: "invalid", reason: "Malformed API key." };
   }
   const now = Date.now();
-  const row = await loadKey(deps.db, parsed.keyId, deps.config.apiKeyCacheTtlMs);
+  const row = await loadKey(deps, parsed.keyId);
   if (!row || !(await secretMatches(row, parsed.secret, now))) {
     return { kind: "invalid", reason: "Invalid API key." };
   }

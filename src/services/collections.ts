@@ -8,6 +8,7 @@ import { type CollectionRow, chunks, collections, documents } from "../adapters/
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { blobKey, newId } from "../lib/ids";
+import { SwrCache } from "../lib/swr";
 import type { CollectionView } from "../schemas/collections";
 import { iso } from "../schemas/common";
 import { afterCursor, toPage } from "./paging";
@@ -125,6 +126,7 @@ export async function deleteCollection(
     .delete(collections)
     .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
     .run();
+  versionCache.invalidate(versionKey(principal.tenantId, id));
   await deps.vectors.drop(
     namespaceOf(principal.tenantId, id),
     chunkIds.map((c) => c.id),
@@ -140,16 +142,103 @@ export async function deleteCollection(
  * 404 unless every collection is the tenant's; 403 if the key is restricted to others. Returns
  * each collection's content version (answer cache keys include them).
  */
+/**
+ * Collection versions per isolate (the answer cache's keys), with a staleness bound of
+ * COLLECTION_VERSION_MAX_AGE_MS (2 s): fresh for half of it, then served while one background read
+ * refreshes them, never older. A version read before a change is gone by the bound, so an answer
+ * computed before an ingest or delete is never served after it. Unknown ids are never cached (a
+ * collection created elsewhere is found at once); this isolate's own changes invalidate at once.
+ */
+const versionCache = new SwrCache<number>(20_000);
+const versionKey = (tenantId: string, collectionId: string) => `${tenantId}:${collectionId}`;
+
+/** What the versions cache needs from the invocation; without it, D1 is read every time. */
+export interface VersionReads {
+  maxAgeMs: number;
+  defer: (work: Promise<unknown>) => void;
+}
+
+async function readVersions(db: Db, tenantId: string, ids: string[]): Promise<Map<string, number>> {
+  const found = await db
+    .select({ id: collections.id, version: collections.version })
+    .from(collections)
+    .where(and(eq(collections.tenantId, tenantId), inArray(collections.id, ids)));
+  return new Map(found.map((row) => [row.id, row.version]));
+}
+
+async function collectionVersions(
+  db: Db,
+  tenantId: string,
+  ids: string[],
+  reads: VersionReads | undefined,
+): Promise<Map<string, number>> {
+  if (!reads || reads.maxAgeMs <= 0) {
+    return readVersions(db, tenantId, ids);
+  }
+  const times = { freshMs: reads.maxAgeMs / 2, maxAgeMs: reads.maxAgeMs };
+  const known = new Map<string, number>();
+  const missing: string[] = [];
+  const stale: Array<{ id: string; prior: { value: number; loadedAt: number } }> = [];
+  for (const id of ids) {
+    const cached = versionCache.peek(versionKey(tenantId, id), times);
+    if (!cached) {
+      missing.push(id);
+      continue;
+    }
+    known.set(id, cached.entry.value);
+    if (cached.refresh) {
+      stale.push({ id, prior: cached.entry });
+    }
+  }
+  if (stale.length > 0) {
+    const started = Date.now();
+    reads.defer(
+      readVersions(
+        db,
+        tenantId,
+        stale.map((s) => s.id),
+      ).then(
+        (fresh) => {
+          for (const { id, prior } of stale) {
+            const version = fresh.get(id);
+            if (version === undefined) {
+              // Deleted meanwhile: forget it, so the next request reads D1 and answers 404.
+              versionCache.release(versionKey(tenantId, id));
+              versionCache.invalidate(versionKey(tenantId, id));
+            } else {
+              versionCache.refreshed(versionKey(tenantId, id), prior, version, started, times);
+            }
+          }
+        },
+        () => {
+          for (const { id } of stale) {
+            versionCache.release(versionKey(tenantId, id));
+          }
+        },
+      ),
+    );
+  }
+  if (missing.length > 0) {
+    const started = Date.now();
+    for (const [id, version] of await readVersions(db, tenantId, missing)) {
+      known.set(id, version);
+      versionCache.put(versionKey(tenantId, id), version, started, times);
+    }
+  }
+  return known;
+}
+
+/**
+ * The collections' current versions, after checking that each exists for the tenant (404) and
+ * that the key may read it (403). With `reads`, from the isolate's bounded-staleness cache.
+ */
 export async function assertReadable(
   db: Db,
   principal: KeyPrincipal,
   collectionIds: string[],
+  reads?: VersionReads,
 ): Promise<Map<string, number>> {
-  const found = await db
-    .select({ id: collections.id, version: collections.version })
-    .from(collections)
-    .where(and(eq(collections.tenantId, principal.tenantId), inArray(collections.id, collectionIds)));
-  const known = new Map(found.map((row) => [row.id, row.version]));
+  const known = await collectionVersions(db, principal.tenantId, collectionIds, reads);
   const missing = collectionIds.filter((id) => !known.has(id));
   if (missing.length > 0) {
     throw new AppError("not_found", `No such collection: ${missing.join(", ")}.`);
@@ -163,6 +252,8 @@ export async function assertReadable(
 
 /** Marks a collection's content as changed (cache keys include the version); scoped by tenant in SQL. */
 export function bumpVersion(db: Db, tenantId: string, collectionId: string, now = Date.now()) {
+  // This isolate sees its own change at once; others within the staleness bound.
+  versionCache.invalidate(versionKey(tenantId, collectionId));
   return db
     .update(collections)
     .set({ version: sql`${collections.version} + 1`, updatedAt: now })

@@ -267,7 +267,13 @@ export async function search(
   deps: SearchDeps,
   principal: KeyPrincipal,
   input: SearchInput,
-  limits: { maxTopK: number; rrf: FusionOptions; commonTermRatio: number; embeddingCacheTtlSeconds: number },
+  limits: {
+    maxTopK: number;
+    rrf: FusionOptions;
+    commonTermRatio: number;
+    embeddingCacheTtlSeconds: number;
+    versionMaxAgeMs?: number;
+  },
 ): Promise<SearchResults> {
   const { maxTopK } = limits;
   const started = performance.now();
@@ -276,7 +282,10 @@ export async function search(
       errors: [{ path: "top_k", message: `must be at most ${maxTopK}` }],
     });
   }
-  await assertReadable(deps.db, principal, input.collection_ids);
+  await assertReadable(deps.db, principal, input.collection_ids, {
+    maxAgeMs: limits.versionMaxAgeMs ?? 0,
+    defer: deps.defer,
+  });
   const terms = searchableTerms(input.query);
   const documentIds = input.filter?.document_ids;
   // Fusion needs more than top_k candidates from each side to be worth doing.

@@ -198,7 +198,9 @@ describe("the isolate's own answers (L1)", () => {
     const ask = async () =>
       (
         await askPipeline({
-          overrides: {},
+          // Versions read on every query: this test is about the key, not the staleness bound
+          // (test/integration/hot-path.test.ts).
+          overrides: { COLLECTION_VERSION_MAX_AGE_MS: "0" },
           tenant,
           collection,
           query: "What is in L1?",

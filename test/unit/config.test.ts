@@ -11,11 +11,42 @@ describe("config", () => {
     expect(config.rateLimiter).toEqual({ kind: "durable-object" });
     expect(config.rateTiers).toEqual(DEFAULT_RATE_TIERS);
     expect(config.apiKeyCacheTtlMs).toBe(30_000);
+    expect(config.apiKeyCacheFreshMs).toBe(5_000);
+    expect(config.collectionVersionMaxAgeMs).toBe(2_000);
+    // No collector: no spans are recorded (trace ids still are); every new trace when there is one.
+    expect(config.tracing).toBeUndefined();
+    expect(config.traceSampleRatio).toBe(1);
     // Defaults are written once, in the schema, and reach the parsed config unchanged.
     expect(config.defaultRateTier).toBe("standard");
     expect(config.maxJsonUploadBytes).toBe(4_194_304);
     expect(config.embeddings).toEqual({ kind: "local", dimensions: 384 });
     expect(config.generator).toEqual({ kind: "extractive" });
+  });
+
+  it("reads the OTLP exporter's settings in the OpenTelemetry formats, the headers kept secret", () => {
+    const config = parseConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "https://otlp.example.com/",
+      OTEL_EXPORTER_OTLP_HEADERS: "Authorization=Bearer%20abc, x-team = t1",
+      TRACE_SAMPLE_RATIO: "0.25",
+    });
+    expect(config.problems).toEqual([]);
+    expect(config.tracing).toEqual({
+      url: "https://otlp.example.com/v1/traces",
+      headers: { authorization: "Bearer abc", "x-team": "t1" },
+      timeoutMs: 3_000,
+      serviceName: "edgerag",
+    });
+    expect(config.traceSampleRatio).toBe(0.25);
+    expect(parseConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://c.example.com/traces" }).tracing?.url).toBe(
+      "https://c.example.com/traces",
+    );
+    const bad = parseConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "https://o.example.com",
+      OTEL_EXPORTER_OTLP_HEADERS: "no-equals",
+      TRACE_SAMPLE_RATIO: "2",
+    });
+    expect(bad.problems.map((p) => p.setting).sort()).toEqual(["OTEL_EXPORTER_OTLP_HEADERS", "TRACE_SAMPLE_RATIO"]);
+    expect(JSON.stringify(bad.problems)).not.toContain("no-equals");
   });
 
   it("chooses Upstash only when URL and token are both set", () => {

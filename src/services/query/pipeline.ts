@@ -21,7 +21,7 @@ import type { Lru } from "../../lib/lru";
 import { stageClock } from "../../lib/telemetry";
 import { normalizeQuery, porter, queryTerms, wordStems } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
-import { assertReadable } from "../collections";
+import { assertReadable, type VersionReads } from "../collections";
 import type { KeyPrincipal } from "../principal";
 import {
   type ChunkHit,
@@ -109,10 +109,15 @@ export interface PreparedQuery {
  * The checks that can refuse a query (no searchable words 422, unknown collection 404, key
  * restricted 403), done before anything is streamed so that they still get their status code.
  */
-export async function prepareQuery(db: Db, principal: KeyPrincipal, input: QueryInput): Promise<PreparedQuery> {
+export async function prepareQuery(
+  db: Db,
+  principal: KeyPrincipal,
+  input: QueryInput,
+  reads?: VersionReads,
+): Promise<PreparedQuery> {
   const normalized = normalizeQuery(input.query);
   const terms = searchableTerms(normalized);
-  const versions = await assertReadable(db, principal, input.collection_ids);
+  const versions = await assertReadable(db, principal, input.collection_ids, reads);
   return { normalized, terms, versions };
 }
 

@@ -15,7 +15,11 @@ import {
 import { warmAnswerCache } from "./warming";
 
 /** Settings of search and answers, derived once per parsed configuration. */
-export type QuerySettings = Omit<AnswerOptions, "startedAt" | "signal"> & { maxTopK: number };
+export type QuerySettings = Omit<AnswerOptions, "startedAt" | "signal"> & {
+  maxTopK: number;
+  /** The collection versions' staleness bound (COLLECTION_VERSION_MAX_AGE_MS). */
+  versionMaxAgeMs: number;
+};
 
 /** What one run of the pipeline brings from its caller: when it started, and when to give up. */
 export interface Run {
@@ -30,7 +34,8 @@ export interface Run {
 export function queryService(deps: AnswerDeps, settings: QuerySettings) {
   return {
     /** The checks that can refuse a query, before anything is streamed. */
-    prepare: (principal: KeyPrincipal, input: QueryInput) => prepareQuery(deps.db, principal, input),
+    prepare: (principal: KeyPrincipal, input: QueryInput) =>
+      prepareQuery(deps.db, principal, input, { maxAgeMs: settings.versionMaxAgeMs, defer: deps.defer }),
     answer: (
       principal: KeyPrincipal,
       input: QueryInput,
