@@ -31,6 +31,8 @@ import { UpstashRateLimiter } from "./adapters/rate-limit/upstash";
 import type { Reranker } from "./adapters/rerank/interface";
 import { LocalReranker } from "./adapters/rerank/local";
 import { WorkersAiReranker } from "./adapters/rerank/workers-ai";
+import { DurableObjectChunkShards } from "./adapters/shards/durable-object";
+import type { ChunkShards } from "./adapters/shards/interface";
 import { DurableObjectVectorIndex } from "./adapters/vector/durable-object";
 import type { VectorIndex } from "./adapters/vector/interface";
 import { UpstashVectorIndex } from "./adapters/vector/upstash";
@@ -217,6 +219,8 @@ export interface Adapters {
   queues: IngestQueues;
   embedder: Embedder;
   vectors: VectorIndex;
+  /** Each collection's search shard (chunks and keyword index; the source of truth for search). */
+  shards: ChunkShards;
   reranker: Reranker;
   generator: Generator;
   cache: EdgeCache;
@@ -243,6 +247,7 @@ function adaptersFor(config: Config, env: Env): Adapters {
     queues: { high: instrumentQueue(env.INGEST_HIGH, "ingest-high"), bulk: instrumentQueue(env.INGEST, "ingest") },
     embedder: instrument(embedderFor(config, env), "embedder"),
     vectors: instrument(vectorIndexFor(config, env), "vectors"),
+    shards: instrument(new DurableObjectChunkShards(env.VECTOR_SHARD), "shards"),
     reranker: instrument(rerankerFor(config, env), "reranker"),
     generator: instrument(generatorFor(config, env), "generator"),
     cache: instrument(edgeCacheFor(config), "cache"),
@@ -353,6 +358,7 @@ export function createServices(
       blobs: adapters.blobs,
       queue: adapters.exportQueue,
       renderer: adapters.renderer,
+      shards: adapters.shards,
       notify,
       query,
       dashboard,

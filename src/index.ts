@@ -50,6 +50,12 @@ const jobs: Record<string, (s: Services) => Promise<unknown>> = {
     await s.ingest.sweep();
     recordGauge("ingest_backlog", await s.ingest.backlog());
   },
+  "shard-migration": (s) =>
+    s.ingest.migrateToShards().then((moved) => {
+      if (moved.documents > 0) {
+        s.logger.info("chunks moved to their shards", { ...moved });
+      }
+    }),
   "ticket-sweep": (s) => s.notifications.sweepTickets(),
   "webhook-sweep": (s) => s.webhooks.sweep(),
   "export-sweep": (s) => s.exports.sweep(),

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/interface";
+import { ChunkStore, type KeywordOptions, type ShardChunk, type ShardHit } from "./chunk-store";
 
 /**
  * Bytes of vectors one shard holds at most by default: 50,000 × 384 float32 ≈ 77 MB of the 128 MB
@@ -17,11 +18,14 @@ export interface ShardRefusal {
 }
 
 /**
- * One tenant+collection's vectors: rows in SQLite storage, and — once per activation — a single
- * in-memory Float32 matrix for exact top-k by dot product. Writes go to storage first and drop the
- * matrix, which is rebuilt on the next query; state never lives only in memory.
+ * One tenant+collection's search shard: its chunks with their FTS5 index (chunk-store.ts: the
+ * source of truth for search; D1 keeps documents' metadata), and its vectors when the vector index
+ * is the Durable Object one — rows in SQLite storage and, once per activation, a single in-memory
+ * Float32 matrix for exact top-k by dot product. Writes go to storage first and drop the matrix,
+ * which is rebuilt on the next query; state never lives only in memory.
  */
 export class VectorShard extends DurableObject<Env> {
+  private readonly chunks: ChunkStore;
   private matrix: Float32Array | undefined;
   private ids: string[] = [];
   private documentIds: string[] = [];
@@ -35,6 +39,46 @@ export class VectorShard extends DurableObject<Env> {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, vector BLOB NOT NULL)",
     );
+    this.chunks = new ChunkStore(ctx.storage.sql);
+  }
+
+  /** Replaces the chunks of `documentIds` (one transaction); returns the chunk ids that are gone. */
+  writeChunks(documentIds: string[], rows: ShardChunk[]): string[] {
+    return this.ctx.storage.transactionSync(() => this.chunks.replace(documentIds, rows));
+  }
+
+  /** Removes documents' chunks; returns their ids (for a vector index elsewhere). */
+  removeDocuments(documentIds: string[]): string[] {
+    return this.ctx.storage.transactionSync(() => {
+      const ids = this.chunks.idsOf(documentIds);
+      this.chunks.deleteDocuments(documentIds);
+      return ids;
+    });
+  }
+
+  keyword(options: KeywordOptions): ShardHit[] {
+    return this.chunks.keyword(options);
+  }
+
+  getChunks(ids: string[]): ShardChunk[] {
+    return this.chunks.get(ids);
+  }
+
+  documentChunks(documentId: string): ShardChunk[] {
+    return this.chunks.ofDocument(documentId);
+  }
+
+  chunkIds(): string[] {
+    return this.chunks.allIds();
+  }
+
+  chunkStats(): { chunks: number; documents: number } {
+    return this.chunks.count();
+  }
+
+  /** Removes every chunk (its collection was deleted); the vectors go with `drop`. */
+  dropChunks(): void {
+    this.chunks.deleteAll();
   }
 
   upsert(records: VectorRecord[]): ShardRefusal | undefined {

@@ -8,6 +8,7 @@ import {
   CollectionSchema,
   CreateCollectionBody,
   PageQuery,
+  RebuildSchema,
 } from "../schemas/collections";
 import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
 
@@ -82,4 +83,27 @@ const remove = createRoute({
 collections.openapi(remove, async (c) => {
   await c.var.services.collections.delete(keyOf(c.var.principal), c.req.valid("param").id);
   return c.body(null, 204);
+});
+
+const rebuild = createRoute({
+  method: "post",
+  operationId: "rebuildCollection",
+  path: "/v1/collections/{id}/rebuild",
+  tags: ["collections"],
+  summary: "Rebuild the collection's search shard from the original files (repair)",
+  description:
+    "Every ready or failed document is queued again; the ingestion consumer re-reads its original from R2, " +
+    "re-chunks and re-embeds it and rewrites the shard. Documents answer `queued`/`processing` until then.",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest")] as const,
+  request: { params: CollectionIdParam },
+  responses: {
+    202: { description: "Queued for rebuilding", content: { "application/json": { schema: RebuildSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+collections.openapi(rebuild, async (c) => {
+  return c.json(await c.var.services.ingest.rebuild(keyOf(c.var.principal), c.req.valid("param").id), 202);
 });

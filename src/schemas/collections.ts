@@ -55,3 +55,7 @@ export const CollectionListSchema = z
   .openapi("CollectionList");
 
 export type CollectionView = z.infer<typeof CollectionSchema>;
+
+export const RebuildSchema = z
+  .object({ queued: z.number().int().openapi({ description: "Documents queued for re-ingestion" }) })
+  .openapi("Rebuild");

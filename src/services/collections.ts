@@ -4,7 +4,8 @@
  */
 import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
-import { type CollectionRow, chunks, collections, documents } from "../adapters/db/schema";
+import { type CollectionRow, collections, documents } from "../adapters/db/schema";
+import type { ChunkShards } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { blobKey, newId } from "../lib/ids";
@@ -105,7 +106,7 @@ export async function getCollection(db: Db, principal: KeyPrincipal, id: string)
 
 /** Deletes the collection with its documents, chunks (and FTS rows, by cascade) and originals in R2. */
 export async function deleteCollection(
-  deps: { db: Db; blobs: R2Bucket; vectors: VectorIndex },
+  deps: { db: Db; blobs: R2Bucket; vectors: VectorIndex; shards: ChunkShards },
   principal: KeyPrincipal,
   id: string,
 ): Promise<void> {
@@ -115,22 +116,16 @@ export async function deleteCollection(
     .select({ id: documents.id })
     .from(documents)
     .where(and(eq(documents.collectionId, id), eq(documents.tenantId, principal.tenantId)));
+  const ns = namespaceOf(principal.tenantId, id);
   // Up to 50,000 ids: read only for an index that deletes by id.
-  const chunkIds = deps.vectors.dropNeedsIds
-    ? await db
-        .select({ id: chunks.id })
-        .from(chunks)
-        .where(and(eq(chunks.collectionId, id), eq(chunks.tenantId, principal.tenantId)))
-    : [];
+  const chunkIds = deps.vectors.dropNeedsIds ? await deps.shards.ids(ns) : [];
   await db
     .delete(collections)
     .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
     .run();
   versionCache.invalidate(versionKey(principal.tenantId, id));
-  await deps.vectors.drop(
-    namespaceOf(principal.tenantId, id),
-    chunkIds.map((c) => c.id),
-  );
+  await deps.vectors.drop(ns, chunkIds);
+  await deps.shards.drop(ns);
   // R2 deletes up to 1,000 keys per call.
   const keys = docs.map((doc) => blobKey(principal.tenantId, doc.id));
   for (let i = 0; i < keys.length; i += 1_000) {
@@ -261,7 +256,7 @@ export function bumpVersion(db: Db, tenantId: string, collectionId: string, now 
 }
 
 /** The capability routes call as `services.collections.<verb>(principal, input)`. */
-export function collectionService(deps: { db: Db; blobs: R2Bucket; vectors: VectorIndex }) {
+export function collectionService(deps: { db: Db; blobs: R2Bucket; vectors: VectorIndex; shards: ChunkShards }) {
   return {
     create: (principal: KeyPrincipal, input: { name: string; description?: string | undefined }) =>
       createCollection(deps.db, principal, input),

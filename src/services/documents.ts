@@ -6,7 +6,8 @@
 
 import { and, desc, eq } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
-import { chunks, type DocumentRow, documents } from "../adapters/db/schema";
+import { type DocumentRow, documents } from "../adapters/db/schema";
+import type { ChunkShards } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { chunkSpans, MAX_CHUNKS_PER_DOCUMENT } from "../lib/chunk";
@@ -358,21 +359,16 @@ async function insertDocuments(db: Db, rows: DocumentRow[]): Promise<Set<string>
   return new Set(results.map((r) => r.id));
 }
 
-/** Deletes the document, its chunks (FTS rows by cascade and trigger), its vectors and its original. */
+/** Deletes the document, its chunks (in the collection's shard), its vectors and its original. */
 export async function deleteDocument(
-  deps: Pick<DocumentDeps, "db" | "blobs"> & { vectors: VectorIndex },
+  deps: Pick<DocumentDeps, "db" | "blobs"> & { vectors: VectorIndex; shards: ChunkShards },
   principal: KeyPrincipal,
   id: string,
 ) {
   const row = await getDocument(deps.db, principal, id);
-  const chunkIds = await deps.db
-    .select({ id: chunks.id })
-    .from(chunks)
-    .where(and(eq(chunks.documentId, id), eq(chunks.tenantId, principal.tenantId)));
-  await deps.vectors.delete(
-    namespaceOf(row.tenantId, row.collectionId),
-    chunkIds.map((c) => c.id),
-  );
+  const ns = namespaceOf(row.tenantId, row.collectionId);
+  const chunkIds = await deps.shards.removeDocuments(ns, [id]);
+  await deps.vectors.delete(ns, chunkIds);
   await deps.db.batch([
     deps.db.delete(documents).where(and(eq(documents.id, id), eq(documents.tenantId, principal.tenantId))),
     bumpVersion(deps.db, row.tenantId, row.collectionId),
@@ -381,7 +377,7 @@ export async function deleteDocument(
 }
 
 /** The capability routes call as `services.documents.<verb>(principal, input)`. */
-export function documentService(deps: DocumentDeps & { vectors: VectorIndex }) {
+export function documentService(deps: DocumentDeps & { vectors: VectorIndex; shards: ChunkShards }) {
   return {
     upload: (principal: KeyPrincipal, collectionId: string, upload: Upload) =>
       uploadDocument(deps, principal, collectionId, upload),

@@ -1,20 +1,19 @@
 /**
- * Search over a tenant's collections. `keyword`: FTS5 bm25 over chunk title, heading and text,
- * from a query whose terms are quoted (user text never becomes FTS syntax). `vector`: the query's
+ * Search over a tenant's collections, fanned out to each collection's search shard. `keyword`:
+ * FTS5 bm25 over chunk title, heading and text, with the collection's own statistics, from a
+ * query whose terms are quoted (user text never becomes FTS syntax). `vector`: the query's
  * embedding against each collection's vector index. `hybrid` (default): both in parallel, fused
  * by Reciprocal Rank Fusion. Results are limited to collections the key may read.
  */
 
-import { and, eq, sql } from "drizzle-orm";
-import { type Db, inList } from "../adapters/db/client";
-import { chunks } from "../adapters/db/schema";
+import type { Db } from "../adapters/db/client";
 import type { Embedder } from "../adapters/embed/interface";
+import type { ChunkShards, ShardChunk } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { roundMs as ms } from "../lib/async";
-import { Lru } from "../lib/lru";
-import { ftsQuery, porter, queryTerms } from "../lib/terms";
+import { queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { assertReadable } from "./collections";
 import type { KeyPrincipal } from "./principal";
@@ -36,94 +35,52 @@ export interface ChunkHit {
 }
 
 /**
- * FTS5 bm25 over title, heading and text (weighted), restricted to the collections inside FTS5
- * itself (the indexed `collection_id` column), so only their matches are ranked and only the best
- * `limit` are joined to their rows — where the exact collection check is applied again. With a
- * document filter, every match of the collections is joined and filtered instead.
+ * bm25 over title, heading and text (weighted) in each collection's search shard, in parallel,
+ * each with its own collection's statistics (so nothing outside a collection moves its scores);
+ * the best `limit` over all of them. Terms too common in a collection to be worth scoring are left
+ * out there (`commonTermRatio`, see `ChunkStore.informative`).
  */
 export async function keywordSearch(
-  db: Db,
+  shards: ChunkShards,
   tenantId: string,
-  options: { terms: string[]; collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
+  options: {
+    terms: string[];
+    collectionIds: string[];
+    documentIds?: string[] | undefined;
+    limit: number;
+    commonTermRatio: number;
+  },
 ): Promise<ChunkHit[]> {
-  const { title, heading, text } = BM25_WEIGHTS;
-  const inCollections = sql`c.tenant_id = ${tenantId}
-    AND c.collection_id IN (SELECT value FROM json_each(${JSON.stringify(options.collectionIds)}))`;
-  const match = `{title heading text} : (${ftsQuery(options.terms)}) AND collection_id : (${ftsQuery(options.collectionIds)})`;
-  const columns = sql`c.id AS chunk_id, c.document_id, c.collection_id, c.title, c.heading, c.text, c.page`;
-  const rows =
-    options.documentIds && options.documentIds.length > 0
-      ? await db.all<Omit<ChunkHit, "score"> & { rank: number }>(sql`
-          SELECT ${columns}, bm25(chunks_fts, ${title}, ${heading}, ${text}, 0) AS rank
-          FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid
-          WHERE chunks_fts MATCH ${match} AND ${inCollections}
-            AND c.document_id IN (SELECT value FROM json_each(${JSON.stringify(options.documentIds)}))
-          ORDER BY rank
-          LIMIT ${options.limit}`)
-      : await db.all<Omit<ChunkHit, "score"> & { rank: number }>(sql`
-          SELECT ${columns}, f.rank AS rank
-          FROM (
-            SELECT rowid, bm25(chunks_fts, ${title}, ${heading}, ${text}, 0) AS rank
-            FROM chunks_fts WHERE chunks_fts MATCH ${match}
-            ORDER BY rank LIMIT ${options.limit}
-          ) AS f JOIN chunks c ON c.seq = f.rowid
-          WHERE ${inCollections}
-          ORDER BY f.rank`);
-  // bm25() is lower-is-better; expose higher-is-better scores.
-  return rows.map(({ rank, ...hit }) => ({ ...hit, score: -rank }));
+  const perCollection = await Promise.all(
+    options.collectionIds.map(async (collectionId) => {
+      const hits = await shards.keyword(namespaceOf(tenantId, collectionId), {
+        terms: options.terms,
+        documentIds: options.documentIds,
+        limit: options.limit,
+        commonTermRatio: options.commonTermRatio,
+        pruneFromChunks: PRUNE_FROM_CHUNKS,
+        weights: BM25_WEIGHTS,
+      });
+      return hits.map((hit) => toHit(hit, collectionId, hit.score));
+    }),
+  );
+  return perCollection
+    .flat()
+    .sort((a, b) => b.score - a.score || a.chunk_id.localeCompare(b.chunk_id))
+    .slice(0, options.limit);
 }
 
-/** Chunks in the whole index, re-counted at most once a minute per isolate. */
-let indexSize = { chunks: 0, expires: 0 };
-/**
- * L1: keyword parses (a query's terms → the informative ones) of this isolate. They rest on
- * index-wide counts that a few documents more or less hardly move, so they live as long as the
- * cached index size; a repeated query then costs no vocabulary round trip.
- */
-const keywordParses = new Lru<string[]>(5_000);
-const INDEX_STATS_TTL_MS = 60_000;
-
-/**
- * The query terms worth scoring: a term found in more than `ratio` of all indexed chunks ("cell",
- * "increase" in a biomedical corpus) adds little to bm25 yet makes FTS5 score most of the index,
- * so it is left out — unless every term is that common. Document frequencies come from FTS5's
- * own vocabulary (`chunks_fts_vocab`), looked up by the same Porter stems the index uses. The
- * counts are index-wide, as bm25's own statistics are. Tuned on SciFact train (see README).
- */
-export async function informativeTerms(
-  db: Db,
-  terms: string[],
-  ratio: number,
-  minChunks = PRUNE_FROM_CHUNKS,
-): Promise<string[]> {
-  if (ratio >= 1 || terms.length < 2) {
-    return terms;
-  }
-  const key = `${ratio}:${minChunks}:${terms.join(" ")}`;
-  const known = keywordParses.get(key);
-  if (known) {
-    return known;
-  }
-  const now = Date.now();
-  const stems = terms.map(porter);
-  const [frequencies, total] = await Promise.all([
-    db.all<{ term: string; doc: number }>(
-      sql`SELECT term, doc FROM chunks_fts_vocab WHERE term IN (SELECT value FROM json_each(${JSON.stringify(stems)}))`,
-    ),
-    indexSize.expires > now
-      ? indexSize.chunks
-      : db.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM chunks`).then((row) => row?.n ?? 0),
-  ]);
-  indexSize = { chunks: total, expires: indexSize.expires > now ? indexSize.expires : now + INDEX_STATS_TTL_MS };
-  if (total < minChunks) {
-    return terms;
-  }
-  const df = new Map(frequencies.map((f) => [f.term, f.doc]));
-  const kept = terms.filter((_, i) => (df.get(stems[i] ?? "") ?? 0) <= ratio * total);
-  // Only terms that occur at all can find anything; without one, keep the query as it was.
-  const informative = kept.some((_, i) => (df.get(porter(kept[i] ?? "")) ?? 0) > 0) ? kept : terms;
-  keywordParses.set(key, informative, INDEX_STATS_TTL_MS);
-  return informative;
+function toHit(chunk: ShardChunk, collectionId: string, score: number): ChunkHit {
+  return {
+    chunk_id: chunk.id,
+    document_id: chunk.document_id,
+    collection_id: collectionId,
+    title: chunk.title,
+    heading: chunk.heading,
+    text: chunk.text,
+    page: chunk.page,
+    score,
+  };
 }
 
 /** Below this many chunks scoring every term is cheap, and pruning is not worth its round trip. */
@@ -154,27 +111,7 @@ export interface FusionOptions {
 export interface SearchDeps extends QueryVectorDeps {
   db: Db;
   vectors: VectorIndex;
-}
-
-async function chunksByIds(db: Db, tenantId: string, ids: string[]): Promise<Map<string, Omit<ChunkHit, "score">>> {
-  const out = new Map<string, Omit<ChunkHit, "score">>();
-  const rows = await db
-    .select({
-      chunk_id: chunks.id,
-      document_id: chunks.documentId,
-      collection_id: chunks.collectionId,
-      title: chunks.title,
-      heading: chunks.heading,
-      text: chunks.text,
-      page: chunks.page,
-    })
-    .from(chunks)
-    .where(and(eq(chunks.tenantId, tenantId), inList(chunks.id, ids)));
-  for (const row of rows) {
-    out.set(row.chunk_id, row);
-  }
-
-  return out;
+  shards: ChunkShards;
 }
 
 /** Embeds the query and asks each collection's index; the best `limit` over all of them. */
@@ -198,29 +135,36 @@ export async function vectorSearch(
 
 /** The chunks nearest to an embedded query, over each collection's index; the best `limit`. */
 export async function nearestChunks(
-  deps: Pick<SearchDeps, "db" | "vectors">,
+  deps: Pick<SearchDeps, "vectors" | "shards">,
   tenantId: string,
   vector: Float32Array,
   options: { collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
 ): Promise<ChunkHit[]> {
   const filter = options.documentIds ? { documentIds: options.documentIds } : undefined;
   const perCollection = await Promise.all(
-    options.collectionIds.map((id) => deps.vectors.query(namespaceOf(tenantId, id), vector, options.limit, filter)),
+    options.collectionIds.map(async (collectionId) => {
+      const matches = await deps.vectors.query(namespaceOf(tenantId, collectionId), vector, options.limit, filter);
+      // A score of 0 or less means nothing in common at all: not a match.
+      return matches.filter((m) => m.score > 0).map((m) => ({ ...m, collectionId }));
+    }),
   );
-  // A score of 0 or less means nothing in common at all: not a match.
-  const matches = perCollection
+  const best = perCollection
     .flat()
-    .filter((m) => m.score > 0)
     .sort((a, b) => b.score - a.score)
     .slice(0, options.limit);
-  const rows = await chunksByIds(
-    deps.db,
-    tenantId,
-    matches.map((m) => m.id),
+  // The chunks themselves from their shards (a vector whose chunk is gone is dropped).
+  const rows = new Map<string, ShardChunk>();
+  await Promise.all(
+    options.collectionIds.map(async (collectionId) => {
+      const ids = best.filter((m) => m.collectionId === collectionId).map((m) => m.id);
+      for (const chunk of await deps.shards.get(namespaceOf(tenantId, collectionId), ids)) {
+        rows.set(chunk.id, chunk);
+      }
+    }),
   );
-  return matches.flatMap((m) => {
+  return best.flatMap((m) => {
     const row = rows.get(m.id);
-    return row ? [{ ...row, score: m.score }] : [];
+    return row ? [toHit(row, m.collectionId, m.score)] : [];
   });
 }
 
@@ -293,12 +237,12 @@ export async function search(
   const timings: Record<string, number> = {};
   const keyword = async () => {
     const t = performance.now();
-    const scored = await informativeTerms(deps.db, terms, limits.commonTermRatio);
-    const hits = await keywordSearch(deps.db, principal.tenantId, {
-      terms: scored,
+    const hits = await keywordSearch(deps.shards, principal.tenantId, {
+      terms,
       collectionIds: input.collection_ids,
       documentIds,
       limit: pool,
+      commonTermRatio: limits.commonTermRatio,
     });
     timings.keyword_ms = ms(performance.now() - t);
     return hits;

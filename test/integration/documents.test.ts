@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { strToU8, zipSync } from "fflate";
 import { describe, expect, it, vi } from "vitest";
 import type { createDb } from "../../src/adapters/db/client";
+import { namespaceOf } from "../../src/adapters/vector/interface";
 import type { Overrides } from "../../src/container";
 import type { IngestMessage } from "../../src/schemas/queue";
 import { retryDelaySeconds } from "../../src/services/ingest/consumer";
@@ -17,6 +18,11 @@ import {
   type TestTenant,
 } from "../support/http";
 import { makePdf } from "../support/pdf";
+
+/** The collection's search shard (its chunks and keyword index), over RPC. */
+const shardOf = (tenant: { id: string }, collection: string) =>
+  env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenant.id, collection)));
+
 import { servicesFor } from "../support/services";
 
 type Doc = {
@@ -93,16 +99,21 @@ describe("document upload and processing", () => {
     });
     const done = await settled(tenant, queued.id);
     expect(done).toMatchObject({ status: "ready", chunk_count: 2, error: null });
-    const rows = await env.DB.prepare("SELECT heading, text FROM chunks WHERE document_id = ? ORDER BY ordinal")
-      .bind(queued.id)
-      .all<{ heading: string; text: string }>();
-    expect(rows.results.map((r) => r.heading)).toEqual(["Leave", "Pay"]);
-    const hit = await env.DB.prepare(
-      "SELECT c.document_id FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid WHERE chunks_fts MATCH '\"salary\"' AND c.collection_id = ?",
-    )
-      .bind(col)
-      .first<{ document_id: string }>();
+    const rows = await shardOf(tenant, col).documentChunks(queued.id);
+    expect(rows.map((r) => r.heading)).toEqual(["Leave", "Pay"]);
+    // In the collection's shard's keyword index, not D1's.
+    const [hit] = await shardOf(tenant, col).keyword({
+      terms: ["salary"],
+      limit: 5,
+      commonTermRatio: 1,
+      pruneFromChunks: 0,
+      weights: { title: 1, heading: 1, text: 1 },
+    });
     expect(hit?.document_id).toBe(queued.id);
+    const legacy = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
+      .bind(queued.id)
+      .first<{ n: number }>();
+    expect(legacy?.n).toBe(0);
     expect(await version(tenant, col)).toBe(1);
   });
 
@@ -136,13 +147,9 @@ describe("document upload and processing", () => {
     for (const doc of [pdf, word, html]) {
       expect((await settled(tenant, doc.id)).status).toBe("ready");
     }
-    const pages = await env.DB.prepare("SELECT page FROM chunks WHERE document_id = ?")
-      .bind(pdf.id)
-      .all<{ page: number }>();
-    expect(pages.results.map((r) => r.page)).toEqual([1]);
-    const htmlText = await env.DB.prepare("SELECT text FROM chunks WHERE document_id = ?")
-      .bind(html.id)
-      .first<{ text: string }>();
+    const pages = await shardOf(tenant, col).documentChunks(pdf.id);
+    expect(pages.map((r) => r.page)).toEqual([1]);
+    const [htmlText] = await shardOf(tenant, col).documentChunks(html.id);
     expect(htmlText?.text).toBe("Hello html");
   });
 
@@ -307,10 +314,7 @@ describe("document upload and processing", () => {
     await settled(tenant, doc.id);
     const before = await version(tenant, col);
     expect((await call("DELETE", `/v1/documents/${doc.id}`, { token: tenant.adminKey })).status).toBe(204);
-    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
-      .bind(doc.id)
-      .first<{ n: number }>();
-    expect(left?.n).toBe(0);
+    expect(await shardOf(tenant, col).documentChunks(doc.id)).toEqual([]);
     expect(await env.BLOBS.get(`t/${tenant.id}/d/${doc.id}`)).toBeNull();
     expect(await version(tenant, col)).toBe(before + 1);
     await expectProblem(await call("GET", `/v1/documents/${doc.id}`, { token: tenant.adminKey }), 404, "not_found");
@@ -375,8 +379,7 @@ describe("the ingestion consumer", () => {
     await settled(tenant, doc.id);
     const snapshot = async () => ({
       document: await env.DB.prepare("SELECT * FROM documents WHERE id = ?").bind(doc.id).first(),
-      chunks: (await env.DB.prepare("SELECT id, text FROM chunks WHERE document_id = ? ORDER BY id").bind(doc.id).all())
-        .results,
+      chunks: (await shardOf(tenant, col).documentChunks(doc.id)).map((c) => ({ id: c.id, text: c.text })),
       version: await version(tenant, col),
     });
     const before = await snapshot();

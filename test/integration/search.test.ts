@@ -1,7 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createDb } from "../../src/adapters/db/client";
-import { informativeTerms } from "../../src/services/search";
+import { namespaceOf } from "../../src/adapters/vector/interface";
+import { ChunkStore } from "../../src/durable-objects/chunk-store";
+import type { VectorShard } from "../../src/durable-objects/vector-shard";
 import {
   call,
   expectProblem,
@@ -160,45 +162,50 @@ describe("POST /v1/search (vector and hybrid)", () => {
   });
 });
 
-describe("common-term pruning", () => {
+describe("common-term pruning (in each collection's shard, by its own statistics)", () => {
   it("leaves out terms more common than the ratio, by the index's own Porter stems, unless all are", async () => {
-    const db = createDb(env.DB);
-    const count = async (stem: string) =>
-      (await env.DB.prepare("SELECT doc FROM chunks_fts_vocab WHERE term = ?").bind(stem).first<{ doc: number }>())
-        ?.doc ?? 0;
-    const total = (await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks").first<{ n: number }>())?.n ?? 0;
-    const rare = await count("salari"); // FTS5's Porter stem of "salaries"
-    const common = await count("vacat");
-    expect(common).toBeGreaterThan(rare + 1);
-    const ratio = (rare + 0.5) / total;
-    expect(await informativeTerms(db, ["vacations", "salaries"], ratio, 0)).toEqual(["salaries"]);
-    expect(await informativeTerms(db, ["vacations", "salaries"], 1)).toEqual(["vacations", "salaries"]);
-    // Every term common, or only unknown words left: keep the query rather than search for nothing.
-    expect(await informativeTerms(db, ["vacations", "zyzzyva"], ratio, 0)).toEqual(["vacations", "zyzzyva"]);
-    // A small index is not worth the lookup.
-    expect(await informativeTerms(db, ["vacations", "salaries"], ratio)).toEqual(["vacations", "salaries"]);
-    expect(await informativeTerms(db, ["vacations", "salaries"], 1e-9, 0)).toEqual(["vacations", "salaries"]);
-  });
-
-  it("remembers a parse in the isolate (L1): a repeated query costs no vocabulary round trip", async () => {
-    const db = createDb(env.DB);
-    const terms = ["vacations", `salaries${crypto.randomUUID().slice(0, 8)}`];
-    let reads = 0;
-    const counting = new Proxy(db, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver);
-        return name === "all" || name === "get"
-          ? (...args: unknown[]) => {
-              reads++;
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            }
-          : value;
-      },
+    const stub = env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenant.id, col)));
+    await runInDurableObject(stub, async (_shard: VectorShard, state) => {
+      const store = new ChunkStore(state.storage.sql);
+      const count = (stem: string) =>
+        state.storage.sql.exec<{ doc: number }>("SELECT doc FROM chunks_fts_vocab WHERE term = ?", stem).toArray()[0]
+          ?.doc ?? 0;
+      const total = store.count().chunks;
+      const rare = count("salari"); // FTS5's Porter stem of "salaries"
+      const common = count("vacat");
+      expect(common).toBeGreaterThan(rare);
+      const ratio = (rare + 0.5) / total;
+      expect(store.informative(["vacations", "salaries"], ratio, 0)).toEqual(["salaries"]);
+      expect(store.informative(["vacations", "salaries"], 1, 0)).toEqual(["vacations", "salaries"]);
+      // Every term common, or only unknown words left: keep the query rather than search for nothing.
+      expect(store.informative(["vacations", "zyzzyva"], ratio, 0)).toEqual(["vacations", "zyzzyva"]);
+      // A small collection is not worth the lookup.
+      expect(store.informative(["vacations", "salaries"], ratio, 2_000)).toEqual(["vacations", "salaries"]);
+      expect(store.informative(["vacations", "salaries"], 1e-9, 0)).toEqual(["vacations", "salaries"]);
     });
-    const first = await informativeTerms(counting, terms, 0.5, 0);
-    expect(reads).toBeGreaterThan(0);
-    const before = reads;
-    expect(await informativeTerms(counting, terms, 0.5, 0)).toEqual(first);
-    expect(reads).toBe(before);
   });
+});
+
+describe("per-collection statistics", () => {
+  it("another tenant's uploads, and the tenant's other collections, leave its scores bit-for-bit unchanged", async () => {
+    const body = { query: "vacation days salaries policy", collection_ids: [col], strategy: "keyword", top_k: 10 };
+    const scores = async () =>
+      (await json<Results>(await searchFor(body))).results.map((r) => [r.chunk_id, r.score] as const);
+    const before = await scores();
+    expect(before.length).toBeGreaterThan(1);
+    // A stranger uploads 30 documents full of the same words, and the tenant fills another collection.
+    const stranger = await newTenant("Stranger");
+    const strangers = await newCollection(stranger);
+    const words = ["vacation", "days", "salaries", "policy", "holiday", "pay"];
+    for (let i = 0; i < 30; i++) {
+      const text = Array.from({ length: 40 }, (_, j) => words[(i + j) % words.length]).join(" ");
+      await call("POST", `/v1/collections/${strangers}/documents`, {
+        token: stranger.adminKey,
+        body: { title: `Stranger ${i}`, text, priority: "high" },
+      });
+    }
+    await ingestText(stranger, strangers, "Last stranger", "vacation vacation salaries policy");
+    await ingest(otherCol, "Other collection", "vacation days salaries policy vacation days salaries policy");
+    expect(await scores()).toEqual(before);
+  }, 60_000);
 });

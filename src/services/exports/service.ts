@@ -5,10 +5,12 @@
  * with the reason after bounded retries (`export.failed`). Files expire; a sweep deletes them.
  * Exports are tenant-wide (an unrestricted admin key), and every read carries the tenant id.
  */
-import { and, asc, desc, eq, gt, isNotNull, lt } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, lt } from "drizzle-orm";
 import type { PdfRenderer } from "../../adapters/browser/interface";
 import { type Db, inList } from "../../adapters/db/client";
-import { apiKeys, chunks, type ExportRow, exportsTable, queryLog, tenants } from "../../adapters/db/schema";
+import { apiKeys, documents, type ExportRow, exportsTable, queryLog, tenants } from "../../adapters/db/schema";
+import type { ChunkShards } from "../../adapters/shards/interface";
+import { namespaceOf } from "../../adapters/vector/interface";
 import { AppError } from "../../errors";
 import { newId } from "../../lib/ids";
 import type { Logger } from "../../lib/log";
@@ -37,6 +39,8 @@ export interface ExportDeps {
   blobs: R2Bucket;
   queue: Queue<ExportMessage>;
   renderer: PdfRenderer;
+  /** Where cited and exported chunks are read (each collection's search shard). */
+  shards: ChunkShards;
   notify: Notify;
   query: Pick<QueryService, "prepare" | "answer">;
   dashboard: Pick<DashboardService, "get">;
@@ -45,6 +49,46 @@ export interface ExportDeps {
 }
 
 const fileKey = (tenantId: string, id: string) => `exports/${tenantId}/${id}.pdf`;
+
+/** The full text of each cited chunk, from the shards of the cited documents' collections. */
+async function citedTexts(
+  db: Db,
+  shards: ChunkShards,
+  tenantId: string,
+  citations: Array<{ document_id: string; chunk_id: string }>,
+): Promise<Map<string, string>> {
+  if (citations.length === 0) {
+    return new Map();
+  }
+  const docs = await db
+    .select({ id: documents.id, collectionId: documents.collectionId })
+    .from(documents)
+    .where(
+      and(
+        eq(documents.tenantId, tenantId),
+        inList(
+          documents.id,
+          citations.map((c) => c.document_id),
+        ),
+      ),
+    );
+  const byCollection = new Map<string, string[]>();
+  for (const citation of citations) {
+    const collectionId = docs.find((d) => d.id === citation.document_id)?.collectionId;
+    if (collectionId) {
+      byCollection.set(collectionId, [...(byCollection.get(collectionId) ?? []), citation.chunk_id]);
+    }
+  }
+  const texts = new Map<string, string>();
+  await Promise.all(
+    [...byCollection].map(async ([collectionId, ids]) => {
+      for (const chunk of await shards.get(namespaceOf(tenantId, collectionId), ids)) {
+        texts.set(chunk.id, chunk.text);
+      }
+    }),
+  );
+  return texts;
+}
 
 function toView(row: ExportRow): ExportView {
   return {
@@ -108,17 +152,7 @@ export function exportService(deps: ExportDeps) {
       const result = await deps.query.answer(principal, input, await deps.query.prepare(principal, input), {
         startedAt: performance.now(),
       });
-      const ids = result.citations.map((c) => c.chunk_id);
-      const excerpts = new Map(
-        ids.length === 0
-          ? []
-          : (
-              await db
-                .select({ id: chunks.id, text: chunks.text })
-                .from(chunks)
-                .where(and(eq(chunks.tenantId, row.tenantId), inList(chunks.id, ids)))
-            ).map((c) => [c.id, c.text] as const),
-      );
+      const excerpts = await citedTexts(db, deps.shards, row.tenantId, result.citations);
       return queryReport(meta, input.query, result, excerpts);
     }
     if (row.kind === "dashboard") {
@@ -129,11 +163,7 @@ export function exportService(deps: ExportDeps) {
       return dashboardReport(meta, view);
     }
     const doc = await getDocument(db, principal, String(row.params.document_id));
-    const pieces = await db
-      .select({ ordinal: chunks.ordinal, heading: chunks.heading, text: chunks.text, page: chunks.page })
-      .from(chunks)
-      .where(and(eq(chunks.documentId, doc.id), eq(chunks.tenantId, row.tenantId)))
-      .orderBy(asc(chunks.ordinal));
+    const pieces = await deps.shards.ofDocument(namespaceOf(doc.tenantId, doc.collectionId), doc.id);
     return documentReport(meta, doc, pieces);
   };
 

@@ -1,8 +1,9 @@
 /** Writing a prepared document: embeddings, vectors and one D1 batch of chunks, FTS rows and `ready`. */
 
 import { and, eq, isNull } from "drizzle-orm";
-import { type Db, inList, inPairs, toStatement } from "../../adapters/db/client";
-import { chunks, collections, type DocumentRow, documents } from "../../adapters/db/schema";
+import { type Db, toStatement } from "../../adapters/db/client";
+import { collections, type DocumentRow, documents } from "../../adapters/db/schema";
+import type { ShardChunk } from "../../adapters/shards/interface";
 import { namespaceOf } from "../../adapters/vector/interface";
 import type { Chunk } from "../../lib/chunk";
 import type { IngestMessage } from "../../schemas/queue";
@@ -18,9 +19,6 @@ const EMBED_BATCH = 64;
 export function embeddingText(chunk: { title: string; heading: string | null; text: string }): string {
   return [chunk.title, chunk.heading, chunk.text].filter(Boolean).join("\n");
 }
-
-/** Bytes of JSON per chunk insert statement (D1 takes values up to 2 MB). */
-const INSERT_JSON_BYTES = 512 * 1024;
 
 export function chunkRows(doc: DocumentRow, pieces: Chunk[], pageStarts: number[] | undefined) {
   return pieces.map((piece) => ({
@@ -63,57 +61,6 @@ export async function markFailed(
 
 type ChunkInsert = ReturnType<typeof chunkRows>[number];
 
-/**
- * Chunk rows as a few `INSERT … SELECT FROM json_each(?)` statements: one bound JSON value
- * carries hundreds of rows, where row-per-parameter inserts fit 7 rows under D1's 100-parameter
- * limit. The FTS triggers fire per row as before.
- */
-export function insertChunks(db: Db, rows: ChunkInsert[]): D1PreparedStatement[] {
-  const statements: D1PreparedStatement[] = [];
-  let batch: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (batch.length > 0) {
-      statements.push(
-        db.$client
-          .prepare(
-            `INSERT INTO chunks (id, tenant_id, collection_id, document_id, ordinal, title, heading, text,
-               token_estimate, char_start, char_end, page)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-               value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
-             FROM json_each(?)`,
-          )
-          .bind(`[${batch.join(",")}]`),
-      );
-    }
-    batch = [];
-    bytes = 0;
-  };
-  for (const r of rows) {
-    const json = JSON.stringify([
-      r.id,
-      r.tenantId,
-      r.collectionId,
-      r.documentId,
-      r.ordinal,
-      r.title,
-      r.heading,
-      r.text,
-      r.tokenEstimate,
-      r.charStart,
-      r.charEnd,
-      r.page,
-    ]);
-    if (bytes + json.length > INSERT_JSON_BYTES) {
-      flush();
-    }
-    batch.push(json);
-    bytes += json.length;
-  }
-  flush();
-  return statements;
-}
-
 /** A document read, extracted and chunked, waiting to be written. */
 export interface Prepared {
   message: Message<IngestMessage>;
@@ -131,34 +78,19 @@ export const ROWS_PER_COMMIT = 2_000;
  */
 export async function commit(deps: IngestDeps, group: Prepared[]): Promise<CommitTimings> {
   const { db } = deps;
-  const timings = { embed_ms: 0, vectors_ms: 0, d1_ms: 0 };
+  const timings = { embed_ms: 0, vectors_ms: 0, shard_ms: 0, d1_ms: 0 };
   let mark = performance.now();
   const lap = (stage: keyof CommitTimings) => {
     const now = performance.now();
     timings[stage] += now - mark;
     mark = now;
   };
-  // Each document's earlier chunks, read with its own tenant: (document, tenant) pairs.
-  const retried = group.filter((p) => p.doc.attempts > 0).map((p) => [p.doc.id, p.doc.tenantId] as const);
-  const previous = retried.length
-    ? await db
-        .select({ id: chunks.id, documentId: chunks.documentId })
-        .from(chunks)
-        .where(inPairs(chunks.documentId, chunks.tenantId, retried))
-    : [];
   const byNamespace = new Map<string, Prepared[]>();
   for (const item of group) {
     const ns = namespaceOf(item.doc.tenantId, item.doc.collectionId);
     byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), item]);
   }
   for (const [ns, items] of byNamespace) {
-    const keep = new Set(items.flatMap((item) => item.rows.map((r) => r.id)));
-    const mine = new Set(items.map((item) => item.doc.id));
-    await deps.vectors.delete(
-      ns,
-      previous.filter((p) => mine.has(p.documentId) && !keep.has(p.id)).map((p) => p.id),
-    );
-    lap("vectors_ms");
     const rows = items.flatMap((item) => item.rows);
     const tenantId = items[0]?.doc.tenantId;
     for (let i = 0; i < rows.length; i += EMBED_BATCH * 4) {
@@ -171,22 +103,18 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
       );
       lap("vectors_ms");
     }
+    // The chunks and their keyword index, in the collection's shard (one transaction there);
+    // then the vectors of chunks an earlier attempt wrote and this one did not.
+    const gone = await deps.shards.write(
+      ns,
+      items.map((item) => item.doc.id),
+      rows.map(toShardChunk),
+    );
+    await deps.vectors.delete(ns, gone);
+    lap("shard_ms");
   }
   const now = Date.now();
   const statements: D1PreparedStatement[] = [
-    toStatement(
-      db,
-      db.delete(chunks).where(
-        inList(
-          chunks.documentId,
-          group.map((p) => p.doc.id),
-        ),
-      ),
-    ),
-    ...insertChunks(
-      db,
-      group.flatMap((p) => p.rows),
-    ),
     db.$client
       .prepare(
         `UPDATE documents SET status = 'ready', error = NULL, updated_at = ?1,
@@ -229,5 +157,22 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
 export interface CommitTimings {
   embed_ms: number;
   vectors_ms: number;
+  shard_ms: number;
   d1_ms: number;
+}
+
+/** A chunk row as its shard stores it (the tenant and collection are the shard's own). */
+export function toShardChunk(row: ChunkInsert): ShardChunk {
+  return {
+    id: row.id,
+    document_id: row.documentId,
+    ordinal: row.ordinal,
+    title: row.title,
+    heading: row.heading,
+    text: row.text,
+    page: row.page,
+    token_estimate: row.tokenEstimate,
+    char_start: row.charStart,
+    char_end: row.charEnd,
+  };
 }

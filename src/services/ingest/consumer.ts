@@ -10,6 +10,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { type Db, inList } from "../../adapters/db/client";
 import { collections, type DocumentRow, documents } from "../../adapters/db/schema";
 import type { Embedder } from "../../adapters/embed/interface";
+import type { ChunkShards } from "../../adapters/shards/interface";
 import type { VectorIndex } from "../../adapters/vector/interface";
 import { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, MAX_CHUNKS_PER_DOCUMENT } from "../../lib/chunk";
 import { blobKey } from "../../lib/ids";
@@ -24,6 +25,8 @@ export interface IngestDeps {
   blobs: R2Bucket;
   embedder: Embedder;
   vectors: VectorIndex;
+  /** Each collection's search shard: where the chunks go. */
+  shards: ChunkShards;
   logger: Logger;
   /** Tells the tenant: `document.processing`, `document.ready`, `document.failed`. */
   notify: Notify;

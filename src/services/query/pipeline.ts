@@ -12,6 +12,7 @@ import type { Embedder } from "../../adapters/embed/interface";
 import { ExtractiveGenerator } from "../../adapters/generate/extractive";
 import type { Generator } from "../../adapters/generate/interface";
 import type { Reranker } from "../../adapters/rerank/interface";
+import type { ChunkShards } from "../../adapters/shards/interface";
 import type { VectorIndex } from "../../adapters/vector/interface";
 import { AppError } from "../../errors";
 import { roundMs as ms } from "../../lib/async";
@@ -23,15 +24,7 @@ import { normalizeQuery, porter, queryTerms, wordStems } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { assertReadable, type VersionReads } from "../collections";
 import type { KeyPrincipal } from "../principal";
-import {
-  type ChunkHit,
-  type FusionOptions,
-  fuseLists,
-  informativeTerms,
-  keywordSearch,
-  nearestChunks,
-  searchableTerms,
-} from "../search";
+import { type ChunkHit, type FusionOptions, fuseLists, keywordSearch, nearestChunks, searchableTerms } from "../search";
 import { quoteFor, supportedOnly, validateMarkers } from "./citations";
 import { feedbackTerms, subQuestions } from "./expansion";
 import { cacheGet, cachePut, embedQueries } from "./vectors";
@@ -40,6 +33,8 @@ export interface AnswerDeps {
   db: Db;
   embedder: Embedder;
   vectors: VectorIndex;
+  /** Each collection's search shard: its chunks and keyword index. */
+  shards: ChunkShards;
   reranker: Reranker;
   generator: Generator;
   /** L2: answers, and query embeddings of a remote embedder (a failing cache is a miss). */
@@ -207,9 +202,11 @@ export async function answer(
     const scope = { collectionIds: input.collection_ids, documentIds, limit: profile.pool };
     const [keyword, nearest] = await Promise.all([
       // The query's own terms were found by prepareQuery; only sub-questions need theirs.
-      informativeTerms(deps.db, text === normalized ? terms : queryTerms(text), options.commonTermRatio).then(
-        (scored) => keywordSearch(deps.db, principal.tenantId, { ...scope, terms: scored }),
-      ),
+      keywordSearch(deps.shards, principal.tenantId, {
+        ...scope,
+        terms: text === normalized ? terms : queryTerms(text),
+        commonTermRatio: options.commonTermRatio,
+      }),
       vector ? nearestChunks(deps, principal.tenantId, vector, scope) : [],
     ]);
     return [
@@ -223,11 +220,13 @@ export async function answer(
     if (remaining() > options.budgets[input.mode] * 0.5) {
       const expansion = feedbackTerms(terms, candidates.slice(0, 5));
       if (expansion.length > 0) {
-        const expanded = await keywordSearch(deps.db, principal.tenantId, {
+        const expanded = await keywordSearch(deps.shards, principal.tenantId, {
           terms: [...terms, ...expansion],
           collectionIds: input.collection_ids,
           documentIds,
           limit: profile.pool,
+          // Feedback terms are chosen from the candidates: every one is scored.
+          commonTermRatio: 1,
         });
         candidates = fuseLists(
           [...lists, { hits: expanded, weight: 0.5 * options.rrf.weights.keyword }],
