@@ -51,7 +51,11 @@ export async function waitIngested(db, collectionId, { progress = true } = {}) {
   }
 }
 
-/** Chunks stored for a collection. */
+/** Chunks stored for a collection (in its shard; D1 keeps each document's count). */
 export async function chunkCount(db, collectionId) {
-  return (await db.prepare("SELECT COUNT(*) AS n FROM chunks WHERE collection_id = ?").bind(collectionId).first()).n;
+  const row = await db
+    .prepare("SELECT COALESCE(SUM(chunk_count), 0) AS n FROM documents WHERE collection_id = ? AND status = 'ready'")
+    .bind(collectionId)
+    .first();
+  return row.n;
 }
