@@ -4,6 +4,7 @@
  * mapped to AppErrors that never carry the provider's credentials.
  */
 import { AppError } from "../errors";
+import { recordRetry } from "../lib/telemetry";
 
 export interface ProviderRequest {
   provider: string;
@@ -72,6 +73,7 @@ export async function postJson(request: ProviderRequest): Promise<Response> {
       }
       const timedOut = (error as Error).name === "TimeoutError";
       if (attempt < retries) {
+        recordRetry();
         await sleep(retryAfterMs(null, attempt));
         continue;
       }
@@ -85,6 +87,7 @@ export async function postJson(request: ProviderRequest): Promise<Response> {
       return response;
     }
     if (RETRYABLE.has(response.status) && attempt < retries) {
+      recordRetry();
       await response.body?.cancel();
       await sleep(retryAfterMs(response.headers.get("retry-after"), attempt));
       continue;

@@ -4,7 +4,7 @@
  * and any `fetch`) is timed, tallied per dependency and, when the invocation is recorded, a client
  * span. The composition root wraps each adapter once; nothing under it knows.
  */
-import { type CallInfo, observe, traceHeaders } from "../lib/telemetry";
+import { type CallInfo, currentTelemetry, observe, traceHeaders } from "../lib/telemetry";
 
 /** The platform's `fetch`, before `instrumentGlobalFetch` wraps it (the OTLP exporter's own calls). */
 export const untracedFetch: typeof fetch = globalThis.fetch.bind(globalThis);
@@ -23,6 +23,9 @@ export function instrumentGlobalFetch(): void {
   fetchInstrumented = true;
   const platform = globalThis.fetch;
   globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    if (!currentTelemetry()) {
+      return platform(input, init);
+    }
     const request = new Request(input, init);
     let host = "";
     try {

@@ -192,6 +192,33 @@ describe("traces", () => {
     expect(embedder?.name).toBe("embedder embed");
     // The provider's key went to the provider, never into a span.
     expect(JSON.stringify(spans)).not.toContain(apiKey);
+
+    // A provider that fails once with a 503: the retry is counted on the embedder's span, its
+    // dependency point and the live snapshot.
+    await fetch(`${env.TEST_OPENAI_URL}/__faults`, {
+      method: "POST",
+      body: JSON.stringify({ key: apiKey, status: 503, times: 1 }),
+    });
+    const before = isolateMetrics.snapshot().dependencies.embedder?.retries ?? 0;
+    const analytics = new MemoryAnalytics();
+    const again = clientContext();
+    const retried = await callWithEnv({ ...providers, ANALYTICS: analytics }, "POST", "/v1/search", {
+      headers: {
+        authorization: `Bearer ${tenant.adminKey}`,
+        "content-type": "application/json",
+        traceparent: again.header,
+      },
+      body: JSON.stringify({
+        query: `vacation days ${crypto.randomUUID()}`,
+        collection_ids: [own],
+        strategy: "vector",
+      }),
+    });
+    expect(retried.res.status).toBe(200);
+    const embedSpan = (await spansOf(`trace=${again.context.traceId}`)).find((s) => s.name === "embedder embed");
+    expect(embedSpan?.attributes["edgerag.retries"]).toBe(1);
+    expect(analytics.rows.find((r) => r.blob1 === "dependency" && r.blob2 === "embedder")?.double5).toBe(1);
+    expect(isolateMetrics.snapshot().dependencies.embedder?.retries).toBe(before + 1);
   });
 
   it("an upload's trace links to the ingestion consumer's, through the queue message", async () => {
