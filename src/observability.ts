@@ -10,7 +10,7 @@ import type { AnalyticsDataset, SpanExporter } from "./adapters/telemetry/interf
 import { OtlpHttpExporter } from "./adapters/telemetry/otlp";
 import { type Config, getConfig } from "./config";
 import { type DataPoint, MAX_POINTS, point } from "./lib/analytics-schema";
-import { type DependencyTally, isolateMetrics } from "./lib/metrics";
+import { type DependencyTally, emptyTally, isolateMetrics } from "./lib/metrics";
 import { type Attributes, currentTelemetry, type SpanKind, Telemetry } from "./lib/telemetry";
 import type { SpanContext } from "./lib/trace-context";
 
@@ -74,26 +74,13 @@ export function recordGauge(name: string, value: number): void {
 
 const gauges = new WeakMap<Telemetry, Record<string, number>>();
 
-const EMPTY: DependencyTally = {
-  calls: 0,
-  errors: 0,
-  timeouts: 0,
-  retries: 0,
-  totalMs: 0,
-  maxMs: 0,
-  rowsRead: 0,
-  rowsWritten: 0,
-  inFlight: 0,
-  peakInFlight: 0,
-};
-
 /** One point per dependency the invocation called, the busiest first, the rest merged into `other`. */
 function dependencyPoints(telemetry: Telemetry, room: number, entry: string, version: string): DataPoint[] {
   const tallies = [...telemetry.dependencies].filter(([, t]) => t.calls > 0).sort(([, a], [, b]) => b.calls - a.calls);
   const kept = tallies.length > room ? tallies.slice(0, room - 1) : tallies;
   const rest = tallies.slice(kept.length);
   if (rest.length > 0) {
-    const other: DependencyTally = { ...EMPTY };
+    const other: DependencyTally = emptyTally();
     for (const [, t] of rest) {
       other.calls += t.calls;
       other.errors += t.errors;

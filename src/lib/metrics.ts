@@ -20,6 +20,22 @@ export interface DependencyTally {
   peakInFlight: number;
 }
 
+/** A tally with nothing counted yet. */
+export function emptyTally(): DependencyTally {
+  return {
+    calls: 0,
+    errors: 0,
+    timeouts: 0,
+    retries: 0,
+    totalMs: 0,
+    maxMs: 0,
+    rowsRead: 0,
+    rowsWritten: 0,
+    inFlight: 0,
+    peakInFlight: 0,
+  };
+}
+
 interface LiveDependency extends DependencyTally {
   errorsByKind: Record<string, number>;
   histogram: Histogram;
@@ -57,20 +73,7 @@ export class IsolateMetrics {
     const key = this.dependencies.has(name) || this.dependencies.size < MAX_KEYS ? name : "other";
     let live = this.dependencies.get(key);
     if (!live) {
-      live = {
-        calls: 0,
-        errors: 0,
-        timeouts: 0,
-        retries: 0,
-        totalMs: 0,
-        maxMs: 0,
-        rowsRead: 0,
-        rowsWritten: 0,
-        inFlight: 0,
-        peakInFlight: 0,
-        errorsByKind: {},
-        histogram: {},
-      };
+      live = { ...emptyTally(), errorsByKind: {}, histogram: {} };
       this.dependencies.set(key, live);
     }
     return live;

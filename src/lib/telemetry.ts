@@ -8,7 +8,7 @@
  * clock read and a few additions per call.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { type DependencyTally, isolateMetrics } from "./metrics";
+import { type DependencyTally, emptyTally, isolateMetrics } from "./metrics";
 import { formatTraceparent, newSpanId, newTraceId, type SpanContext } from "./trace-context";
 
 export type AttributeValue = string | number | boolean;
@@ -204,18 +204,7 @@ export class Telemetry {
   dependency(name: string): DependencyTally {
     let tally = this.dependencies.get(name);
     if (!tally) {
-      tally = {
-        calls: 0,
-        errors: 0,
-        timeouts: 0,
-        retries: 0,
-        totalMs: 0,
-        maxMs: 0,
-        rowsRead: 0,
-        rowsWritten: 0,
-        inFlight: 0,
-        peakInFlight: 0,
-      };
+      tally = emptyTally();
       this.dependencies.set(name, tally);
     }
     return tally;
