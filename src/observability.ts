@@ -66,13 +66,8 @@ export function beginInvocation(env: Env, start: InvocationStart): Telemetry {
 
 /** A value sampled by a job (`ingest_backlog`), written as a `gauge` point when the invocation ends. */
 export function recordGauge(name: string, value: number): void {
-  const telemetry = currentTelemetry();
-  if (telemetry) {
-    gauges.set(telemetry, { ...gauges.get(telemetry), [name]: value });
-  }
+  currentTelemetry()?.gauges.set(name, value);
 }
-
-const gauges = new WeakMap<Telemetry, Record<string, number>>();
 
 /** One point per dependency the invocation called, the busiest first, the rest merged into `other`. */
 function dependencyPoints(telemetry: Telemetry, room: number, entry: string, version: string): DataPoint[] {
@@ -132,7 +127,7 @@ export function finishInvocation(
 ): void {
   telemetry.end();
   const version = versionOf(env);
-  const gaugePoints = Object.entries(gauges.get(telemetry) ?? {}).map(([gauge, value]) =>
+  const gaugePoints = [...telemetry.gauges].map(([gauge, value]) =>
     point("gauge", { index: gauge, gauge, version, value, count: 1 }),
   );
   const fixed = [end.own, ...gaugePoints];

@@ -140,6 +140,8 @@ export class Telemetry {
   droppedSpans = 0;
   readonly dependencies = new Map<string, DependencyTally>();
   readonly facts: InvocationFacts = {};
+  /** Values a job sampled (`ingest_backlog`), written as `gauge` points when it ends. */
+  readonly gauges = new Map<string, number>();
   readonly startedMs = Date.now();
 
   constructor(options: TelemetryOptions) {
