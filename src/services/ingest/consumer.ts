@@ -118,11 +118,16 @@ async function claim(deps: IngestDeps, batch: MessageBatch<IngestMessage>, deadL
     return [];
   }
   const live: Array<{ message: Message<IngestMessage>; doc: DocumentRow }> = [];
+  const claimed = new Set<string>();
   for (const message of batch.messages) {
     const doc = docs.get(message.body.document_id);
     if (!doc || doc.tenantId !== message.body.tenant_id || doc.status === "ready") {
       message.ack(); // deleted meanwhile, or a redelivery of finished work
+    } else if (claimed.has(doc.id)) {
+      // The same document twice in one batch (a redelivery beside a re-queue): once is the work.
+      message.ack();
     } else {
+      claimed.add(doc.id);
       live.push({ message, doc });
     }
   }
