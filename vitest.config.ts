@@ -62,6 +62,9 @@ export default defineConfig(async () => {
             NOTIFY_RETAIN_HOURS: "24",
             // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
             VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
+            // Splits move a few chunks per step, so a test's split takes many interleavable steps
+            // (the split threshold itself is set per test: test/integration/shard-split.test.ts).
+            SEARCH_SHARD_MOVE_CHUNKS: "8",
             // Generous shared tiers; rate-limit tests use their own env with small ones.
             RATE_LIMIT_TIERS: JSON.stringify({
               anonymous: { limit: 1_000_000, window_s: 60 },

@@ -33,6 +33,7 @@ import { LocalReranker } from "./adapters/rerank/local";
 import { WorkersAiReranker } from "./adapters/rerank/workers-ai";
 import { DurableObjectChunkShards } from "./adapters/shards/durable-object";
 import type { ChunkShards } from "./adapters/shards/interface";
+import { ShardRouter } from "./adapters/shards/router";
 import { DurableObjectVectorIndex } from "./adapters/vector/durable-object";
 import type { VectorIndex } from "./adapters/vector/interface";
 import { UpstashVectorIndex } from "./adapters/vector/upstash";
@@ -129,15 +130,23 @@ function vectorIndexFor(config: Config, env: Env): VectorIndex {
   const bindings = env as Env & OptionalBindings;
   if (settings.kind === "durable-object") {
     // Holds a request-bound namespace binding: cheap to build, never cached across requests.
-    return new DurableObjectVectorIndex(env.VECTOR_SHARD);
+    return new DurableObjectVectorIndex(shardRouterFor(config, env));
   }
   return memo(vectorIndexes, config, () =>
     settings.kind === "vectorize" && bindings.VECTORIZE
       ? new VectorizeVectorIndex(bindings.VECTORIZE)
       : settings.kind === "upstash"
         ? new UpstashVectorIndex(settings)
-        : new DurableObjectVectorIndex(env.VECTOR_SHARD),
+        : new DurableObjectVectorIndex(shardRouterFor(config, env)),
   );
+}
+
+/** Finds each collection's search shards (one, or several once it split); request-bound like its binding. */
+function shardRouterFor(config: Config, env: Env): ShardRouter {
+  return new ShardRouter(env.VECTOR_SHARD, {
+    splitAtChunks: config.shardSplitChunks,
+    maxShards: config.shardMaxCount,
+  });
 }
 
 const extractive = new ExtractiveGenerator();
@@ -247,7 +256,7 @@ function adaptersFor(config: Config, env: Env): Adapters {
     queues: { high: instrumentQueue(env.INGEST_HIGH, "ingest-high"), bulk: instrumentQueue(env.INGEST, "ingest") },
     embedder: instrument(embedderFor(config, env), "embedder"),
     vectors: instrument(vectorIndexFor(config, env), "vectors"),
-    shards: instrument(new DurableObjectChunkShards(env.VECTOR_SHARD), "shards"),
+    shards: instrument(new DurableObjectChunkShards(shardRouterFor(config, env)), "shards"),
     reranker: instrument(rerankerFor(config, env), "reranker"),
     generator: instrument(generatorFor(config, env), "generator"),
     cache: instrument(edgeCacheFor(config), "cache"),

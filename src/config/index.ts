@@ -207,6 +207,8 @@ export function parseConfig(env: object): Config {
     rrfK: f.SEARCH_RRF_K,
     vectorWeight: f.SEARCH_VECTOR_WEIGHT,
     commonTermRatio: f.SEARCH_COMMON_TERM_RATIO,
+    shardSplitChunks: f.SEARCH_SHARD_SPLIT_CHUNKS,
+    shardMaxCount: f.SEARCH_SHARD_MAX_COUNT,
     queryBudgets: {
       fast: f.QUERY_BUDGET_FAST_MS,
       balanced: f.QUERY_BUDGET_BALANCED_MS,

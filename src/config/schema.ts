@@ -71,6 +71,8 @@ export const envSchema = z.object({
   CACHE_TIMEOUT_MS: intFrom(250, 10, 5_000),
   CACHE_WARM_TOP_N: intFrom(10, 0, 100),
   RERANK_WEIGHTS: optionalText,
+  SEARCH_SHARD_SPLIT_CHUNKS: intFrom(40_000, 10, 10_000_000),
+  SEARCH_SHARD_MAX_COUNT: intFrom(64, 1, 1_024),
   SEARCH_COMMON_TERM_RATIO: z
     .string()
     .optional()

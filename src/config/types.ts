@@ -104,6 +104,10 @@ export interface Config {
   cacheWarmTopN: number;
   /** Keyword search leaves out terms found in more than this share of all chunks (1 = keep all). */
   commonTermRatio: number;
+  /** A collection's shards double once one holds this many chunks. */
+  shardSplitChunks: number;
+  /** Shards a collection may split into at most (a power of two is reached below it). */
+  shardMaxCount: number;
   apiKeyCacheTtlMs: number;
   /** A cached key row younger than this is used as it is; older (up to the TTL) it is refreshed in the background. */
   apiKeyCacheFreshMs: number;

@@ -128,6 +128,29 @@ export class ChunkStore {
       .toArray() as ShardChunk[];
   }
 
+  ofDocuments(documentIds: string[]): ShardChunk[] {
+    return this.sql
+      .exec<Row>(
+        `SELECT ${COLUMNS} FROM chunks WHERE document_id IN (SELECT value FROM json_each(?)) ORDER BY document_id, ordinal`,
+        JSON.stringify(documentIds),
+      )
+      .toArray() as ShardChunk[];
+  }
+
+  /** The documents among `documentIds` this store holds chunks of. */
+  documentsAmong(documentIds: string[]): string[] {
+    if (documentIds.length === 0) {
+      return [];
+    }
+    return this.sql
+      .exec<{ document_id: string }>(
+        "SELECT DISTINCT document_id FROM chunks WHERE document_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(documentIds),
+      )
+      .toArray()
+      .map((r) => r.document_id);
+  }
+
   ofDocument(documentId: string): ShardChunk[] {
     return this.sql
       .exec<Row>(`SELECT ${COLUMNS} FROM chunks WHERE document_id = ? ORDER BY ordinal`, documentId)

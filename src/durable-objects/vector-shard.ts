@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/interface";
 import { ChunkStore, type KeywordOptions, type ShardChunk, type ShardHit } from "./chunk-store";
+import { FIRST_VIEW, homeOf, homingCount, owns, type ShardAnswer, type ShardView, shardName } from "./shard-layout";
 
 /**
  * Bytes of vectors one shard holds at most by default: 50,000 × 384 float32 ≈ 77 MB of the 128 MB
@@ -10,19 +11,45 @@ export const DEFAULT_SHARD_BYTES = 50_000 * 384 * 4;
 
 /**
  * An expected refusal, returned rather than thrown: an error's class does not survive the RPC
- * boundary, and callers must not have to match message text to tell it apart.
+ * boundary, and callers must not have to match message text to tell it apart. `moved`: a write
+ * named documents that live in another shard now (a split ran); `view` says where.
  */
-export interface ShardRefusal {
-  refused: "full" | "dimensions";
-  message: string;
+export type ShardRefusal =
+  | { refused: "full" | "dimensions"; message: string }
+  | { refused: "moved"; message: string; view: ShardView };
+
+/** A vector as a split moves it between shards. */
+export interface MovedVector {
+  id: string;
+  document_id: string;
+  vector: ArrayBuffer;
 }
 
+/** Documents a split is moving, with their chunks and (with the Durable Object index) vectors. */
+export interface MovingDocuments {
+  documentIds: string[];
+  chunks: ShardChunk[];
+  vectors: MovedVector[];
+}
+
+/** Chunks moved per step of a split by default (one export, import and delete each). */
+const MOVE_CHUNKS = 1_000;
+
+/** A failed split step is tried again this much later (the split resumes where it stopped). */
+const SPLIT_RETRY_MS = 30_000;
+
 /**
- * One tenant+collection's search shard: its chunks with their FTS5 index (chunk-store.ts: the
+ * One search shard of a tenant+collection: its chunks with their FTS5 index (chunk-store.ts: the
  * source of truth for search; D1 keeps documents' metadata), and its vectors when the vector index
  * is the Durable Object one — rows in SQLite storage and, once per activation, a single in-memory
  * Float32 matrix for exact top-k by dot product. Writes go to storage first and drop the matrix,
  * which is rebuilt on the next query; state never lives only in memory.
+ *
+ * A collection that outgrows one shard splits (shard-layout.ts): shard 0 runs the split in its
+ * alarm, moving documents to their new shards in steps that are each safe to repeat; every answer
+ * carries the shard's view of the layout so readers and writers find the rest
+ * (adapters/shards/router.ts), and a write of a document that lives elsewhere now is refused
+ * (`moved`), so no document is ever written to a shard it has left.
  */
 export class VectorShard extends DurableObject<Env> {
   private readonly chunks: ChunkStore;
@@ -31,60 +58,123 @@ export class VectorShard extends DurableObject<Env> {
   private documentIds: string[] = [];
   private dimensions: number | null = null;
   private readonly maxBytes: number;
+  private readonly moveChunks: number;
+  private current: ShardView;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const configured = Number(env.VECTOR_SHARD_MAX_BYTES);
     this.maxBytes = Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_SHARD_BYTES;
+    const move = Number((env as Env & { SEARCH_SHARD_MOVE_CHUNKS?: string }).SEARCH_SHARD_MOVE_CHUNKS);
+    this.moveChunks = Number.isInteger(move) && move > 0 ? move : MOVE_CHUNKS;
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, vector BLOB NOT NULL)",
     );
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS vectors_document ON vectors (document_id)");
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS shard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.chunks = new ChunkStore(ctx.storage.sql);
+    this.current = this.meta<ShardView>("view") ?? FIRST_VIEW;
   }
 
-  /** Replaces the chunks of `documentIds` (one transaction); returns the chunk ids that are gone. */
-  writeChunks(documentIds: string[], rows: ShardChunk[]): string[] {
-    return this.ctx.storage.transactionSync(() => this.chunks.replace(documentIds, rows));
+  private meta<T>(key: string): T | undefined {
+    const row = this.ctx.storage.sql
+      .exec<{ value: string }>("SELECT value FROM shard_meta WHERE key = ?", key)
+      .toArray()[0];
+    return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
-  /** Removes documents' chunks; returns their ids (for a vector index elsewhere). */
-  removeDocuments(documentIds: string[]): string[] {
+  private setMeta(key: string, value: unknown): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO shard_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      JSON.stringify(value),
+    );
+  }
+
+  private answer<T>(value: T): ShardAnswer<T> {
+    return { view: this.current, value };
+  }
+
+  /** `moved` when any of the documents lives in another shard now. */
+  private fence(documentIds: Iterable<string>): ShardRefusal | undefined {
+    for (const id of documentIds) {
+      if (!owns(this.current, id)) {
+        return {
+          refused: "moved",
+          message: `document ${id} lives in shard ${homeOf(id, homingCount(this.current))} now`,
+          view: this.current,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /** This shard's view of the collection's layout. */
+  view(): ShardView {
+    return this.current;
+  }
+
+  /**
+   * Replaces the chunks of `documentIds` (one transaction); returns the chunk ids that are gone
+   * and how many chunks the shard holds now.
+   */
+  writeChunks(
+    documentIds: string[],
+    rows: ShardChunk[],
+  ): ShardAnswer<{ gone: string[]; chunks: number }> | ShardRefusal {
+    const refusal = this.fence([...documentIds, ...rows.map((r) => r.document_id)]);
+    if (refusal) {
+      return refusal;
+    }
     return this.ctx.storage.transactionSync(() => {
-      const ids = this.chunks.idsOf(documentIds);
-      this.chunks.deleteDocuments(documentIds);
-      return ids;
+      const gone = this.chunks.replace(documentIds, rows);
+      return this.answer({ gone, chunks: this.chunks.count().chunks });
     });
   }
 
-  keyword(options: KeywordOptions): ShardHit[] {
-    return this.chunks.keyword(options);
+  /** Removes documents' chunks; returns their ids (for a vector index elsewhere). */
+  removeDocuments(documentIds: string[]): ShardAnswer<string[]> {
+    return this.ctx.storage.transactionSync(() => {
+      const ids = this.chunks.idsOf(documentIds);
+      this.chunks.deleteDocuments(documentIds);
+      return this.answer(ids);
+    });
   }
 
-  getChunks(ids: string[]): ShardChunk[] {
-    return this.chunks.get(ids);
+  keyword(options: KeywordOptions): ShardAnswer<ShardHit[]> {
+    return this.answer(this.chunks.keyword(options));
   }
 
-  documentChunks(documentId: string): ShardChunk[] {
-    return this.chunks.ofDocument(documentId);
+  getChunks(ids: string[]): ShardAnswer<ShardChunk[]> {
+    return this.answer(this.chunks.get(ids));
   }
 
-  chunkIds(): string[] {
-    return this.chunks.allIds();
+  documentChunks(documentId: string): ShardAnswer<ShardChunk[]> {
+    return this.answer(this.chunks.ofDocument(documentId));
   }
 
-  chunkStats(): { chunks: number; documents: number } {
-    return this.chunks.count();
+  chunkIds(): ShardAnswer<string[]> {
+    return this.answer(this.chunks.allIds());
+  }
+
+  chunkStats(): ShardAnswer<{ chunks: number; documents: number }> {
+    return this.answer(this.chunks.count());
   }
 
   /** Removes every chunk (its collection was deleted); the vectors go with `drop`. */
-  dropChunks(): void {
+  dropChunks(): ShardAnswer<null> {
     this.chunks.deleteAll();
+    return this.answer(null);
   }
 
-  upsert(records: VectorRecord[]): ShardRefusal | undefined {
+  upsert(records: VectorRecord[]): ShardAnswer<null> | ShardRefusal {
     const first = records[0];
     if (!first) {
-      return undefined;
+      return this.answer(null);
+    }
+    const moved = this.fence(records.map((r) => r.documentId));
+    if (moved) {
+      return moved;
     }
     const stats = this.stats();
     const dims = stats.dimensions ?? first.vector.length;
@@ -108,23 +198,24 @@ export class VectorShard extends DurableObject<Env> {
       }
     });
     this.matrix = undefined;
-    return undefined;
+    return this.answer(null);
   }
 
-  delete(ids: string[]): void {
+  delete(ids: string[]): ShardAnswer<null> {
     this.ctx.storage.transactionSync(() => {
       for (const id of ids) {
         this.ctx.storage.sql.exec("DELETE FROM vectors WHERE id = ?", id);
       }
     });
     this.matrix = undefined;
+    return this.answer(null);
   }
 
-  query(vector: Float32Array, topK: number, documentIds?: string[]): VectorMatch[] | ShardRefusal {
+  query(vector: Float32Array, topK: number, documentIds?: string[]): ShardAnswer<VectorMatch[]> | ShardRefusal {
     const matrix = this.load();
     const dims = this.dimensions;
     if (!matrix || dims === null || this.ids.length === 0) {
-      return [];
+      return this.answer([]);
     }
     if (vector.length !== dims) {
       return { refused: "dimensions", message: `the query has ${vector.length} dimensions; this index has ${dims}` };
@@ -153,22 +244,194 @@ export class VectorShard extends DurableObject<Env> {
         }
       }
     }
-    return best;
+    return this.answer(best);
   }
 
-  stats(): VectorStats & { vectors: number } {
+  vectorStats(): ShardAnswer<VectorStats & { vectors: number }> {
+    return this.answer(this.stats());
+  }
+
+  private stats(): VectorStats & { vectors: number } {
     const row = this.ctx.storage.sql
       .exec<{ n: number; bytes: number | null }>("SELECT COUNT(*) AS n, MAX(LENGTH(vector)) AS bytes FROM vectors")
       .one();
     return { vectors: row.n, dimensions: row.bytes === null ? null : row.bytes / 4 };
   }
 
-  /** Wipes the shard (its collection was deleted). */
-  async drop(): Promise<void> {
+  /** Wipes the shard's vectors (its collection was deleted). */
+  drop(): ShardAnswer<null> {
     this.matrix = undefined;
     this.ids = [];
     this.documentIds = [];
     this.ctx.storage.sql.exec("DELETE FROM vectors");
+    return this.answer(null);
+  }
+
+  // ---- Splitting -------------------------------------------------------------------------
+
+  /**
+   * Asks shard 0 to double the collection's shards, because a shard of the layout the caller saw
+   * (`seenCount` shards) holds too much. Nothing happens if the layout has moved on since, or
+   * `maxCount` shards exist; a split already running has its alarm checked. Returns the view.
+   */
+  async requestSplit(ns: string, seenCount: number, maxCount: number): Promise<ShardView> {
+    if (this.current.index !== 0) {
+      throw new Error("only a collection's shard 0 runs its splits");
+    }
+    if (this.current.splitTo === null && this.current.count === seenCount && seenCount * 2 <= maxCount) {
+      this.current = { ...this.current, splitTo: seenCount * 2 };
+      this.ctx.storage.transactionSync(() => {
+        this.setMeta("ns", ns);
+        this.setMeta("view", this.current);
+      });
+    }
+    if (this.current.splitTo !== null && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now());
+    }
+    return this.current;
+  }
+
+  /** Runs (or resumes) the split shard 0 recorded; after a failure, again in SPLIT_RETRY_MS. */
+  override async alarm(): Promise<void> {
+    try {
+      await this.split();
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", msg: "shard split failed; will resume", error: String(error) }));
+      await this.ctx.storage.setAlarm(Date.now() + SPLIT_RETRY_MS);
+    }
+  }
+
+  /**
+   * Doubles the collection's shards: the new ones learn their place, the old ones learn that
+   * documents leave them, then each old shard's leaving documents move in steps (copied, checked,
+   * then deleted: a repeated step changes nothing), and last every shard learns the new count.
+   */
+  private async split(): Promise<void> {
+    const ns = this.meta<string>("ns");
+    const { count, splitTo } = this.current;
+    if (this.current.index !== 0 || splitTo === null || ns === undefined) {
+      return;
+    }
+    const shard = (index: number) =>
+      index === 0 ? this : this.env.VECTOR_SHARD.get(this.env.VECTOR_SHARD.idFromName(shardName(ns, index)));
+    // The new shards learn their place before any view names them; then the old shards learn
+    // that documents leave them (from then on they refuse writes of documents homed elsewhere).
+    for (let index = count; index < splitTo; index++) {
+      await shard(index).setView({ index, count, splitTo });
+    }
+    for (let index = 1; index < count; index++) {
+      await shard(index).setView({ index, count, splitTo });
+    }
+    for (let index = 0; index < count; index++) {
+      const source = shard(index);
+      for (;;) {
+        const batch = await source.exportMoving(this.moveChunks);
+        if (batch.documentIds.length === 0) {
+          break;
+        }
+        for (const [target, documentIds] of groupBy(batch.documentIds, (id) => homeOf(id, splitTo))) {
+          const wanted = new Set(documentIds);
+          const imported = await shard(target).importDocuments(
+            documentIds,
+            batch.chunks.filter((c) => wanted.has(c.document_id)),
+            batch.vectors.filter((v) => wanted.has(v.document_id)),
+          );
+          // A document deleted while it was in flight is gone from its old shard: undo its copy.
+          const kept = new Set(await source.hasDocuments(imported));
+          const vanished = imported.filter((id) => !kept.has(id));
+          if (vanished.length > 0) {
+            await shard(target).removeMoved(vanished);
+          }
+        }
+        await source.removeMoved(batch.documentIds);
+      }
+    }
+    for (let index = splitTo - 1; index >= 0; index--) {
+      await shard(index).setView({ index, count: splitTo, splitTo: null });
+    }
+  }
+
+  /** Records this shard's place in the layout (from shard 0's split). */
+  setView(view: ShardView): void {
+    this.current = view;
+    this.setMeta("view", view);
+  }
+
+  /** Up to about `maxChunks` chunks of whole documents that live in another shard now. */
+  exportMoving(maxChunks: number): MovingDocuments {
+    const documentIds: string[] = [];
+    let chunks = 0;
+    for (const row of this.ctx.storage.sql.exec<{ document_id: string; n: number }>(
+      "SELECT document_id, COUNT(*) AS n FROM chunks GROUP BY document_id",
+    )) {
+      if (!owns(this.current, row.document_id)) {
+        documentIds.push(row.document_id);
+        chunks += row.n;
+        if (chunks >= maxChunks) {
+          break;
+        }
+      }
+    }
+    if (documentIds.length === 0) {
+      return { documentIds, chunks: [], vectors: [] };
+    }
+    const list = JSON.stringify(documentIds);
+    return {
+      documentIds,
+      chunks: this.chunks.ofDocuments(documentIds),
+      vectors: this.ctx.storage.sql
+        .exec<{ id: string; document_id: string; vector: ArrayBuffer }>(
+          "SELECT id, document_id, vector FROM vectors WHERE document_id IN (SELECT value FROM json_each(?))",
+          list,
+        )
+        .toArray()
+        .map((v) => ({ ...v })),
+    };
+  }
+
+  /**
+   * Writes documents a split moves here, except those this shard already holds (written here
+   * since the split began, so newer); returns the ids it wrote.
+   */
+  importDocuments(documentIds: string[], chunks: ShardChunk[], vectors: MovedVector[]): string[] {
+    return this.ctx.storage.transactionSync(() => {
+      const present = new Set(this.chunks.documentsAmong(documentIds));
+      const fresh = documentIds.filter((id) => !present.has(id));
+      const wanted = new Set(fresh);
+      this.chunks.replace(
+        fresh,
+        chunks.filter((c) => wanted.has(c.document_id)),
+      );
+      for (const v of vectors) {
+        if (wanted.has(v.document_id)) {
+          this.ctx.storage.sql.exec(
+            "INSERT OR REPLACE INTO vectors (id, document_id, vector) VALUES (?, ?, ?)",
+            v.id,
+            v.document_id,
+            v.vector,
+          );
+        }
+      }
+      this.matrix = undefined;
+      return fresh;
+    });
+  }
+
+  /** Which of the documents this shard holds chunks of. */
+  hasDocuments(documentIds: string[]): string[] {
+    return this.chunks.documentsAmong(documentIds);
+  }
+
+  /** Removes documents' chunks and vectors (moved away, or deleted while moving). */
+  removeMoved(documentIds: string[]): void {
+    this.ctx.storage.transactionSync(() => {
+      this.chunks.deleteDocuments(documentIds);
+      this.ctx.storage.sql.exec(
+        "DELETE FROM vectors WHERE document_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(documentIds),
+      );
+    });
+    this.matrix = undefined;
   }
 
   private load(): Float32Array | undefined {
@@ -195,4 +458,18 @@ export class VectorShard extends DurableObject<Env> {
     this.matrix = matrix;
     return matrix;
   }
+}
+
+function groupBy<T>(items: T[], key: (item: T) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) {
+      group.push(item);
+    } else {
+      groups.set(k, [item]);
+    }
+  }
+  return groups;
 }

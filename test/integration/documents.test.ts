@@ -99,16 +99,18 @@ describe("document upload and processing", () => {
     });
     const done = await settled(tenant, queued.id);
     expect(done).toMatchObject({ status: "ready", chunk_count: 2, error: null });
-    const rows = await shardOf(tenant, col).documentChunks(queued.id);
+    const rows = (await shardOf(tenant, col).documentChunks(queued.id)).value;
     expect(rows.map((r) => r.heading)).toEqual(["Leave", "Pay"]);
     // In the collection's shard's keyword index, not D1's.
-    const [hit] = await shardOf(tenant, col).keyword({
-      terms: ["salary"],
-      limit: 5,
-      commonTermRatio: 1,
-      pruneFromChunks: 0,
-      weights: { title: 1, heading: 1, text: 1 },
-    });
+    const [hit] = (
+      await shardOf(tenant, col).keyword({
+        terms: ["salary"],
+        limit: 5,
+        commonTermRatio: 1,
+        pruneFromChunks: 0,
+        weights: { title: 1, heading: 1, text: 1 },
+      })
+    ).value;
     expect(hit?.document_id).toBe(queued.id);
     const legacy = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
       .bind(queued.id)
@@ -147,9 +149,9 @@ describe("document upload and processing", () => {
     for (const doc of [pdf, word, html]) {
       expect((await settled(tenant, doc.id)).status).toBe("ready");
     }
-    const pages = await shardOf(tenant, col).documentChunks(pdf.id);
+    const pages = (await shardOf(tenant, col).documentChunks(pdf.id)).value;
     expect(pages.map((r) => r.page)).toEqual([1]);
-    const [htmlText] = await shardOf(tenant, col).documentChunks(html.id);
+    const [htmlText] = (await shardOf(tenant, col).documentChunks(html.id)).value;
     expect(htmlText?.text).toBe("Hello html");
   });
 
@@ -314,7 +316,7 @@ describe("document upload and processing", () => {
     await settled(tenant, doc.id);
     const before = await version(tenant, col);
     expect((await call("DELETE", `/v1/documents/${doc.id}`, { token: tenant.adminKey })).status).toBe(204);
-    expect(await shardOf(tenant, col).documentChunks(doc.id)).toEqual([]);
+    expect((await shardOf(tenant, col).documentChunks(doc.id)).value).toEqual([]);
     expect(await env.BLOBS.get(`t/${tenant.id}/d/${doc.id}`)).toBeNull();
     expect(await version(tenant, col)).toBe(before + 1);
     await expectProblem(await call("GET", `/v1/documents/${doc.id}`, { token: tenant.adminKey }), 404, "not_found");
@@ -379,7 +381,7 @@ describe("the ingestion consumer", () => {
     await settled(tenant, doc.id);
     const snapshot = async () => ({
       document: await env.DB.prepare("SELECT * FROM documents WHERE id = ?").bind(doc.id).first(),
-      chunks: (await shardOf(tenant, col).documentChunks(doc.id)).map((c) => ({ id: c.id, text: c.text })),
+      chunks: (await shardOf(tenant, col).documentChunks(doc.id)).value.map((c) => ({ id: c.id, text: c.text })),
       version: await version(tenant, col),
     });
     const before = await snapshot();
@@ -397,6 +399,28 @@ describe("the ingestion consumer", () => {
 });
 
 describe("the ingestion consumer at full batch size", () => {
+  it("does a document's work once when a batch carries it twice (a redelivery beside a re-queue)", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const doc = await uploadJson(tenant, col, { title: "Twice", text: HANDBOOK, priority: "low" }).then((r) =>
+      json<Doc>(r),
+    );
+    const batch = createMessageBatch<IngestMessage>(
+      "edgerag-ingest",
+      ["t1", "t2"].map((id) => ({
+        id,
+        timestamp: new Date(),
+        attempts: 1,
+        body: { document_id: doc.id, tenant_id: tenant.id },
+      })),
+    );
+    await ingestWith().handleBatch(batch, false);
+    const outcome = await getQueueResult(batch, createExecutionContext());
+    expect(outcome.retryMessages).toEqual([]);
+    expect(outcome.explicitAcks.sort()).toEqual(["t1", "t2"]);
+    expect((await shardOf(tenant, col).documentChunks(doc.id)).value.map((c) => c.heading)).toEqual(["Leave", "Pay"]);
+  });
+
   it("takes a batch of 100 messages (more ids than D1 binds parameters) to ready", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);

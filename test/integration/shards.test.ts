@@ -65,7 +65,7 @@ describe("search shards", () => {
       .bind(doc)
       .first<{ n: number }>();
     expect(left?.n).toBe(0);
-    const moved = await shardOf(tenant.id, collection).documentChunks(doc);
+    const moved = (await shardOf(tenant.id, collection).documentChunks(doc)).value;
     expect(moved.map((c) => [c.id, c.text])).toEqual([
       [`${doc}_0`, "Parking permits are renewed every January."],
       [`${doc}_1`, "Bicycles are parked in the courtyard."],
@@ -74,7 +74,7 @@ describe("search shards", () => {
     expect(found.results[0]?.chunk_id).toBe(`${doc}_0`);
     // Run again: nothing left to move, the shard unchanged.
     expect(await services.ingest.migrateToShards()).toEqual({ documents: 0, chunks: 0, done: true });
-    expect(await shardOf(tenant.id, collection).documentChunks(doc)).toEqual(moved);
+    expect((await shardOf(tenant.id, collection).documentChunks(doc)).value).toEqual(moved);
   });
 
   it("a lost shard is rebuilt from the originals in R2, to the same chunks", async () => {

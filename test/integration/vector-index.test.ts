@@ -1,12 +1,16 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ShardRouter } from "../../src/adapters/shards/router";
 import { DurableObjectVectorIndex } from "../../src/adapters/vector/durable-object";
 import type { VectorIndex } from "../../src/adapters/vector/interface";
 import { MemoryVectorIndex } from "../../src/adapters/vector/memory";
 import { UpstashVectorIndex } from "../../src/adapters/vector/upstash";
 import { VectorizeVectorIndex } from "../../src/adapters/vector/vectorize";
 import { VectorizeStandIn } from "../support/standins/vectorize";
+
+/** Shards that never split: these tests are about one shard's index. */
+const unsplit = () => new ShardRouter(env.VECTOR_SHARD, { splitAtChunks: Number.MAX_SAFE_INTEGER, maxShards: 1 });
 
 /**
  * Behaviour every VectorIndex implementation must have: the Durable Object shards for real, and
@@ -20,7 +24,7 @@ interface Implementation {
   countsPerNamespace: boolean;
 }
 const implementations: Implementation[] = [
-  { name: "durable-object", make: () => new DurableObjectVectorIndex(env.VECTOR_SHARD), countsPerNamespace: true },
+  { name: "durable-object", make: () => new DurableObjectVectorIndex(unsplit()), countsPerNamespace: true },
   { name: "memory (unit tests)", make: () => new MemoryVectorIndex(), countsPerNamespace: true },
   {
     name: "vectorize (stand-in binding)",
@@ -100,7 +104,7 @@ for (const { name, make, countsPerNamespace } of implementations) {
 
 describe("VectorShard", () => {
   it("serves its vectors again after an eviction (storage, not memory, is the truth)", async () => {
-    const index = new DurableObjectVectorIndex(env.VECTOR_SHARD);
+    const index = new DurableObjectVectorIndex(unsplit());
     const space = ns();
     await index.upsert(space, [{ id: "a", documentId: "d", vector: unit([1, 2, 3]) }]);
     await evictDurableObject(env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(space)));
@@ -108,7 +112,7 @@ describe("VectorShard", () => {
   });
 
   it("refuses politely beyond its capacity with 409 conflict", async () => {
-    const index = new DurableObjectVectorIndex(env.VECTOR_SHARD);
+    const index = new DurableObjectVectorIndex(unsplit());
     const space = ns();
     // The test shard holds 1,000 vectors of 384 dimensions.
     const batch = (from: number, n: number) =>

@@ -1,43 +1,55 @@
-import type { VectorShard } from "../../durable-objects/vector-shard";
 import type { ChunkShards, KeywordOptions, ShardChunk, ShardHit } from "./interface";
+import { bestById, type ShardRouter, uniqueById } from "./router";
 
-/** Chunk shards on the `VectorShard` Durable Object, one per tenant+collection namespace. */
+/**
+ * Chunk shards on the `VectorShard` Durable Object: a tenant+collection namespace is one shard,
+ * or several once it has split (router.ts finds them).
+ */
 export class DurableObjectChunkShards implements ChunkShards {
-  constructor(private readonly namespace: DurableObjectNamespace<VectorShard>) {}
+  constructor(private readonly router: ShardRouter) {}
 
-  private shard(ns: string) {
-    return this.namespace.get(this.namespace.idFromName(ns));
+  async write(ns: string, documentIds: string[], rows: ShardChunk[]): Promise<string[]> {
+    const results = await this.router.write(ns, documentIds, (shard, ids) => {
+      const mine = new Set(ids);
+      return shard.writeChunks(
+        ids,
+        rows.filter((r) => mine.has(r.document_id)),
+      );
+    });
+    await this.router.written(ns, Math.max(0, ...results.map((r) => r.chunks)));
+    return results.flatMap((r) => r.gone);
   }
 
-  write(ns: string, documentIds: string[], rows: ShardChunk[]): Promise<string[]> {
-    return this.shard(ns).writeChunks(documentIds, rows);
+  async removeDocuments(ns: string, documentIds: string[]): Promise<string[]> {
+    return (await this.router.readAll(ns, (shard) => shard.removeDocuments(documentIds))).flat();
   }
 
-  removeDocuments(ns: string, documentIds: string[]): Promise<string[]> {
-    return this.shard(ns).removeDocuments(documentIds);
+  async keyword(ns: string, options: KeywordOptions): Promise<ShardHit[]> {
+    return bestById(await this.router.readAll(ns, (shard) => shard.keyword(options)), options.limit);
   }
 
-  keyword(ns: string, options: KeywordOptions): Promise<ShardHit[]> {
-    return this.shard(ns).keyword(options);
+  async get(ns: string, ids: string[]): Promise<ShardChunk[]> {
+    return ids.length === 0 ? [] : uniqueById(await this.router.readAll(ns, (shard) => shard.getChunks(ids)));
   }
 
-  get(ns: string, ids: string[]): Promise<ShardChunk[]> {
-    return ids.length === 0 ? Promise.resolve([]) : this.shard(ns).getChunks(ids);
+  async ofDocument(ns: string, documentId: string): Promise<ShardChunk[]> {
+    const chunks = uniqueById(await this.router.readAll(ns, (shard) => shard.documentChunks(documentId)));
+    return chunks.sort((a, b) => a.ordinal - b.ordinal);
   }
 
-  ofDocument(ns: string, documentId: string): Promise<ShardChunk[]> {
-    return this.shard(ns).documentChunks(documentId);
+  async ids(ns: string): Promise<string[]> {
+    return [...new Set((await this.router.readAll(ns, (shard) => shard.chunkIds())).flat())];
   }
 
-  ids(ns: string): Promise<string[]> {
-    return this.shard(ns).chunkIds();
-  }
-
-  stats(ns: string): Promise<{ chunks: number; documents: number }> {
-    return this.shard(ns).chunkStats();
+  async stats(ns: string): Promise<{ chunks: number; documents: number }> {
+    const counts = await this.router.readAll(ns, (shard) => shard.chunkStats());
+    return counts.reduce((a, b) => ({ chunks: a.chunks + b.chunks, documents: a.documents + b.documents }), {
+      chunks: 0,
+      documents: 0,
+    });
   }
 
   async drop(ns: string): Promise<void> {
-    await this.shard(ns).dropChunks();
+    await this.router.readAll(ns, (shard) => shard.dropChunks());
   }
 }

@@ -1,31 +1,27 @@
-import type { ShardRefusal, VectorShard } from "../../durable-objects/vector-shard";
-import { AppError } from "../../errors";
+import { bestById, refusedError, type ShardRouter } from "../shards/router";
 import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
 
 /**
- * The default vector index: one `VectorShard` Durable Object per tenant+collection, exact search
- * over an in-memory matrix. Capacity per collection: VECTOR_SHARD_MAX_BYTES (default 50,000 vectors of 384 dims).
+ * The default vector index: vectors live in the collection's search shards (`VectorShard`
+ * Durable Objects, beside the chunks, and move with them when a collection splits); exact search
+ * over an in-memory matrix per shard. Capacity per shard: VECTOR_SHARD_MAX_BYTES (default 50,000
+ * vectors of 384 dims).
  */
-/** A full index or a vector of the wrong size: `409`, with the shard's own explanation. */
-function refused(refusal: ShardRefusal): AppError {
-  return new AppError("conflict", refusal.message);
-}
-
 export class DurableObjectVectorIndex implements VectorIndex {
   readonly name = "durable-object";
   readonly dropNeedsIds = false;
 
-  constructor(private readonly namespace: DurableObjectNamespace<VectorShard>) {}
-
-  private shard(ns: string) {
-    return this.namespace.get(this.namespace.idFromName(ns));
-  }
+  constructor(private readonly router: ShardRouter) {}
 
   async upsert(ns: string, records: VectorRecord[]): Promise<void> {
-    const refusal = await this.shard(ns).upsert(records);
-    if (refusal) {
-      throw refused(refusal);
-    }
+    await this.router.write(
+      ns,
+      records.map((r) => r.documentId),
+      (shard, ids) => {
+        const mine = new Set(ids);
+        return shard.upsert(records.filter((r) => mine.has(r.documentId)));
+      },
+    );
   }
 
   async query(
@@ -34,24 +30,31 @@ export class DurableObjectVectorIndex implements VectorIndex {
     topK: number,
     filter?: { documentIds?: string[] },
   ): Promise<VectorMatch[]> {
-    const result = await this.shard(ns).query(vector, topK, filter?.documentIds);
-    if ("refused" in result) {
-      throw refused(result);
-    }
-    return result;
+    const lists = await this.router.readAll(ns, async (shard) => {
+      const result = await shard.query(vector, topK, filter?.documentIds);
+      if ("refused" in result) {
+        throw refusedError(result);
+      }
+      return result;
+    });
+    return bestById(lists, topK);
   }
 
   async delete(ns: string, ids: string[]): Promise<void> {
     if (ids.length > 0) {
-      await this.shard(ns).delete(ids);
+      await this.router.readAll(ns, (shard) => shard.delete(ids));
     }
   }
 
   async stats(ns: string): Promise<VectorStats> {
-    return this.shard(ns).stats();
+    const all = await this.router.readAll(ns, (shard) => shard.vectorStats());
+    return {
+      vectors: all.reduce((n, s) => n + s.vectors, 0),
+      dimensions: all.find((s) => s.dimensions !== null)?.dimensions ?? null,
+    };
   }
 
   async drop(ns: string, _ids: string[]): Promise<void> {
-    await this.shard(ns).drop();
+    await this.router.readAll(ns, (shard) => shard.drop());
   }
 }
