@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:search [-- --data ../shared/data/scifact --sizes 5000,50000 --queries 200]`
+// `npm run bench:search [-- --data ../shared/data/scifact --sizes 5000,50000 --queries 200 --fanout 10 --split-chunks N]`
 //
 // Search latency of each strategy on collections of about 5k and 50k chunks (SciFact documents,
 // repeated with a copy marker to reach the size), served by Miniflare: p50/p95 of the client-seen
@@ -25,6 +25,8 @@ const data = path.resolve(args.get("data") ?? "../shared/data/scifact");
 const sizes = (args.get("sizes") ?? "5000,50000").split(",").map(Number);
 const queryCount = Number(args.get("queries") ?? 200);
 const fanout = Number(args.get("fanout") ?? 10);
+// `--split-chunks 100000`: collections stay one shard (the control for what a split costs here).
+const splitChunks = args.get("split-chunks");
 const STRATEGIES = ["keyword", "vector", "hybrid"];
 
 const pct = (xs, p) => {
@@ -135,9 +137,10 @@ const { url, mf } = await serveWorker({
   bindings: {
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
     VECTOR_SHARD_MAX_BYTES: String(120 * 1024 * 1024),
+    ...(splitChunks ? { SEARCH_SHARD_SPLIT_CHUNKS: splitChunks } : {}),
   },
 });
-const report = { when: new Date().toISOString(), queries: sample.length, sizes: {} };
+const report = { when: new Date().toISOString(), queries: sample.length, split_chunks: splitChunks, sizes: {} };
 try {
   const api = apiClient(url);
   const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");

@@ -314,8 +314,9 @@ export class VectorShard extends DurableObject<Env> {
     }
     const shard = (index: number) =>
       index === 0 ? this : this.env.VECTOR_SHARD.get(this.env.VECTOR_SHARD.idFromName(shardName(ns, index)));
-    // The new shards learn their place before any view names them; then the old shards learn
-    // that documents leave them (from then on they refuse writes of documents homed elsewhere).
+    // The new shards learn their place (until then they take any write, and writers send them
+    // only documents homed there); then the old shards learn that documents leave them: from then
+    // on they refuse writes of documents homed elsewhere, so what they hold can only shrink.
     for (let index = count; index < splitTo; index++) {
       await shard(index).setView({ index, count, splitTo });
     }

@@ -124,7 +124,12 @@ export class ShardRouter {
       const groups = new Map<number, string[]>();
       for (const id of pending) {
         const home = homeOf(id, homingCount(layout));
-        groups.set(home, [...(groups.get(home) ?? []), id]);
+        const group = groups.get(home);
+        if (group) {
+          group.push(id);
+        } else {
+          groups.set(home, [id]);
+        }
       }
       const entries = [...groups];
       const results = await Promise.all(entries.map(([index, ids]) => call(this.shard(ns, index), ids)));
