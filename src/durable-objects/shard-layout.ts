@@ -41,6 +41,21 @@ export function homeOf(documentId: string, count: number): number {
   return documentHash(documentId) % count;
 }
 
+/** `documentIds` grouped by their home shard under `count` shards. */
+export function byHome(documentIds: string[], count: number): Map<number, string[]> {
+  const groups = new Map<number, string[]>();
+  for (const id of documentIds) {
+    const home = homeOf(id, count);
+    const group = groups.get(home);
+    if (group) {
+      group.push(id);
+    } else {
+      groups.set(home, [id]);
+    }
+  }
+  return groups;
+}
+
 /** The count documents are homed by: the split's target while one runs. */
 export const homingCount = (view: Pick<ShardView, "count" | "splitTo">) => view.splitTo ?? view.count;
 

@@ -1,7 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/interface";
 import { ChunkStore, type KeywordOptions, type ShardChunk, type ShardHit } from "./chunk-store";
-import { FIRST_VIEW, homeOf, homingCount, owns, type ShardAnswer, type ShardView, shardName } from "./shard-layout";
+import {
+  byHome,
+  FIRST_VIEW,
+  homeOf,
+  homingCount,
+  owns,
+  type ShardAnswer,
+  type ShardView,
+  shardName,
+} from "./shard-layout";
 
 /**
  * Bytes of vectors one shard holds at most by default: 50,000 × 384 float32 ≈ 77 MB of the 128 MB
@@ -330,7 +339,7 @@ export class VectorShard extends DurableObject<Env> {
         if (batch.documentIds.length === 0) {
           break;
         }
-        for (const [target, documentIds] of groupBy(batch.documentIds, (id) => homeOf(id, splitTo))) {
+        for (const [target, documentIds] of byHome(batch.documentIds, splitTo)) {
           const wanted = new Set(documentIds);
           const imported = await shard(target).importDocuments(
             documentIds,
@@ -459,18 +468,4 @@ export class VectorShard extends DurableObject<Env> {
     this.matrix = matrix;
     return matrix;
   }
-}
-
-function groupBy<T>(items: T[], key: (item: T) => number): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) {
-      group.push(item);
-    } else {
-      groups.set(k, [item]);
-    }
-  }
-  return groups;
 }

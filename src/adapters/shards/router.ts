@@ -13,8 +13,8 @@
  * SEARCH_SHARD_SPLIT_CHUNKS chunks, shard 0 is asked to split the collection.
  */
 import {
+  byHome,
   FIRST_VIEW,
-  homeOf,
   homingCount,
   isLater,
   type ShardAnswer,
@@ -121,17 +121,7 @@ export class ShardRouter {
         throw new AppError("upstream_unavailable", "The collection's shards are being rearranged; try again shortly.");
       }
       const layout = this.layout(ns);
-      const groups = new Map<number, string[]>();
-      for (const id of pending) {
-        const home = homeOf(id, homingCount(layout));
-        const group = groups.get(home);
-        if (group) {
-          group.push(id);
-        } else {
-          groups.set(home, [id]);
-        }
-      }
-      const entries = [...groups];
+      const entries = [...byHome(pending, homingCount(layout))];
       const results = await Promise.all(entries.map(([index, ids]) => call(this.shard(ns, index), ids)));
       pending = [];
       for (const [i, result] of results.entries()) {
