@@ -61,7 +61,16 @@ try {
       problems.push(`console: ${message.text()}`);
     }
   });
-  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+  page.on("requestfailed", (request) => {
+    // Under load Chromium can report a streamed fetch the page read to its end (`done`) as
+    // aborted once the 200 is in (curl and the page's reader both see a complete body); what the
+    // answer stream carried is asserted below. Any other failure is a problem.
+    const failure = request.failure()?.errorText;
+    if (failure === "net::ERR_ABORTED" && request.response()?.ok()) {
+      return;
+    }
+    problems.push(`request failed: ${request.url()} ${failure}`);
+  });
   await page.goto(`${url}/console`, { waitUntil: "networkidle0" });
   await page.type("#key", tenant.key);
   await page.click("#key-form button[type=submit]");
