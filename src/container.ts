@@ -330,6 +330,7 @@ export function createServices(
   const settings = replaced.embedder ? settingsOf() : memo(querySettings, config, settingsOf);
   const answering: AnswerDeps = {
     ...adapters,
+    fallbackGenerator: extractive,
     queryEmbeddings: embeddingsL1,
     answers: "answers" in overrides ? overrides.answers : answers,
     defer: (work) => invocation.waitUntil(work),

@@ -1,10 +1,11 @@
 /**
- * A collection's chunks and their FTS5 index, in its shard's own SQLite storage (the same schema
- * D1 had: an external-content FTS5 table, porter over unicode61, kept in sync by triggers, and an
- * fts5vocab view). bm25 and the common-term pruning read this collection's statistics only, so
- * another collection's or tenant's documents cannot move a score here.
+ * A collection's chunks and their FTS5 index, in its shard's own SQLite storage: a contentless
+ * FTS5 table (porter over unicode61) fed with `indexText` — CJK runs as character bigrams, see
+ * lib/terms.ts — written and deleted beside each chunk row, and an fts5vocab view. bm25 and the
+ * common-term pruning read this collection's statistics only, so another collection's or tenant's
+ * documents cannot move a score here.
  */
-import { ftsQuery, porter } from "../lib/terms";
+import { ftsQuery, indexText, porter } from "../lib/terms";
 
 export interface ShardChunk {
   id: string;
@@ -26,6 +27,31 @@ export interface ShardHit extends ShardChunk {
   score: number;
 }
 
+/** A collection's statistics for a query's terms: its chunk count and each term's chunk frequency. */
+export interface TermStats {
+  chunks: number;
+  /** Chunks containing each term (by the term as asked), 0 when none does. */
+  df: Record<string, number>;
+}
+
+/** A collection's statistics over its shards: chunk counts and term frequencies add up. */
+export function sumStats(parts: TermStats[]): TermStats {
+  const df: Record<string, number> = {};
+  let chunks = 0;
+  for (const part of parts) {
+    chunks += part.chunks;
+    for (const [term, n] of Object.entries(part.df)) {
+      df[term] = (df[term] ?? 0) + n;
+    }
+  }
+  return { chunks, df };
+}
+
+export interface KeywordResult {
+  hits: ShardHit[];
+  stats: TermStats;
+}
+
 export interface KeywordOptions {
   terms: string[];
   documentIds?: string[] | undefined;
@@ -43,24 +69,96 @@ const SCHEMA = [
      title TEXT NOT NULL, heading TEXT, text TEXT NOT NULL, page INTEGER,
      token_estimate INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL)`,
   "CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id, ordinal)",
+];
+
+/**
+ * The index holds no copy of the text (`content=''`); rows are deleted by rowid
+ * (`contentless_delete`, SQLite ≥ 3.43). It is written from JavaScript because what it indexes
+ * (`indexText`) is not the stored text: a trigger could not compute it.
+ */
+const FTS = [
   `CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, heading, text,
-     content='chunks', content_rowid='seq', tokenize='porter unicode61')`,
-  `CREATE TRIGGER IF NOT EXISTS chunks_fts_after_insert AFTER INSERT ON chunks BEGIN
-     INSERT INTO chunks_fts (rowid, title, heading, text) VALUES (new.seq, new.title, new.heading, new.text);
-   END`,
-  `CREATE TRIGGER IF NOT EXISTS chunks_fts_after_delete AFTER DELETE ON chunks BEGIN
-     INSERT INTO chunks_fts (chunks_fts, rowid, title, heading, text) VALUES ('delete', old.seq, old.title, old.heading, old.text);
-   END`,
+     content='', contentless_delete=1, tokenize='porter unicode61')`,
   "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, 'row')",
 ];
+
+/** The first layout: an external-content index kept by triggers, which indexed CJK runs whole. */
+const LEGACY_FTS = [
+  "DROP TRIGGER IF EXISTS chunks_fts_after_insert",
+  "DROP TRIGGER IF EXISTS chunks_fts_after_delete",
+  "DROP TABLE IF EXISTS chunks_fts_vocab",
+  "DROP TABLE IF EXISTS chunks_fts",
+];
+
+/** Rows re-indexed per statement batch when the index is rebuilt. */
+const REINDEX_BATCH = 500;
 
 const COLUMNS = "id, document_id, ordinal, title, heading, text, page, token_estimate, char_start, char_end";
 
 export class ChunkStore {
-  constructor(private readonly sql: SqlStorage) {
+  /** Chunks held, while known (every write through this store keeps or drops it). */
+  private total: number | undefined;
+
+  /**
+   * Creates the tables; a shard written by an earlier version (trigger-fed index) has its index
+   * rebuilt from its chunk rows, in the caller's transaction, before the first request is served.
+   */
+  constructor(
+    private readonly sql: SqlStorage,
+    transaction: <T>(work: () => T) => T = (work) => work(),
+  ) {
     for (const statement of SCHEMA) {
       sql.exec(statement);
     }
+    const legacy = sql
+      .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'")
+      .toArray()
+      .some((r) => r.sql.includes("content='chunks'"));
+    transaction(() => {
+      if (legacy) {
+        for (const statement of LEGACY_FTS) {
+          sql.exec(statement);
+        }
+      }
+      for (const statement of FTS) {
+        sql.exec(statement);
+      }
+      if (legacy) {
+        this.reindex();
+      }
+    });
+  }
+
+  /** Writes every chunk row into the (empty) keyword index. */
+  private reindex(): void {
+    let after = 0;
+    for (;;) {
+      const rows = this.sql
+        .exec<{ seq: number; title: string; heading: string | null; text: string }>(
+          "SELECT seq, title, heading, text FROM chunks WHERE seq > ? ORDER BY seq LIMIT ?",
+          after,
+          REINDEX_BATCH,
+        )
+        .toArray();
+      for (const r of rows) {
+        this.index(r.seq, r);
+      }
+      const last = rows.at(-1);
+      if (!last || rows.length < REINDEX_BATCH) {
+        return;
+      }
+      after = last.seq;
+    }
+  }
+
+  private index(seq: number, row: { title: string; heading: string | null; text: string }): void {
+    this.sql.exec(
+      "INSERT INTO chunks_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+      seq,
+      indexText(row.title),
+      row.heading === null ? null : indexText(row.heading),
+      indexText(row.text),
+    );
   }
 
   /** Replaces the chunks of `documentIds` with `rows`; returns the ids that are gone. */
@@ -68,20 +166,24 @@ export class ChunkStore {
     const before = this.idsOf(documentIds);
     this.deleteDocuments(documentIds);
     for (const r of rows) {
-      this.sql.exec(
-        `INSERT INTO chunks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        r.id,
-        r.document_id,
-        r.ordinal,
-        r.title,
-        r.heading,
-        r.text,
-        r.page,
-        r.token_estimate,
-        r.char_start,
-        r.char_end,
-      );
+      const { seq } = this.sql
+        .exec<{ seq: number }>(
+          `INSERT INTO chunks (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+          r.id,
+          r.document_id,
+          r.ordinal,
+          r.title,
+          r.heading,
+          r.text,
+          r.page,
+          r.token_estimate,
+          r.char_start,
+          r.char_end,
+        )
+        .one();
+      this.index(seq, r);
     }
+    this.total = undefined;
     const kept = new Set(rows.map((r) => r.id));
     return before.filter((id) => !kept.has(id));
   }
@@ -101,10 +203,13 @@ export class ChunkStore {
 
   deleteDocuments(documentIds: string[]): void {
     if (documentIds.length > 0) {
+      const ids = JSON.stringify(documentIds);
       this.sql.exec(
-        "DELETE FROM chunks WHERE document_id IN (SELECT value FROM json_each(?))",
-        JSON.stringify(documentIds),
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT seq FROM chunks WHERE document_id IN (SELECT value FROM json_each(?)))",
+        ids,
       );
+      this.sql.exec("DELETE FROM chunks WHERE document_id IN (SELECT value FROM json_each(?))", ids);
+      this.total = undefined;
     }
   }
 
@@ -116,7 +221,9 @@ export class ChunkStore {
   }
 
   deleteAll(): void {
+    this.sql.exec("DELETE FROM chunks_fts");
     this.sql.exec("DELETE FROM chunks");
+    this.total = undefined;
   }
 
   get(ids: string[]): ShardChunk[] {
@@ -170,16 +277,15 @@ export class ChunkStore {
    * adds little to bm25 yet makes FTS5 score most of the index, so it is left out — unless every
    * term is that common (SciFact-tuned; see the README).
    */
-  informative(terms: string[], ratio: number, pruneFromChunks: number): string[] {
-    if (ratio >= 1 || terms.length < 2) {
-      return terms;
-    }
-    const total = this.count().chunks;
-    if (total < pruneFromChunks) {
-      return terms;
-    }
+  private chunkTotal(): number {
+    this.total ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks").one().n;
+    return this.total;
+  }
+
+  /** The collection's chunk count and how many of its chunks hold each term (its stem, as FTS5 indexed it). */
+  termStats(terms: string[]): TermStats {
     const stems = terms.map(porter);
-    const df = new Map(
+    const byStem = new Map(
       this.sql
         .exec<{ term: string; doc: number }>(
           "SELECT term, doc FROM chunks_fts_vocab WHERE term IN (SELECT value FROM json_each(?))",
@@ -188,13 +294,32 @@ export class ChunkStore {
         .toArray()
         .map((r) => [r.term, r.doc]),
     );
-    const kept = terms.filter((_, i) => (df.get(stems[i] ?? "") ?? 0) <= ratio * total);
-    return kept.some((term) => (df.get(porter(term)) ?? 0) > 0) ? kept : terms;
+    return {
+      chunks: this.chunkTotal(),
+      df: Object.fromEntries(terms.map((term, i) => [term, byStem.get(stems[i] ?? "") ?? 0])),
+    };
   }
 
-  /** bm25 over title, heading and text (weighted), the best `limit`, with this collection's statistics. */
-  keyword(options: KeywordOptions): ShardHit[] {
-    const terms = this.informative(options.terms, options.commonTermRatio, options.pruneFromChunks);
+  informative(
+    terms: string[],
+    ratio: number,
+    pruneFromChunks: number,
+    stats: TermStats = this.termStats(terms),
+  ): string[] {
+    if (ratio >= 1 || terms.length < 2 || stats.chunks < pruneFromChunks) {
+      return terms;
+    }
+    const kept = terms.filter((term) => (stats.df[term] ?? 0) <= ratio * stats.chunks);
+    return kept.some((term) => (stats.df[term] ?? 0) > 0) ? kept : terms;
+  }
+
+  /**
+   * bm25 over title, heading and text (weighted), the best `limit`, with this collection's
+   * statistics; and those statistics for the query's terms (the answer's evidence weights).
+   */
+  keyword(options: KeywordOptions): KeywordResult {
+    const stats = this.termStats(options.terms);
+    const terms = this.informative(options.terms, options.commonTermRatio, options.pruneFromChunks, stats);
     const { title, heading, text } = options.weights;
     const match = `{title heading text} : (${ftsQuery(terms)})`;
     const columns = COLUMNS.split(", ")
@@ -225,6 +350,7 @@ export class ChunkStore {
             match,
             options.limit,
           );
-    return rows.toArray().map(({ rank, ...chunk }) => ({ ...(chunk as ShardChunk), score: -rank }));
+    const hits = rows.toArray().map(({ rank, ...chunk }) => ({ ...(chunk as ShardChunk), score: -rank }));
+    return { hits, stats };
   }
 }

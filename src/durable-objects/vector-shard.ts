@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/interface";
-import { ChunkStore, type KeywordOptions, type ShardChunk, type ShardHit } from "./chunk-store";
+import { ChunkStore, type KeywordOptions, type KeywordResult, type ShardChunk } from "./chunk-store";
 import {
   byHome,
   FIRST_VIEW,
@@ -81,7 +81,7 @@ export class VectorShard extends DurableObject<Env> {
     );
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS vectors_document ON vectors (document_id)");
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS shard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    this.chunks = new ChunkStore(ctx.storage.sql);
+    this.chunks = new ChunkStore(ctx.storage.sql, (work) => ctx.storage.transactionSync(work));
     this.current = this.meta<ShardView>("view") ?? FIRST_VIEW;
   }
 
@@ -150,7 +150,7 @@ export class VectorShard extends DurableObject<Env> {
     });
   }
 
-  keyword(options: KeywordOptions): ShardAnswer<ShardHit[]> {
+  keyword(options: KeywordOptions): ShardAnswer<KeywordResult> {
     return this.answer(this.chunks.keyword(options));
   }
 

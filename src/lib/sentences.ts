@@ -1,17 +1,78 @@
 /**
- * Sentence splitting for extractive answers and support checks: ends at `.`, `!` or `?` followed
- * by whitespace and an upper-case letter, digit or opening bracket, and at blank lines. Keeps
- * abbreviations such as "e.g. the" together (lower-case continuation). Pure and deterministic.
+ * Sentence splitting for extractive answers, citation quotes and support checks. Pure and
+ * deterministic.
+ *
+ * A text is first cut into lines that belong together: a blank line, a Markdown heading, a list
+ * item and a table row each start a new block, and so does the line after a heading-like line (a
+ * short line with no closing punctuation followed by a capitalised or CJK line, as a PDF's
+ * headings come out of text extraction). Headings and table rows are not sentences and are left
+ * out; a list item is kept without its marker. Within a block a sentence ends at `.`, `!` or `?`
+ * followed by whitespace and an upper-case letter, digit, opening bracket or a CJK character
+ * (Korean has no case: `되었다. 같은 해` is two sentences), and at `。！？`. Abbreviations such as
+ * "e.g. the" stay together (lower-case continuation).
  */
-export function sentences(text: string): string[] {
+const TERMINAL = /[.!?。！？:;…"'”’)\]]$/u;
+const LIST_ITEM = /^(?:[-*•·▪‣◦]|\d{1,3}[.)])\s+/u;
+const CJK = /[\p{Script=Hangul}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+
+function isTableRow(line: string): boolean {
+  return (line.match(/\|/g) ?? []).length >= 2 || /\t.*\t/.test(line) || /^[\s|:+-]+$/.test(line);
+}
+
+function isHeadingLike(line: string, next: string | undefined): boolean {
+  if (next === undefined || TERMINAL.test(line) || LIST_ITEM.test(line)) {
+    return false;
+  }
+  const cjk = CJK.test(line);
+  const short = cjk ? line.length <= 30 : line.length <= 60 && line.split(/\s+/).length <= 8;
+  const startsLine = /^[\p{Lu}\p{N}]/u.test(line) || CJK.test(line[0] ?? "");
+  const nextStarts = /^[\p{Lu}\p{N}("“]/u.test(next) || CJK.test(next[0] ?? "") || LIST_ITEM.test(next);
+  return short && startsLine && nextStarts;
+}
+
+/** The sentence-bearing blocks of a text, each flattened to one line. */
+function blocks(text: string): string[] {
   const out: string[] = [];
-  for (const block of text.split(/\n\s*\n|\n(?=[#*-] )/)) {
-    const flat = block.replace(/\s+/g, " ").trim();
-    if (flat === "") {
+  let current: string[] = [];
+  const flush = () => {
+    if (current.length > 0) {
+      out.push(current.join(" "));
+      current = [];
+    }
+  };
+  const lines = text.split("\n").map((l) => l.replace(/\s+/g, " ").trim());
+  for (const [i, line] of lines.entries()) {
+    if (line === "") {
+      flush();
       continue;
     }
+    if (line.startsWith("#") || isTableRow(line)) {
+      flush();
+      continue;
+    }
+    const next = lines.slice(i + 1).find((l) => l !== "");
+    if (isHeadingLike(line, next)) {
+      flush();
+      continue;
+    }
+    if (LIST_ITEM.test(line)) {
+      flush();
+      current.push(line.replace(LIST_ITEM, ""));
+      continue;
+    }
+    current.push(line);
+  }
+  flush();
+  return out;
+}
+
+export function sentences(text: string): string[] {
+  const out: string[] = [];
+  for (const flat of blocks(text)) {
     let start = 0;
-    for (const match of flat.matchAll(/[.!?]["')\]]?\s+(?=[\p{Lu}\p{N}(["])/gu)) {
+    const ends =
+      /[.!?]["')\]”’]?\s+(?=[\p{Lu}\p{N}(["“\p{Script=Hangul}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])|[。！？]\s*/gu;
+    for (const match of flat.matchAll(ends)) {
       const end = (match.index ?? 0) + match[0].trimEnd().length;
       out.push(flat.slice(start, end).trim());
       start = (match.index ?? 0) + match[0].length;

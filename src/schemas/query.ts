@@ -43,6 +43,10 @@ export const QueryResultSchema = z
     generator: z.string(),
     cache: z.enum(["hit", "miss"]),
     degraded: z.array(z.string()).openapi({ description: "Stages skipped or replaced to stay on time" }),
+    abstained: z.boolean().openapi({
+      description:
+        "True when the documents do not answer the question: `answer` then says so in one sentence, and `citations` is empty",
+    }),
     timings: z.record(z.string(), z.number()).openapi({ description: "Milliseconds per stage" }),
   })
   .openapi("QueryResult");

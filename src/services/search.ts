@@ -8,7 +8,7 @@
 
 import type { Db } from "../adapters/db/client";
 import type { Embedder } from "../adapters/embed/interface";
-import type { ChunkShards, ShardChunk } from "../adapters/shards/interface";
+import { type ChunkShards, type ShardChunk, sumStats, type TermStats } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 import { AppError } from "../errors";
@@ -38,7 +38,8 @@ export interface ChunkHit {
  * bm25 over title, heading and text (weighted) in each collection's search shard, in parallel,
  * each with its own collection's statistics (so nothing outside a collection moves its scores);
  * the best `limit` over all of them. Terms too common in a collection to be worth scoring are left
- * out there (`commonTermRatio`, see `ChunkStore.informative`).
+ * out there (`commonTermRatio`, see `ChunkStore.informative`). Also returns the collections'
+ * statistics for the terms (chunk counts and frequencies, summed), which weigh an answer's evidence.
  */
 export async function keywordSearch(
   shards: ChunkShards,
@@ -50,10 +51,10 @@ export async function keywordSearch(
     limit: number;
     commonTermRatio: number;
   },
-): Promise<ChunkHit[]> {
+): Promise<{ hits: ChunkHit[]; stats: TermStats }> {
   const perCollection = await Promise.all(
     options.collectionIds.map(async (collectionId) => {
-      const hits = await shards.keyword(namespaceOf(tenantId, collectionId), {
+      const { hits, stats } = await shards.keyword(namespaceOf(tenantId, collectionId), {
         terms: options.terms,
         documentIds: options.documentIds,
         limit: options.limit,
@@ -61,13 +62,14 @@ export async function keywordSearch(
         pruneFromChunks: PRUNE_FROM_CHUNKS,
         weights: BM25_WEIGHTS,
       });
-      return hits.map((hit) => toHit(hit, collectionId, hit.score));
+      return { hits: hits.map((hit) => toHit(hit, collectionId, hit.score)), stats };
     }),
   );
-  return perCollection
-    .flat()
+  const hits = perCollection
+    .flatMap((c) => c.hits)
     .sort((a, b) => b.score - a.score || a.chunk_id.localeCompare(b.chunk_id))
     .slice(0, options.limit);
+  return { hits, stats: sumStats(perCollection.map((c) => c.stats)) };
 }
 
 function toHit(chunk: ShardChunk, collectionId: string, score: number): ChunkHit {
@@ -237,7 +239,7 @@ export async function search(
   const timings: Record<string, number> = {};
   const keyword = async () => {
     const t = performance.now();
-    const hits = await keywordSearch(deps.shards, principal.tenantId, {
+    const { hits } = await keywordSearch(deps.shards, principal.tenantId, {
       terms,
       collectionIds: input.collection_ids,
       documentIds,

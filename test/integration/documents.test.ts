@@ -102,7 +102,9 @@ describe("document upload and processing", () => {
     const rows = (await shardOf(tenant, col).documentChunks(queued.id)).value;
     expect(rows.map((r) => r.heading)).toEqual(["Leave", "Pay"]);
     // In the collection's shard's keyword index, not D1's.
-    const [hit] = (
+    const {
+      hits: [hit],
+    } = (
       await shardOf(tenant, col).keyword({
         terms: ["salary"],
         limit: 5,

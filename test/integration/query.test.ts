@@ -30,6 +30,7 @@ type Answer = {
   generator: string;
   cache: "hit" | "miss";
   degraded: string[];
+  abstained: boolean;
   timings: Record<string, number>;
 };
 
@@ -65,8 +66,10 @@ describe("POST /v1/query", () => {
       expect(res.headers.get("x-cache")).toBe("MISS");
       expect(res.headers.get("cache-control")).toContain("no-store");
       const body = await json<Answer>(res);
-      expect(body).toMatchObject({ mode, generator: "extractive", cache: "miss", degraded: [] });
+      expect(body).toMatchObject({ mode, generator: "extractive", cache: "miss", degraded: [], abstained: false });
       expect(body.answer).toContain("twenty five days of paid vacation");
+      // The one sentence that answers, not the policy around it.
+      expect(body.answer).not.toContain("Sick leave");
       expect(body.sources[0]?.title).toBe("Leave policy");
       const markers = [...body.answer.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
       expect(markers.length).toBeGreaterThan(0);
@@ -118,12 +121,71 @@ describe("POST /v1/query", () => {
     expect(answer.answer).toContain("weekly");
   });
 
-  it("abstains in deep mode when nothing relevant was found", async () => {
+  for (const mode of ["fast", "balanced", "deep"] as const) {
+    it(`abstains in ${mode} mode when the documents do not answer, with a clear sentence and no citation`, async () => {
+      const question = { query: "What is the boiling point of liquid nitrogen?", collection_ids: [col], mode };
+      const body = await json<Answer>(await ask(question));
+      expect(body).toMatchObject({ answer: NO_ANSWER, abstained: true, citations: [], cache: "miss", degraded: [] });
+      // Cached like any answer, abstention included.
+      const again = await json<Answer>(await ask(question));
+      expect(again).toMatchObject({ answer: NO_ANSWER, abstained: true, cache: "hit" });
+    });
+  }
+
+  it("abstains when a passage shares only one word with the question", async () => {
+    // "days" is in the leave policy; nothing there says anything about the moon.
     const body = await json<Answer>(
-      await ask({ query: "What is the boiling point of liquid nitrogen?", collection_ids: [col], mode: "deep" }),
+      await ask({ query: "How many days does the moon take to orbit the earth?", collection_ids: [col], mode: "fast" }),
     );
+    expect(body.abstained).toBe(true);
     expect(body.answer).toBe(NO_ANSWER);
-    expect(body.citations).toEqual([]);
+  });
+
+  it("says so in the SSE done event, after the abstention's token", async () => {
+    const res = await ask({
+      query: "Who composed the Moonlight Sonata?",
+      collection_ids: [col],
+      mode: "balanced",
+      stream: true,
+    });
+    const events = await readSse(res);
+    expect(events.filter((e) => e.event === "token").map((e) => JSON.parse(e.data).text)).toEqual([NO_ANSWER]);
+    expect(events.filter((e) => e.event === "citation")).toEqual([]);
+    const done = JSON.parse(events.find((e) => e.event === "done")?.data ?? "{}") as Answer;
+    expect(done).toMatchObject({ answer: NO_ANSWER, abstained: true, citations: [] });
+    const answered = await readSse(
+      await ask({ query: "When do unused vacation days expire?", collection_ids: [col], mode: "fast", stream: true }),
+    );
+    expect(JSON.parse(answered.find((e) => e.event === "done")?.data ?? "{}")).toMatchObject({ abstained: false });
+  });
+
+  it("answers Korean questions from Korean documents, whatever particles the words carry", async () => {
+    const ko = await newCollection(tenant);
+    await ingest(
+      ko,
+      "취업 규칙",
+      "연차 휴가는 매년 15일이 주어진다. 사용하지 않은 휴가는 다음 해 3월에 소멸된다.\n\n" +
+        "급여는 매월 25일에 계좌로 지급된다. 식대는 별도로 지원된다.",
+    );
+    await ingest(ko, "보안 규정", "노트북은 퇴근할 때 잠금 장치에 보관해야 한다. 비밀번호는 90일마다 바꾼다.");
+    // "휴가" asked bare, written "휴가는" in the document: a bigram of it.
+    const search = await json<{ results: Array<{ title: string }> }>(
+      await call("POST", "/v1/search", {
+        token: tenant.adminKey,
+        body: { query: "휴가 며칠", collection_ids: [ko], strategy: "keyword" },
+      }),
+    );
+    expect(search.results[0]?.title).toBe("취업 규칙");
+    for (const mode of ["fast", "balanced", "deep"] as const) {
+      const body = await json<Answer>(await ask({ query: "연차 휴가는 며칠인가?", collection_ids: [ko], mode }));
+      expect({ mode, abstained: body.abstained }).toEqual({ mode, abstained: false });
+      expect(body.answer).toContain("연차 휴가는 매년 15일이 주어진다.");
+      // One sentence: not the salary, not the laptop.
+      expect(body.answer).not.toContain("노트북");
+      expect(body.citations[0]?.quote).toBe("연차 휴가는 매년 15일이 주어진다.");
+    }
+    const off = await json<Answer>(await ask({ query: "케냐의 수도는 어디인가?", collection_ids: [ko], mode: "fast" }));
+    expect(off).toMatchObject({ abstained: true, answer: NO_ANSWER });
   });
 
   it("stays on time: with no budget left it skips what it can and says so", async () => {
@@ -337,6 +399,36 @@ describe("POST /v1/query with an OpenAI-compatible model (local stand-in)", () =
     expect(sent[0]?.messages[1]?.content).toMatch(/^<context>\n<source n="1" title="[^"]*">/);
   });
 
+  it("asks the model for a short answer and a fixed abstention sentence, and takes that sentence as an abstention", async () => {
+    const apiKey = key();
+    await fault(apiKey, { reply: NO_ANSWER });
+    const body = await json<Answer>(
+      await callWith(model(apiKey), "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...question, collection_ids: [col] },
+      }),
+    );
+    expect(body).toMatchObject({ answer: NO_ANSWER, abstained: true, citations: [], degraded: [] });
+    const sent = (await (await fetch(`${env.TEST_OPENAI_URL}/__requests?key=${apiKey}`)).json()) as Array<{
+      messages: Array<{ role: string; content: string }>;
+    }>;
+    expect(sent[0]?.messages[0]?.content).toContain(`reply with exactly this sentence and nothing else: ${NO_ANSWER}`);
+    expect(sent[0]?.messages[0]?.content).toMatch(/at most 3 short sentences/);
+  });
+
+  it("turns a model answer that its sources do not support into an abstention", async () => {
+    const apiKey = key();
+    await fault(apiKey, { reply: "The moon is made of green cheese [1]. Astronauts confirmed it [2]." });
+    const body = await json<Answer>(
+      await callWith(model(apiKey), "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...question, collection_ids: [col] },
+      }),
+    );
+    expect(body).toMatchObject({ answer: NO_ANSWER, abstained: true, citations: [] });
+    expect(body.degraded).toContain("unsupported_dropped");
+  });
+
   it("falls back to the extractive answer when the model fails", async () => {
     const apiKey = key();
     await fault(apiKey, { status: 500, times: 5 });
@@ -460,6 +552,37 @@ describe("POST /v1/query with Workers AI (binding stand-in)", () => {
       expect.arrayContaining(["@cf/baai/bge-reranker-base", "@cf/meta/llama-3.1-8b-instruct"]),
     );
     expect(ai.calls.find((c) => c.model === "@cf/meta/llama-3.1-8b-instruct")?.inputs.stream).toBe(true);
+  });
+
+  it("answers with the models npm run deploy chooses, and degrades to the embedded ones when they fail", async () => {
+    // The collection was embedded locally and a collection never mixes models, so the query keeps
+    // the local embedder here; bge-m3 itself is tested with the embedders (providers.test.ts).
+    const deployed = {
+      RERANKER_PROVIDER: "workers-ai",
+      GENERATOR_PROVIDER: "workers-ai",
+      GENERATOR_MODEL: "@cf/meta/llama-3.1-8b-instruct-fp8-fast",
+      ANSWER_CACHE_TTL_S: "0",
+    };
+    const ai = new WorkersAiStandIn();
+    const ask = (binding: WorkersAiStandIn) =>
+      callWith({ ...deployed, AI: binding }, "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { query: "How are salaries paid?", collection_ids: [col], mode: "balanced" },
+      });
+    const body = await json<Answer>(await ask(ai));
+    expect(body).toMatchObject({ generator: "workers-ai/@cf/meta/llama-3.1-8b-instruct-fp8-fast", degraded: [] });
+    expect(body.answer).toMatch(/monthly.* \[1\]$/);
+    expect(ai.calls.map((c) => c.model)).toEqual(
+      expect.arrayContaining(["@cf/baai/bge-reranker-base", "@cf/meta/llama-3.1-8b-instruct-fp8-fast"]),
+    );
+    // Out of budget (Workers AI's daily allocation): every model call fails; the answer still comes.
+    const spent = new WorkersAiStandIn();
+    spent.faults = { error: new Error("4006: you have used up your daily free allocation of 10,000 neurons") };
+    const degraded = await json<Answer>(await ask(spent));
+    expect(degraded.generator).toBe("extractive");
+    expect(degraded.degraded).toEqual(["rerank_failed", "generator_fallback"]);
+    expect(degraded.answer).toContain("monthly");
+    expect(degraded.abstained).toBe(false);
   });
 
   it("keeps the first-stage order when the reranker fails, and says so", async () => {

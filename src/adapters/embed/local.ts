@@ -1,10 +1,12 @@
 import { stem } from "../../lib/stem";
-import { STOP_WORDS } from "../../lib/terms";
+import { isCjk, STOP_WORDS, tokens } from "../../lib/terms";
 import type { Embedder, EmbedKind } from "./interface";
 
 /**
  * The default embedder: deterministic, offline, no weights. Signed feature hashing of stemmed
- * word unigrams and bigrams into `dimensions` buckets, sublinear term frequency, L2 norm.
+ * word unigrams and bigrams (CJK runs as character bigrams) into `dimensions` buckets, sublinear
+ * term frequency, L2 norm. Text without CJK characters embeds exactly as before CJK support, so
+ * the model name stayed; a CJK collection indexed earlier gets CJK features by a rebuild.
  * It is honest about what it is: a lexical model (it matches shared words and word pairs, not
  * meaning), which makes it a useful complement to BM25 in hybrid search and nothing more.
  */
@@ -29,13 +31,14 @@ export class LocalHashEmbedder implements Embedder {
   private vector(text: string): Float32Array {
     const counts = new Map<string, number>();
     let previous: string | undefined;
-    for (const match of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
-      const word = match[0];
+    // Words, and CJK runs as character bigrams (lib/terms.ts), so Korean, Chinese and Japanese
+    // text shares features across inflections and word boundaries.
+    for (const word of tokens(text)) {
       if (STOP_WORDS.has(word) || word.length > 40) {
         previous = undefined;
         continue;
       }
-      const term = stem(word);
+      const term = isCjk(word) ? word : stem(word);
       counts.set(term, (counts.get(term) ?? 0) + 1);
       if (previous !== undefined) {
         const pair = `${previous} ${term}`;

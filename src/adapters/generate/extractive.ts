@@ -1,71 +1,35 @@
+import {
+  type AnswerKind,
+  answerKind,
+  coverage,
+  hasKind,
+  type QueryWeights,
+  queryWeights,
+  stemSet,
+} from "../../lib/evidence";
 import { sentences } from "../../lib/sentences";
-import { porter, queryStems, STOP_WORDS } from "../../lib/terms";
+import { porter, STOP_WORDS, tokens } from "../../lib/terms";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
 
-/** Characters per token, for turning the token budget into a length budget. */
-const CHARS_PER_TOKEN = 4;
+/** Words beyond which a sentence starts to cost: an answer is read, not skimmed. */
+const LONG_SENTENCE_WORDS = 40;
 
 /**
- * The default generator: no model, no invention. It selects the sentences of the sources that
- * answer the query best (weighted query-term coverage, with the source's rank as a prior and
- * near-duplicates skipped), keeps them in source order, and follows each with its citation
- * marker `[n]`, within the length budget. Deterministic; reported as `generator: "extractive"`.
+ * The default generator: no model, no invention. It says the fewest sentences of the sources that
+ * answer the question: each sentence is scored by the share of the question's weight it holds
+ * (idf from the collection's statistics), alone and with the sentence before it (whose subject
+ * "It was commissioned by …" continues), the share of the question's word pairs it keeps close
+ * together, the share its passage holds, whether it holds the kind of value the question asks for
+ * (a date, a number, a name), the source's rank and its length. The best sentence comes first;
+ * another follows, up to the mode's `maxSentences`, only while it scores at least `followRatio` of
+ * the best and is not a near-duplicate.
+ * Each sentence is followed by its source's marker `[n]`. Deterministic; `generator: "extractive"`.
  */
 export class ExtractiveGenerator implements Generator {
   readonly name = "extractive";
 
   async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncIterable<string> {
-    const budget = request.maxTokens * CHARS_PER_TOKEN;
-    const stems = queryStems(request.query);
-    const candidates = request.sources.flatMap((source, rank) =>
-      sentences(source.text).map((text, position) => ({
-        text,
-        position,
-        rank,
-        n: source.n,
-        stems: contentStems(text),
-      })),
-    );
-    // Query-term weight by rarity among the candidate sentences.
-    const weight = new Map<string, number>();
-    for (const stem of stems) {
-      const df = candidates.filter((c) => c.stems.has(stem)).length;
-      if (df > 0) {
-        weight.set(stem, Math.log(1 + candidates.length / df));
-      }
-    }
-    const total = [...weight.values()].reduce((a, b) => a + b, 0) || 1;
-    const scored = candidates
-      .map((c) => {
-        let covered = 0;
-        for (const [stem, w] of weight) {
-          if (c.stems.has(stem)) {
-            covered += w;
-          }
-        }
-        const lengthFit = c.text.length < 30 ? 0.5 : c.text.length > 400 ? 0.7 : 1;
-        return { ...c, score: (covered / total) * lengthFit + 0.15 / (1 + c.rank) };
-      })
-      .filter((c) => c.score > 0.15 / (1 + c.rank)) // says something about the query
-      .sort((a, b) => b.score - a.score);
-
-    const chosen: typeof scored = [];
-    let length = 0;
-    for (const c of scored) {
-      if (length + c.text.length > budget && chosen.length > 0) {
-        continue;
-      }
-      if (chosen.some((other) => jaccard(other.stems, c.stems) > 0.7)) {
-        continue;
-      }
-      chosen.push(c);
-      length += c.text.length + 5;
-      if (length >= budget) {
-        break;
-      }
-    }
-    chosen.sort((a, b) => a.rank - b.rank || a.position - b.position);
-    for (const [i, c] of chosen.entries()) {
+    for (const [i, c] of selectSentences(request).entries()) {
       if (options.signal?.aborted) {
         return;
       }
@@ -74,14 +38,88 @@ export class ExtractiveGenerator implements Generator {
   }
 }
 
-function contentStems(text: string): Set<string> {
-  const out = new Set<string>();
-  for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
-    if (!STOP_WORDS.has(word)) {
-      out.add(porter(word));
-    }
+export interface ScoredSentence {
+  text: string;
+  n: number;
+  rank: number;
+  position: number;
+  stems: Set<string>;
+  coverage: number;
+  score: number;
+}
+
+/** A following sentence must score at least this share of the best one (unless the request says). */
+export const FOLLOW_RATIO = 0.75;
+
+/** The sentences an extractive answer says, best first. */
+export function selectSentences(request: GenerateRequest): ScoredSentence[] {
+  const query = queryWeights(request.query, request.stats);
+  const kind = answerKind(request.query);
+  const split = request.sources.map((source) => sentences(source.text));
+  const scored = request.sources
+    .flatMap((source, rank) => {
+      const passage = coverage(stemSet(`${source.title} ${source.text}`), query);
+      const stemmed = (split[rank] ?? []).map((text) => ({ text, sequence: contentStems(text) }));
+      return stemmed.map((sentence, position) =>
+        scoreSentence(
+          { ...sentence, n: source.n, rank, position },
+          stemmed[position - 1]?.sequence,
+          passage,
+          query,
+          kind,
+          request.query,
+        ),
+      );
+    })
+    .filter((c) => c.coverage > 0)
+    .sort((a, b) => b.score - a.score || a.rank - b.rank || a.position - b.position);
+  const best = scored[0];
+  if (!best) {
+    return [];
   }
-  return out;
+  const chosen = [best];
+  const limit = Math.max(1, request.maxSentences ?? 3);
+  const follow = request.followRatio ?? FOLLOW_RATIO;
+  const budget = request.maxTokens * 4;
+  let length = best.text.length;
+  for (const c of scored.slice(1)) {
+    if (chosen.length >= limit || c.score < follow * best.score) {
+      break;
+    }
+    if (length + c.text.length > budget || chosen.some((other) => jaccard(other.stems, c.stems) > 0.6)) {
+      continue;
+    }
+    chosen.push(c);
+    length += c.text.length;
+  }
+  return chosen;
+}
+
+function scoreSentence(
+  c: { text: string; sequence: string[]; n: number; rank: number; position: number },
+  previous: string[] | undefined,
+  passage: number,
+  query: QueryWeights,
+  kind: AnswerKind,
+  question: string,
+): ScoredSentence {
+  const stems = new Set(c.sequence);
+  const own = coverage(stems, query);
+  const words = c.text.split(/\s+/).length;
+  const long = words > LONG_SENTENCE_WORDS ? (words - LONG_SENTENCE_WORDS) / LONG_SENTENCE_WORDS : 0;
+  const fragment = words < 4 ? 0.15 : 0;
+  // The sentence with the one before it: "It was commissioned by Odo" follows the tapestry's name.
+  const window = previous ? coverage(new Set([...c.sequence, ...previous]), query) : own;
+  const score =
+    0.3 * own +
+    0.3 * window +
+    0.3 * phraseShare(c.sequence, query.pairs) +
+    0.1 * passage +
+    0.1 / (1 + c.rank) +
+    (hasKind(c.text, kind, question) ? 0.15 : 0) -
+    0.1 * Math.min(1, long) -
+    fragment;
+  return { text: c.text, n: c.n, rank: c.rank, position: c.position, stems, coverage: own, score };
 }
 
 function jaccard(a: Set<string>, b: Set<string>): number {
@@ -92,4 +130,36 @@ function jaccard(a: Set<string>, b: Set<string>): number {
     }
   }
   return shared / Math.max(1, a.size + b.size - shared);
+}
+
+/** A sentence's content tokens (stop words out), stemmed, in order. */
+function contentStems(text: string): string[] {
+  return tokens(text)
+    .filter((t) => !STOP_WORDS.has(t))
+    .map(porter);
+}
+
+/** Share of the question's neighbouring word pairs that stand within three words of each other in the sentence. */
+function phraseShare(sequence: string[], pairs: Array<[string, string]>): number {
+  if (pairs.length === 0) {
+    return 0;
+  }
+  const at = new Map<string, number[]>();
+  sequence.forEach((stem, i) => {
+    const seen = at.get(stem);
+    if (seen) {
+      seen.push(i);
+    } else {
+      at.set(stem, [i]);
+    }
+  });
+  let found = 0;
+  for (const [a, b] of pairs) {
+    const as = at.get(a);
+    const bs = at.get(b);
+    if (as && bs && as.some((i) => bs.some((j) => Math.abs(i - j) <= 3))) {
+      found++;
+    }
+  }
+  return found / pairs.length;
 }

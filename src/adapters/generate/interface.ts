@@ -1,3 +1,5 @@
+import type { TermStats } from "../shards/interface";
+
 /**
  * Writes the answer from numbered sources. The text streams as deltas and cites sources with
  * `[n]` markers; the caller validates the markers against the real sources afterwards.
@@ -14,6 +16,12 @@ export interface GenerateRequest {
   sources: GenerationSource[];
   /** Length budget of the answer. */
   maxTokens: number;
+  /** Sentences the answer should not exceed (the mode's; a typical answer is one). */
+  maxSentences?: number;
+  /** Extractive: a further sentence is said only if it scores at least this share of the best. */
+  followRatio?: number;
+  /** The collection's statistics for the query's terms, to weigh them (extractive). */
+  stats?: TermStats;
 }
 
 export interface Generator {

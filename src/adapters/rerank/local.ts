@@ -19,20 +19,20 @@ export class LocalReranker implements Reranker {
     if (stems.length === 0 || candidates.length === 0) {
       return candidates.map((_, i) => -i);
     }
-    const docs = candidates.map((c) => ({
-      body: tokens(`${c.heading ?? ""} ${c.text}`),
-      title: new Set(tokens(c.title)),
-    }));
+    const docs = candidates.map((c) => {
+      const body = tokens(`${c.heading ?? ""} ${c.text}`);
+      return { body, bodySet: new Set(body), title: new Set(tokens(c.title)) };
+    });
     // Rarity within the candidates: idf = ln(1 + N / df).
     const weight = new Map<string, number>();
     for (const stem of stems) {
-      const df = docs.filter((d) => d.title.has(stem) || d.body.includes(stem)).length;
+      const df = docs.filter((d) => d.title.has(stem) || d.bodySet.has(stem)).length;
       weight.set(stem, Math.log(1 + docs.length / Math.max(1, df)));
     }
     const total = [...weight.values()].reduce((a, b) => a + b, 0);
     const w = this.weights;
     return docs.map((doc, i) => {
-      const present = new Set(doc.body.filter((t) => weight.has(t)));
+      const present = new Set(stems.filter((t) => doc.bodySet.has(t)));
       const coverage = sumOf(present, weight) / total;
       const titleCoverage = sumOf(new Set(stems.filter((s) => doc.title.has(s))), weight) / total;
       const prior = 1 / (1 + i / 10);

@@ -1,4 +1,4 @@
-import type { ChunkShards, KeywordOptions, ShardChunk, ShardHit } from "./interface";
+import { type ChunkShards, type KeywordOptions, type KeywordResult, type ShardChunk, sumStats } from "./interface";
 import { bestById, type ShardRouter, uniqueById } from "./router";
 
 /**
@@ -24,8 +24,15 @@ export class DurableObjectChunkShards implements ChunkShards {
     return (await this.router.readAll(ns, (shard) => shard.removeDocuments(documentIds))).flat();
   }
 
-  async keyword(ns: string, options: KeywordOptions): Promise<ShardHit[]> {
-    return bestById(await this.router.readAll(ns, (shard) => shard.keyword(options)), options.limit);
+  async keyword(ns: string, options: KeywordOptions): Promise<KeywordResult> {
+    const results = await this.router.readAll(ns, (shard) => shard.keyword(options));
+    return {
+      hits: bestById(
+        results.map((r) => r.hits),
+        options.limit,
+      ),
+      stats: sumStats(results.map((r) => r.stats)),
+    };
   }
 
   async get(ns: string, ids: string[]): Promise<ShardChunk[]> {

@@ -1,6 +1,7 @@
-import type { KeywordOptions, ShardChunk, ShardHit } from "../../durable-objects/chunk-store";
+import type { KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats } from "../../durable-objects/chunk-store";
 
-export type { KeywordOptions, ShardChunk, ShardHit };
+export { sumStats } from "../../durable-objects/chunk-store";
+export type { KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats };
 
 /**
  * Where a collection's chunks and keyword index live: one search shard per tenant+collection
@@ -12,7 +13,8 @@ export interface ChunkShards {
   write(ns: string, documentIds: string[], rows: ShardChunk[]): Promise<string[]>;
   /** Removes documents' chunks; returns their ids. */
   removeDocuments(ns: string, documentIds: string[]): Promise<string[]>;
-  keyword(ns: string, options: KeywordOptions): Promise<ShardHit[]>;
+  /** The best `limit` chunks by bm25, and the collection's statistics for the terms (summed over its shards). */
+  keyword(ns: string, options: KeywordOptions): Promise<KeywordResult>;
   get(ns: string, ids: string[]): Promise<ShardChunk[]>;
   ofDocument(ns: string, documentId: string): Promise<ShardChunk[]>;
   ids(ns: string): Promise<string[]>;

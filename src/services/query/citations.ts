@@ -1,6 +1,6 @@
 /** Citations: `[n]` markers checked against the context, unsupported claims dropped, quotes chosen. */
 import { sentences } from "../../lib/sentences";
-import { porter, STOP_WORDS, wordStems } from "../../lib/terms";
+import { porter, STOP_WORDS, tokens, wordStems } from "../../lib/terms";
 import type { ChunkHit } from "../search";
 
 /** Keeps `[n]` markers that name one of `count` sources; returns the numbers cited, in order. */
@@ -44,8 +44,9 @@ export function supportedOnly(text: string, context: ChunkHit[]): { text: string
   return { text: kept.join(" "), dropped };
 }
 
+/** Share of the claim's content tokens (words, CJK bigrams) that the source holds. */
 function support(claim: string, source: string): number {
-  const words = (claim.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOP_WORDS.has(w));
+  const words = tokens(claim).filter((w) => !STOP_WORDS.has(w));
   if (words.length === 0) {
     return 0;
   }
@@ -53,17 +54,25 @@ function support(claim: string, source: string): number {
   return words.filter((w) => present.has(porter(w))).length / words.length;
 }
 
-/** The source sentence that best matches what the answer says where it cites `[n]`. */
+/**
+ * The source sentence the answer relies on where it cites `[n]`: the first one the answer quotes
+ * word for word (an extractive answer always does), else the one sharing most of its words.
+ */
 export function quoteFor(answerText: string, n: number, hit: ChunkHit): string {
   const citing = answerText
     .split(new RegExp(`\\[${n}\\]`))
     .slice(0, -1)
     .map((part) => part.split(/\[\d+\]/).pop() ?? "")
     .join(" ");
+  const candidates = sentences(hit.text);
+  const quoted = candidates.find((sentence) => citing.includes(sentence));
+  if (quoted !== undefined) {
+    return clip(quoted);
+  }
   const wanted = new Set(wordStems(citing));
   let best = "";
   let bestScore = -1;
-  for (const sentence of sentences(hit.text)) {
+  for (const sentence of candidates) {
     const words = wordStems(sentence);
     const score = words.filter((w) => wanted.has(w)).length / Math.max(1, Math.sqrt(words.length));
     if (score > bestScore) {
@@ -71,5 +80,9 @@ export function quoteFor(answerText: string, n: number, hit: ChunkHit): string {
       bestScore = score;
     }
   }
-  return best.length > 300 ? `${best.slice(0, 297)}…` : best;
+  return clip(best);
+}
+
+function clip(quote: string): string {
+  return quote.length > 300 ? `${quote.slice(0, 297)}…` : quote;
 }

@@ -1,5 +1,5 @@
 /** Deep mode's query expansion: sub-questions of a compound query, and pseudo-relevance feedback terms. */
-import { porter, queryTerms, STOP_WORDS } from "../../lib/terms";
+import { isCjk, porter, queryTerms, STOP_WORDS, tokens } from "../../lib/terms";
 import type { ChunkHit } from "../search";
 
 /**
@@ -23,9 +23,10 @@ export function feedbackTerms(terms: string[], top: ChunkHit[]): string[] {
   const score = new Map<string, { word: string; docs: number; tf: number }>();
   for (const hit of top) {
     const seen = new Set<string>();
-    for (const word of `${hit.title} ${hit.text}`.toLowerCase().match(/\p{L}[\p{L}\p{N}]{3,}/gu) ?? []) {
+    // Words of four or more letters (starting with one), and CJK bigrams: what the index holds.
+    for (const word of tokens(`${hit.title} ${hit.text}`)) {
       const stem = porter(word);
-      if (STOP_WORDS.has(word) || asked.has(stem)) {
+      if ((!isCjk(word) && !/^\p{L}[\p{L}\p{N}]{3,}$/u.test(word)) || STOP_WORDS.has(word) || asked.has(stem)) {
         continue;
       }
       const entry = score.get(stem) ?? { word, docs: 0, tf: 0 };

@@ -9,18 +9,19 @@
 import type { EdgeCache } from "../../adapters/cache/interface";
 import type { Db } from "../../adapters/db/client";
 import type { Embedder } from "../../adapters/embed/interface";
-import { ExtractiveGenerator } from "../../adapters/generate/extractive";
 import type { Generator } from "../../adapters/generate/interface";
+import { NO_ANSWER } from "../../adapters/generate/prompt";
 import type { Reranker } from "../../adapters/rerank/interface";
-import type { ChunkShards } from "../../adapters/shards/interface";
+import type { ChunkShards, TermStats } from "../../adapters/shards/interface";
 import type { VectorIndex } from "../../adapters/vector/interface";
 import { AppError } from "../../errors";
 import { roundMs as ms } from "../../lib/async";
 import { sha256Hex } from "../../lib/crypto";
+import { judgeEvidence } from "../../lib/evidence";
 import type { Logger } from "../../lib/log";
 import type { Lru } from "../../lib/lru";
 import { stageClock } from "../../lib/telemetry";
-import { normalizeQuery, porter, queryTerms, wordStems } from "../../lib/terms";
+import { normalizeQuery, queryTerms } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { assertReadable, type VersionReads } from "../collections";
 import type { KeyPrincipal } from "../principal";
@@ -37,6 +38,8 @@ export interface AnswerDeps {
   shards: ChunkShards;
   reranker: Reranker;
   generator: Generator;
+  /** What answers when `generator` fails or runs out of time (the extractive one). */
+  fallbackGenerator: Generator;
   /** L2: answers, and query embeddings of a remote embedder (a failing cache is a miss). */
   cache: EdgeCache;
   /** L1: query embeddings by model + normalized text, in this isolate. */
@@ -76,19 +79,23 @@ interface Profile {
   /** Sources handed to the generator, and its answer length. */
   context: number;
   maxTokens: number;
-  supportCheck: boolean;
+  /** Sentences an answer says at most, and (extractive) how close to the best a further one must score. */
+  sentences: number;
+  followRatio: number;
 }
 
+/**
+ * What the modes trade: candidates, reranking and expansion for time, and the answer's length.
+ * A typical answer is one sentence in every mode; balanced and deep add supporting sentences only
+ * where they score close to the best (tuned on the development sets: README "Answers").
+ */
 export const PROFILES: Record<Mode, Profile> = {
-  fast: { pool: 20, rerank: 0, expand: false, context: 3, maxTokens: 80, supportCheck: false },
-  balanced: { pool: 40, rerank: 30, expand: false, context: 5, maxTokens: 200, supportCheck: false },
-  deep: { pool: 60, rerank: 50, expand: true, context: 8, maxTokens: 350, supportCheck: true },
+  fast: { pool: 20, rerank: 0, expand: false, context: 3, maxTokens: 80, sentences: 1, followRatio: 1 },
+  balanced: { pool: 40, rerank: 30, expand: false, context: 5, maxTokens: 200, sentences: 3, followRatio: 0.7 },
+  deep: { pool: 60, rerank: 50, expand: true, context: 8, maxTokens: 350, sentences: 4, followRatio: 0.55 },
 };
 
-export const NO_ANSWER = "I could not find an answer to this in the selected collections.";
-
-/** Share of the query's weight the best source must contain for deep mode to answer at all. */
-const MIN_DEEP_COVERAGE = 0.3;
+export { NO_ANSWER };
 
 /** The cached part of an answer: everything but how this request obtained it. */
 export type CachedAnswer = Omit<QueryResult, "cache" | "timings">;
@@ -148,7 +155,7 @@ export async function answer(
   const key = await sha256Hex(
     new TextEncoder().encode(
       JSON.stringify([
-        "answer-v1",
+        "answer-v2",
         principal.tenantId,
         principal.collectionIds === null ? null : [...principal.collectionIds].sort(),
         [...versions].sort(([a], [b]) => a.localeCompare(b)),
@@ -197,10 +204,11 @@ export async function answer(
   lap("embed_query");
 
   // retrieve: hybrid per variant, fused by RRF; deep adds pseudo-relevance feedback.
+  let stats: TermStats | undefined;
   const retrieveOne = async (text: string, vector: Float32Array | undefined, weight: number) => {
     // The vocabulary lookup and the keyword search run while the vector index is asked.
     const scope = { collectionIds: input.collection_ids, documentIds, limit: profile.pool };
-    const [keyword, nearest] = await Promise.all([
+    const [{ hits: keyword, stats: termStats }, nearest] = await Promise.all([
       // The query's own terms were found by prepareQuery; only sub-questions need theirs.
       keywordSearch(deps.shards, principal.tenantId, {
         ...scope,
@@ -209,6 +217,9 @@ export async function answer(
       }),
       vector ? nearestChunks(deps, principal.tenantId, vector, scope) : [],
     ]);
+    if (text === normalized) {
+      stats = termStats;
+    }
     return [
       { hits: keyword, weight: weight * options.rrf.weights.keyword },
       { hits: nearest, weight: weight * options.rrf.weights.vector },
@@ -220,7 +231,7 @@ export async function answer(
     if (remaining() > options.budgets[input.mode] * 0.5) {
       const expansion = feedbackTerms(terms, candidates.slice(0, 5));
       if (expansion.length > 0) {
-        const expanded = await keywordSearch(deps.shards, principal.tenantId, {
+        const { hits: expanded } = await keywordSearch(deps.shards, principal.tenantId, {
           terms: [...terms, ...expansion],
           collectionIds: input.collection_ids,
           documentIds,
@@ -270,20 +281,19 @@ export async function answer(
   }));
   events.retrieval?.(sources);
 
-  // generate: nothing relevant (deep checks coverage) → abstain instead of inventing.
+  // generate, unless the evidence does not answer the question (one rule for every mode).
   const context = top.slice(0, profile.context);
-  const abstain =
-    context.length === 0 || (profile.supportCheck && coverage(terms, context[0]?.text ?? "") < MIN_DEEP_COVERAGE);
+  let abstained = context.length === 0 || !judgeEvidence(normalized, stats, context).answers;
   let generator = deps.generator;
   let text = "";
-  if (abstain) {
-    text = NO_ANSWER;
-    events.token?.(text);
-  } else {
+  if (!abstained) {
     const request = {
       query: normalized,
       sources: context.map((hit, i) => ({ n: i + 1, title: hit.title, text: hit.text })),
       maxTokens: profile.maxTokens,
+      maxSentences: profile.sentences,
+      followRatio: profile.followRatio,
+      stats,
     };
     try {
       const signal = deadlineSignal(remaining(), options.signal);
@@ -294,34 +304,45 @@ export async function answer(
       }
       // The generator failed or ran out of time: answer extractively rather than not at all.
       degraded.push("generator_fallback");
-      generator = new ExtractiveGenerator();
+      generator = deps.fallbackGenerator;
       text = await collect(generator.generate(request, { signal: options.signal }), events);
     }
   }
   lap("generate");
 
-  // cite: keep markers that name a real source; deep also drops unsupported sentences.
+  // cite: every sentence must be supported by a source it cites; markers must name a real source.
+  // A model's own abstention, or nothing left that the sources support, is an abstention.
   let citations: Citation[] = [];
-  if (!abstain) {
-    const checked = profile.supportCheck ? supportedOnly(text, context) : { text, dropped: 0 };
+  abstained ||= isAbstention(text);
+  if (!abstained) {
+    const checked = supportedOnly(text, context);
     if (checked.dropped > 0) {
       degraded.push("unsupported_dropped");
     }
     const cited = validateMarkers(checked.text, context.length);
     text = cited.text;
-    citations = cited.numbers.map((n) => {
-      const hit = context[n - 1] as ChunkHit;
-      return {
-        n,
-        document_id: hit.document_id,
-        chunk_id: hit.chunk_id,
-        title: hit.title,
-        quote: quoteFor(text, n, hit),
-      };
-    });
+    abstained = cited.numbers.length === 0;
+    citations = abstained
+      ? []
+      : cited.numbers.map((n) => {
+          const hit = context[n - 1] as ChunkHit;
+          return {
+            n,
+            document_id: hit.document_id,
+            chunk_id: hit.chunk_id,
+            title: hit.title,
+            quote: quoteFor(text, n, hit),
+          };
+        });
     for (const citation of citations) {
       events.citation?.(citation);
     }
+  }
+  if (abstained) {
+    if (text === "") {
+      events.token?.(NO_ANSWER);
+    }
+    text = NO_ANSWER;
   }
   lap("cite");
 
@@ -332,6 +353,7 @@ export async function answer(
     mode: input.mode,
     generator: generator.name,
     degraded,
+    abstained,
   };
   // An answer made under pressure is not worth keeping for others.
   if (options.cacheTtlSeconds > 0 && degraded.length === 0) {
@@ -342,17 +364,13 @@ export async function answer(
   return { ...result, cache: "miss", timings };
 }
 
-/** Share of the query's distinct stems that `text` contains. */
-function coverage(terms: string[], text: string): number {
-  const stems = new Set(terms.map(porter));
-  const present = new Set(wordStems(text));
-  let found = 0;
-  for (const s of stems) {
-    if (present.has(s)) {
-      found++;
-    }
-  }
-  return stems.size === 0 ? 0 : found / stems.size;
+/** An answer that is the abstention sentence (a model asked to say it may add a marker or a full stop). */
+function isAbstention(text: string): boolean {
+  const plain = text
+    .replace(/\s*\[\d+\]/g, "")
+    .trim()
+    .toLowerCase();
+  return plain === "" || plain.startsWith(NO_ANSWER.toLowerCase().replace(/\.$/, ""));
 }
 
 /** An AbortSignal that fires at the deadline or when the client goes away. */

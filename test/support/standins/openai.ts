@@ -6,7 +6,8 @@
  * code}}` with 400 / 401 / 429 (+ Retry-After) / 5xx.
  *
  * Keys starting with `sk-test` are accepted. Tests steer faults per key through
- * `POST /__faults {key, status?, times?, delayMs?}` and read what a key sent through
+ * `POST /__faults {key, status?, times?, delayMs?, reply?}` (`reply`: what the model says instead,
+ * e.g. the abstention sentence its prompt names) and read what a key sent through
  * `GET /__requests?key=…`, so parallel tests never see each other's faults.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -23,6 +24,7 @@ interface Fault {
   status?: number;
   times: number;
   delayMs?: number;
+  reply?: string;
 }
 
 const error = (message: string, type: string, code: string | null = null) => ({
@@ -194,7 +196,7 @@ async function chat(
   const user = String((messages.at(-1) as { content?: unknown })?.content ?? "");
   const source = /<source n="1"[^>]*>\n([\s\S]*?)\n<\/source>/.exec(user)?.[1] ?? "";
   const sentence = source.split(/(?<=[.!?])\s+/)[0] ?? "";
-  const answer = sentence ? `According to the sources, ${sentence} [1][9]` : "I could not find it.";
+  const answer = fault?.reply ?? (sentence ? `According to the sources, ${sentence} [1][9]` : "I could not find it.");
   if (body.stream !== true) {
     return sendJson(res, 200, {
       id: "chatcmpl-standin",
