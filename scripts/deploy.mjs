@@ -24,7 +24,14 @@
  * variables to set as Worker secrets); DEPLOY_STEPS (default 10,50,100); DEPLOY_GATE_WAIT_S
  * (default 300); DEPLOY_GATE_MIN_REQUESTS (default 50); DEPLOY_MAX_ERROR_RATE (default 0.01);
  * DEPLOY_MAX_P95_MS (default 3000); DEPLOY_PROBES (default 20); WRANGLER (default the project's);
- * CLOUDFLARE_API_BASE_URL (wrangler's, default https://api.cloudflare.com/client/v4).
+ * CLOUDFLARE_API_BASE_URL (wrangler's, default https://api.cloudflare.com/client/v4);
+ * DEPLOY_MODELS (default `workers-ai`; `local` ships wrangler.toml's embedded adapters as they are).
+ *
+ * Models: a deployment answers with Workers AI by default. wrangler.toml keeps the embedded
+ * adapters (so `npm run dev` and the tests need no account), and every wrangler call here reads a
+ * generated `wrangler.deploy.toml` beside it instead: the same file with the `AI` binding declared
+ * and WORKERS_AI_SETTINGS below in its [vars]. A Workers AI call that fails or runs out of budget
+ * degrades to the embedded adapter at request time (`degraded` names it).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -63,6 +70,55 @@ const GATE_MIN_REQUESTS = number("DEPLOY_GATE_MIN_REQUESTS", "50");
 const MAX_ERROR_RATE = number("DEPLOY_MAX_ERROR_RATE", "0.01");
 const MAX_P95_MS = number("DEPLOY_MAX_P95_MS", "3000");
 const PROBES = Math.max(1, number("DEPLOY_PROBES", "20"));
+const MODELS = setting("DEPLOY_MODELS", "workers-ai");
+if (MODELS !== "workers-ai" && MODELS !== "local") {
+  fail('DEPLOY_MODELS must be "workers-ai" or "local"');
+}
+
+/**
+ * What a deployment runs on Workers AI: multilingual embeddings (bge-m3, 1024 dimensions: our
+ * first users write Korean), the cross-encoder reranker, and an 8B instruction model for answers.
+ * 1024-dimensional vectors fill a shard's VECTOR_SHARD_MAX_BYTES (76.8 MB) at 18,750 chunks, so
+ * collections split earlier. README "Costs" says what each costs per 1,000 queries and pages.
+ */
+const WORKERS_AI_SETTINGS = {
+  EMBEDDINGS_PROVIDER: "workers-ai",
+  EMBEDDINGS_MODEL: "@cf/baai/bge-m3",
+  EMBEDDINGS_DIMENSIONS: "1024",
+  RERANKER_PROVIDER: "workers-ai",
+  RERANKER_MODEL: "@cf/baai/bge-reranker-base",
+  GENERATOR_PROVIDER: "workers-ai",
+  GENERATOR_MODEL: "@cf/meta/llama-3.1-8b-instruct-fp8-fast",
+  SEARCH_SHARD_SPLIT_CHUNKS: "15000",
+};
+
+/**
+ * The wrangler configuration a deployment uses: wrangler.toml as it is (DEPLOY_MODELS=local), or
+ * with the Workers AI binding and settings. Written beside wrangler.toml (paths in it are relative
+ * to the file) and removed when the deploy ends.
+ */
+function deployToml(toml, models = MODELS) {
+  if (models === "local") {
+    return toml;
+  }
+  const vars = /^\[vars\]\s*$/m.exec(toml);
+  if (!vars) {
+    fail("wrangler.toml has no [vars] table");
+  }
+  let out = toml;
+  for (const [name, value] of Object.entries(WORKERS_AI_SETTINGS)) {
+    const line = new RegExp(`^${name}\\s*=.*$`, "m");
+    const assignment = `${name} = ${JSON.stringify(value)}`;
+    out = line.test(out) ? out.replace(line, assignment) : out.replace(/^\[vars\]\s*$/m, `[vars]\n${assignment}`);
+  }
+  if (!/^\[ai\]\s*$/m.test(out)) {
+    out += '\n# Added by npm run deploy (DEPLOY_MODELS=workers-ai).\n[ai]\nbinding = "AI"\n';
+  }
+  return out;
+}
+
+const CONFIG = path.join(root, "wrangler.deploy.toml");
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const mask = (text) => SECRET_VALUES.reduce((out, secret) => out.split(secret).join("[redacted]"), String(text));
@@ -70,7 +126,7 @@ const log = (message) => console.log(`deploy: ${mask(message)}`);
 
 /** Runs wrangler with its output captured (printed, masked, only when it fails). */
 function wrangler(args, { input, extraEnv = {} } = {}) {
-  const result = spawnSync(WRANGLER, args, {
+  const result = spawnSync(WRANGLER, [...args, "--config", CONFIG], {
     cwd: root,
     input,
     encoding: "utf8",
@@ -267,6 +323,13 @@ async function gate(name, version, label) {
 
 async function main() {
   const { name, lastTag } = readConfig();
+  writeFileSync(CONFIG, deployToml(readFileSync(path.join(root, "wrangler.toml"), "utf8")));
+  process.on("exit", () => rmSync(CONFIG, { force: true }));
+  log(
+    MODELS === "workers-ai"
+      ? `models: Workers AI (${WORKERS_AI_SETTINGS.EMBEDDINGS_MODEL}, ${WORKERS_AI_SETTINGS.RERANKER_MODEL}, ${WORKERS_AI_SETTINGS.GENERATOR_MODEL}); DEPLOY_MODELS=local keeps the embedded ones`
+      : "models: the embedded adapters of wrangler.toml (DEPLOY_MODELS=local)",
+  );
   const message = setting("DEPLOY_MESSAGE", env.GITHUB_SHA ? `commit ${env.GITHUB_SHA}` : "npm run deploy");
   for (const required of ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "DEPLOY_URL"]) {
     if (!env[required]) {

@@ -33,6 +33,15 @@ describe("Workers AI embedder", () => {
     expect(ai.calls.at(-1)?.inputs.text).toEqual([`${BGE_QUERY_INSTRUCTION}what do enzymes do?`]);
   });
 
+  it("sends the multilingual bge-m3 its text as it is: no pooling, no English instruction", async () => {
+    const ai = new WorkersAiStandIn();
+    const embedder = new WorkersAiEmbedder(ai, "@cf/baai/bge-m3", 1024, 1_000);
+    expect(embedder.model).toBe("workers-ai/@cf/baai/bge-m3");
+    const [vector] = await embedder.embed(["연차 휴가는 며칠인가?"], "query");
+    expect(vector).toHaveLength(1024);
+    expect(ai.calls.at(-1)?.inputs).toEqual({ text: ["연차 휴가는 며칠인가?"], truncate_inputs: true });
+  });
+
   it("turns a failing, slow or wrong-sized model into upstream errors", async () => {
     const ai = new WorkersAiStandIn();
     ai.faults = { error: new Error("3040: Capacity temporarily exceeded") };

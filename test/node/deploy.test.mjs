@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -29,10 +29,15 @@ function fakeWrangler(dir) {
     `#!${process.execPath}
 const fs = require("node:fs");
 const args = process.argv.slice(2);
+// Every call names the generated deploy configuration; what it says is recorded, the flag dropped.
+const at = args.indexOf("--config");
+const toml = at >= 0 ? fs.readFileSync(args[at + 1], "utf8") : "";
+if (at >= 0) { args.splice(at, 2); }
+const config = { named: at >= 0, ai: /^\\[ai\\]\\s*$/m.test(toml), generator: (/^GENERATOR_PROVIDER = "([^"]+)"/m.exec(toml) || [])[1], embeddings: (/^EMBEDDINGS_MODEL = "([^"]+)"/m.exec(toml) || [])[1], d1: toml.includes('migrations_dir = "migrations"') };
 let stdin = "";
 if (args[0] === "secret") { stdin = fs.readFileSync(0, "utf8"); }
 const secretsFile = args.includes("--secrets-file") ? JSON.parse(fs.readFileSync(args[args.indexOf("--secrets-file") + 1], "utf8")) : undefined;
-fs.appendFileSync(process.env.FAKE_LOG, JSON.stringify({ args, stdin: stdin.length, secretsFile }) + "\\n");
+fs.appendFileSync(process.env.FAKE_LOG, JSON.stringify({ args, stdin: stdin.length, secretsFile, config }) + "\\n");
 if (args[0] === "deployments" && args[1] === "status") {
   console.log(JSON.stringify({ id: "dep", versions: [{ version_id: "${OLD}", percentage: 100 }] }));
 } else if (args[0] === "versions" && args[1] === "upload") {
@@ -93,7 +98,7 @@ async function standIn(scenario) {
   return { url, seen, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
-async function deploy(scenario) {
+async function deploy(scenario, extraEnv = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "deploy-test-"));
   const log = path.join(dir, "calls.jsonl");
   writeFileSync(log, "");
@@ -114,6 +119,7 @@ async function deploy(scenario) {
         ENCRYPTION_KEYS: SECRET,
         DEPLOY_GATE_WAIT_S: "0",
         DEPLOY_PROBES: "3",
+        ...extraEnv,
       },
     });
     let output = "";
@@ -154,6 +160,30 @@ describe("npm run deploy", () => {
     assert.deepEqual(upload.secretsFile, { ENCRYPTION_KEYS: SECRET });
     assert.ok(!run.output.includes(SECRET));
     assert.match(run.output, /serves 100 %/);
+  });
+
+  it("deploys with Workers AI for embeddings, reranking and answers by default, and the embedded models on request", async () => {
+    const run = await deploy({});
+    assert.equal(run.code, 0, run.output);
+    for (const call of run.calls) {
+      assert.deepEqual(call.config, {
+        named: true,
+        ai: true,
+        generator: "workers-ai",
+        embeddings: "@cf/baai/bge-m3",
+        d1: true,
+      });
+    }
+    // The generated file is gone afterwards; wrangler.toml itself never changes.
+    assert.equal(existsSync(path.join(root, "wrangler.deploy.toml")), false);
+    assert.doesNotMatch(readFileSync(path.join(root, "wrangler.toml"), "utf8"), /^\[ai\]\s*$/m);
+
+    const local = await deploy({}, { DEPLOY_MODELS: "local" });
+    assert.equal(local.code, 0, local.output);
+    assert.ok(local.calls.every((c) => c.config.named && !c.config.ai && c.config.generator === "extractive"));
+    const bad = await deploy({}, { DEPLOY_MODELS: "gpt" });
+    assert.equal(bad.code, 1);
+    assert.match(bad.output, /DEPLOY_MODELS must be/);
   });
 
   it("a failed 0 % probe shifts no traffic", async () => {

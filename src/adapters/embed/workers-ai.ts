@@ -38,10 +38,16 @@ export const BGE_QUERY_INSTRUCTION = "Represent this sentence for searching rele
 /** Texts per call: the bge text-embedding models accept at most 100. */
 const BATCH = 100;
 
+/** The English bge v1.5 models: `cls` pooling and a query instruction apply to them only. */
+const BGE_EN = /\/bge-(?:small|base|large)-en-v1\.5$/;
+
 /**
- * Workers AI text embeddings (`@cf/baai/bge-*-en-v1.5` by default), with `cls` pooling, which is
- * more accurate on passages than the default `mean` pooling (and not compatible with it: a
- * collection records which pooling its vectors came from through the model id).
+ * Workers AI text embeddings. The English bge v1.5 models (`@cf/baai/bge-small-en-v1.5` is the
+ * provider's default) get `cls` pooling, which is more accurate on passages than the default
+ * `mean` pooling (and not compatible with it: a collection records which pooling its vectors came
+ * from through the model id), and their query instruction. Other models, such as the multilingual
+ * `@cf/baai/bge-m3` that `npm run deploy` chooses, take the text as it is (their input schema has
+ * no pooling), truncated to the model's window rather than refused.
  */
 export class WorkersAiEmbedder implements Embedder {
   readonly model: string;
@@ -54,16 +60,18 @@ export class WorkersAiEmbedder implements Embedder {
     readonly dimensions: number,
     private readonly timeoutMs: number,
   ) {
-    this.model = `workers-ai/${modelName}#cls`;
+    this.model = BGE_EN.test(modelName) ? `workers-ai/${modelName}#cls` : `workers-ai/${modelName}`;
   }
 
   embed(texts: string[], kind: EmbedKind): Promise<Float32Array[]> {
-    const prefix = kind === "query" && this.modelName.includes("/bge-") ? BGE_QUERY_INSTRUCTION : "";
+    const english = BGE_EN.test(this.modelName);
+    const prefix = kind === "query" && english ? BGE_QUERY_INSTRUCTION : "";
     return inBatches(texts, BATCH, async (slice) => {
+      const text = slice.map((t) => prefix + t);
       const output = await runModel(
         this.ai,
         this.modelName,
-        { text: slice.map((t) => prefix + t), pooling: "cls" },
+        english ? { text, pooling: "cls" } : { text, truncate_inputs: true },
         this.timeoutMs,
       );
       const data = (output as { data?: unknown } | null)?.data;

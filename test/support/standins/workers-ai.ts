@@ -11,10 +11,12 @@ const EMBEDDING_MODELS: Record<string, number> = {
   "@cf/baai/bge-small-en-v1.5": 384,
   "@cf/baai/bge-base-en-v1.5": 768,
   "@cf/baai/bge-large-en-v1.5": 1024,
+  // Multilingual; its input schema is `{ text, truncate_inputs? }`, with no pooling.
+  "@cf/baai/bge-m3": 1024,
 };
 
 const RERANK_MODEL = "@cf/baai/bge-reranker-base";
-const TEXT_MODELS = ["@cf/meta/llama-3.1-8b-instruct"];
+const TEXT_MODELS = ["@cf/meta/llama-3.1-8b-instruct", "@cf/meta/llama-3.1-8b-instruct-fp8-fast"];
 
 /** `{query, contexts:[{text}]}` → `{response:[{id, score}]}`, best first, by shared words. */
 function rerank(inputs: Record<string, unknown>) {
@@ -98,6 +100,9 @@ export class WorkersAiStandIn implements AiBinding {
     }
     if (texts.length > 100) {
       throw new Error("5006: Error: at '/text', array must NOT have more than 100 items");
+    }
+    if (model === "@cf/baai/bge-m3" && "pooling" in inputs) {
+      throw new Error("5006: Error: must NOT have additional properties 'pooling'");
     }
     const pooling = inputs.pooling ?? "mean";
     if (pooling !== "mean" && pooling !== "cls") {
