@@ -6,7 +6,7 @@
  * answer pipeline (whether the evidence answers at all). Pure and deterministic.
  */
 import { sentences } from "./sentences";
-import { porter, queryWords, tokens } from "./terms";
+import { porter, queryWords, wordStems } from "./terms";
 
 /** A collection's chunk count and each query term's chunk frequency (see ChunkStore.termStats). */
 export interface TermStatsLike {
@@ -55,7 +55,7 @@ function idf(n: number, df: number): number {
 
 /** The distinct stems of a text (words and CJK bigrams). */
 export function stemSet(text: string): Set<string> {
-  return new Set(tokens(text).map(porter));
+  return new Set(wordStems(text));
 }
 
 /** Share of the query's weight whose stems `present` holds, in [0, 1]. */

@@ -11,6 +11,8 @@
  * (Korean has no case: `되었다. 같은 해` is two sentences), and at `。！？`. Abbreviations such as
  * "e.g. the" stay together (lower-case continuation).
  */
+import { Lru } from "./lru";
+
 const TERMINAL = /[.!?。！？:;…"'”’)\]]$/u;
 const LIST_ITEM = /^(?:[-*•·▪‣◦]|\d{1,3}[.)])\s+/u;
 const CJK = /[\p{Script=Hangul}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
@@ -66,7 +68,20 @@ function blocks(text: string): string[] {
   return out;
 }
 
-export function sentences(text: string): string[] {
+/** Recent texts' sentences: one answer splits the same passages in several stages (bounded). */
+const recent = new Lru<readonly string[]>(256);
+
+/** The sentences of a text, in order (see above). Do not mutate the result. */
+export function sentences(text: string): readonly string[] {
+  let out = recent.get(text, 0);
+  if (out === undefined) {
+    out = split(text);
+    recent.set(text, out, Number.MAX_SAFE_INTEGER / 2, 0);
+  }
+  return out;
+}
+
+function split(text: string): string[] {
   const out: string[] = [];
   for (const flat of blocks(text)) {
     let start = 0;

@@ -9,6 +9,7 @@
  * quoted for FTS5, so user text can never be FTS syntax.
  */
 import { stemmer } from "stemmer";
+import { Lru } from "./lru";
 
 /** A compact English stop list (the usual function words; content words are kept). */
 export const STOP_WORDS = new Set(
@@ -41,64 +42,103 @@ const CJK_QUESTION_BIGRAMS = new Set([
 
 export const MAX_QUERY_TERMS = 32;
 
-/** Hangul, Han (CJK ideographs), Hiragana and Katakana: scripts written without spaces between words. */
-const CJK_RUN = /[\p{Script=Hangul}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]+/gu;
-const CJK_CHAR = /[\p{Script=Hangul}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+/**
+ * Hangul, Han (CJK ideographs), Hiragana and Katakana: scripts written without spaces between
+ * words. Checked by code point ranges rather than a Unicode-property regex: every token of every
+ * candidate passes through here, and the ranges are several times faster on Korean text.
+ */
+function isCjkCode(c: number): boolean {
+  return (
+    (c >= 0xac00 && c <= 0xd7af) || // Hangul syllables
+    (c >= 0x4e00 && c <= 0x9fff) || // CJK unified ideographs
+    (c >= 0x3040 && c <= 0x30ff) || // Hiragana, Katakana (with ー)
+    (c >= 0x3400 && c <= 0x4dbf) || // CJK extension A
+    (c >= 0x1100 && c <= 0x11ff) || // Hangul Jamo
+    (c >= 0x3130 && c <= 0x318f) || // Hangul compatibility Jamo
+    (c >= 0xa960 && c <= 0xa97f) || // Hangul Jamo extended-A
+    (c >= 0xd7b0 && c <= 0xd7ff) || // Hangul Jamo extended-B
+    (c >= 0xf900 && c <= 0xfaff) || // CJK compatibility ideographs
+    (c >= 0x31f0 && c <= 0x31ff) || // Katakana phonetic extensions
+    (c >= 0xff66 && c <= 0xff9f) || // half-width Katakana
+    (c >= 0x20000 && c <= 0x3ffff) // CJK extensions B and later
+  );
+}
+
 const WORD = /[\p{L}\p{N}]+/gu;
 
 export function isCjk(term: string): boolean {
-  return CJK_CHAR.test(term);
+  for (let i = 0; i < term.length; i++) {
+    const c = term.charCodeAt(i);
+    // Everything below U+1100 (Latin, Greek, Cyrillic, digits …) is not CJK: one comparison.
+    if (c >= 0x1100 && isCjkCode(c >= 0xd800 && c <= 0xdbff ? (term.codePointAt(i) ?? c) : c)) {
+      return true;
+    }
+  }
+  return false;
 }
 
-/** Character bigrams of a CJK run (a one-character run is its own unigram). */
-function bigrams(run: string): string[] {
-  const chars = [...run];
-  if (chars.length < 2) {
-    return chars;
+/** Appends a CJK run's character bigrams (a one-character run is its own unigram). */
+function pushBigrams(chars: string[], out: string[]): void {
+  if (chars.length === 1) {
+    out.push(chars[0] as string);
+    return;
   }
-  const out: string[] = [];
   for (let i = 0; i + 1 < chars.length; i++) {
     out.push(`${chars[i]}${chars[i + 1]}`);
   }
-  return out;
 }
 
 /**
  * The tokens of one word (a run of letters and digits): itself, or, where it holds CJK characters,
  * its other-script parts as words and its CJK parts as bigrams (`1989년` → `1989`, `년`).
  */
-function wordTokens(word: string): string[] {
+function wordTokens(word: string, out: string[] = []): string[] {
   if (!isCjk(word)) {
-    return [word];
+    out.push(word);
+    return out;
   }
-  const out: string[] = [];
-  let last = 0;
-  for (const match of word.matchAll(CJK_RUN)) {
-    const at = match.index ?? 0;
-    if (at > last) {
-      out.push(word.slice(last, at));
+  let run: string[] = [];
+  let other = "";
+  for (const ch of word) {
+    if (isCjkCode(ch.codePointAt(0) ?? 0)) {
+      if (other !== "") {
+        out.push(other);
+        other = "";
+      }
+      run.push(ch);
+    } else {
+      if (run.length > 0) {
+        pushBigrams(run, out);
+        run = [];
+      }
+      other += ch;
     }
-    out.push(...bigrams(match[0]));
-    last = at + match[0].length;
   }
-  if (last < word.length) {
-    out.push(word.slice(last));
+  if (run.length > 0) {
+    pushBigrams(run, out);
+  }
+  if (other !== "") {
+    out.push(other);
   }
   return out;
 }
 
 /** Every token of a text in order, lower-cased, unstemmed (stop words kept). */
 export function tokens(text: string): string[] {
-  return (text.toLowerCase().match(WORD) ?? []).flatMap(wordTokens);
+  const out: string[] = [];
+  for (const word of text.toLowerCase().match(WORD) ?? []) {
+    wordTokens(word, out);
+  }
+  return out;
 }
 
 /**
- * The text the keyword index reads: CJK runs replaced by their bigrams, space-separated, so that
- * FTS5's `unicode61` tokenizer (which keeps a run of CJK letters as one token) indexes bigrams;
- * everything else unchanged for its Porter stemmer.
+ * The text the keyword index reads: words holding CJK characters replaced by their tokens,
+ * space-separated, so that FTS5's `unicode61` tokenizer (which keeps a run of CJK letters as one
+ * token) indexes bigrams; everything else unchanged for its Porter stemmer.
  */
 export function indexText(text: string): string {
-  return isCjk(text) ? text.replace(CJK_RUN, (run) => ` ${bigrams(run).join(" ")} `) : text;
+  return isCjk(text) ? text.replace(WORD, (word) => (isCjk(word) ? ` ${wordTokens(word).join(" ")} ` : word)) : text;
 }
 
 /** A query as it is cached, logged and searched: runs of whitespace as one space, trimmed. */
@@ -158,20 +198,37 @@ const MAX_STEMS = 50_000;
  * CJK tokens (bigrams) are their own stems.
  */
 export function porter(word: string): string {
+  // CJK bigrams are their own stems, and too many to memoise: they would flush the map.
+  if (word.charCodeAt(0) >= 0x1100 && isCjk(word)) {
+    return word;
+  }
   let stem = stems.get(word);
   if (stem === undefined) {
     if (stems.size >= MAX_STEMS) {
       stems.clear();
     }
-    stem = isCjk(word) ? word : stemmer(word);
+    stem = stemmer(word);
     stems.set(word, stem);
   }
   return stem;
 }
 
-/** The tokens of a text (words, CJK bigrams), lower-cased, each as its stem. */
-export function wordStems(text: string): string[] {
-  return tokens(text).map(porter);
+/**
+ * Stemmed tokens of recent texts: within one answer the reranker, the abstention rule, the
+ * generator and the citation checks read the same passages and sentences (bounded, so safe at
+ * module scope; texts are content, never secrets).
+ */
+const stemmed = new Lru<readonly string[]>(1_024);
+const FOREVER = Number.MAX_SAFE_INTEGER / 2;
+
+/** The tokens of a text (words, CJK bigrams), lower-cased, each as its stem. Do not mutate. */
+export function wordStems(text: string): readonly string[] {
+  let out = stemmed.get(text, 0);
+  if (out === undefined) {
+    out = tokens(text).map(porter);
+    stemmed.set(text, out, FOREVER, 0);
+  }
+  return out;
 }
 
 /** The distinct stems of a query's search terms. */

@@ -8,7 +8,7 @@ import {
   stemSet,
 } from "../../lib/evidence";
 import { sentences } from "../../lib/sentences";
-import { porter, STOP_WORDS, tokens } from "../../lib/terms";
+import { porter, STOP_WORDS, wordStems } from "../../lib/terms";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
 
 /** Words beyond which a sentence starts to cost: an answer is read, not skimmed. */
@@ -134,10 +134,10 @@ function jaccard(a: Set<string>, b: Set<string>): number {
 
 /** A sentence's content tokens (stop words out), stemmed, in order. */
 function contentStems(text: string): string[] {
-  return tokens(text)
-    .filter((t) => !STOP_WORDS.has(t))
-    .map(porter);
+  return wordStems(text).filter((t) => !STOP_STEMS.has(t));
 }
+
+const STOP_STEMS = new Set([...STOP_WORDS].map(porter));
 
 /** Share of the question's neighbouring word pairs that stand within three words of each other in the sentence. */
 function phraseShare(sequence: string[], pairs: Array<[string, string]>): number {

@@ -43,7 +43,7 @@ export class LocalReranker implements Reranker {
   }
 }
 
-function tokens(text: string): string[] {
+function tokens(text: string): readonly string[] {
   return wordStems(text);
 }
 
@@ -59,7 +59,7 @@ function sumOf(stems: Set<string>, weight: Map<string, number>): number {
  * Weighted share of neighbouring query-term occurrences (distinct terms) at most 3 tokens apart:
  * phrases and tight mentions score high, terms scattered over a chunk low. In [0, 1].
  */
-function proximity(body: string[], weight: Map<string, number>): number {
+function proximity(body: readonly string[], weight: Map<string, number>): number {
   let last: { stem: string; at: number } | undefined;
   let close = 0;
   let pairs = 0;

@@ -26,7 +26,7 @@ export function feedbackTerms(terms: string[], top: ChunkHit[]): string[] {
     // Words of four or more letters (starting with one), and CJK bigrams: what the index holds.
     for (const word of tokens(`${hit.title} ${hit.text}`)) {
       const stem = porter(word);
-      if ((!isCjk(word) && !/^\p{L}[\p{L}\p{N}]{3,}$/u.test(word)) || STOP_WORDS.has(word) || asked.has(stem)) {
+      if ((!isCjk(word) && (word.length < 4 || /^\d/.test(word))) || STOP_WORDS.has(word) || asked.has(stem)) {
         continue;
       }
       const entry = score.get(stem) ?? { word, docs: 0, tf: 0 };
