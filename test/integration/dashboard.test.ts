@@ -85,6 +85,7 @@ beforeEach(async () => {
 describe("GET /v1/dashboard", () => {
   it("sums queries, modes, cache hits, errors and rate limits per period and per bucket", async () => {
     const tenant = await newTenant();
+    const colB = await newCollection(tenant);
     const base = Math.floor(Date.now() / HOUR) * HOUR - 5 * HOUR;
     await seed(tenant, [
       { mode: "fast", status: 200, ms: 12, at: base + 1_000, cache: true, query: "leave" },
@@ -93,7 +94,7 @@ describe("GET /v1/dashboard", () => {
       { mode: "deep", status: 504, ms: 8_000, at: base + HOUR + 10, query: "salary" },
       { mode: "deep", status: 422, ms: 1, at: base + 2 * HOUR, query: "x" },
       { mode: "fast", status: 429, ms: 0, at: base + 2 * HOUR + 1, query: "leave" },
-      { mode: "fast", status: 200, ms: 20, at: base + 3 * HOUR, collections: ["col_b"], query: "leave" },
+      { mode: "fast", status: 200, ms: 20, at: base + 3 * HOUR, collections: [colB], query: "leave" },
     ]);
     await rollUp();
     const from = new Date(base).toISOString();
@@ -120,8 +121,18 @@ describe("GET /v1/dashboard", () => {
     ]);
 
     // One collection: only the queries that searched it.
-    const onlyB = await dashboardOf(tenant, `?from=${from}&to=${to}&collection_id=col_b`);
+    const onlyB = await dashboardOf(tenant, `?from=${from}&to=${to}&collection_id=${colB}`);
     expect(onlyB.totals.queries).toBe(1);
+    // Another tenant's collection, or one that does not exist: 404, not a page of zeros.
+    const other = await newTenant("Other");
+    const theirs = await newCollection(other);
+    for (const id of [theirs, "col_nonexistent"]) {
+      await expectProblem(
+        await call("GET", `/v1/dashboard?collection_id=${id}`, { token: tenant.adminKey }),
+        404,
+        "not_found",
+      );
+    }
     // Daily buckets agree with the hourly ones.
     const daily = await dashboardOf(tenant, `?from=${from}&to=${to}&bucket=day`);
     expect(daily.totals.queries).toBe(6);

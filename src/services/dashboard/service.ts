@@ -12,6 +12,7 @@ import { AppError } from "../../errors";
 import { type Histogram, merge, percentile } from "../../lib/histogram";
 import { iso } from "../../schemas/common";
 import { type DashboardInput, type DashboardView, MAX_DASHBOARD_DAYS } from "../../schemas/dashboard";
+import { getCollection } from "../collections";
 import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "../principal";
 import { DAY_MS, HOUR_MS, rollUp } from "./rollup";
 
@@ -45,6 +46,10 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
       const unit = input.bucket === "day" ? DAY_MS : HOUR_MS;
       const start = Math.floor(from / unit) * unit;
       const tenantId = principal.tenantId;
+      if (input.collection_id !== undefined) {
+        // Another tenant's collection, or none: 404, never a page of zeros.
+        await getCollection(db, principal, input.collection_id);
+      }
       const collection = input.collection_id ?? "*";
       const inCollection = input.collection_id ? sql`AND collection_id = ${input.collection_id}` : sql``;
 
