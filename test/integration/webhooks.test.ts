@@ -281,6 +281,15 @@ describe("webhook registration", () => {
     expect(ok.status).toBe(201);
   });
 
+  it("answers 503 upstream_unavailable, not 500, when the DNS resolver answers 200 with something else", async () => {
+    const tenant = await newTenant();
+    const res = await callWith({ WEBHOOK_ALLOW_LOOPBACK: "false" }, "POST", "/v1/webhooks", {
+      token: tenant.adminKey,
+      body: { url: "https://garbled.example.test/hook", events: ["*"] },
+    });
+    await expectProblem(res, 503, "upstream_unavailable");
+  });
+
   it("is tenant-wide: a narrower key gets 403, another tenant 404, and sizes are capped", async () => {
     const tenant = await newTenant();
     const hook = await register(tenant, `/ok/${unique()}`);

@@ -31,10 +31,37 @@ export class DohResolver implements Resolver {
         if (!res.ok) {
           throw new AppError("upstream_unavailable", `DNS over HTTPS answered ${res.status} for ${host}.`);
         }
-        const body = (await res.json()) as { Status?: number; Answer?: Array<{ type: number; data: string }> };
-        return (body.Answer ?? []).filter((a) => a.type === 1 || a.type === 28).map((a) => a.data);
+        return answersOf(await res.text(), host);
       }),
     );
     return lookups.flat();
   }
+}
+
+/**
+ * The A and AAAA data of a DNS JSON answer; anything else (a captive portal's HTML, a truncated
+ * body, a record without data) is the resolver failing, never a server error of ours.
+ */
+function answersOf(text: string, host: string): string[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new AppError("upstream_unavailable", `DNS over HTTPS answered something other than JSON for ${host}.`, {
+      cause: error,
+    });
+  }
+  const answer = typeof body === "object" && body !== null ? (body as { Answer?: unknown }).Answer : undefined;
+  if (answer !== undefined && !Array.isArray(answer)) {
+    throw new AppError("upstream_unavailable", `DNS over HTTPS answered malformed records for ${host}.`);
+  }
+  const records = (answer ?? []) as Array<{ type?: unknown; data?: unknown }>;
+  return records
+    .filter((a) => a.type === 1 || a.type === 28)
+    .map((a) => {
+      if (typeof a.data !== "string") {
+        throw new AppError("upstream_unavailable", `DNS over HTTPS answered a record without data for ${host}.`);
+      }
+      return a.data;
+    });
 }

@@ -89,6 +89,12 @@ export async function startDohStandIn() {
     const url = new URL(req.url ?? "/", "http://doh");
     const name = (url.searchParams.get("name") ?? "").toLowerCase();
     const type = url.searchParams.get("type") === "AAAA" ? 28 : 1;
+    if (name === "garbled.example.test") {
+      // A captive portal or a misconfigured resolver: 200, but not DNS JSON.
+      res.writeHead(200, { "Content-Type": "text/html" });
+      res.end("<html><body>Sign in to the network</body></html>");
+      return;
+    }
     const answers = (DNS_ANSWERS[name] ?? []).filter((a) => a.type === type);
     sendJson(
       res,
