@@ -30,7 +30,11 @@ const wait = async (what, check, ms = 30_000) => {
 try {
   const tenant = await newTenant(url, "수출 테스트");
   const collection = (await api(url, "POST", "/v1/collections", { token: tenant.key, body: { name: "규정" } })).body;
-  const text = "직원은 매년 25일의 유급 휴가를 받습니다. 휴가는 다음 해로 이월할 수 없습니다. 🌴";
+  // The first sentence is long enough to wrap on A4, so the PDF must break it between words.
+  const text =
+    "직원은 입사 첫해부터 매년 25일의 유급 휴가를 받으며 사용하지 않은 휴가는 부서장의 승인을 받아 " +
+    "다음 해 삼월 말까지 이월할 수 있고 이월된 휴가는 새로 받은 휴가보다 먼저 사용해야 합니다. " +
+    "휴가는 다음 해로 이월할 수 없습니다. 🌴";
   const doc = await api(url, "POST", `/v1/collections/${collection.id}/documents`, {
     token: tenant.key,
     body: { title: "휴가 규정", text, priority: "high" },
@@ -66,8 +70,24 @@ try {
   const file = path.join(dir, "export.pdf");
   writeFileSync(file, pdf);
   const extracted = execFileSync("pdftotext", ["-layout", file, "-"], { encoding: "utf8" });
-  for (const words of ["휴가 답변", "유급 휴가는 며칠입니까", "25일의 유급 휴가", "휴가 규정", "수출 테스트"]) {
+  for (const words of ["휴가 답변", "유급 휴가는 며칠입니까", "25일의", "휴가 규정", "수출 테스트"]) {
     assert.ok(extracted.includes(words), `the PDF's text lacks "${words}":\n${extracted}`);
+  }
+  // The answer wrapped (its sentence is longer than a line), and no Korean word was cut in two:
+  // every word of it is whole on some line of the PDF's text.
+  // The answer's own lines (the sources below repeat the sentence and could wrap elsewhere).
+  const lines = extracted.slice(extracted.indexOf("Answer"), extracted.indexOf("Sources")).split("\n");
+  const [first] = text.split(". ");
+  assert.ok(
+    lines.some((line) => line.includes("직원은 입사")) && !lines.some((l) => l.includes("직원은") && l.includes("합니다")),
+    `the answer's sentence did not wrap:\n${extracted}`,
+  );
+  for (const word of first.split(/\s+/)) {
+    const bare = word.replace(/[.,]$/u, "");
+    assert.ok(
+      lines.some((line) => line.includes(bare)),
+      `"${bare}" is broken across lines in the PDF:\n${extracted}`,
+    );
   }
   assert.match(extracted, /Page 1 of 1/);
   mkdirSync(path.join(root, "bench", "results"), { recursive: true });

@@ -7,6 +7,7 @@ import { decodeEntities, htmlTitle, htmlToText } from "../../src/lib/html";
 import { PdfError, pdfToPages } from "../../src/lib/pdf";
 import { sniff } from "../../src/lib/sniff";
 import { ftsQuery, queryTerms } from "../../src/lib/terms";
+import { languageOf } from "../../src/services/exports/templates";
 import { makePdf } from "../support/pdf";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -200,5 +201,16 @@ describe("queryTerms / ftsQuery", () => {
         }
       }),
     );
+  });
+});
+
+describe("report language", () => {
+  it("marks Korean pages so that lines break between words, not syllables", () => {
+    expect(languageOf("휴가 답변 직원은 매년 25일의 유급 휴가를 받는다")).toBe("ko");
+    // Korean quoting Hanja is still Korean; kana makes it Japanese; Han alone Chinese.
+    expect(languageOf("대한민국(大韓民國)의 수도")).toBe("ko");
+    expect(languageOf("東京都に住んでいます")).toBe("ja");
+    expect(languageOf("北京是中国的首都")).toBe("zh");
+    expect(languageOf("Vacation policy")).toBe("en");
   });
 });

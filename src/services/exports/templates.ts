@@ -22,10 +22,31 @@ const STYLE = `
   .chunk { border-top: 1px dashed #c5cad3; padding-top: 4pt; margin-top: 6pt; white-space: pre-wrap; }
   .chunk .n { color: #5b6475; font-size: 8pt; }
   svg { width: 100%; height: 120pt; } .bar { fill: #f38020; } .axis { stroke: #c5cad3; } text { font-size: 7pt; fill: #5b6475; }
+  /* Korean breaks lines between words (at spaces), never inside one: Chromium otherwise breaks
+     Hangul between any two syllables, and "휴가는" becomes "휴가" / "는". A word longer than the
+     line still wraps rather than overflow. */
+  :lang(ko) { word-break: keep-all; overflow-wrap: anywhere; }
 `;
 
+/**
+ * The page's language, from its text: Korean when Hangul is at least as frequent as Chinese
+ * characters and kana (Korean text quotes Hanja), else Japanese with kana, Chinese with Han.
+ */
+export function languageOf(text: string): string {
+  const hangul = (text.match(/\p{Script=Hangul}/gu) ?? []).length;
+  const kana = (text.match(/[\p{Script=Hiragana}\p{Script=Katakana}]/gu) ?? []).length;
+  const han = (text.match(/\p{Script=Han}/gu) ?? []).length;
+  if (hangul > 0 && hangul >= kana + han) {
+    return "ko";
+  }
+  if (kana > 0) {
+    return "ja";
+  }
+  return han > 0 ? "zh" : "en";
+}
+
 function page(title: string, meta: string, body: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8">
+  return `<!doctype html><html lang="${languageOf(`${title} ${body}`)}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body><h1>${escapeHtml(title)}</h1><div class="meta">${meta}</div>${body}</body></html>`;
