@@ -54,6 +54,25 @@ export function requireKey(...scopes: [Scope, ...Scope[]]): MiddlewareHandler<Ap
   };
 }
 
+/**
+ * Route guard for the WebSocket, which a browser opens with a single-use `?ticket=` instead of a
+ * key: a request with neither is refused (401) before anything else about it is checked, its
+ * query included. Which ticket, and what the key may do, the hub decides.
+ */
+export function requireKeyOrTicket(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.get("principal")?.kind !== "key" && !c.req.query("ticket")) {
+      throw new AppError(
+        "unauthorized",
+        c.get("auth_error") ??
+          "Authorization: Bearer <api key>, or ?ticket= from POST /v1/notifications/ticket, is required.",
+        { headers: challenge },
+      );
+    }
+    await next();
+  };
+}
+
 /** Route guard for /v1/admin/*: the operator's ADMIN_TOKEN. */
 export function requireOperator(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { keyOf, requireKey, requireOperator } from "../middleware/auth";
+import { keyOf, requireKey, requireKeyOrTicket, requireOperator } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound, operatorSecurity, problem } from "../schemas/common";
 import {
@@ -85,6 +85,7 @@ const socket = createRoute({
     'stored event after N is sent first, in order, then `{"type":"ready"}` and the live events. ' +
     "Close codes: 4401, 4403, 4408 idle, 4429 too many sockets, 1009 message too big.",
   security: [...bearerSecurity, {}],
+  middleware: [requireKeyOrTicket()] as const,
   request: { query: SocketQuery },
   responses: {
     101: { description: "Switching to the WebSocket protocol" },
