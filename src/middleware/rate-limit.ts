@@ -19,6 +19,41 @@ export const ROUTE_COSTS: Record<string, number> = {
   "PUT /v1/secrets/:name": 2,
 };
 
+/** The bucket a request is metered in, and its tier (see `rateLimit`). */
+function meterOf(c: Context<AppEnv>): { bucket: string; tier: RateTier } {
+  const { config } = c.var;
+  const principal = c.get("principal");
+  if (principal?.kind === "operator") {
+    return { bucket: "operator", tier: tierOf(config.rateTiers, "operator", "operator") };
+  }
+  if (principal?.kind === "key") {
+    return {
+      bucket: `key:${principal.keyId}`,
+      tier: tierOf(config.rateTiers, principal.rateTier, config.defaultRateTier),
+    };
+  }
+  return { bucket: `ip:${clientIp(c)}`, tier: tierOf(config.rateTiers, "anonymous", "anonymous") };
+}
+
+/**
+ * Charges `units` more to the request's bucket, for work whose size is known only inside the
+ * route (a rebuild queues every document of a collection): `429` when the bucket cannot pay,
+ * before the work is done. The limiter failing is an error here, never an open door.
+ */
+export function chargeUnits(c: Context<AppEnv>, units: number): Promise<void> {
+  if (units <= 0) {
+    return Promise.resolve();
+  }
+  const { bucket, tier } = meterOf(c);
+  return c.var.services.limiter
+    .limit({ bucket, limit: tier.limit, windowMs: tier.window_s * 1000, cost: units })
+    .then((result) => {
+      if (!result.allowed) {
+        throw rejected(result);
+      }
+    });
+}
+
 /** Buckets known to be over their limit, until their reset: such a request costs no round trip. */
 const blocked = new Lru<{ limit: number; until: number }>(10_000);
 
@@ -105,18 +140,8 @@ function reportExceeded(c: Context<AppEnv>, tier: RateTier): void {
  */
 export function rateLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const { config, services, logger } = c.var;
-    const principal = c.get("principal");
-    let bucket = `ip:${clientIp(c)}`;
-    let tier = tierOf(config.rateTiers, "anonymous", "anonymous");
-    if (principal?.kind === "operator") {
-      bucket = "operator";
-      tier = tierOf(config.rateTiers, "operator", "operator");
-    } else if (principal?.kind === "key") {
-      bucket = `key:${principal.keyId}`;
-      tier = tierOf(config.rateTiers, principal.rateTier, config.defaultRateTier);
-    }
-
+    const { services, logger } = c.var;
+    const { bucket, tier } = meterOf(c);
     const known = blocked.get(bucket);
     if (known) {
       reportExceeded(c, tier);

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
+import { chargeUnits } from "../middleware/rate-limit";
 import {
   CollectionIdParam,
   CollectionListSchema,
@@ -93,17 +94,22 @@ const rebuild = createRoute({
   summary: "Rebuild the collection's search shard from the original files (repair)",
   description:
     "Every ready or failed document is queued again; the ingestion consumer re-reads its original from R2, " +
-    "re-chunks and re-embeds it and rewrites the shard. Documents answer `queued`/`processing` until then.",
+    "re-chunks and re-embeds it and rewrites the shard. Documents answer `queued`/`processing` until then. " +
+    "While any document of the collection is queued or processing (a rebuild running, or an upload) the answer " +
+    "is `409`. A rebuild costs one rate unit per document it queues, on top of the route's own (`429` before " +
+    "anything is queued when the key's bucket cannot pay).",
   security: bearerSecurity,
   middleware: [requireKey("ingest")] as const,
   request: { params: CollectionIdParam },
   responses: {
     202: { description: "Queued for rebuilding", content: { "application/json": { schema: RebuildSchema } } },
+    ...conflict,
     ...commonErrors,
     ...notFound,
   },
 });
 
 collections.openapi(rebuild, async (c) => {
-  return c.json(await c.var.services.ingest.rebuild(keyOf(c.var.principal), c.req.valid("param").id), 202);
+  const charge = (units: number) => chargeUnits(c, units);
+  return c.json(await c.var.services.ingest.rebuild(keyOf(c.var.principal), c.req.valid("param").id, charge), 202);
 });

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { namespaceOf } from "../../src/adapters/vector/interface";
 import { createServices } from "../../src/container";
 import type { VectorShard } from "../../src/durable-objects/vector-shard";
-import { call, ingestText, json, newCollection, newTenant } from "../support/http";
+import { call, callWith, expectProblem, ingestText, json, newCollection, newKey, newTenant } from "../support/http";
 
 const shardOf = (tenantId: string, collection: string) =>
   env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenantId, collection)));
@@ -114,5 +114,58 @@ describe("search shards", () => {
     expect((await call("POST", `/v1/collections/${collection}/rebuild`, { token: stranger.adminKey })).status).toBe(
       404,
     );
+  });
+
+  it("refuses a second rebuild while the first runs (409), and charges one rate unit per document it queues", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    for (const n of [1, 2, 3]) {
+      await ingestText(tenant, collection, `Doc ${n}`, `Policy number ${n} says something.`);
+    }
+    const first = await call("POST", `/v1/collections/${collection}/rebuild`, { token: tenant.adminKey });
+    expect(await json(first)).toEqual({ queued: 3 });
+    // Ten more calls while it runs queue nothing more.
+    for (let i = 0; i < 10; i++) {
+      await expectProblem(
+        await call("POST", `/v1/collections/${collection}/rebuild`, { token: tenant.adminKey }),
+        409,
+        "conflict",
+      );
+    }
+    const queued = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status IN ('queued', 'processing')",
+    )
+      .bind(collection)
+      .first<{ n: number }>();
+    expect(queued?.n).toBeLessThanOrEqual(3);
+    await expect
+      .poll(
+        async () =>
+          (
+            await env.DB.prepare("SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'")
+              .bind(collection)
+              .first<{ n: number }>()
+          )?.n,
+        { timeout: 15_000 },
+      )
+      .toBe(3);
+
+    // A key whose bucket holds 3 units a minute: the route's 1 plus 3 documents is more than it has.
+    const tiers = {
+      RATE_LIMIT_TIERS: JSON.stringify({
+        anonymous: { limit: 100, window_s: 60 },
+        standard: { limit: 100, window_s: 60 },
+        free: { limit: 3, window_s: 60 },
+      }),
+    };
+    const tiny = await newKey(tenant, { scopes: ["ingest"], rate_tier: "free" });
+    const refused = await callWith(tiers, "POST", `/v1/collections/${collection}/rebuild`, { token: tiny.key });
+    await expectProblem(refused, 429, "rate_limited");
+    const after = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'",
+    )
+      .bind(collection)
+      .first<{ n: number }>();
+    expect(after?.n).toBe(3);
   });
 });

@@ -17,7 +17,8 @@ export function ingestService(deps: IngestDeps & { queues: IngestQueues; shards:
     /** The cron's one-off move of D1's chunks into the shards (idempotent, resumable). */
     migrateToShards: (budgetMs?: number) => migrateToShards(deps, budgetMs),
     /** Repair: every document of the collection re-ingested from its original in R2. */
-    rebuild: (principal: KeyPrincipal, collectionId: string) => rebuildShard(deps, principal, collectionId),
+    rebuild: (principal: KeyPrincipal, collectionId: string, charge: (units: number) => Promise<void>) =>
+      rebuildShard(deps, principal, collectionId, charge),
   };
 }
 export type IngestService = ReturnType<typeof ingestService>;

@@ -10,11 +10,12 @@
  * queued again, and the ingestion consumer re-reads its original from R2, re-chunks, re-embeds and
  * rewrites the shard (a replace per document, so the shard converges whatever it held).
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../adapters/db/client";
 import { documents } from "../../adapters/db/schema";
 import type { ChunkShards, ShardChunk } from "../../adapters/shards/interface";
 import { namespaceOf } from "../../adapters/vector/interface";
+import { AppError } from "../../errors";
 import type { Logger } from "../../lib/log";
 import { getCollection } from "../collections";
 import type { KeyPrincipal } from "../principal";
@@ -74,13 +75,34 @@ export async function migrateToShards(
   return { ...moved, done: false };
 }
 
-/** Queues every document of the collection again; the consumer rewrites the shard from R2. */
+/**
+ * Queues every document of the collection again; the consumer rewrites the shard from R2. Refused
+ * (409) while any of its documents is still queued or processing — a rebuild already running, or
+ * an ingestion — so repeated calls cannot queue the collection again and again. `charge` is asked
+ * for one rate unit per document before anything is queued (a rebuild costs what its uploads did).
+ */
 export async function rebuildShard(
   deps: { db: Db; queues: IngestQueues },
   principal: KeyPrincipal,
   collectionId: string,
+  charge: (units: number) => Promise<void>,
 ): Promise<{ queued: number }> {
   await getCollection(deps.db, principal, collectionId);
+  const counts = await deps.db
+    .select({ status: documents.status, n: sql<number>`COUNT(*)` })
+    .from(documents)
+    .where(and(eq(documents.tenantId, principal.tenantId), eq(documents.collectionId, collectionId)))
+    .groupBy(documents.status);
+  const count = (...statuses: string[]) =>
+    counts.filter((c) => statuses.includes(c.status)).reduce((sum, c) => sum + Number(c.n), 0);
+  const running = count("queued", "processing");
+  if (running > 0) {
+    throw new AppError(
+      "conflict",
+      `${running} document(s) of this collection are still queued or processing (a rebuild or an upload); rebuild once they are done.`,
+    );
+  }
+  await charge(count("ready", "failed"));
   const docs = await deps.db
     .update(documents)
     .set({ status: "queued", error: null, attempts: 0, updatedAt: Date.now() })
