@@ -15,11 +15,16 @@ import { newId, randomBase62 } from "../../lib/ids";
 import type { Logger } from "../../lib/log";
 import type { EventType, NotifyMessage } from "../../schemas/notifications";
 import { assertCovers, type KeyPrincipal, keyPrincipal, TENANT_WIDE } from "../principal";
+import { MAX_BATCH_MESSAGES, sendAll } from "../queue";
 
 /** How long a WebSocket ticket is valid. */
 export const TICKET_TTL_MS = 60_000;
 /** Tenants read per broadcast message; the rest follow in a continuation message. */
-const BROADCAST_PAGE = 100;
+/**
+ * Tenants per broadcast page: with the page's continuation message that is 100, the most one
+ * `sendBatch` takes, so a page is queued whole or not at all (a retried page never half-sends).
+ */
+const BROADCAST_PAGE = MAX_BATCH_MESSAGES - 1;
 
 export interface NotifyDeps {
   db: Db;
@@ -200,9 +205,7 @@ export function notificationService(deps: NotifyDeps) {
     if (page.length === BROADCAST_PAGE && last) {
       messages.push({ body: { ...body, after: last.id } });
     }
-    if (messages.length > 0) {
-      await queue.sendBatch(messages);
-    }
+    await sendAll(queue, messages);
   }
 }
 export type NotificationService = ReturnType<typeof notificationService>;

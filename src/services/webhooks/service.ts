@@ -30,6 +30,7 @@ import type { DeliveryView, WebhookMessage, WebhookView } from "../../schemas/we
 import type { Notify } from "../notifications/service";
 import { afterCursor, toPage } from "../paging";
 import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "../principal";
+import { sendAll } from "../queue";
 import { keyRingOf } from "../secrets";
 
 /** How long the previous secret keeps signing after a rotation. */
@@ -134,11 +135,10 @@ export function webhookService(deps: WebhookDeps) {
         .onConflictDoNothing()
         .returning({ id: webhookDeliveries.id, tenantId: webhookDeliveries.tenantId }),
     );
-    for (let i = 0; i < inserted.length; i += 100) {
-      await deps.queue.sendBatch(
-        inserted.slice(i, i + 100).map((d) => ({ body: { delivery_id: d.id, tenant_id: d.tenantId } })),
-      );
-    }
+    await sendAll(
+      deps.queue,
+      inserted.map((d) => ({ body: { delivery_id: d.id, tenant_id: d.tenantId } })),
+    );
   };
 
   const deliveryRow = (webhook: WebhookRow, event: NewEvent, now: number) => ({
@@ -493,11 +493,10 @@ export function webhookService(deps: WebhookDeps) {
             ),
           )
           .run();
-        for (let i = 0; i < due.length; i += 100) {
-          await deps.queue.sendBatch(
-            due.slice(i, i + 100).map((d) => ({ body: { delivery_id: d.id, tenant_id: d.tenantId } })),
-          );
-        }
+        await sendAll(
+          deps.queue,
+          due.map((d) => ({ body: { delivery_id: d.id, tenant_id: d.tenantId } })),
+        );
       }
       return due.length;
     },
