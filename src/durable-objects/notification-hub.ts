@@ -179,7 +179,8 @@ export class NotificationHub extends DurableObject<Env> {
       server.close(CLOSE.tooManySockets, full);
     } else {
       const after = new URL(request.url).searchParams.get("after");
-      if (after !== null) {
+      // `null` (a page's end, passed back) means no resume, as absent; the route validated the rest.
+      if (after !== null && after !== "null" && after !== "") {
         this.resume(server, Number(after));
       }
       void this.ensureAlarm();

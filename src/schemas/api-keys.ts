@@ -18,7 +18,8 @@ export const CreateApiKeyBody = z
       .array(Scope)
       .min(1)
       .max(3)
-      .refine((s) => new Set(s).size === s.length, "scopes must be unique"),
+      .refine((s) => new Set(s).size === s.length, "scopes must be unique")
+      .openapi({ uniqueItems: true }),
     collection_ids: z.array(CollectionId).min(1).max(100).optional(),
     rate_tier: z
       .string()

@@ -17,8 +17,17 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 const Seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/**
+ * A seq in a query string. `null` is what a page's `next` says at the end, and a client passing it
+ * back as `after` means "none": read as absent (documented as nullable, so a generated client's
+ * `after=null` validates and is accepted).
+ */
+const SeqParam = z.preprocess((v) => (v === "null" || v === "" ? null : v), Seq.nullable());
+
 export const NotificationsQuery = z.object({
-  after: Seq.default(0).openapi({ description: "Only events with a greater seq (0: from the oldest kept)" }),
+  after: SeqParam.optional()
+    .transform((v) => v ?? 0)
+    .openapi({ description: "Only events with a greater seq (0, null or absent: from the oldest kept)" }),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 
@@ -50,7 +59,9 @@ export const TicketSchema = z
 
 export const SocketQuery = z.object({
   ticket: z.string().max(128).optional(),
-  after: Seq.optional().openapi({ description: "Resume: every stored event after this seq, then live ones" }),
+  after: SeqParam.optional().openapi({
+    description: "Resume: every stored event after this seq, then live ones (null or absent: live ones only)",
+  }),
   batch: z
     .enum(["0", "1"])
     .optional()

@@ -18,7 +18,7 @@ export const DeliveryParams = WebhookIdParam.extend({
 
 export const CreateWebhookBody = z
   .object({
-    url: z.string().max(2_048).openapi({ example: "https://example.com/hooks/edgerag" }),
+    url: z.string().max(2_048).openapi({ format: "uri", example: "https://example.com/hooks/edgerag" }),
     events: z
       .array(z.enum([...EVENT_TYPES, "*"]))
       .min(1)

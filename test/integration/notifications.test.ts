@@ -232,6 +232,9 @@ describe("tickets and access", () => {
     await expectProblem((await openSocket()).res, 401, "unauthorized");
     await expectProblem((await openSocket({ token: "erk_nope_nope" })).res, 401, "unauthorized");
     await expectProblem((await openSocket({ query: "?ticket=ntk_forged" })).res, 401, "unauthorized");
+    // Authentication comes before validation: a bad query without credentials is still 401.
+    await expectProblem((await openSocket({ query: "?after=-1" })).res, 401, "unauthorized");
+    await expectProblem((await openSocket({ query: "?after=banana" })).res, 401, "unauthorized");
     const reader = await newKey(tenant, { name: "reader", scopes: ["query"] });
     await expectProblem((await openSocket({ token: reader.key })).res, 403, "forbidden");
     const col = await newCollection(tenant);
@@ -342,6 +345,48 @@ describe("producers", () => {
       422,
       "validation_failed",
     );
+  });
+
+  it("takes after=null, what a last page's next says, as no seq on the list and the socket", async () => {
+    const tenant = await newTenant();
+    const list = await call("GET", "/v1/notifications?after=null", { token: tenant.adminKey });
+    expect(list.status).toBe(200);
+    const opened = await openSocket({ token: tenant.adminKey, query: "?after=null" });
+    expect(opened.res.status).toBe(101);
+    // The socket is live: a resume message is answered.
+    opened.socket?.send({ type: "resume", after: 0 });
+    await opened.socket?.until((f) => f.some((x) => x.type === "ready"));
+    opened.socket?.close();
+    await expectProblem(
+      await call("GET", "/v1/notifications?after=-3", { token: tenant.adminKey }),
+      422,
+      "validation_failed",
+    );
+  });
+
+  it("broadcasts to every tenant past the first page of 100", async () => {
+    // 130 tenants whose ids sort before any real one, so the tenant made below is on a later page.
+    const seeded = Array.from({ length: 130 }, (_, i) => [`ten_-broadcast-${String(i).padStart(3, "0")}`, "seed"]);
+    await env.DB.prepare(
+      "INSERT OR IGNORE INTO tenants (id, name, created_at) SELECT value ->> 0, value ->> 1, 0 FROM json_each(?)",
+    )
+      .bind(JSON.stringify(seeded))
+      .run();
+    const late = await newTenant("Late");
+    const all = await call("POST", "/v1/admin/alerts", { token: ADMIN, body: { severity: "info", message: "to all" } });
+    expect(all.status).toBe(202);
+    const { id } = await json<{ id: string }>(all);
+    await expect
+      .poll(
+        async () => {
+          const page = await json<{ items: Array<{ id: string }> }>(
+            await call("GET", "/v1/notifications?after=0", { token: late.adminKey }),
+          );
+          return page.items.some((e) => e.id === id);
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(true);
   });
 
   it("never loses an event when the hub call fails: the queue retries it until the hub has it", async () => {
