@@ -14,15 +14,27 @@ const Metadata = z
   .refine((m) => JSON.stringify(m).length <= 8_192, "metadata must serialise to at most 8 KiB")
   .openapi({ description: "Your own JSON object, kept with the document (≤ 8 KiB)" });
 
+/** A JSON document's fields: one shape for the single and the batch upload (each its own schema). */
+const documentFields = {
+  title: z.string().trim().min(1).max(500),
+  text: z.string().min(1).openapi({ description: "Plain text, Markdown or HTML (sniffed from the content)" }),
+  metadata: Metadata.optional(),
+};
+
 export const JsonDocumentBody = z
-  .object({
-    title: z.string().trim().min(1).max(500),
-    text: z.string().min(1).openapi({ description: "Plain text, Markdown or HTML (sniffed from the content)" }),
-    metadata: Metadata.optional(),
-    priority: z.enum(PRIORITIES).default("normal"),
-  })
+  .object({ ...documentFields, priority: z.enum(PRIORITIES).default("normal") })
   .strict()
   .openapi("JsonDocument");
+
+/**
+ * A document of a batch. Its own object, not `JsonDocument` extended: an extension is rendered as
+ * `allOf` with `additionalProperties: false` on one part, which a strict validator reads as
+ * refusing every field of the other part.
+ */
+const BatchDocument = z
+  .object({ ...documentFields, priority: z.enum(PRIORITIES).default("low") })
+  .strict()
+  .openapi("BatchDocument");
 
 export const MultipartDocumentBody = z
   .object({
@@ -70,7 +82,7 @@ export const MAX_BATCH_DOCUMENTS = 100;
 export const BatchDocumentsBody = z
   .object({
     documents: z
-      .array(JsonDocumentBody.extend({ priority: z.enum(PRIORITIES).default("low") }))
+      .array(BatchDocument)
       .min(1)
       .max(MAX_BATCH_DOCUMENTS),
   })
