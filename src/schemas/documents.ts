@@ -81,10 +81,7 @@ export const MAX_BATCH_DOCUMENTS = 100;
 
 export const BatchDocumentsBody = z
   .object({
-    documents: z
-      .array(BatchDocument)
-      .min(1)
-      .max(MAX_BATCH_DOCUMENTS),
+    documents: z.array(BatchDocument).min(1).max(MAX_BATCH_DOCUMENTS),
   })
   .strict()
   .openapi("BatchDocuments");

@@ -197,16 +197,24 @@ export async function revokeApiKey(db: Db, principal: KeyPrincipal, keyId: strin
 
 /**
  * The capability routes call as `services.apiKeys.<verb>(principal, input)`. A rotation publishes
- * `api_key.rotated`; a revocation closes the key's notification sockets.
+ * `api_key.rotated`; a revocation, or a rotation without grace, closes the key's notification
+ * sockets with 4401.
  */
 export function apiKeyService(
-  deps: KeyDeps & { notifications: { publish: Notify; disconnectKey(tenantId: string, keyId: string): void } },
+  deps: KeyDeps & {
+    notifications: { publish: Notify; disconnectKey(tenantId: string, keyId: string, reason: string): void };
+  },
 ) {
   return {
     create: (principal: KeyPrincipal, input: CreateApiKeyInput) => createApiKey(deps, principal, input),
     list: (principal: KeyPrincipal) => listApiKeys(deps.db, principal),
     async rotate(principal: KeyPrincipal, input: { id: string; graceSeconds: number }) {
       const key = await rotateApiKey(deps.db, principal, input.id, input.graceSeconds);
+      if (input.graceSeconds === 0) {
+        // The old secret stopped working now: so do the sockets opened with it (4401). No socket can
+        // have been opened with the new secret yet; it was minted by this call.
+        deps.notifications.disconnectKey(principal.tenantId, input.id, "the API key was rotated");
+      }
       deps.notifications.publish(principal.tenantId, "api_key.rotated", {
         key_id: key.id,
         name: key.name,
@@ -217,7 +225,7 @@ export function apiKeyService(
     },
     async revoke(principal: KeyPrincipal, id: string) {
       await revokeApiKey(deps.db, principal, id);
-      deps.notifications.disconnectKey(principal.tenantId, id);
+      deps.notifications.disconnectKey(principal.tenantId, id, "the API key was revoked");
     },
   };
 }

@@ -253,6 +253,20 @@ describe("tickets and access", () => {
     expect(revoked.status).toBe(204);
     expect((await socket?.closed)?.code).toBe(4401);
   });
+
+  it("closes the sockets of a key rotated without grace (4401), and keeps them through a grace period", async () => {
+    const tenant = await newTenant();
+    const key = await newKey(tenant, { name: "watcher", scopes: ["admin"] });
+    const graced = await openSocket({ token: key.key });
+    const rotate = (grace: number) =>
+      call("POST", `/v1/api-keys/${key.id}/rotate`, { token: tenant.adminKey, body: { grace_seconds: grace } });
+    expect((await rotate(60)).status).toBe(200);
+    // The old secret still works for a minute: its socket stays and hears the rotation.
+    await graced.socket?.until((f) => f.some((x) => x.type === "api_key.rotated"));
+    expect((await rotate(0)).status).toBe(200);
+    const closed = await graced.socket?.closed;
+    expect(closed).toEqual({ code: 4401, reason: "the API key was rotated" });
+  });
 });
 
 describe("producers", () => {

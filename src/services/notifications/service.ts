@@ -153,12 +153,12 @@ export function notificationService(deps: NotifyDeps) {
       return hubs.connect(caller.tenantId, caller.keyId, request);
     },
 
-    /** Closes a revoked key's sockets at once (best effort: the hub may be asleep with none). */
-    disconnectKey(tenantId: string, keyId: string): void {
+    /** Closes a key's sockets at once, revoked or rotated (best effort: the hub may be asleep with none). */
+    disconnectKey(tenantId: string, keyId: string, reason: string): void {
       deps.defer(
         hubs
-          .disconnect(tenantId, keyId, CLOSE.unauthorized, "the API key was revoked")
-          .catch((error: unknown) => logger.warn("could not close a revoked key's sockets", { key_id: keyId, error })),
+          .disconnect(tenantId, keyId, CLOSE.unauthorized, reason)
+          .catch((error: unknown) => logger.warn("could not close a key's sockets", { key_id: keyId, reason, error })),
       );
     },
 
