@@ -57,7 +57,9 @@ if (vitest.status !== 0) {
 if (args.every((arg) => arg === "--coverage")) {
   // Node's own test runner for what runs outside the Worker: the ops queries (on node:sqlite) and
   // the deploy script (against a fake wrangler and a stand-in of the Cloudflare API).
-  const tests = ["ops.test.mjs", "deploy.test.mjs"].map((name) => path.join(root, "test", "node", name));
+  const tests = ["ops.test.mjs", "deploy.test.mjs", "dev-server.test.mjs"].map((name) =>
+    path.join(root, "test", "node", name),
+  );
   const node = spawnSync("node", ["--test", ...tests], { stdio: "inherit", cwd: root });
   if (node.status !== 0) {
     process.exit(node.status ?? 1);

@@ -53,7 +53,21 @@ function fromHttpException(error: HTTPException): AppError {
   return code ? new AppError(code, error.message || "Request rejected.") : asAppError(error);
 }
 
+/**
+ * A refusal answers at once, whatever the client is still sending: the unread request body is
+ * cancelled, so nothing in front of the Worker (wrangler dev's proxy, a runtime waiting to reuse
+ * the connection) holds the response back until the body ends. Reading it would only waste time
+ * on bytes we refuse; a body already read or cancelled is left alone.
+ */
+function dropBody(c: Context<AppEnv>): void {
+  const body = c.req.raw.body;
+  if (body && !c.req.raw.bodyUsed && !body.locked) {
+    body.cancel("refused before the body was read").catch(() => undefined);
+  }
+}
+
 function renderError(error: unknown, c: Context<AppEnv>): Response {
+  dropBody(c);
   const appError = error instanceof HTTPException ? fromHttpException(error) : asAppError(error);
   const requestId = c.get("request_id") ?? "unknown";
   if (appError.status >= 500) {
@@ -161,9 +175,13 @@ export function createApp() {
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 
-  app.notFound((c) =>
-    problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("request_id")),
-  );
+  app.notFound((c) => {
+    dropBody(c);
+    return problemResponse(
+      new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`),
+      c.get("request_id"),
+    );
+  });
   app.onError(renderError);
   return app;
 }
