@@ -79,7 +79,8 @@ try {
   const lines = extracted.slice(extracted.indexOf("Answer"), extracted.indexOf("Sources")).split("\n");
   const [first] = text.split(". ");
   assert.ok(
-    lines.some((line) => line.includes("직원은 입사")) && !lines.some((l) => l.includes("직원은") && l.includes("합니다")),
+    lines.some((line) => line.includes("직원은 입사")) &&
+      !lines.some((l) => l.includes("직원은") && l.includes("합니다")),
     `the answer's sentence did not wrap:\n${extracted}`,
   );
   for (const word of first.split(/\s+/)) {
