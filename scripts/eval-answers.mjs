@@ -15,7 +15,7 @@
 // the admin token creates a tenant there. The data is read from ../shared/data, never copied.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { apiClient, jsonl } from "./lib/client.mjs";
+import { apiClient, jsonl, pool, settingsFrom } from "./lib/client.mjs";
 
 const args = new Map(
   process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),
@@ -53,22 +53,13 @@ function quantile(values, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
-async function pool(items, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i], i);
-        done++;
-        if (done % 50 === 0 || done === items.length) {
-          process.stdout.write(`\r  ${done}/${items.length}`.padEnd(20));
-        }
-      }
-    }),
-  );
+/** Every item through `work`, `concurrency` at a time, with a progress line. */
+async function each(items, work) {
+  const results = await pool(items, concurrency, work, (done) => {
+    if (done % 50 === 0 || done === items.length) {
+      process.stdout.write(`\r  ${done}/${items.length}`.padEnd(20));
+    }
+  });
   process.stdout.write("\n");
   return results;
 }
@@ -160,12 +151,7 @@ if (!url) {
       RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
       // Every question answered afresh: the evaluation measures answers, not the cache.
       ANSWER_CACHE_TTL_S: "0",
-      ...Object.fromEntries(
-        (args.get("set") ?? "")
-          .split(/,(?=[A-Z][A-Z0-9_]*=)/)
-          .filter(Boolean)
-          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-      ),
+      ...settingsFrom(args.get("set")),
     },
   });
   url = served.url;
@@ -194,7 +180,7 @@ try {
 
     for (const strategy of strategies) {
       console.log(`  search ${strategy}`);
-      const ranks = await pool(set.questions, async (q) => {
+      const ranks = await each(set.questions, async (q) => {
         const res = await api(
           "POST",
           "/v1/search",
@@ -226,7 +212,7 @@ try {
     ];
     for (const mode of modes) {
       console.log(`  query ${mode}`);
-      const results = await pool(kinds, async ({ kind, q }) => {
+      const results = await each(kinds, async ({ kind, q }) => {
         const started = performance.now();
         const res = await api(
           "POST",

@@ -11,7 +11,7 @@
 import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { apiClient, jsonl } from "./lib/client.mjs";
+import { apiClient, jsonl, pool, settingsFrom } from "./lib/client.mjs";
 import { chunkCount, uploadCorpus, waitIngested } from "./lib/ingest.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
@@ -63,20 +63,6 @@ function recallAt(ranked, relevant, k) {
   return total === 0 ? 0 : hits / total;
 }
 
-async function pool(items, concurrency, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i], i);
-      }
-    }),
-  );
-  return results;
-}
-
 console.log(`building and serving the Worker for ${dataset} (${split}) …`);
 const { url, mf } = await serveWorker({
   scriptPath: buildWorker(),
@@ -87,12 +73,7 @@ const { url, mf } = await serveWorker({
     // Every query answered afresh: the evaluation measures retrieval, not the cache.
     ANSWER_CACHE_TTL_S: "0",
     // --set "NAME=value,NAME2=value": extra Worker settings, for tuning (on --split train).
-    ...Object.fromEntries(
-      (args.get("set") ?? "")
-        .split(/,(?=[A-Z][A-Z0-9_]*=)/)
-        .filter(Boolean)
-        .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-    ),
+    ...settingsFrom(args.get("set")),
   },
 });
 try {

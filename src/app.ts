@@ -1,6 +1,6 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -54,20 +54,24 @@ function fromHttpException(error: HTTPException): AppError {
 }
 
 /**
- * A refusal answers at once, whatever the client is still sending: the unread request body is
- * cancelled, so nothing in front of the Worker (wrangler dev's proxy, a runtime waiting to reuse
- * the connection) holds the response back until the body ends. Reading it would only waste time
- * on bytes we refuse; a body already read or cancelled is left alone.
+ * A refusal answers at once, whatever the client is still sending: once every middleware is done
+ * with the request (the query log still reads a rate-limited query's body), an error response's
+ * unread body is cancelled, so nothing in front of the Worker (wrangler dev's proxy, a runtime
+ * waiting to reuse the connection) holds the response back until the body ends. Reading it would
+ * only spend time on bytes we refuse; a body already read or cancelled is left alone.
  */
-function dropBody(c: Context<AppEnv>): void {
-  const body = c.req.raw.body;
-  if (body && !c.req.raw.bodyUsed && !body.locked) {
-    body.cancel("refused before the body was read").catch(() => undefined);
-  }
+function dropUnreadBody(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    const body = c.req.raw.body;
+    if (c.res.status >= 400 && body && !c.req.raw.bodyUsed && !body.locked) {
+      // Nothing to do if the client went away meanwhile: the body is dropped either way.
+      body.cancel("refused before the body was read").catch(() => undefined);
+    }
+  };
 }
 
 function renderError(error: unknown, c: Context<AppEnv>): Response {
-  dropBody(c);
   const appError = error instanceof HTTPException ? fromHttpException(error) : asAppError(error);
   const requestId = c.get("request_id") ?? "unknown";
   if (appError.status >= 500) {
@@ -92,6 +96,7 @@ export function createApp() {
     },
   });
 
+  app.use("*", dropUnreadBody());
   app.use("*", telemetry());
   app.use("*", requestId());
   app.use("*", services());
@@ -175,13 +180,9 @@ export function createApp() {
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 
-  app.notFound((c) => {
-    dropBody(c);
-    return problemResponse(
-      new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`),
-      c.get("request_id"),
-    );
-  });
+  app.notFound((c) =>
+    problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("request_id")),
+  );
   app.onError(renderError);
   return app;
 }

@@ -26,3 +26,33 @@ export async function* jsonl(file) {
     }
   }
 }
+
+/**
+ * Runs `work(item, index)` over `items` with at most `concurrency` at a time; results in order.
+ * `onDone(count)` is told after each item (for a progress line).
+ */
+export async function pool(items, concurrency, work, onDone = () => undefined) {
+  const results = new Array(items.length);
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await work(items[i], i);
+        onDone(++done);
+      }
+    }),
+  );
+  return results;
+}
+
+/** `--set "NAME=value,NAME2=value"`: extra Worker settings (a value may hold commas, not `,NAME=`). */
+export function settingsFrom(text = "") {
+  return Object.fromEntries(
+    text
+      .split(/,(?=[A-Z][A-Z0-9_]*=)/)
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+}
