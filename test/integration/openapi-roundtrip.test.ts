@@ -136,6 +136,15 @@ function objectOf(schema: unknown): { properties: Record<string, JsonSchema>; re
   return undefined;
 }
 
+/** Operations whose body is an object, with its validator and the first real sample. */
+function objectOperations() {
+  return operations().flatMap((op) => {
+    const object = objectOf(op.schema);
+    const [body] = samples()[op.id] ?? [];
+    return object && body ? [{ op, validator: validatorFor(op.schema), object, body }] : [];
+  });
+}
+
 const wrongType = (schema: JsonSchema): unknown => {
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   return type === "string" ? 12345 : type === "array" ? "not an array" : type === "object" ? [] : "not a number";
@@ -169,13 +178,7 @@ describe("/openapi.json round trip (strict JSON Schema validator)", () => {
   });
 
   it("refuses, in the document and on the server alike, unknown, missing and mistyped properties", async () => {
-    for (const op of operations()) {
-      const validator = validatorFor(op.schema);
-      const object = objectOf(op.schema);
-      const [body] = samples()[op.id] ?? [];
-      if (!object || !body) {
-        continue;
-      }
+    for (const { op, validator, object, body } of objectOperations()) {
       const broken: Array<[string, unknown]> = [["unknown property", { ...body, not_a_field: 1 }]];
       for (const name of object.required) {
         const { [name]: _, ...rest } = body;
@@ -203,13 +206,7 @@ describe("/openapi.json round trip (strict JSON Schema validator)", () => {
   });
 
   it("accepts every documented enum value and null where the document allows them", async () => {
-    for (const op of operations()) {
-      const validator = validatorFor(op.schema);
-      const object = objectOf(op.schema);
-      const [body] = samples()[op.id] ?? [];
-      if (!object || !body) {
-        continue;
-      }
+    for (const { op, validator, object, body } of objectOperations()) {
       for (const [name, schema] of Object.entries(object.properties)) {
         const values = [
           ...((schema.enum as unknown[]) ?? []),
