@@ -5,7 +5,10 @@
  * common-term pruning read this collection's statistics only, so another collection's or tenant's
  * documents cannot move a score here.
  */
+import type { TermStats } from "../lib/evidence";
 import { ftsQuery, indexText, porter } from "../lib/terms";
+
+export type { TermStats };
 
 export interface ShardChunk {
   id: string;
@@ -25,13 +28,6 @@ type Row = ShardChunk & Record<string, SqlStorageValue>;
 export interface ShardHit extends ShardChunk {
   /** Higher is better (bm25 negated). */
   score: number;
-}
-
-/** A collection's statistics for a query's terms: its chunk count and each term's chunk frequency. */
-export interface TermStats {
-  chunks: number;
-  /** Chunks containing each term (by the term as asked), 0 when none does. */
-  df: Record<string, number>;
 }
 
 /** A collection's statistics over its shards: chunk counts and term frequencies add up. */

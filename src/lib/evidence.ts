@@ -8,9 +8,10 @@
 import { sentences } from "./sentences";
 import { porter, queryWords, wordStems } from "./terms";
 
-/** A collection's chunk count and each query term's chunk frequency (see ChunkStore.termStats). */
-export interface TermStatsLike {
+/** A collection's statistics for a query's terms: its chunk count and each term's chunk frequency. */
+export interface TermStats {
   chunks: number;
+  /** Chunks containing each term (by the term as asked), 0 when none does. */
   df: Record<string, number>;
 }
 
@@ -28,7 +29,7 @@ export interface QueryWeights {
  * idf = ln(1 + (N − df + 0.5) / (df + 0.5)) over the collection, so a word it never uses weighs
  * most. Without statistics every word weighs 1.
  */
-export function queryWeights(query: string, stats?: TermStatsLike): QueryWeights {
+export function queryWeights(query: string, stats?: TermStats): QueryWeights {
   const weights = new Map<string, number>();
   const pairs: Array<[string, string]> = [];
   let previous: string | undefined;
@@ -106,11 +107,11 @@ export function hasKind(sentence: string, kind: AnswerKind, query: string): bool
   if (kind === "other") {
     return false;
   }
-  // Values already in the question do not answer it ("in 1066, who …" asks for a name).
-  const stripped = [...query.matchAll(/\d+/g)].reduce((text, m) => text.split(m[0]).join(" "), sentence);
   if (kind === "entity") {
     return namesBeyond(sentence, query);
   }
+  // Values already in the question do not answer it ("in 1066, who …" asks for a name).
+  const stripped = [...query.matchAll(/\d+/g)].reduce((text, m) => text.split(m[0]).join(" "), sentence);
   return kind === "date" ? DATE_TEXT.test(stripped) || MONTHS.test(stripped) : NUMBER_TEXT.test(stripped);
 }
 
@@ -148,7 +149,7 @@ export const WEAK_COVERAGE = 0.6;
  */
 export function judgeEvidence(
   query: string,
-  stats: TermStatsLike | undefined,
+  stats: TermStats | undefined,
   passages: Array<{ title: string; text: string }>,
 ): Evidence {
   const weights = queryWeights(query, stats);

@@ -22,7 +22,8 @@ export class Lru<V> {
     return entry.value;
   }
 
-  set(key: string, value: V, ttlMs: number, now = Date.now()): void {
+  /** Without `ttlMs` the entry never expires: it leaves only when least recently used. */
+  set(key: string, value: V, ttlMs = Number.POSITIVE_INFINITY, now = Date.now()): void {
     this.entries.delete(key);
     this.entries.set(key, { value, expires: now + ttlMs });
     while (this.entries.size > this.capacity) {

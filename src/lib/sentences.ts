@@ -12,23 +12,27 @@
  * "e.g. the" stay together (lower-case continuation).
  */
 import { Lru } from "./lru";
+import { isCjk } from "./terms";
 
 const TERMINAL = /[.!?。！？:;…"'”’)\]]$/u;
 const LIST_ITEM = /^(?:[-*•·▪‣◦]|\d{1,3}[.)])\s+/u;
-const CJK = /[\p{Script=Hangul}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
 
 function isTableRow(line: string): boolean {
   return (line.match(/\|/g) ?? []).length >= 2 || /\t.*\t/.test(line) || /^[\s|:+-]+$/.test(line);
+}
+
+function startsCjk(text: string): boolean {
+  const first = text.codePointAt(0);
+  return first !== undefined && isCjk(String.fromCodePoint(first));
 }
 
 function isHeadingLike(line: string, next: string | undefined): boolean {
   if (next === undefined || TERMINAL.test(line) || LIST_ITEM.test(line)) {
     return false;
   }
-  const cjk = CJK.test(line);
-  const short = cjk ? line.length <= 30 : line.length <= 60 && line.split(/\s+/).length <= 8;
-  const startsLine = /^[\p{Lu}\p{N}]/u.test(line) || CJK.test(line[0] ?? "");
-  const nextStarts = /^[\p{Lu}\p{N}("“]/u.test(next) || CJK.test(next[0] ?? "") || LIST_ITEM.test(next);
+  const short = isCjk(line) ? line.length <= 30 : line.length <= 60 && line.split(/\s+/).length <= 8;
+  const startsLine = /^[\p{Lu}\p{N}]/u.test(line) || startsCjk(line);
+  const nextStarts = /^[\p{Lu}\p{N}("“]/u.test(next) || startsCjk(next) || LIST_ITEM.test(next);
   return short && startsLine && nextStarts;
 }
 
@@ -43,6 +47,14 @@ function blocks(text: string): string[] {
     }
   };
   const lines = text.split("\n").map((l) => l.replace(/\s+/g, " ").trim());
+  // The next non-empty line after each, found in one pass from the end.
+  const nextOf: Array<string | undefined> = new Array(lines.length);
+  for (let i = lines.length - 1, next: string | undefined; i >= 0; i--) {
+    nextOf[i] = next;
+    if (lines[i] !== "") {
+      next = lines[i];
+    }
+  }
   for (const [i, line] of lines.entries()) {
     if (line === "") {
       flush();
@@ -52,8 +64,7 @@ function blocks(text: string): string[] {
       flush();
       continue;
     }
-    const next = lines.slice(i + 1).find((l) => l !== "");
-    if (isHeadingLike(line, next)) {
+    if (isHeadingLike(line, nextOf[i])) {
       flush();
       continue;
     }
@@ -73,10 +84,10 @@ const recent = new Lru<readonly string[]>(256);
 
 /** The sentences of a text, in order (see above). Do not mutate the result. */
 export function sentences(text: string): readonly string[] {
-  let out = recent.get(text, 0);
+  let out = recent.get(text);
   if (out === undefined) {
     out = split(text);
-    recent.set(text, out, Number.MAX_SAFE_INTEGER / 2, 0);
+    recent.set(text, out);
   }
   return out;
 }

@@ -219,14 +219,13 @@ export function porter(word: string): string {
  * module scope; texts are content, never secrets).
  */
 const stemmed = new Lru<readonly string[]>(1_024);
-const FOREVER = Number.MAX_SAFE_INTEGER / 2;
 
 /** The tokens of a text (words, CJK bigrams), lower-cased, each as its stem. Do not mutate. */
 export function wordStems(text: string): readonly string[] {
-  let out = stemmed.get(text, 0);
+  let out = stemmed.get(text);
   if (out === undefined) {
     out = tokens(text).map(porter);
-    stemmed.set(text, out, FOREVER, 0);
+    stemmed.set(text, out);
   }
   return out;
 }

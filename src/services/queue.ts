@@ -12,6 +12,7 @@ export const MAX_BATCH_MESSAGES = 100;
 export const MAX_BATCH_BYTES = 256 * 1024;
 /** Counted per message beside its JSON body: room for what the platform adds (content type, delay). */
 const MESSAGE_OVERHEAD_BYTES = 256;
+const encoder = new TextEncoder();
 
 /** Messages in the fewest batches that keep under both limits, in order. */
 export function batchesOf<T>(messages: ReadonlyArray<MessageSendRequest<T>>): Array<Array<MessageSendRequest<T>>> {
@@ -19,7 +20,7 @@ export function batchesOf<T>(messages: ReadonlyArray<MessageSendRequest<T>>): Ar
   let current: Array<MessageSendRequest<T>> = [];
   let bytes = 0;
   for (const message of messages) {
-    const size = new TextEncoder().encode(JSON.stringify(message.body)).byteLength + MESSAGE_OVERHEAD_BYTES;
+    const size = encoder.encode(JSON.stringify(message.body)).byteLength + MESSAGE_OVERHEAD_BYTES;
     if (current.length > 0 && (current.length === MAX_BATCH_MESSAGES || bytes + size > MAX_BATCH_BYTES)) {
       batches.push(current);
       current = [];

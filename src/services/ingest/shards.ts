@@ -87,12 +87,15 @@ export async function rebuildShard(
   collectionId: string,
   charge: (units: number) => Promise<void>,
 ): Promise<{ queued: number }> {
-  await getCollection(deps.db, principal, collectionId);
-  const counts = await deps.db
-    .select({ status: documents.status, n: sql<number>`COUNT(*)` })
-    .from(documents)
-    .where(and(eq(documents.tenantId, principal.tenantId), eq(documents.collectionId, collectionId)))
-    .groupBy(documents.status);
+  // Both read by tenant; the counts are only used once the collection is known to be readable.
+  const [, counts] = await Promise.all([
+    getCollection(deps.db, principal, collectionId),
+    deps.db
+      .select({ status: documents.status, n: sql<number>`COUNT(*)` })
+      .from(documents)
+      .where(and(eq(documents.tenantId, principal.tenantId), eq(documents.collectionId, collectionId)))
+      .groupBy(documents.status),
+  ]);
   const count = (...statuses: string[]) =>
     counts.filter((c) => statuses.includes(c.status)).reduce((sum, c) => sum + Number(c.n), 0);
   const running = count("queued", "processing");
