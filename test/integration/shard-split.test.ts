@@ -14,7 +14,7 @@ import { namespaceOf } from "../../src/adapters/vector/interface";
 import { homeOf, type ShardView, shardName } from "../../src/durable-objects/shard-layout";
 import type { VectorShard } from "../../src/durable-objects/vector-shard";
 import type { IngestMessage } from "../../src/schemas/queue";
-import { call, json, newCollection, newTenant, type TestTenant } from "../support/http";
+import { call, documentsIn, json, newCollection, newTenant, type TestTenant } from "../support/http";
 import { servicesFor } from "../support/services";
 
 const stub = (ns: string, index: number) => env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(shardName(ns, index)));
@@ -160,17 +160,7 @@ describe("shard splitting", () => {
     // Re-ingestion after the split writes each document to its home: still once each.
     const rebuild = await call("POST", `/v1/collections/${collection}/rebuild`, { token: tenant.adminKey });
     expect(await json(rebuild)).toEqual({ queued: 47 });
-    await expect
-      .poll(
-        async () =>
-          (
-            await env.DB.prepare("SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'")
-              .bind(collection)
-              .first<{ n: number }>()
-          )?.n,
-        { timeout: 20_000, interval: 100 },
-      )
-      .toBe(47);
+    await expect.poll(() => documentsIn(collection, "ready"), { timeout: 20_000, interval: 100 }).toBe(47);
     const rebuilt = await contents(ns, 2);
     expect(rebuilt.flatMap((s) => s.documents).sort()).toEqual(all.filter((id) => id !== moved).sort());
     expect(rebuilt.every((s, index) => s.documents.every((id) => homeOf(id, 2) === index))).toBe(true);

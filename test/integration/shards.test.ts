@@ -9,7 +9,17 @@ import { describe, expect, it } from "vitest";
 import { namespaceOf } from "../../src/adapters/vector/interface";
 import { createServices } from "../../src/container";
 import type { VectorShard } from "../../src/durable-objects/vector-shard";
-import { call, callWith, expectProblem, ingestText, json, newCollection, newKey, newTenant } from "../support/http";
+import {
+  call,
+  callWith,
+  documentsIn,
+  expectProblem,
+  ingestText,
+  json,
+  newCollection,
+  newKey,
+  newTenant,
+} from "../support/http";
 
 const shardOf = (tenantId: string, collection: string) =>
   env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenantId, collection)));
@@ -132,23 +142,8 @@ describe("search shards", () => {
         "conflict",
       );
     }
-    const queued = await env.DB.prepare(
-      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status IN ('queued', 'processing')",
-    )
-      .bind(collection)
-      .first<{ n: number }>();
-    expect(queued?.n).toBeLessThanOrEqual(3);
-    await expect
-      .poll(
-        async () =>
-          (
-            await env.DB.prepare("SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'")
-              .bind(collection)
-              .first<{ n: number }>()
-          )?.n,
-        { timeout: 15_000 },
-      )
-      .toBe(3);
+    expect(await documentsIn(collection, "queued", "processing")).toBeLessThanOrEqual(3);
+    await expect.poll(() => documentsIn(collection, "ready"), { timeout: 15_000 }).toBe(3);
 
     // A key whose bucket holds 3 units a minute: the route's 1 plus 3 documents is more than it has.
     const tiers = {
@@ -161,11 +156,6 @@ describe("search shards", () => {
     const tiny = await newKey(tenant, { scopes: ["ingest"], rate_tier: "free" });
     const refused = await callWith(tiers, "POST", `/v1/collections/${collection}/rebuild`, { token: tiny.key });
     await expectProblem(refused, 429, "rate_limited");
-    const after = await env.DB.prepare(
-      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'",
-    )
-      .bind(collection)
-      .first<{ n: number }>();
-    expect(after?.n).toBe(3);
+    expect(await documentsIn(collection, "ready")).toBe(3);
   });
 });

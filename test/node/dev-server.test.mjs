@@ -21,7 +21,11 @@ function freePort() {
   });
 }
 
-/** Sends `head` and 10 bytes of a 500,000-byte body, never the rest; the status line and how long it took. */
+/**
+ * Sends `head` and 10 bytes of a 500,000-byte body, never the rest; the status line and how long it
+ * took. Real time on purpose: what is tested is that the answer does not wait for the body, so the
+ * 5 s bound is the measurement, not a pause.
+ */
 function unfinished(port, head, waitMs = 5_000) {
   return new Promise((resolve) => {
     const started = Date.now();

@@ -116,6 +116,16 @@ export async function newCollection(tenant: TestTenant, name = `c-${crypto.rando
   return (await json<{ id: string }>(res)).id;
 }
 
+/** How many of a collection's documents are in one of `statuses` (read from D1). */
+export async function documentsIn(collection: string, ...statuses: string[]): Promise<number> {
+  const row = await env.DB.prepare(
+    "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status IN (SELECT value FROM json_each(?))",
+  )
+    .bind(collection, JSON.stringify(statuses))
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
 /** Uploads a JSON text document (priority high) and waits until the real consumer made it ready. */
 export async function ingestText(owner: TestTenant, collection: string, title: string, text: string): Promise<string> {
   const res = await call("POST", `/v1/collections/${collection}/documents`, {
