@@ -94,7 +94,7 @@ documents.openapi(upload, async (c) => {
   const doc: Upload =
     "file" in input
       ? {
-          bytes: new Uint8Array(await input.file.arrayBuffer()),
+          bytes: input.file.bytes,
           title: input.title ?? (input.file.name.replace(/\.[A-Za-z0-9]{1,8}$/, "").trim() || "Untitled"),
           metadata: parseMetadata(input.metadata),
           priority: input.priority,

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { DOCUMENT_STATUSES, PRIORITIES } from "../adapters/db/schema";
+import { FilePart } from "../lib/multipart";
 import { IsoDate } from "./common";
 
 export const DocumentIdParam = z.object({
@@ -38,7 +39,7 @@ const BatchDocument = z
 
 export const MultipartDocumentBody = z
   .object({
-    file: z.instanceof(File).openapi({
+    file: z.instanceof(FilePart).openapi({
       type: "string",
       format: "binary",
       description: "PDF, DOCX, Markdown, HTML or text; the type is sniffed from the bytes",

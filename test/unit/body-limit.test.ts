@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { FilePart, MAX_FORM_PARTS, parseForm } from "../../src/lib/multipart";
 import { readCapped } from "../../src/middleware/body-limit";
 
 /** A body that sends one chunk and then stalls, recording whether it was cancelled. */
@@ -58,5 +59,76 @@ describe("readCapped", () => {
     expect(bytes.byteLength).toBe(40_000);
     expect(bytes[39_999]).toBe(39);
     expect(bytes[0]).toBe(0);
+  });
+});
+
+/** A byte stream (BYOB-capable, like a request body in workerd) serving `data` in pieces of `piece`. */
+function byteStream(data: Uint8Array, piece = 1_000) {
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      if (at >= data.byteLength) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(data.slice(at, at + piece));
+      at += piece;
+    },
+  });
+}
+
+describe("readCapped over a byte stream", () => {
+  const data = Uint8Array.from({ length: 10_000 }, (_, i) => i % 251);
+
+  it("reads a declared length into one buffer of that size", async () => {
+    const bytes = await readCapped(request(byteStream(data), { "Content-Length": "10000" }), 10_000);
+    expect(bytes.buffer.byteLength).toBe(10_000);
+    expect(bytes).toEqual(data);
+  });
+
+  it("reads an undeclared length exactly at the limit, and refuses one byte more", async () => {
+    expect(await readCapped(request(byteStream(data)), 10_000)).toEqual(data);
+    await expect(readCapped(request(byteStream(data)), 9_999)).rejects.toMatchObject({ code: "payload_too_large" });
+  });
+});
+
+describe("parseForm", () => {
+  const encode = async (form: FormData) => {
+    const res = new Response(form);
+    return { bytes: new Uint8Array(await res.arrayBuffer()), type: res.headers.get("content-type") ?? "" };
+  };
+
+  it("gives text fields as text and a file as a view of the body, not a copy", async () => {
+    const form = new FormData();
+    form.set("title", "Handbook");
+    form.set("file", new File(["휴가는 15일이다.\n"], "handbook.txt"));
+    const { bytes, type } = await encode(form);
+    const parsed = parseForm(bytes, type);
+    if (!("fields" in parsed)) {
+      throw new Error(parsed.problem);
+    }
+    expect(parsed.fields.get("title")).toBe("Handbook");
+    const file = parsed.fields.get("file");
+    expect(file).toBeInstanceOf(FilePart);
+    expect((file as FilePart).name).toBe("handbook.txt");
+    expect(new TextDecoder().decode((file as FilePart).bytes)).toBe("휴가는 15일이다.\n");
+    expect((file as FilePart).bytes.buffer).toBe(bytes.buffer);
+  });
+
+  it("says what is wrong with a form it cannot take", async () => {
+    const twice = new FormData();
+    twice.append("title", "a");
+    twice.append("title", "b");
+    const { bytes, type } = await encode(twice);
+    expect(parseForm(bytes, type)).toEqual({ problem: expect.stringContaining("more than once") });
+    expect(parseForm(bytes, "multipart/form-data")).toEqual({ problem: expect.stringContaining("no boundary") });
+    const many = new FormData();
+    for (let i = 0; i <= MAX_FORM_PARTS; i++) {
+      many.set(`f${i}`, "x");
+    }
+    const crowded = await encode(many);
+    expect(parseForm(crowded.bytes, crowded.type)).toEqual({ problem: expect.stringContaining("at most") });
+    expect(parseForm(bytes.subarray(0, 20), type)).toEqual({ problem: expect.stringContaining("Malformed") });
   });
 });
