@@ -29,6 +29,18 @@ export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxTokens: 512, overlap: 0.
 export const MAX_CHUNKS_PER_DOCUMENT = 5_000;
 const CHARS_PER_TOKEN = 4;
 
+/**
+ * The fewest chunks a text of `length` characters can make: no chunk holds more than the budget.
+ * (Headings can make more: the exact count is known only once it is chunked.)
+ */
+export function minChunks(length: number, options: ChunkOptions = DEFAULT_CHUNK_OPTIONS): number {
+  return Math.ceil(length / maxChunkChars(options));
+}
+
+function maxChunkChars(options: ChunkOptions): number {
+  return Math.max(64, options.maxTokens * CHARS_PER_TOKEN);
+}
+
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / CHARS_PER_TOKEN);
 }
@@ -119,12 +131,12 @@ export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OP
   });
 }
 
-/** Where `chunkText`'s chunks would be, without copying their text: cheap enough to count them at upload. */
+/** Where `chunkText`'s chunks would be, without copying their text. */
 export function chunkSpans(
   text: string,
   options: ChunkOptions = DEFAULT_CHUNK_OPTIONS,
 ): Array<Pick<Chunk, "heading" | "charStart" | "charEnd">> {
-  const maxChars = Math.max(64, options.maxTokens * CHARS_PER_TOKEN);
+  const maxChars = maxChunkChars(options);
   const overlapChars = Math.floor(maxChars * Math.min(0.5, Math.max(0, options.overlap)));
   const chunks: Array<Pick<Chunk, "heading" | "charStart" | "charEnd">> = [];
   /** The trailing spans totalling at most `budget`, none starting so early that `end` would overflow. */

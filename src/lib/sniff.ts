@@ -100,11 +100,49 @@ export function textKind(text: string): TextKind {
   return looksLikeMarkdown(text) ? "markdown" : "text";
 }
 
-/** The kind of a document and, for text kinds, its text (decoded once); or why it is none. */
-export type Sniffed =
-  | { kind: "pdf" | "docx" }
-  | { kind: TextKind; text: string }
-  | { kind: undefined; problem: TextProblem | "not_docx" };
+/** What one pass over UTF-8 text found: its kind, its length in UTF-16 units, whether it is all space. */
+export interface TextScan {
+  kind: TextKind;
+  length: number;
+  blank: boolean;
+}
+
+const SCAN_SLICE = 65_536;
+const SAMPLE_CHARS = 20_000;
+
+/**
+ * Checks UTF-8 text without holding it decoded: slice by slice (strict UTF-8, no C0 controls),
+ * keeping only a sample for its kind. An upload's text costs a slice in memory, not its size again.
+ */
+export function scanText(bytes: Uint8Array): TextScan | { problem: TextProblem } {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  let sample = "";
+  let length = 0;
+  let blank = true;
+  let at = 0;
+  do {
+    const end = Math.min(bytes.byteLength, at + SCAN_SLICE);
+    let piece: string;
+    try {
+      piece = decoder.decode(bytes.subarray(at, end), { stream: end < bytes.byteLength });
+    } catch {
+      return { problem: "not_utf8" };
+    }
+    if (CONTROL_CHARACTERS.test(piece)) {
+      return { problem: "control_characters" };
+    }
+    blank &&= !/\S/.test(piece);
+    if (sample.length < SAMPLE_CHARS) {
+      sample += piece.slice(0, SAMPLE_CHARS - sample.length);
+    }
+    length += piece.length;
+    at = end;
+  } while (at < bytes.byteLength);
+  return { kind: textKind(sample), length, blank };
+}
+
+/** The kind of a document and, for text kinds, what a scan of its text found; or why it is none. */
+export type Sniffed = { kind: "pdf" | "docx" } | TextScan | { kind: undefined; problem: TextProblem | "not_docx" };
 
 export function sniffDocument(bytes: Uint8Array): Sniffed {
   if (startsWith(bytes, PDF)) {
@@ -115,11 +153,8 @@ export function sniffDocument(bytes: Uint8Array): Sniffed {
       ? { kind: "docx" }
       : { kind: undefined, problem: "not_docx" };
   }
-  const read = readText(bytes);
-  if ("problem" in read) {
-    return { kind: undefined, problem: read.problem };
-  }
-  return { kind: textKind(read.text), text: read.text };
+  const scan = scanText(bytes);
+  return "problem" in scan ? { kind: undefined, problem: scan.problem } : scan;
 }
 
 export function sniff(bytes: Uint8Array): DocumentKind | undefined {

@@ -10,11 +10,17 @@ import { type DocumentRow, documents } from "../adapters/db/schema";
 import type { ChunkShards } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
-import { chunkSpans, MAX_CHUNKS_PER_DOCUMENT } from "../lib/chunk";
+import { MAX_CHUNKS_PER_DOCUMENT, minChunks } from "../lib/chunk";
 import { sha256Hex } from "../lib/crypto";
-import { htmlToText } from "../lib/html";
 import { blobKey, newId } from "../lib/ids";
-import { CONTROL_CHARACTERS, type DocumentKind, MIME_TYPES, sniffDocument, textKind } from "../lib/sniff";
+import {
+  CONTROL_CHARACTERS,
+  type DocumentKind,
+  MIME_TYPES,
+  sniffDocument,
+  type TextScan,
+  textKind,
+} from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
 import { bumpVersion, getCollection } from "./collections";
@@ -66,59 +72,58 @@ const invalid = (path: string, message: string) =>
 
 /**
  * Decides the document's kind and refuses at once what ingestion could only fail: an empty
- * document, text with NUL or other control characters, and text that would yield more chunks than
- * a document may have (counted with the real chunker: ~7 ms per MB). PDF and DOCX are only read
- * by the consumer, so theirs are found there.
+ * document, text with NUL or other control characters or none but space, and text too long for a
+ * document's chunks (from its length alone: at least one chunk per budget of characters). The text
+ * is scanned, never held decoded or chunked here, so an upload costs about its size in memory; what
+ * only chunking finds (more chunks than allowed from many headings, HTML with no text) fails the
+ * document in ingestion, with the reason. PDF and DOCX are only read by the consumer.
  */
 function inspect(upload: Upload): DocumentKind {
   const field = upload.textOnly ? "text" : "file";
   if (upload.bytes.byteLength === 0) {
     throw invalid(field, "The document is empty.");
   }
-  let kind: DocumentKind;
-  let text: string;
+  let scan: TextScan;
   if (upload.textOnly) {
-    text = upload.text ?? new TextDecoder().decode(upload.bytes);
+    const text = upload.text ?? new TextDecoder().decode(upload.bytes);
     if (CONTROL_CHARACTERS.test(text)) {
-      throw invalid(
-        field,
-        "The text contains NUL or other control characters (U+0000–U+001F other than tab, newlines and form feed); remove them.",
-      );
+      throw controlCharacters(field, "The text contains");
     }
-    kind = textKind(text);
+    scan = { kind: textKind(text), length: text.length, blank: !/\S/.test(text) };
   } else {
     const sniffed = sniffDocument(upload.bytes);
     if (sniffed.kind === undefined) {
       if (sniffed.problem === "control_characters") {
-        throw invalid(
-          field,
-          "The file is UTF-8 but contains NUL or other control characters, so it is not read as text (UTF-16 text looks like this: send UTF-8).",
-        );
+        throw controlCharacters(field, "The file is UTF-8 but contains", " (UTF-16 text looks like this: send UTF-8)");
       }
       throw new AppError(
         "unsupported_media_type",
         "The file is not a PDF, DOCX, HTML, Markdown or UTF-8 text document (decided from its content).",
       );
     }
-    if (!("text" in sniffed)) {
+    if (!("length" in sniffed)) {
       return sniffed.kind;
     }
-    kind = sniffed.kind;
-    text = sniffed.text;
+    scan = sniffed;
   }
-  const plain = kind === "html" ? htmlToText(text) : text;
-  if (plain.trim() === "") {
+  if (scan.blank) {
     throw invalid(field, "The document has no text to index.");
   }
-  const count = chunkSpans(plain).length;
-  if (count > MAX_CHUNKS_PER_DOCUMENT) {
+  const atLeast = minChunks(scan.length);
+  if (atLeast > MAX_CHUNKS_PER_DOCUMENT) {
     throw invalid(
       field,
-      `The document would yield ${count} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT} per document (split it).`,
+      `The document's ${scan.length} characters make at least ${atLeast} chunks; the limit is ${MAX_CHUNKS_PER_DOCUMENT} per document (split it).`,
     );
   }
-  return kind;
+  return scan.kind;
 }
+
+const controlCharacters = (field: string, prefix: string, suffix = "") =>
+  invalid(
+    field,
+    `${prefix} NUL or other control characters (U+0000–U+001F other than tab, newlines and form feed)${suffix}; remove them.`,
+  );
 
 export type UploadResult = { document: DocumentView; deduplicated: boolean } | { error: AppError };
 

@@ -179,7 +179,7 @@ describe("document upload and processing", () => {
     await expectProblem(form, 415, "unsupported_media_type");
   });
 
-  it("refuses at once what ingestion could only fail: empty, control characters, too many chunks", async () => {
+  it("refuses at once what ingestion could only fail: empty, control characters, too long", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
     const refused = async (res: Response, path: string, detail: string) => {
@@ -190,19 +190,36 @@ describe("document upload and processing", () => {
     };
     await refused(await uploadFile(tenant, col, new Uint8Array(0), "empty.txt"), "file", "empty");
     await refused(await uploadJson(tenant, col, { title: "blank", text: " \n\t\n " }), "text", "no text");
+    await refused(
+      await uploadFile(tenant, col, new TextEncoder().encode(" \n\u3000\n"), "blank.txt"),
+      "file",
+      "no text",
+    );
     await refused(await uploadJson(tenant, col, { title: "nul", text: "a\u0000b" }), "text", "NUL");
     // UTF-16 text: valid UTF-8 bytes, but every other one is NUL.
     const utf16 = new Uint8Array([...new TextEncoder().encode("hello world")].flatMap((b) => [b, 0]));
     await refused(await uploadFile(tenant, col, utf16, "utf16.txt"), "file", "UTF-16");
-    // 5,001 sections make 5,001 chunks: one over the per-document cap, refused before queueing.
-    const sections = Array.from({ length: 5_001 }, (_, i) => `# Part ${i}\n\nText of part ${i}.`).join("\n\n");
-    await refused(await uploadJson(tenant, col, { title: "long", text: sections }), "text", "5001 chunks");
-    await refused(await uploadFile(tenant, col, new TextEncoder().encode(sections), "long.md"), "file", "5001 chunks");
+    // A control character past the first slice the scan decodes is found too.
+    const lateNul = new TextEncoder().encode(`${"word ".repeat(30_000)}\u0001`);
+    await refused(await uploadFile(tenant, col, lateNul, "late.txt"), "file", "NUL");
+    // 5,000 chunks of 2,048 characters at most: one character more than that is refused from its
+    // length alone, before any chunking.
+    const tooLong = new TextEncoder().encode(`${"abcdefghi ".repeat(1_024_000)}x`);
+    await refused(await uploadFile(tenant, col, tooLong, "long.txt"), "file", "at least 5001 chunks");
     const { results } = await env.DB.prepare("SELECT id FROM documents WHERE collection_id = ?").bind(col).all();
     expect(results).toEqual([]);
-    // Exactly at the cap is accepted.
-    const atCap = sections.slice(0, sections.lastIndexOf("\n\n# Part 5000"));
-    expect((await uploadJson(tenant, col, { title: "at cap", text: atCap })).status).toBe(202);
+  });
+
+  it("fails in ingestion, with the reason, a document whose headings make too many chunks", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    // 5,001 short sections make 5,001 chunks (only chunking finds that): one over the cap.
+    const sections = Array.from({ length: 5_001 }, (_, i) => `# Part ${i}\n\nText of part ${i}.`).join("\n\n");
+    const over = await json<Doc>(await uploadJson(tenant, col, { title: "long", text: sections }));
+    expect(await settled(tenant, over.id)).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining("5001 chunks"),
+    });
   });
 
   it("answers the same content twice with 200 and the existing document", async () => {

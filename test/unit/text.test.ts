@@ -5,12 +5,31 @@ import { chunkText, estimateTokens } from "../../src/lib/chunk";
 import { DocxError, docxToText } from "../../src/lib/docx";
 import { decodeEntities, htmlTitle, htmlToText } from "../../src/lib/html";
 import { PdfError, pdfToPages } from "../../src/lib/pdf";
-import { sniff } from "../../src/lib/sniff";
+import { scanText, sniff } from "../../src/lib/sniff";
 import { ftsQuery, queryTerms } from "../../src/lib/terms";
 import { languageOf } from "../../src/services/exports/templates";
 import { makePdf } from "../support/pdf";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe("scanText", () => {
+  it("counts a text's length across its slices without holding it, a character split between two", () => {
+    // 65,535 ASCII bytes put the three bytes of "휴" across the first 64 KiB slice's end.
+    const text = `${"a".repeat(65_535)}휴가 ${"b".repeat(70_000)}`;
+    expect(scanText(bytes(text))).toEqual({ kind: "text", length: text.length, blank: false });
+    expect(scanText(bytes(" \n\t".repeat(30_000)))).toMatchObject({ blank: true });
+  });
+
+  it("finds bad UTF-8 and control characters wherever they are", () => {
+    const late = bytes(`${"word ".repeat(20_000)}x`);
+    expect(scanText(new Uint8Array([...late, 0xe1, 0x84]))).toEqual({ problem: "not_utf8" });
+    expect(scanText(bytes(`${"word ".repeat(20_000)}\u0000`))).toEqual({ problem: "control_characters" });
+  });
+
+  it("decides the kind from the start of the text", () => {
+    expect(scanText(bytes(`# Title\n\n${"Body text. ".repeat(10_000)}`))).toMatchObject({ kind: "markdown" });
+  });
+});
 
 describe("sniff", () => {
   it("recognises PDF by magic bytes whatever follows", () => {
