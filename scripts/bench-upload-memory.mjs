@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// `npm run bench:upload-memory [-- --sizes 1,4,10,15]`
+// `npm run bench:upload-memory [-- --sizes 1,4,10,15] [--formats read-only,json,multipart,multipart-pdf]`
 //
-// Peak memory of one upload, per size and format (JSON text and multipart file). Each measurement
+// Peak memory of one upload, per size and format (JSON text, multipart text and multipart PDF). Each measurement
 // gets a fresh Miniflare so that earlier garbage cannot hide or inflate it; the workerd process's
 // peak resident set (VmHWM, reset through /proc/<pid>/clear_refs just before the upload) minus its
 // resident set before gives the growth the upload caused. The same measurement for a 1 KiB upload,
-// in the same run, is the baseline: what any request costs. Linux only (procfs).
+// in the same run, is the baseline: what any request costs. Two controls in the same run:
+// `read-only` (a JSON body only read and parsed) and `r2-control` (a minimal Worker that reads a
+// body and puts it in the local R2 simulator, which lives in the same process). Linux only (procfs).
 // Writes bench/results/upload-memory-<time>.json.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { apiClient } from "./lib/client.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
@@ -52,23 +55,74 @@ function textOf(bytes) {
 
 const script = buildWorker();
 
+// The floor of an accepted upload here: a Worker that only reads the body (as ours does) and puts it
+// in R2. Locally R2 is a simulator inside the same workerd process, so its cost shows in the
+// process's memory; in production R2 is another service.
+const R2_CONTROL = `export default {
+  async fetch(request, env) {
+    const length = Number(request.headers.get("content-length"));
+    const reader = request.body.getReader({ mode: "byob" });
+    let buffer = new ArrayBuffer(length);
+    let size = 0;
+    while (size < length) {
+      const { done, value } = await reader.read(new Uint8Array(buffer, size));
+      if (done) break;
+      buffer = value.buffer; // each read takes the buffer over and hands it back
+      size += value.byteLength;
+    }
+    await env.BLOBS.put("control", new Uint8Array(buffer, 0, size));
+    return new Response(String((await env.BLOBS.head("control")).size), { status: 202 });
+  },
+};`;
+
+async function serveControl() {
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      modules: true,
+      script: R2_CONTROL,
+      compatibilityDate: "2025-01-01",
+      r2Buckets: ["BLOBS"],
+    }),
+  );
+  return { url: (await mf.ready).toString().replace(/\/$/, ""), mf };
+}
+
 async function measure(format, bytes) {
-  const { url, mf } = await serveWorker({
-    scriptPath: script,
-    bindings: {
-      MAX_UPLOAD_BYTES: String(20 * MiB),
-      MAX_JSON_BODY_BYTES: String(20 * MiB),
-      // Raised past the 4 MiB default so that the cost of large JSON bodies can be measured.
-      MAX_JSON_UPLOAD_BYTES: String(20 * MiB),
-      RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
-    },
-  });
+  if (format === "r2-control") {
+    return measureWith(await serveControl(), format, bytes);
+  }
+  return measureWith(
+    await serveWorker({
+      scriptPath: script,
+      bindings: {
+        MAX_UPLOAD_BYTES: String(20 * MiB),
+        MAX_JSON_BODY_BYTES: String(20 * MiB),
+        // Raised past the 4 MiB default so that the cost of large JSON bodies can be measured.
+        MAX_JSON_UPLOAD_BYTES: String(20 * MiB),
+        RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
+      },
+    }),
+    format,
+    bytes,
+  );
+}
+
+async function measureWith({ url, mf }, format, bytes) {
   try {
+    const text = textOf(bytes);
+    if (format === "r2-control") {
+      const run = await peakOf(url, "/", {}, text, format, bytes);
+      if (run.answer !== String(bytes)) {
+        throw new Error(`the control stored ${run.answer} bytes of ${bytes}`);
+      }
+      return run;
+    }
     const api = apiClient(url);
     const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");
     const key = tenant.api_key.key;
     const collection = await api("POST", "/v1/collections", { name: "memory" }, key);
-    const text = textOf(bytes);
     let body;
     const headers = { Authorization: `Bearer ${key}` };
     let route = `/v1/collections/${collection.id}/documents`;
@@ -81,42 +135,61 @@ async function measure(format, bytes) {
       body = JSON.stringify({ name: text });
       headers["Content-Type"] = "application/json";
       route = "/v1/collections";
+    } else if (format === "multipart-pdf") {
+      // A binary kind: sniffed from its first bytes, stored, and read only by the consumer.
+      body = new FormData();
+      body.set("file", new File([`%PDF-1.7\n${text.slice(9)}`], "memory.pdf"));
     } else {
       body = new FormData();
       body.set("file", new File([text], "memory.txt"));
     }
-    const [pid] = workerdPids();
-    if (pid === undefined) {
-      throw new Error("no workerd process found");
-    }
-    // Let start-up garbage settle, then reset the peak to the current resident set.
-    await new Promise((r) => setTimeout(r, 500));
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-    const before = statusKiB(pid, "VmRSS");
-    const res = await fetch(`${url}${route}`, { method: "POST", headers, body });
-    const status = res.status;
-    await res.arrayBuffer();
-    const peak = statusKiB(pid, "VmHWM");
-    // Past ~10 MB of text a document yields more chunks than it may have: read whole, then refused.
-    if (status !== 202 && status !== 422) {
-      throw new Error(`upload of ${bytes} bytes (${format}) answered ${status}`);
-    }
-    return { format, bytes, status, growth_mib: (peak - before) / 1024 };
+    return await peakOf(url, route, headers, body, format, bytes);
   } finally {
     await mf.dispose();
   }
 }
 
+/** The workerd process's peak growth while it answers one request. */
+async function peakOf(url, route, headers, body, format, bytes) {
+  const [pid] = workerdPids();
+  if (pid === undefined) {
+    throw new Error("no workerd process found");
+  }
+  // Let start-up garbage settle, then reset the peak to the current resident set.
+  await new Promise((r) => setTimeout(r, 500));
+  writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  const before = statusKiB(pid, "VmRSS");
+  const res = await fetch(`${url}${route}`, { method: "POST", headers, body });
+  const status = res.status;
+  const answer = await res.text();
+  const peak = statusKiB(pid, "VmHWM");
+  // Past ~10 MB of text a document yields more chunks than it may have: read whole, then refused.
+  if (status !== 202 && status !== 422) {
+    throw new Error(`upload of ${bytes} bytes (${format}) answered ${status}`);
+  }
+  return { format, bytes, status, answer, growth_mib: (peak - before) / 1024 };
+}
+
 const results = [];
-for (const format of ["read-only", "json", "multipart"]) {
+const controlBySize = new Map();
+for (const format of (args.get("formats") ?? "read-only,r2-control,json,multipart,multipart-pdf").split(",")) {
   const baseline = await measure(format, 1024);
   for (const size of sizesMiB) {
     const run = await measure(format, size * MiB);
     const net = run.growth_mib - baseline.growth_mib;
-    results.push({ ...run, baseline_mib: baseline.growth_mib, net_mib: net, copies: net / size });
+    const copies = net / size;
+    if (format === "r2-control") {
+      controlBySize.set(size, copies);
+    }
+    // An accepted upload is read and put in R2: what it costs beyond the control is ours.
+    const control = run.status === 202 && format !== "r2-control" ? controlBySize.get(size) : undefined;
+    const beyond = control === undefined ? undefined : copies - control;
+    const { answer: _answer, ...measured } = run;
+    results.push({ ...measured, baseline_mib: baseline.growth_mib, net_mib: net, copies, beyond_r2_control: beyond });
     console.log(
-      `${format.padEnd(9)} ${String(size).padStart(3)} MiB (${run.status}): peak growth ${run.growth_mib.toFixed(1)} MiB ` +
-        `(baseline ${baseline.growth_mib.toFixed(1)}), net ${net.toFixed(1)} MiB = ${(net / size).toFixed(1)}× the upload`,
+      `${format.padEnd(13)} ${String(size).padStart(3)} MiB (${run.status}): peak growth ${run.growth_mib.toFixed(1)} MiB ` +
+        `(baseline ${baseline.growth_mib.toFixed(1)}), net ${net.toFixed(1)} MiB = ${copies.toFixed(1)}× the upload` +
+        (beyond === undefined ? "" : `, ${beyond.toFixed(1)}× beyond the R2 control`),
     );
   }
 }
