@@ -113,8 +113,33 @@ try {
   const shot = path.join(root, "bench", "results", "console.png");
   await page.screenshot({ path: shot, fullPage: true });
   assert.deepEqual(problems, []);
+
+  // The front door, the API reference and the error pages, with nothing fetched from elsewhere.
+  const docs = await browser.newPage();
+  const offsite = [];
+  docs.on("request", (request) => {
+    if (!request.url().startsWith(url) && !request.url().startsWith("data:")) {
+      offsite.push(request.url());
+    }
+  });
+  docs.on("pageerror", (error) => problems.push(`docs page error: ${error.message}`));
+  await docs.goto(`${url}/`, { waitUntil: "networkidle0" });
+  const links = await docs.$$eval("a", (as) => as.map((a) => a.getAttribute("href")));
+  for (const href of ["/console", "/docs", "/docs/errors", "/health"]) {
+    assert.ok(links.includes(href), `the front door links ${href}: ${links}`);
+  }
+  await docs.goto(`${url}/docs`, { waitUntil: "networkidle0" });
+  await docs.waitForSelector(".opblock", { timeout: 10_000 });
+  const operations = (await docs.$$(".opblock")).length;
+  assert.ok(operations >= 30, `Swagger UI shows the operations (${operations})`);
+  const problem = await api(url, "GET", "/v1/collections", { token: "not-a-key" });
+  await docs.goto(problem.body.type, { waitUntil: "networkidle0" });
+  assert.match(await docs.$eval("h1", (h) => h.textContent), /unauthorized — 401/);
+  assert.deepEqual(offsite, [], "no request leaves the deployment");
+  assert.deepEqual(problems, []);
   console.log(
-    `e2e console (Chromium against ${url}): loaded, charts, documents, streamed answer, live notification; ${path.relative(root, shot)}`,
+    `e2e console (Chromium against ${url}): loaded, charts, documents, streamed answer, live notification; ` +
+      `/ and /docs (${operations} operations) and an error's type page with no off-site request; ${path.relative(root, shot)}`,
   );
 } catch (error) {
   console.error("e2e console failed:", error, problems);

@@ -1,4 +1,3 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
@@ -23,6 +22,7 @@ import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
 import { consolePage } from "./routes/console";
 import { dashboard } from "./routes/dashboard";
+import { docsPages } from "./routes/docs";
 import { documents } from "./routes/documents";
 import { exportsRoutes } from "./routes/exports";
 import { health } from "./routes/health";
@@ -78,7 +78,7 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
     const logger = c.get("logger") ?? createLogger("error", { request_id: requestId });
     logger.error(appError.message, { code: appError.code, route: c.req.path, cause: appError.cause });
   }
-  return problemResponse(appError, requestId);
+  return problemResponse(appError, requestId, new URL(c.req.url).origin);
 }
 
 export function createApp() {
@@ -111,6 +111,7 @@ export function createApp() {
             headers: { Allow: methods.join(", ") },
           }),
           c.get("request_id"),
+          new URL(c.req.url).origin,
         ),
     }),
   );
@@ -178,10 +179,14 @@ export function createApp() {
     // Relative: the document describes the deployment that serves it.
     servers: [{ url: "/", description: "This deployment" }],
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/", docsPages);
 
   app.notFound((c) =>
-    problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("request_id")),
+    problemResponse(
+      new AppError("not_found", `No route for ${c.req.method} ${c.req.path}.`),
+      c.get("request_id"),
+      new URL(c.req.url).origin,
+    ),
   );
   app.onError(renderError);
   return app;

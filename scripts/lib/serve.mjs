@@ -55,6 +55,12 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
             NOTIFICATION_HUB: { className: "NotificationHub", useSQLite: true },
           },
           r2Buckets: ["BLOBS"],
+          // As wrangler.toml's [assets]: Swagger UI's files, the Worker first for every request.
+          assets: {
+            directory: path.join(root, "node_modules/swagger-ui-dist"),
+            binding: "ASSETS",
+            routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+          },
           // Browser Rendering with Miniflare's local Chrome (Debian's chromium: scripts/setup-browser.mjs).
           browserRendering: { binding: "BROWSER" },
           queueProducers: {

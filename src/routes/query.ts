@@ -118,7 +118,10 @@ function streamAnswer(
         c.var.logger.error("query failed while streaming", { error });
       }
       if (!signal.aborted) {
-        await stream.writeSSE({ event: "error", data: JSON.stringify(toProblem(appError, c.var.request_id)) });
+        await stream.writeSSE({
+          event: "error",
+          data: JSON.stringify(toProblem(appError, c.var.request_id, new URL(c.req.url).origin)),
+        });
       }
     }
   });

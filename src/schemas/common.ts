@@ -7,7 +7,10 @@ export type Scope = (typeof SCOPES)[number];
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ example: "/docs/errors#rate_limited" }),
+    type: z.string().openapi({
+      description: "The error code's documentation page",
+      example: "https://edgerag.example.com/docs/errors/rate_limited",
+    }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
