@@ -67,7 +67,7 @@ health.openapi(detailed, async (c) => {
       headers: { "WWW-Authenticate": 'Bearer realm="edgerag-operator"' },
     });
   }
-  const components = await services.health.check();
+  const components = await services.health.checkAll();
   const statuses = Object.values(components).map((check) => check.status);
   const status = statuses.includes("down") ? "down" : statuses.includes("degraded") ? "degraded" : "ok";
   c.header("Cache-Control", "no-store");

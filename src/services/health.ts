@@ -5,8 +5,10 @@
 
 import type { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
+import type { PdfRenderer } from "../adapters/browser/interface";
 import type { EdgeCache } from "../adapters/cache/interface";
 import type { Db } from "../adapters/db/client";
+import type { Resolver } from "../adapters/dns/interface";
 import type { Embedder } from "../adapters/embed/interface";
 import type { Generator } from "../adapters/generate/interface";
 import type { RateLimiter } from "../adapters/rate-limit/interface";
@@ -28,17 +30,27 @@ export interface HealthDeps {
   reranker: Reranker;
   generator: Generator;
   cache: EdgeCache;
+  renderer: PdfRenderer;
+  resolver: Resolver;
   config: Config;
 }
 
-async function timed(provider: string, timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult> {
+/** The ADMIN_TOKEN .dev.vars.example publishes: a deployment using it is open to anyone. */
+export const DEVELOPMENT_ADMIN_TOKEN = "dev-admin-token-change-me";
+
+async function timed(
+  provider: string,
+  timeoutMs: number,
+  probe: () => Promise<unknown>,
+  failed: "down" | "degraded" = "down",
+): Promise<CheckResult> {
   const started = performance.now();
   try {
     await raceTimeout(probe(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
     return { status: "ok", latency_ms: Math.round(performance.now() - started), provider };
   } catch (error) {
     return {
-      status: "down",
+      status: failed,
       latency_ms: Math.round(performance.now() - started),
       provider,
       error: error instanceof Error ? error.message : "failed",
@@ -72,6 +84,37 @@ export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckR
   };
 }
 
+/**
+ * What only some features need — the PDF renderer (exports) and DNS over HTTPS (webhooks) — and
+ * settings that are fine on a laptop but not in a deployment. Each is `degraded` when it fails:
+ * the API itself still works. For /health/detailed only (readiness is about the API).
+ */
+export async function featureChecks(deps: HealthDeps): Promise<Record<string, CheckResult>> {
+  const timeout = deps.config.healthCheckTimeoutMs;
+  const check = deps.renderer.check?.bind(deps.renderer);
+  const [renderer, webhookDns] = await Promise.all([
+    check ? timed(deps.renderer.name, timeout, check, "degraded") : undefined,
+    timed(deps.resolver.name, timeout, () => deps.resolver.resolve("cloudflare.com"), "degraded"),
+  ]);
+  const warnings = [
+    ...(deps.config.adminToken === DEVELOPMENT_ADMIN_TOKEN
+      ? ["ADMIN_TOKEN is the published development value: set your own with `wrangler secret put ADMIN_TOKEN`"]
+      : []),
+    ...(deps.config.webhooks.allowLoopback
+      ? ["WEBHOOK_ALLOW_LOOPBACK is on: webhooks may be delivered to this machine over http (local development only)"]
+      : []),
+  ];
+  return {
+    ...(renderer ? { renderer } : {}),
+    webhook_dns: webhookDns,
+    settings: {
+      status: warnings.length === 0 ? "ok" : "degraded",
+      latency_ms: 0,
+      ...(warnings.length > 0 ? { error: warnings.join("; ") } : {}),
+    },
+  };
+}
+
 export function providers(deps: HealthDeps): Record<string, string> {
   return {
     database: "d1",
@@ -90,6 +133,8 @@ export function providers(deps: HealthDeps): Record<string, string> {
 export function healthService(deps: HealthDeps) {
   return {
     check: () => runChecks(deps),
+    /** Every check, the features' and the settings' too (/health/detailed). */
+    checkAll: async () => ({ ...(await runChecks(deps)), ...(await featureChecks(deps)) }),
     providers: () => providers(deps),
   };
 }

@@ -65,9 +65,16 @@ describe("health", () => {
     const body = JSON.parse(text) as {
       status: string;
       providers: Record<string, string>;
-      components: Record<string, { provider?: string }>;
+      components: Record<string, { provider?: string; status: string; error?: string }>;
     };
-    expect(body.status).toBe("ok");
+    // The suite delivers webhooks to loopback: a local-only setting, flagged (the API is fine).
+    expect(body.status).toBe("degraded");
+    expect(body.components.settings).toMatchObject({
+      status: "degraded",
+      error: expect.stringContaining("WEBHOOK_ALLOW_LOOPBACK"),
+    });
+    expect(body.components.renderer).toMatchObject({ status: "ok", provider: "browser-rendering" });
+    expect(body.components.webhook_dns).toMatchObject({ status: "ok" });
     expect(body.providers).toMatchObject({
       rate_limiter: "durable-object",
       vector_index: "durable-object",
@@ -79,6 +86,28 @@ describe("health", () => {
     expect(body.components.d1?.provider).toBe("d1");
     expect(text).not.toContain(ADMIN);
     expect(text).not.toContain("ZWRnZXJhZy1sb2NhbC1kZXYta2V5");
+  });
+});
+
+describe("health of what only some features need", () => {
+  const DEV_TOKEN = "dev-admin-token-change-me";
+
+  it("flags the published development ADMIN_TOKEN, and webhook DNS that does not answer", async () => {
+    const res = await callWith(
+      { ADMIN_TOKEN: DEV_TOKEN, WEBHOOK_ALLOW_LOOPBACK: "false", WEBHOOK_DNS_RESOLVER: "http://127.0.0.1:9/dns-query" },
+      "GET",
+      "/health/detailed",
+      { token: DEV_TOKEN },
+    );
+    expect(res.status).toBe(200); // degraded: the API itself answers
+    const body = await json<{ status: string; components: Record<string, { status: string; error?: string }> }>(res);
+    expect(body.status).toBe("degraded");
+    expect(body.components.settings?.error).toContain("ADMIN_TOKEN is the published development value");
+    expect(body.components.settings?.error).not.toContain(DEV_TOKEN);
+    expect(body.components.webhook_dns?.status).toBe("degraded");
+    // Readiness is about the API: neither shows there.
+    const ready = await json<Ready>(await callWith({ ADMIN_TOKEN: DEV_TOKEN }, "GET", "/health/ready"));
+    expect(Object.keys(ready.checks)).not.toContain("settings");
   });
 });
 
@@ -110,7 +139,10 @@ describe("API docs", () => {
         .routes.filter((r) => r.method !== "ALL" && !r.path.includes("*"))
         .map((r) => `${r.method} ${r.path}`)
         // The docs themselves and the console page are not API routes.
-        .filter((r) => r !== "GET /openapi.json" && r !== "GET /docs" && !r.startsWith("GET /console")),
+        .filter(
+          (r) =>
+            r !== "GET /openapi.json" && r !== "GET /" && !r.startsWith("GET /docs") && !r.startsWith("GET /console"),
+        ),
     );
     expect([...served].sort()).toEqual([...documented].sort());
     // And every documented route is reachable: the router never answers it "no route" or 405.
@@ -123,10 +155,11 @@ describe("API docs", () => {
     }
   });
 
-  it("serves Swagger UI at /docs", async () => {
+  it("serves Swagger UI at /docs, started on /openapi.json", async () => {
     const res = await call("GET", "/docs");
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain("/openapi.json");
+    expect(await res.text()).toContain('src="/docs/swagger-init.js"');
+    expect(await (await call("GET", "/docs/swagger-init.js")).text()).toContain('url: "/openapi.json"');
   });
 });
 

@@ -33,8 +33,15 @@ export function launchError(error: unknown): AppError {
       headers: { "Retry-After": String(seconds) },
     });
   }
-  return new AppError("upstream_unavailable", "The PDF renderer is unavailable.", { cause: error });
+  return new AppError(
+    "upstream_unavailable",
+    "The PDF renderer is unavailable (running locally? `npm run setup:local -- chromium`, then restart `npm run dev`).",
+    { cause: error },
+  );
 }
+
+/** This isolate's last failed launch, until a launch succeeds: what /health/detailed reports. */
+let lastLaunchFailure: { at: number; message: string } | undefined;
 
 /**
  * Cloudflare Browser Rendering (`env.BROWSER`; locally, Miniflare's Chrome). Locked down: the page
@@ -57,8 +64,13 @@ export class BrowserRenderingPdf implements PdfRenderer {
     let browser: Awaited<ReturnType<typeof puppeteer.launch>>;
     try {
       browser = await this.session();
+      lastLaunchFailure = undefined;
     } catch (error) {
-      throw launchError(error);
+      const refused = launchError(error);
+      if (refused.code !== "rate_limited") {
+        lastLaunchFailure = { at: Date.now(), message: String((error as Error)?.message ?? error).slice(0, 200) };
+      }
+      throw refused;
     }
     try {
       const page = await browser.newPage();
@@ -118,6 +130,16 @@ export class BrowserRenderingPdf implements PdfRenderer {
         await browser.close().catch(() => undefined);
       }
     }
+  }
+
+  /** The binding answers (its limits: no browser launched), and the last launch here did not fail. */
+  async check(): Promise<void> {
+    if (lastLaunchFailure) {
+      throw new Error(
+        `the last browser launch failed at ${new Date(lastLaunchFailure.at).toISOString()}: ${lastLaunchFailure.message}`,
+      );
+    }
+    await puppeteer.limits(this.binding);
   }
 
   /** A free kept-alive session if there is one, else a new one. */

@@ -15,6 +15,8 @@ export interface Rendered {
 export interface PdfRenderer {
   readonly name: string;
   render(html: string, options: RenderOptions): Promise<Rendered>;
+  /** Throws when exports cannot render now (for /health/detailed); cheap: launches nothing. */
+  check?(): Promise<void>;
 }
 
 /** A PDF's page count, from its page objects (`/Type /Page`, not `/Pages`). */
