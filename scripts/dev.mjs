@@ -2,13 +2,32 @@
 // `npm run dev [-- wrangler dev flags]`: applies local D1 migrations, then serves the Worker on
 // http://localhost:8787 with local D1 and Durable Objects. Settings come from .dev.vars.example,
 // overridden by .dev.vars when you create one; no account and no file of your own are needed.
+// PDF exports render with Debian's chromium (and the Noto fonts for Korean, Chinese, Japanese):
+// installed first when missing and this user can, then pointed at by Miniflare's Browser
+// Rendering, as `npm test` does. Without them everything else works and exports say what to run.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit" });
+const missing = missingOf({ programs: ["chromium"], packages: ["fonts-noto-cjk"] });
+if (missing.length > 0 && !install(missing, "npm run dev")) {
+  console.error("npm run dev: starting without them; PDF exports will answer 503 until they are installed.");
+}
+prepareBrowser({ quiet: true });
+
+// One line for the migrations (wrangler prints a table per file); everything when they fail.
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
+  encoding: "utf8",
+  env: { ...process.env, CI: "true" }, // no interactive confirmation
+});
 if (migrate.status !== 0) {
+  process.stdout.write(migrate.stdout ?? "");
+  process.stderr.write(migrate.stderr ?? "");
   process.exit(migrate.status ?? 1);
 }
+const applied = /About to apply (\d+) migration/.exec(migrate.stdout)?.[1];
+console.log(applied ? `D1 (local): ${applied} migrations applied` : "D1 (local): up to date");
+
 const envFiles = [".dev.vars.example", ".dev.vars"].filter((f) => existsSync(f)).flatMap((f) => ["--env-file", f]);
 const dev = spawn("wrangler", ["dev", ...envFiles, ...process.argv.slice(2)], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) {

@@ -21,18 +21,18 @@ for pkg in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup:local: ${packages[*]} already installed"
-  exit 0
+else
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+  fi
+  echo "setup:local: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-  sudo=(sudo)
-fi
-echo "setup:local: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-
-# Browser Rendering for local exports: Miniflare's Chrome is Debian's chromium (no download).
+# Browser Rendering for local exports: Miniflare's Chrome is Debian's chromium (no download). Also
+# when chromium was already there: this step is what `npm run dev` and exports need.
 if command -v chromium >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && [ -d "$(dirname "$0")/../node_modules/miniflare" ]; then
   node "$(dirname "$0")/setup-browser.mjs"
 fi

@@ -6,6 +6,7 @@
 // that need them instead, for someone who chooses to (never in CI).
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { has, install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 /** Programs the suite starts itself: redis-server (global setup), chromium (the console's browser test). */
@@ -13,38 +14,20 @@ const PROGRAMS = ["redis-server", "chromium"];
 /** Packages that are not programs: the fonts PDF exports need for Korean, Chinese, Japanese, emoji. */
 const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils"];
 
-const has = (program) => spawnSync("sh", ["-c", `command -v ${program}`], { stdio: "ignore" }).status === 0;
-const installed = (pkg) =>
-  spawnSync("sh", ["-c", `dpkg-query -W -f='\${Status}' ${pkg} 2>/dev/null | grep -q 'ok installed'`]).status === 0;
-const missing = [...PROGRAMS.filter((program) => !has(program)), ...PACKAGES.filter((pkg) => !installed(pkg))];
+const missing = missingOf({ programs: PROGRAMS, packages: PACKAGES });
 
 // The opt-out is ignored in CI (as the global setup ignores it), so CI never skips.
 if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI) {
   console.warn(
     `npm test: ${missing.join(", ")} missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the suites that need them skip.`,
   );
-} else if (missing.length > 0) {
-  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  const sudo = !isRoot && spawnSync("sudo", ["-n", "true"], { stdio: "ignore" }).status === 0;
-  if (!has("apt-get") || !(isRoot || sudo)) {
-    console.error(
-      `npm test: the suite needs ${missing.join(", ")}, which this machine lacks and this user cannot install.\n` +
-        `  Run: sudo npm run setup:local -- ${missing.join(" ")}\n` +
-        "  (or set EDGERAG_SKIP_SYSTEM_TESTS=1 to skip the suites that need them)",
-    );
-    process.exit(1);
-  }
-  console.log(`npm test: ${missing.join(", ")} missing; installing with scripts/setup-local.sh (apt-get) first.`);
-  const setup = spawnSync("bash", [path.join(root, "scripts", "setup-local.sh"), ...missing], { stdio: "inherit" });
-  if (setup.status !== 0) {
-    process.exit(setup.status ?? 1);
-  }
+} else if (missing.length > 0 && !install(missing, "npm test")) {
+  console.error("  (or set EDGERAG_SKIP_SYSTEM_TESTS=1 to skip the suites that need them)");
+  process.exit(1);
 }
 
 // Miniflare's Browser Rendering launches Debian's chromium (idempotent; see the script).
-if (has("chromium")) {
-  spawnSync("node", [path.join(root, "scripts", "setup-browser.mjs")], { stdio: "inherit", cwd: root });
-}
+prepareBrowser();
 
 const args = process.argv.slice(2);
 const vitest = spawnSync("vitest", ["run", ...args], { stdio: "inherit", cwd: root });

@@ -163,7 +163,7 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => (v === undefined || v.trim() === "" ? [] : v.split(",").map((s) => Number(s.trim()))))
     .pipe(z.array(z.number().int().min(1).max(65_535))),
-  /** Test-only: lets the suite deliver to a receiver on 127.0.0.1 over plain http. */
+  /** Local development and tests: delivery to a receiver on 127.0.0.1 over plain http. */
   WEBHOOK_ALLOW_LOOPBACK: z
     .string()
     .optional()

@@ -8,7 +8,7 @@
 export interface UrlPolicy {
   /** Ports besides 443 the operator allows (WEBHOOK_ALLOWED_PORTS). */
   allowedPorts: number[];
-  /** Test-only: plain http and loopback addresses (WEBHOOK_ALLOW_LOOPBACK). */
+  /** Local only: plain http and loopback addresses (WEBHOOK_ALLOW_LOOPBACK). */
   allowLoopback: boolean;
 }
 
