@@ -62,6 +62,8 @@ const dashboardOf = async (tenant: TestTenant, query: string) => {
       rate_limited: number;
     }>;
     top_queries: Array<{ query: string; count: number }>;
+    as_of: string;
+    rolled_up_to: string | null;
   }>(res);
 };
 const rollUp = (now?: number) => servicesFor().dashboard.rollUp(now);
@@ -136,6 +138,39 @@ describe("GET /v1/dashboard", () => {
     // Daily buckets agree with the hourly ones.
     const daily = await dashboardOf(tenant, `?from=${from}&to=${to}&bucket=day`);
     expect(daily.totals.queries).toBe(6);
+  });
+
+  it("is fresh to the request: queries since the last rollup count at once, none twice", async () => {
+    const tenant = await newTenant();
+    const now = Date.now();
+    await seed(tenant, [
+      { mode: "fast", status: 200, ms: 10, at: now - 120_000, query: "leave" },
+      { mode: "deep", status: 200, ms: 900, at: now - 60_000, query: "salary" },
+    ]);
+    // No rollup has ever run: everything comes from the log.
+    const before = await dashboardOf(tenant, "");
+    expect(before.totals.queries).toBe(2);
+    expect(before.totals.by_mode).toEqual({ fast: 1, balanced: 0, deep: 1 });
+    expect(before.rolled_up_to).toBeNull();
+    expect(Date.parse(before.as_of)).toBeGreaterThanOrEqual(now);
+    expect(before.top_queries.map((q) => q.query).sort()).toEqual(["leave", "salary"]);
+
+    // Rolled up at `now - 30 s`; two more queries after it: four, each counted once.
+    await rollUp(now - 30_000);
+    await seed(tenant, [
+      { mode: "fast", status: 200, ms: 12, at: now - 20_000, query: "leave" },
+      { mode: "balanced", status: 200, ms: 200, at: now - 10_000, query: "leave" },
+    ]);
+    const after = await dashboardOf(tenant, "");
+    expect(after.rolled_up_to).toBe(new Date(now - 30_000).toISOString());
+    expect(after.totals.queries).toBe(4);
+    expect(after.totals.by_mode).toEqual({ fast: 2, balanced: 1, deep: 1 });
+    expect(after.series.reduce((sum, b) => sum + b.queries, 0)).toBe(4);
+    expect(after.top_queries.map((q) => [q.query, q.count])).toEqual([
+      ["leave", 3],
+      ["salary", 1],
+    ]);
+    expect(after.latency_ms.fast?.p50).not.toBeNull();
   });
 
   it("merges percentiles from histograms to within one bucket of a raw recompute", async () => {

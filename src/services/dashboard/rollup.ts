@@ -7,17 +7,18 @@
  * before its watermark up to now, and replaces those days' rows in one D1 batch (one
  * transaction). Running it twice, or two runs at once, leaves the same rows.
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../adapters/db/client";
 import { bucketSql, type Histogram, merge } from "../../lib/histogram";
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
-const WATERMARK = "query_rollup";
+/** The `job_state` row holding when the last rollup ran: rows logged before it are rolled up. */
+export const WATERMARK = "query_rollup";
 /** Raw rows deleted per statement, so one delete never holds the database for long. */
 const DELETE_PAGE = 5_000;
 
-interface Grouped {
+export interface Grouped {
   tenant_id: string;
   hour: number;
   collection_id: string;
@@ -29,7 +30,7 @@ interface Grouped {
   n: number;
 }
 
-interface Rollup {
+export interface Rollup {
   tenantId: string;
   granularity: "hour" | "day";
   bucketStart: number;
@@ -65,22 +66,35 @@ function add(into: Rollup, row: Grouped): void {
   }
 }
 
-/** One day of raw rows as hourly and daily rollups (grouped in SQL, folded here). */
-async function foldDay(db: Db, day: number): Promise<Rollup[]> {
+/**
+ * Raw rows of `[from, to)` grouped by tenant, hour, collection (each of the query's and `*`), mode,
+ * status, cache hit, degradation and latency bucket. `since` is an SQL lower bound on
+ * `created_at` on top of `from` (the dashboard's "after the last rollup"); `tenantId` narrows it
+ * to one tenant (by index).
+ */
+export function groupLog(
+  db: Db,
+  range: { from: number; to: number; tenantId?: string; since?: SQL },
+): Promise<Grouped[]> {
   const latency = bucketSql("MAX(json_extract(q.timings, '$.total_ms'), 0)");
-  const grouped = await db.all<Grouped>(
-    sql.raw(`
-      SELECT q.tenant_id, (q.created_at / ${HOUR_MS}) * ${HOUR_MS} AS hour, c.value AS collection_id, q.mode, q.status,
-             q.cache_hit, json_array_length(q.degraded) > 0 AS degraded,
-             CASE WHEN q.status = 200 THEN ${latency} END AS bucket, COUNT(*) AS n
-      FROM query_log q, json_each(json_insert(q.params -> '$.collection_ids', '$[#]', '*')) c
-      WHERE q.created_at >= ${day} AND q.created_at < ${day + DAY_MS}
-      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`),
-  );
+  return db.all<Grouped>(sql`
+    SELECT q.tenant_id, (q.created_at / ${HOUR_MS}) * ${HOUR_MS} AS hour, c.value AS collection_id, q.mode, q.status,
+           q.cache_hit, json_array_length(q.degraded) > 0 AS degraded,
+           CASE WHEN q.status = 200 THEN ${sql.raw(latency)} END AS bucket, COUNT(*) AS n
+    FROM query_log q, json_each(json_insert(q.params -> '$.collection_ids', '$[#]', '*')) c
+    WHERE q.created_at >= ${range.from} AND q.created_at < ${range.to}
+      ${range.tenantId === undefined ? sql`` : sql`AND q.tenant_id = ${range.tenantId}`}
+      ${range.since === undefined ? sql`` : sql`AND q.created_at >= ${range.since}`}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`);
+}
+
+/** Grouped rows folded into rollups of one granularity: each row's hour floored to it. */
+export function foldInto(grouped: Grouped[], granularity: "hour" | "day"): Rollup[] {
+  const unit = granularity === "hour" ? HOUR_MS : DAY_MS;
   const rows = new Map<string, Rollup>();
-  const rollup = (row: Grouped, granularity: "hour" | "day") => {
-    const bucketStart = granularity === "hour" ? row.hour : day;
-    const key = `${row.tenant_id}|${granularity}|${bucketStart}|${row.collection_id}|${row.mode}`;
+  for (const row of grouped) {
+    const bucketStart = floorTo(row.hour, unit);
+    const key = `${row.tenant_id}|${bucketStart}|${row.collection_id}|${row.mode}`;
     let found = rows.get(key);
     if (!found) {
       found = {
@@ -99,13 +113,15 @@ async function foldDay(db: Db, day: number): Promise<Rollup[]> {
       };
       rows.set(key, found);
     }
-    return found;
-  };
-  for (const row of grouped) {
-    add(rollup(row, "hour"), row);
-    add(rollup(row, "day"), row);
+    add(found, row);
   }
   return [...rows.values()];
+}
+
+/** One day of raw rows as hourly and daily rollups (grouped in SQL, folded here). */
+async function foldDay(db: Db, day: number): Promise<Rollup[]> {
+  const grouped = await groupLog(db, { from: day, to: day + DAY_MS });
+  return [...foldInto(grouped, "hour"), ...foldInto(grouped, "day")];
 }
 
 /** Recomputes `[fromDay, to)` day by day; returns what it wrote and deleted. */

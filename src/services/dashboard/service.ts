@@ -1,8 +1,11 @@
 /**
  * The tenant's dashboard, computed from what the service did: the query rollups of the period
- * (one read), the documents table (two grouped reads), the daily top queries (one read), the
- * exports of the period (one count) and the hub's event count. A fixed number of queries whatever the period or the log's size; every one
- * takes the tenant id in its SQL. The PDF export renders the same `get`.
+ * (one read) plus the raw query log since the last rollup (one grouped read of at most one cron
+ * period), the documents table (two grouped reads), the daily top queries with the same tail (one
+ * read), the exports of the period (one count) and the hub's event count. A fixed number of
+ * queries whatever the period or the log's size; every one takes the tenant id in its SQL. The
+ * response says when it was computed (`as_of`) and up to when the rollups reach (`rolled_up_to`).
+ * The PDF export renders the same `get`.
  */
 import { and, eq, gte, lt, sql } from "drizzle-orm";
 import type { Db } from "../../adapters/db/client";
@@ -14,7 +17,7 @@ import { iso } from "../../schemas/common";
 import { type DashboardInput, type DashboardView, MAX_DASHBOARD_DAYS } from "../../schemas/dashboard";
 import { getCollection } from "../collections";
 import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "../principal";
-import { DAY_MS, HOUR_MS, rollUp } from "./rollup";
+import { DAY_MS, foldInto, groupLog, HOUR_MS, rollUp, WATERMARK } from "./rollup";
 
 const MODES = ["fast", "balanced", "deep"] as const;
 type Mode = (typeof MODES)[number];
@@ -42,7 +45,8 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
     /** Restricted keys get 403: the dashboard is tenant-wide (one collection is a filter, not a reach). */
     async get(principal: KeyPrincipal, input: DashboardInput): Promise<DashboardView> {
       assertCovers(principal, TENANT_WIDE, "the dashboard");
-      const { from, to } = periodOf(input);
+      const now = Date.now();
+      const { from, to } = periodOf(input, now);
       const unit = input.bucket === "day" ? DAY_MS : HOUR_MS;
       const start = Math.floor(from / unit) * unit;
       const tenantId = principal.tenantId;
@@ -53,7 +57,10 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
       const collection = input.collection_id ?? "*";
       const inCollection = input.collection_id ? sql`AND collection_id = ${input.collection_id}` : sql``;
 
-      const [rollups, documents, ingested, tops, notifications, exported] = await Promise.all([
+      // Rows logged since the last rollup (the tail, at most one cron period) are folded here, so
+      // the figures are fresh to the request, not to the cron.
+      const since = sql`COALESCE((SELECT value FROM job_state WHERE name = ${WATERMARK}), 0)`;
+      const [rollups, tail, mark, documents, ingested, tops, notifications, exported] = await Promise.all([
         db
           .select()
           .from(queryRollups)
@@ -66,6 +73,8 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
               lt(queryRollups.bucketStart, to),
             ),
           ),
+        groupLog(db, { from, to, tenantId, since }),
+        db.get<{ value: number }>(sql`SELECT value FROM job_state WHERE name = ${WATERMARK}`),
         db.all<{ status: string; n: number; chunks: number; bytes: number }>(sql`
           SELECT status, COUNT(*) AS n, SUM(chunk_count) AS chunks, SUM(size_bytes) AS bytes
           FROM documents WHERE tenant_id = ${tenantId} ${inCollection} GROUP BY status`),
@@ -75,8 +84,14 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
             AND updated_at >= ${from} AND updated_at < ${to}
           GROUP BY 1, 2`),
         db.all<{ query: string; count: number; last_at: number }>(sql`
-          SELECT MAX(query_text) AS query, SUM(count) AS count, MAX(last_at) AS last_at FROM top_query_rollups
-          WHERE tenant_id = ${tenantId} AND day_start >= ${Math.floor(from / DAY_MS) * DAY_MS} AND day_start < ${to}
+          SELECT MAX(query_text) AS query, SUM(count) AS count, MAX(last_at) AS last_at FROM (
+            SELECT query_hash, query_text, count, last_at FROM top_query_rollups
+            WHERE tenant_id = ${tenantId} AND day_start >= ${Math.floor(from / DAY_MS) * DAY_MS} AND day_start < ${to}
+            UNION ALL
+            SELECT query_hash, MAX(query_text), COUNT(*), MAX(created_at) FROM query_log
+            WHERE tenant_id = ${tenantId} AND created_at >= ${from} AND created_at < ${to} AND created_at >= ${since}
+              AND status <> 429
+            GROUP BY query_hash)
           GROUP BY query_hash ORDER BY count DESC, last_at DESC LIMIT 10`),
         deps.hubs.count(tenantId, from, to),
         db.get<{ n: number }>(sql`
@@ -106,7 +121,11 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
       for (let t = start; t < to; t += unit) {
         buckets.set(t, { queries: 0, by_mode: modes(), cache_hits: 0, errors: 0, rate_limited: 0, histogram: {} });
       }
-      for (const row of rollups) {
+      const fresh = foldInto(
+        tail.filter((row) => row.collection_id === collection),
+        input.bucket,
+      );
+      for (const row of [...rollups, ...fresh]) {
         const mode = isMode(row.mode) ? row.mode : undefined;
         totals.queries += row.queries;
         totals.cacheHits += row.cacheHits;
@@ -151,6 +170,8 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
         from: iso(from),
         to: iso(to),
         bucket: input.bucket,
+        as_of: iso(now),
+        rolled_up_to: mark ? iso(mark.value) : null,
         totals: {
           queries: totals.queries,
           by_mode: totals.by_mode,
