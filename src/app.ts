@@ -160,7 +160,8 @@ export function createApp() {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
-    description: "A tenant API key: erk_<key id>_<secret>",
+    description:
+      "A tenant API key: erk_<key id>_<secret>. An operation lists the scopes that admit it (any one; admin includes query and ingest).",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "operator", {
     type: "http",

@@ -39,8 +39,8 @@ const challenge = { "WWW-Authenticate": 'Bearer realm="edgerag"' };
  * Route guard: a tenant API key with one of `scopes` (`admin` includes every scope).
  * 401 without valid credentials, 403 with a valid key that lacks the scope.
  */
-export function requireKey(...scopes: [Scope, ...Scope[]]): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export function requireKey(...scopes: [Scope, ...Scope[]]): MiddlewareHandler<AppEnv> & { scopes: Scope[] } {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const principal = c.get("principal");
     if (principal?.kind !== "key") {
       throw new AppError("unauthorized", c.get("auth_error") ?? "Authorization: Bearer <api key> is required.", {
@@ -52,6 +52,8 @@ export function requireKey(...scopes: [Scope, ...Scope[]]): MiddlewareHandler<Ap
     }
     await next();
   };
+  // Read by createApp() to state the scopes in /openapi.json (OAS 3.1 role names of `bearer`).
+  return Object.assign(guard, { scopes });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { requireOperator } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
@@ -11,6 +11,7 @@ import {
   TenantSchema,
   UpdateTenantBody,
 } from "../schemas/tenants";
+import { createRoute } from "./route";
 
 /** Operator routes (ADMIN_TOKEN): tenant provisioning and key-ring maintenance. */
 export const admin = new OpenAPIHono<AppEnv>();

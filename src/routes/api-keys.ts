@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
@@ -11,6 +11,7 @@ import {
   WhoAmISchema,
 } from "../schemas/api-keys";
 import { bearerSecurity, commonErrors, conflict, notFound, SCOPES } from "../schemas/common";
+import { createRoute } from "./route";
 
 /** Tenant API keys (scope `admin`). */
 export const apiKeys = new OpenAPIHono<AppEnv>();

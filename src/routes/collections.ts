@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
@@ -12,6 +12,7 @@ import {
   RebuildSchema,
 } from "../schemas/collections";
 import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
+import { createRoute } from "./route";
 
 /** Collections: `ingest` to create and delete, `query` or `ingest` to read. */
 export const collections = new OpenAPIHono<AppEnv>();

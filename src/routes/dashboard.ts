@@ -1,8 +1,9 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { bearerSecurity, commonErrors } from "../schemas/common";
 import { DashboardQuery, DashboardSchema } from "../schemas/dashboard";
+import { createRoute } from "./route";
 
 /** The tenant's usage over a period (an unrestricted admin key). */
 export const dashboard = new OpenAPIHono<AppEnv>();

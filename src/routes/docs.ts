@@ -27,6 +27,7 @@ const PUBLIC_HEADERS = {
   // Identical for everyone and holding no key: a short shared cache is fine.
   "Cache-Control": "public, max-age=300",
   "X-Content-Type-Options": "nosniff",
+  Vary: "Accept",
 };
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1c1c1e}
@@ -128,11 +129,14 @@ docsPages.get("/docs/vendor/:file", async (c) => {
 });
 
 docsPages.get("/docs/errors", (c) =>
-  respond(
-    c,
-    page(
-      "EdgeRAG errors",
-      html`<h1>Errors</h1>
+  // The same catalogue as data, for tools (docs tables, SDKs): `Accept: application/json`.
+  (c.req.header("accept") ?? "").includes("application/json")
+    ? c.json({ items: ERROR_CODES.map((code) => ({ code, ...errorDoc(code) })) }, 200, PUBLIC_HEADERS)
+    : respond(
+        c,
+        page(
+          "EdgeRAG errors",
+          html`<h1>Errors</h1>
 <p>Every error is an <a href="https://www.rfc-editor.org/rfc/rfc9457">RFC 9457</a> problem document
 (<code>application/problem+json</code>) with a stable <code>code</code>, a <code>detail</code> for
 people, a <code>request_id</code> (and a <code>trace_id</code> when tracing is on), and a
@@ -144,8 +148,8 @@ ${ERROR_CODES.map(
     html`<tr><td><a href="/docs/errors/${code}"><code>${code}</code></a></td><td>${errorDoc(code).status}</td><td>${prose(errorDoc(code).meaning)}</td></tr>`,
 )}
 </table>`,
-    ),
-  ),
+        ),
+      ),
 );
 
 docsPages.get("/docs/errors/:code", (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { keyOf, requireKey } from "../middleware/auth";
@@ -17,6 +17,7 @@ import {
   UploadResultSchema,
 } from "../schemas/documents";
 import type { Upload } from "../services/documents";
+import { createRoute } from "./route";
 
 /** Documents: `ingest` to upload and delete, `query` or `ingest` to read. */
 export const documents = new OpenAPIHono<AppEnv>();

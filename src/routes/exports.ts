@@ -1,10 +1,11 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { PageQuery } from "../schemas/collections";
 import { bearerSecurity, commonErrors, conflict, notFound, problem } from "../schemas/common";
 import { CreateExportBody, ExportIdParam, ExportListSchema, ExportSchema } from "../schemas/exports";
+import { createRoute } from "./route";
 
 /** PDF exports of an answer, the dashboard or a document (an unrestricted admin key). */
 export const exportsRoutes = new OpenAPIHono<AppEnv>();

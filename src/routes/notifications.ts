@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { keyOf, requireKey, requireKeyOrTicket, requireOperator } from "../middleware/auth";
@@ -13,6 +13,7 @@ import {
   SocketQuery,
   TicketSchema,
 } from "../schemas/notifications";
+import { createRoute } from "./route";
 
 /**
  * The tenant's notifications (an unrestricted admin key): the stored log by seq, read state,

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppEnv } from "../env";
@@ -16,6 +16,7 @@ import {
 } from "../schemas/query";
 import type { PreparedQuery } from "../services/query/pipeline";
 import type { Run } from "../services/query/service";
+import { createRoute } from "./route";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
 export const query = new OpenAPIHono<AppEnv>();

@@ -1,10 +1,11 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { serverTiming } from "../lib/server-timing";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
 import { SearchBody, SearchResultSchema } from "../schemas/search";
+import { createRoute } from "./route";
 
 /** Retrieval without generation (scope `query`). */
 export const search = new OpenAPIHono<AppEnv>();

@@ -1,9 +1,10 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, conflict, notFound } from "../schemas/common";
 import { PutSecretBody, SecretListSchema, SecretNameParam } from "../schemas/secrets";
+import { createRoute } from "./route";
 
 /** Tenant provider secrets (scope `admin`): write-only values, readable names. */
 export const secrets = new OpenAPIHono<AppEnv>();

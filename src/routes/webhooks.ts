@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
@@ -14,6 +14,7 @@ import {
   WebhookSchema,
   WebhookWithSecretSchema,
 } from "../schemas/webhooks";
+import { createRoute } from "./route";
 
 /** Outbound webhooks (an unrestricted admin key): endpoints, secrets, deliveries. */
 export const webhooks = new OpenAPIHono<AppEnv>();
