@@ -79,7 +79,7 @@ if (MODELS !== "workers-ai" && MODELS !== "local") {
  * What a deployment runs on Workers AI: multilingual embeddings (bge-m3, 1024 dimensions: our
  * first users write Korean), the cross-encoder reranker, and an 8B instruction model for answers.
  * 1024-dimensional vectors fill a shard's VECTOR_SHARD_MAX_BYTES (76.8 MB) at 18,750 chunks, so
- * collections split earlier. README "Costs" says what each costs per 1,000 queries and pages.
+ * collections split earlier. docs/operations.md "Deploying" says what each costs per 1,000 queries and pages.
  */
 const WORKERS_AI_SETTINGS = {
   EMBEDDINGS_PROVIDER: "workers-ai",
@@ -352,7 +352,7 @@ async function main() {
       log(`secret ${secret} set`);
     }
     if (!judge(await probe(name, undefined), "probe")) {
-      fail('the deployed Worker fails its probe; roll back by hand (README "Rollback")');
+      fail('the deployed Worker fails its probe; roll back by hand (docs/operations.md "Rollback by hand")');
     }
     log("deployed");
     return;

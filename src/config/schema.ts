@@ -1,6 +1,6 @@
 /**
  * The environment's schema: every setting, its range and its default, written once here (the
- * README's configuration table lists the same names).
+ * docs/configuration.md's table lists the same names).
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "../lib/log";

@@ -58,7 +58,7 @@ export interface RerankWeights {
   prior: number;
 }
 
-/** The local reranker's feature weights, tuned on SciFact train only (see README, "Answers: query modes"). */
+/** The local reranker's feature weights, tuned on SciFact train only (see docs/api.md, "Answers: query modes"). */
 export const DEFAULT_RERANK_WEIGHTS: RerankWeights = { coverage: 1, title: 1, proximity: 0.3, prior: 1.5 };
 
 export interface ConfigProblem {

@@ -271,7 +271,7 @@ export class ChunkStore {
   /**
    * The query terms worth scoring in this collection: a term in more than `ratio` of its chunks
    * adds little to bm25 yet makes FTS5 score most of the index, so it is left out — unless every
-   * term is that common (SciFact-tuned; see the README).
+   * term is that common (SciFact-tuned; see docs/benchmarks.md).
    */
   private chunkTotal(): number {
     this.total ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks").one().n;

@@ -1,6 +1,6 @@
 /**
  * The Analytics Engine dataset's schema, written once: which blob, double and index holds what for
- * each kind of data point. The writers below place fields by name from this table, the README's
+ * each kind of data point. The writers below place fields by name from this table, docs/operations.md's
  * schema table says the same, and the ops test checks every dashboard and alert query against it.
  *
  * One invocation writes at most `MAX_POINTS` points: one for itself (request, queue batch or cron

@@ -145,7 +145,7 @@ export const WEAK_COVERAGE = 0.6;
  * sentence holds two or more of its words together or the passage holds WEAK_COVERAGE. A passage
  * that shares one word with the question ("the capital of Kenya" against a passage naming a
  * capital) is not an answer. Calibrated on the SQuAD 2.0 and KorQuAD development sets
- * (`npm run eval:answers`; README "Answers").
+ * (`npm run eval:answers`; docs/benchmarks.md "Answers").
  */
 export function judgeEvidence(
   query: string,

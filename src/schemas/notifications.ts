@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { IsoDate } from "./common";
 
-/** Every event type a tenant may receive (README, "Notifications"). */
+/** Every event type a tenant may receive (docs/api.md, "Notifications"). */
 export const EVENT_TYPES = [
   "document.processing",
   "document.ready",

@@ -39,7 +39,7 @@ export interface NotificationHubs {
 /** What the Worker tells the hub about a socket it authenticated (trusted headers on `fetch`). */
 export const SOCKET_HEADERS = { keyId: "x-edgerag-key-id", tenantId: "x-edgerag-tenant-id" } as const;
 
-/** Close codes of the protocol (README, "Notifications"). */
+/** Close codes of the protocol (docs/api.md, "Notifications"). */
 export const CLOSE = {
   unauthorized: 4401,
   forbidden: 4403,

@@ -87,7 +87,7 @@ interface Profile {
 /**
  * What the modes trade: candidates, reranking and expansion for time, and the answer's length.
  * A typical answer is one sentence in every mode; balanced and deep add supporting sentences only
- * where they score close to the best (tuned on the development sets: README "Answers").
+ * where they score close to the best (tuned on the development sets: docs/benchmarks.md "Answers").
  */
 export const PROFILES: Record<Mode, Profile> = {
   fast: { pool: 20, rerank: 0, expand: false, context: 3, maxTokens: 80, sentences: 1, followRatio: 1 },
