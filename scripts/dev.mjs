@@ -7,6 +7,7 @@
 // Rendering, as `npm test` does. Without them everything else works and exports say what to run.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { stripVTControlCharacters } from "node:util";
 import { install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
 const missing = missingOf({ programs: ["chromium"], packages: ["fonts-noto-cjk"] });
@@ -29,7 +30,48 @@ const applied = /About to apply (\d+) migration/.exec(migrate.stdout)?.[1];
 console.log(applied ? `D1 (local): ${applied} migrations applied` : "D1 (local): up to date");
 
 const envFiles = [".dev.vars.example", ".dev.vars"].filter((f) => existsSync(f)).flatMap((f) => ["--env-file", f]);
-const dev = spawn("wrangler", ["dev", ...envFiles, ...process.argv.slice(2)], { stdio: "inherit" });
+// Quiet: the Worker logs one JSON line per request itself, so wrangler's own request lines are
+// dropped, its bindings table is shown once (it prints it again on reload), and no fetch of
+// Cloudflare's `request.cf` sample is tried (offline it fails with a stack trace). workerd's report
+// of a failed DNS lookup (the Worker answers 503 and logs a warning) loses its native stack.
+const dev = spawn("wrangler", ["dev", ...envFiles, ...process.argv.slice(2)], {
+  stdio: ["inherit", "pipe", "pipe"],
+  env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", FORCE_COLOR: "1", ...process.env },
+});
+const REQUEST_LINE = /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \S+ \d{3} /;
+let tables = 0;
+let skipping = false;
+let dropNextStack = false;
+function filter(output) {
+  let pending = "";
+  return (chunk) => {
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.includes("Your Worker has access to the following bindings")) {
+        skipping = ++tables > 1;
+      } else if (skipping && line.trim() === "") {
+        skipping = false;
+        continue;
+      }
+      if (skipping || REQUEST_LINE.test(stripVTControlCharacters(line))) {
+        continue;
+      }
+      if (line.includes("failed to lookup address information")) {
+        output.write("workerd: a DNS lookup failed (offline?)\n");
+        dropNextStack = true;
+        continue;
+      }
+      if (dropNextStack && /^\s*stack: /.test(line)) {
+        dropNextStack = false;
+        continue;
+      }
+      output.write(`${line}\n`);
+    }
+  };
+}
+dev.stdout.on("data", filter(process.stdout));
+dev.stderr.on("data", filter(process.stderr));
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => dev.kill(signal));
 }

@@ -76,7 +76,14 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get("request_id") ?? "unknown";
   if (appError.status >= 500) {
     const logger = c.get("logger") ?? createLogger("error", { request_id: requestId });
-    logger.error(appError.message, { code: appError.code, route: c.req.path, cause: appError.cause });
+    if (appError.code === "internal") {
+      logger.error(appError.message, { code: appError.code, route: c.req.path, cause: appError.cause });
+    } else {
+      // A dependency that is down or slow, or a missing setting: expected, and said in the detail;
+      // a warning with the cause's message, not an error with a stack trace.
+      const cause = appError.cause instanceof Error ? appError.cause.message : appError.cause;
+      logger.warn(appError.message, { code: appError.code, route: c.req.path, cause });
+    }
   }
   return problemResponse(appError, requestId, new URL(c.req.url).origin);
 }

@@ -19,8 +19,11 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
       key_id: principal?.kind === "key" ? principal.keyId : undefined,
     };
     const logger = c.get("logger");
-    if (status >= 500) {
+    // Our own fault is an error; a dependency's (502–504) a warning: the problem's detail says why.
+    if (status === 500) {
       logger.error("request", fields);
+    } else if (status > 500) {
+      logger.warn("request", fields);
     } else {
       logger.info("request", fields);
     }
