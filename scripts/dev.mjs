@@ -17,7 +17,11 @@ if (missing.length > 0 && !install(missing, "npm run dev")) {
 prepareBrowser({ quiet: true });
 
 // One line for the migrations (wrangler prints a table per file); everything when they fail.
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
+// `--persist-to DIR` (a wrangler dev flag) moves the local state: the migrations go there too.
+const args = process.argv.slice(2);
+const at = args.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const persist = at < 0 ? [] : args[at]?.includes("=") ? [args[at]] : ["--persist-to", args[at + 1] ?? ""];
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], {
   encoding: "utf8",
   env: { ...process.env, CI: "true" }, // no interactive confirmation
 });
@@ -34,7 +38,7 @@ const envFiles = [".dev.vars.example", ".dev.vars"].filter((f) => existsSync(f))
 // dropped, its bindings table is shown once (it prints it again on reload), and no fetch of
 // Cloudflare's `request.cf` sample is tried (offline it fails with a stack trace). workerd's report
 // of a failed DNS lookup (the Worker answers 503 and logs a warning) loses its native stack.
-const dev = spawn("wrangler", ["dev", ...envFiles, ...process.argv.slice(2)], {
+const dev = spawn("wrangler", ["dev", ...envFiles, ...args], {
   stdio: ["inherit", "pipe", "pipe"],
   env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", FORCE_COLOR: "1", ...process.env },
 });

@@ -4,7 +4,9 @@
 // minutes. Raw sockets, so that no client library finishes the body for us.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 
@@ -90,4 +92,88 @@ describe("wrangler dev", () => {
       assert.ok(res.ms < 2_000, `the ${status} took ${res.ms} ms`);
     });
   }
+});
+
+describe("npm run dev on a machine whose browser cache is empty", () => {
+  let dev;
+  let base;
+  const state = mkdtempSync(path.join(tmpdir(), "edgerag-dev-state-"));
+  const cache = mkdtempSync(path.join(tmpdir(), "edgerag-dev-cache-"));
+  before(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    dev = spawn(
+      process.execPath,
+      [path.join(root, "scripts", "dev.mjs"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state],
+      {
+        cwd: root,
+        // An empty cache: what Miniflare's Browser Rendering finds there is what scripts/dev.mjs put.
+        env: { ...process.env, XDG_CACHE_HOME: cache, CI: "true", WRANGLER_SEND_METRICS: "false" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm run dev did not start in 90 s:\n${output}`)), 90_000);
+      const watch = (chunk) => {
+        output += chunk;
+        if (/Ready on/.test(output)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      dev.stdout.on("data", watch);
+      dev.stderr.on("data", watch);
+      dev.once("exit", (code) => reject(new Error(`npm run dev exited ${code}:\n${output}`)));
+    });
+  });
+  after(() => {
+    dev?.kill("SIGTERM");
+    rmSync(state, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  it("renders a PDF export of an answer", { timeout: 120_000 }, async () => {
+    const call = async (method, route, token, body) => {
+      const res = await fetch(`${base}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return {
+        status: res.status,
+        body: res.headers.get("content-type")?.includes("json") ? await res.json() : await res.arrayBuffer(),
+      };
+    };
+    const { body: created } = await call("POST", "/v1/admin/tenants", "dev-admin-token-change-me", { name: "dev" });
+    const key = created.api_key.key;
+    const { body: collection } = await call("POST", "/v1/collections", key, { name: "handbook" });
+    const { body: doc } = await call("POST", `/v1/collections/${collection.id}/documents`, key, {
+      title: "Leave",
+      text: "Employees receive twenty five days of paid vacation every year.",
+      priority: "high",
+    });
+    // Polling the served API: real time, as a client of `npm run dev` waits.
+    for (let i = 0; i < 100 && (await call("GET", `/v1/documents/${doc.id}`, key)).body.status !== "ready"; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { status, body: queued } = await call("POST", "/v1/exports", key, {
+      kind: "query",
+      query: "How many days of paid vacation?",
+      collection_ids: [collection.id],
+    });
+    assert.equal(status, 202);
+    let exported;
+    for (let i = 0; i < 240; i++) {
+      exported = (await call("GET", `/v1/exports/${queued.id}`, key)).body;
+      if (exported.status === "ready" || exported.status === "failed") {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(exported.status, "ready", `export: ${JSON.stringify(exported)}`);
+    const file = await call("GET", `/v1/exports/${queued.id}/file`, key);
+    assert.equal(file.status, 200);
+    assert.equal(Buffer.from(file.body).subarray(0, 5).toString(), "%PDF-");
+  });
 });
