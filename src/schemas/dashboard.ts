@@ -23,7 +23,9 @@ export const DashboardSchema = z
     from: IsoDate,
     to: IsoDate,
     bucket: z.enum(["hour", "day"]),
-    as_of: IsoDate.openapi({ description: "When these figures were computed: every query in the log by then is counted" }),
+    as_of: IsoDate.openapi({
+      description: "When these figures were computed: every query in the log by then is counted",
+    }),
     rolled_up_to: IsoDate.nullable().openapi({
       description:
         "Up to when the rollup job (cron) has folded the query log (null before its first run); queries logged since are read from the log itself",
