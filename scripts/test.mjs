@@ -51,7 +51,11 @@ if (args.every((arg) => arg === "--coverage")) {
   if (optedOut) {
     console.warn("npm test: chromium missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the console's browser test skips.");
   }
-  for (const script of ["e2e-notifications.mjs", "e2e-demo.mjs", ...(optedOut ? [] : ["e2e-console.mjs", "e2e-exports.mjs"])]) {
+  for (const script of [
+    "e2e-notifications.mjs",
+    "e2e-demo.mjs",
+    ...(optedOut ? [] : ["e2e-console.mjs", "e2e-exports.mjs"]),
+  ]) {
     const e2e = spawnSync("node", [path.join(root, "scripts", script)], { stdio: "inherit", cwd: root });
     if (e2e.status !== 0) {
       process.exit(e2e.status ?? 1);
