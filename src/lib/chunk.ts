@@ -103,14 +103,21 @@ interface Section {
 }
 
 const HEADING = /^(#{1,6})[ \t]+(.+?)[ \t#]*$/gm;
+/** A fenced code block (``` or ~~~, to its closing fence or the end): a `#` line there is code. */
+const FENCE = /^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n[\s\S]*?(?:^[ \t]{0,3}\1[ \t]*$|(?![\s\S]))/gm;
 
 function sections(text: string): Section[] {
   const out: Section[] = [];
   const path: string[] = [];
   let heading: string | null = null;
   let bodyStart = 0;
+  const fences = [...text.matchAll(FENCE)].map((m) => [m.index ?? 0, (m.index ?? 0) + m[0].length] as const);
+  const inFence = (index: number) => fences.some(([start, end]) => index > start && index < end);
   for (const match of text.matchAll(HEADING)) {
     const index = match.index ?? 0;
+    if (inFence(index)) {
+      continue;
+    }
     out.push({ heading, body: { start: bodyStart, end: index } });
     const level = match[1]?.length ?? 1;
     path.length = Math.min(path.length, level - 1);

@@ -233,3 +233,28 @@ describe("report language", () => {
     expect(languageOf("Vacation policy")).toBe("en");
   });
 });
+
+describe("chunkText and code blocks", () => {
+  it("does not take a `#` line inside a fenced code block for a heading", () => {
+    const text = [
+      "# Guide",
+      "",
+      "Run this:",
+      "",
+      "```sh",
+      "# 1. Create a tenant",
+      "curl -s -X POST $BASE/v1/admin/tenants",
+      "```",
+      "",
+      "## Errors",
+      "",
+      "Every error is problem+json.",
+      "",
+      "~~~",
+      "# not a heading either",
+      "~~~",
+    ].join("\n");
+    const headings = chunkText(text, { maxTokens: 20, overlap: 0 }).map((c) => c.heading);
+    expect(new Set(headings)).toEqual(new Set(["Guide", "Guide › Errors"]));
+  });
+});
