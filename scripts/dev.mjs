@@ -6,7 +6,7 @@
 // installed first when missing and this user can, then pointed at by Miniflare's Browser
 // Rendering, as `npm test` does. Without them everything else works and exports say what to run.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
 import { install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
@@ -71,8 +71,35 @@ function filter(output) {
         continue;
       }
       output.write(`${line}\n`);
+      if (line.includes("Ready on")) {
+        indexGuides(/Ready on (\S+)/.exec(stripVTControlCharacters(line))?.[1]);
+      }
     }
   };
+}
+
+/** The cron that indexes the guides for /v1/help does not run locally: ask once the Worker is up. */
+let indexed = false;
+function indexGuides(url) {
+  if (indexed || !url) {
+    return;
+  }
+  indexed = true;
+  let token;
+  for (const file of [".dev.vars.example", ".dev.vars"].filter((f) => existsSync(f))) {
+    token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim() ?? token;
+  }
+  fetch(`${url.replace("localhost", "127.0.0.1")}/v1/admin/docs/sync`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  })
+    .then(async (res) => {
+      const body = await res.json();
+      if (res.ok && body.added.length > 0) {
+        console.log(`guides for /v1/help: indexing ${body.added.join(", ")}`);
+      }
+    })
+    .catch(() => undefined);
 }
 dev.stdout.on("data", filter(process.stdout));
 dev.stderr.on("data", filter(process.stderr));

@@ -3,9 +3,11 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
+import { routePath } from "hono/route";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./env";
 import { AppError, asAppError, type ErrorCode, problemResponse } from "./errors";
+import { raceTimeout } from "./lib/async";
 import { createLogger } from "./lib/log";
 import { accessLog } from "./middleware/access-log";
 import { identify } from "./middleware/auth";
@@ -26,6 +28,7 @@ import { docsPages } from "./routes/docs";
 import { documents } from "./routes/documents";
 import { exportsRoutes } from "./routes/exports";
 import { health } from "./routes/health";
+import { help } from "./routes/help";
 import { notifications } from "./routes/notifications";
 import { query } from "./routes/query";
 import { search } from "./routes/search";
@@ -71,7 +74,7 @@ function dropUnreadBody(): MiddlewareHandler<AppEnv> {
   };
 }
 
-function renderError(error: unknown, c: Context<AppEnv>): Response {
+async function renderError(error: unknown, c: Context<AppEnv>): Promise<Response> {
   const appError = error instanceof HTTPException ? fromHttpException(error) : asAppError(error);
   const requestId = c.get("request_id") ?? "unknown";
   if (appError.status >= 500) {
@@ -85,7 +88,31 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
       logger.warn(appError.message, { code: appError.code, route: c.req.path, cause });
     }
   }
-  return problemResponse(appError, requestId, new URL(c.req.url).origin);
+  return problemResponse(appError, requestId, new URL(c.req.url).origin, await seeAlso(c, appError));
+}
+
+/** How long an error response may wait for its guide sections; later ones are kept for the next. */
+const SEE_BUDGET_MS = 100;
+
+/** The guide sections for this error on this route (not for our own faults, nor rate limits). */
+async function seeAlso(c: Context<AppEnv>, error: AppError) {
+  const services = c.get("services");
+  if (!services || error.code === "internal" || error.code === "rate_limited") {
+    return undefined;
+  }
+  let route = c.req.path;
+  try {
+    route = routePath(c, -1);
+  } catch {
+    // no route matched: the path itself
+  }
+  const lookup = services.help.see(error.code, route).catch(() => []);
+  try {
+    c.executionCtx.waitUntil(lookup);
+  } catch {
+    // no execution context (a test calling the app directly): the lookup still settles
+  }
+  return raceTimeout(lookup, SEE_BUDGET_MS, () => new Error("late")).catch(() => undefined);
 }
 
 export function createApp() {
@@ -187,6 +214,7 @@ export function createApp() {
     // Relative: the document describes the deployment that serves it.
     servers: [{ url: "/", description: "This deployment" }],
   });
+  app.route("/", help);
   app.route("/", docsPages);
 
   app.notFound((c) =>

@@ -52,6 +52,7 @@ import { dashboardService } from "./services/dashboard/service";
 import { documentService } from "./services/documents";
 import { exportService } from "./services/exports/service";
 import { healthService } from "./services/health";
+import { helpService } from "./services/help";
 import { ingestService } from "./services/ingest/service";
 import { notificationService } from "./services/notifications/service";
 import type { AnswerDeps, CachedAnswer } from "./services/query/pipeline";
@@ -355,6 +356,8 @@ export function createServices(
   });
   const notify = notifications.publish;
   const query = queryService(answering, settings);
+  const documents = documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes });
+  const search = searchService(answering, settings);
   const dashboard = dashboardService({ db, hubs: adapters.hubs, queryLogRetentionMs: config.queryLogRetentionMs });
   return {
     config,
@@ -380,10 +383,11 @@ export function createServices(
     apiKeys: apiKeyService({ db, config, notifications }),
     secrets: secretService({ db, config }),
     collections: collectionService(adapters),
-    documents: documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes }),
+    documents,
     ingest: ingestService({ ...adapters, logger, notify }),
-    search: searchService(answering, settings),
+    search,
     query,
+    help: helpService({ db, documents, query, search, defer }),
     health: healthService({ ...adapters, config }),
   };
 }

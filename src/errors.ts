@@ -197,7 +197,7 @@ export function errorTypeUri(code: ErrorCode, origin = ""): string {
 }
 
 /** Builds the problem document. 5xx details other than the ones we wrote ourselves never leak. */
-export function toProblem(error: AppError, requestId: string, origin = ""): Problem {
+export function toProblem(error: AppError, requestId: string, origin = "", see: Problem["see"] = undefined): Problem {
   const problem: Problem = {
     type: errorTypeUri(error.code, origin),
     title: titleOf(error.code),
@@ -213,15 +213,23 @@ export function toProblem(error: AppError, requestId: string, origin = ""): Prob
   if (error.errors && error.errors.length > 0) {
     problem.errors = error.errors;
   }
+  if (see && see.length > 0) {
+    problem.see = see;
+  }
   return problem;
 }
 
-export function problemResponse(error: AppError, requestId: string, origin = ""): Response {
+export function problemResponse(
+  error: AppError,
+  requestId: string,
+  origin = "",
+  see: Problem["see"] = undefined,
+): Response {
   currentTelemetry()?.annotate({ code: error.code });
   const headers = new Headers(error.headers);
   headers.set("Content-Type", "application/problem+json");
   headers.set("Cache-Control", "no-store");
-  return new Response(JSON.stringify(toProblem(error, requestId, origin)), {
+  return new Response(JSON.stringify(toProblem(error, requestId, origin, see)), {
     status: error.status,
     headers,
   });

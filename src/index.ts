@@ -58,6 +58,8 @@ const jobs: Record<string, (s: Services) => Promise<unknown>> = {
     }),
   "ticket-sweep": (s) => s.notifications.sweepTickets(),
   "webhook-sweep": (s) => s.webhooks.sweep(),
+  // The guides /v1/help answers from follow the deployed code (only what changed is re-indexed).
+  "help-guides": (s) => s.help.sync(),
   "export-sweep": (s) => s.exports.sweep(),
   "query-rollup": (s) => s.dashboard.rollUp().then((result) => s.logger.info("query log rolled up", { ...result })),
   "cache-warming": (s) =>

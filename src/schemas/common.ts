@@ -21,6 +21,13 @@ export const ProblemSchema = z
       .optional()
       .openapi({ description: "The W3C trace id of this request (the `traceparent` it continued, or a new one)" }),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    see: z
+      .array(z.object({ guide: z.string(), section: z.string().nullable() }))
+      .optional()
+      .openapi({
+        description:
+          "The guide sections (docs/*.md) that best match this error on this route, found by EdgeRAG's own search; ask more at GET /v1/help",
+      }),
   })
   .openapi("Problem");
 

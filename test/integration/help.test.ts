@@ -1,0 +1,99 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { GUIDES } from "../../src/generated/guides";
+import { DOCS_COLLECTION, DOCS_TENANT, helpService } from "../../src/services/help";
+import { ADMIN, call, expectProblem, json, newCollection, newTenant } from "../support/http";
+import { servicesFor } from "../support/services";
+
+/** Waits until every guide document is ready (the real queue consumer ingests them). */
+async function guidesReady(timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { results } = await env.DB.prepare("SELECT status FROM documents WHERE tenant_id = ? AND collection_id = ?")
+      .bind(DOCS_TENANT, DOCS_COLLECTION)
+      .all<{ status: string }>();
+    if (results.length === GUIDES.length && results.every((r) => r.status === "ready")) {
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`guides not ready: ${JSON.stringify(results)}`);
+    }
+    // Polls the real queue consumer, which runs on its own batch timer.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("help from EdgeRAG's own guides", () => {
+  it("indexes the guides once, answers questions about the API with citations, and links errors to them", async () => {
+    await expectProblem(await call("POST", "/v1/admin/docs/sync"), 401, "unauthorized");
+    const first = await json<{ added: string[]; removed: number; unchanged: number }>(
+      await call("POST", "/v1/admin/docs/sync", { token: ADMIN }),
+    );
+    expect(first.added.sort()).toEqual(GUIDES.map((g) => g.name).sort());
+    await guidesReady();
+    // The same content again: nothing re-indexed.
+    const again = await json(await call("POST", "/v1/admin/docs/sync", { token: ADMIN }));
+    expect(again).toEqual({ added: [], removed: 0, unchanged: GUIDES.length });
+
+    // No key needed; metered per IP like every anonymous call.
+    const res = await call("GET", "/v1/help?q=How do I send documents larger than the JSON upload limit?");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ratelimit-limit") ?? res.headers.get("ratelimit")).toBeTruthy();
+    const answer = await json<{ answer: string; abstained: boolean; citations: Array<{ title: string }> }>(res);
+    expect(answer.abstained).toBe(false);
+    expect(answer.answer).toMatch(/multipart/i);
+    expect(answer.citations[0]?.title).toMatch(/^docs\/.+\.md$/);
+    await expectProblem(await call("GET", "/v1/help?q=x"), 422, "validation_failed");
+
+    // An error links the guide sections for its code and route (kept after the first lookup).
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const tooBig = () =>
+      call("POST", `/v1/collections/${col}/documents`, {
+        token: tenant.adminKey,
+        body: "x".repeat(100),
+        headers: { "Content-Type": "text/plain" },
+      });
+    await tooBig();
+    const problem = (await expectProblem(await tooBig(), 415, "unsupported_media_type")) as unknown as {
+      see?: Array<{ guide: string; section: string | null }>;
+    };
+    expect(problem.see?.length).toBeGreaterThan(0);
+    expect(problem.see?.[0]?.guide).toMatch(/^docs\/.+\.md$/);
+    // Nobody's key reaches the documentation tenant's collection: its id is not even a valid
+    // collection id for the API, and no tenant lists it.
+    await expectProblem(
+      await call("POST", "/v1/search", {
+        token: tenant.adminKey,
+        body: { query: "multipart", collection_ids: [DOCS_COLLECTION] },
+      }),
+      422,
+      "validation_failed",
+    );
+    const listed = await json<{ items: Array<{ id: string }> }>(
+      await call("GET", "/v1/collections", { token: tenant.adminKey }),
+    );
+    expect(listed.items.map((c) => c.id)).not.toContain(DOCS_COLLECTION);
+  });
+
+  it("re-indexes only a guide whose content changed, and drops one that is gone", async () => {
+    const guides = [
+      { name: "docs/a.md", text: "# A\n\nAlpha guide about keys." },
+      { name: "docs/b.md", text: "# B\n\nBeta guide about uploads." },
+    ];
+    const services = servicesFor();
+    const syncWith = (list: typeof guides) => helpService({ ...services, defer: () => undefined, guides: list }).sync();
+    expect((await syncWith(guides)).added.sort()).toEqual(["docs/a.md", "docs/b.md"]);
+    // a.md changed (its old version is deleted), b.md is gone.
+    expect(await syncWith([{ name: "docs/a.md", text: "# A\n\nAlpha, revised." }])).toEqual({
+      added: ["docs/a.md"],
+      removed: 2,
+      unchanged: 0,
+    });
+    expect(await syncWith([{ name: "docs/a.md", text: "# A\n\nAlpha, revised." }])).toEqual({
+      added: [],
+      removed: 0,
+      unchanged: 1,
+    });
+  });
+});
