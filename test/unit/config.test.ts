@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RATE_TIERS, parseConfig, parseKeyRing } from "../../src/config";
+import { envSchema } from "../../src/config/schema";
+import settings from "../../src/config/settings.json";
 
 const KEY = btoa("k".repeat(32));
 
@@ -139,5 +141,18 @@ describe("config", () => {
       dimensions: 1536,
       sendDimensions: false,
     });
+  });
+});
+
+describe("docs/configuration.md", () => {
+  it("documents every setting the schema reads, and no other (src/config/settings.json)", () => {
+    const documented = settings.flatMap((s) => s.names).sort();
+    // Read by the VectorShard object itself, outside the schema (a known gap: they should move in).
+    const readByDurableObjects = ["SEARCH_SHARD_MOVE_CHUNKS", "VECTOR_SHARD_MAX_BYTES"];
+    expect(documented).toEqual([...Object.keys(envSchema.shape), ...readByDurableObjects].sort());
+    for (const setting of settings) {
+      expect(["var", "secret"]).toContain(setting.kind);
+      expect(setting.meaning.length).toBeGreaterThan(10);
+    }
   });
 });
