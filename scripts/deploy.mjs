@@ -355,6 +355,7 @@ async function main() {
       fail('the deployed Worker fails its probe; roll back by hand (docs/operations.md "Rollback by hand")');
     }
     log("deployed");
+    await indexGuides();
     return;
   }
 
@@ -378,6 +379,33 @@ async function main() {
     }
   }
   log(`version ${version} serves 100 %`);
+  await indexGuides();
+}
+
+/**
+ * The guides /v1/help answers from, re-indexed for the new code at once (only those that
+ * changed); the cron does it within five minutes anyway, so a failure here is only a warning.
+ */
+async function indexGuides() {
+  if (!env.DEPLOY_URL || !env.ADMIN_TOKEN) {
+    log("guides for /v1/help: the cron indexes them within 5 minutes (DEPLOY_URL and ADMIN_TOKEN not both set)");
+    return;
+  }
+  try {
+    const res = await fetch(`${env.DEPLOY_URL.replace(/\/$/, "")}/v1/admin/docs/sync`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    const body = await res.json();
+    log(
+      res.ok
+        ? `guides for /v1/help: ${body.added.length} re-indexed, ${body.unchanged} unchanged`
+        : `WARNING: guides not indexed (${res.status}); the cron will`,
+    );
+  } catch (error) {
+    log(`WARNING: guides not indexed (${mask(error.message)}); the cron will`);
+  }
 }
 
 main().catch((error) => fail(mask(error.message)));
