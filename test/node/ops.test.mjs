@@ -1,5 +1,5 @@
 /**
- * The dashboard and alert rules as code (ops/), and the README's metrics queries: they are
+ * The dashboard and alert rules as code (ops/), and the metrics queries of docs/operations.md: they are
  * current with their definitions, every query names only fields the Analytics Engine schema has
  * for the kind it filters on, and every query runs — rewritten from Analytics Engine SQL into
  * SQLite by a handful of documented rules — over data points made by the Worker's own builder
@@ -17,9 +17,9 @@ const root = new URL("../../", import.meta.url);
 const read = (path) => readFileSync(new URL(path, root), "utf8");
 const NOW = 1_800_000_000;
 
-/** The README's queries: fenced `sql` blocks that read the dataset. */
+/** The operations guide's queries: fenced `sql` blocks that read the dataset. */
 function readmeQueries() {
-  return [...read("README.md").matchAll(/```sql\n([\s\S]*?)```/g)]
+  return [...read("docs/operations.md").matchAll(/```sql\n([\s\S]*?)```/g)]
     .map((m) => m[1].trim())
     .filter((sql) => sql.includes("edgerag_metrics"));
 }
@@ -249,9 +249,9 @@ describe("ops as code", () => {
     }
   });
 
-  it("every panel, alert and README query names only fields of its kind's schema, and runs", () => {
+  it("every panel, alert and documented query names only fields of its kind's schema, and runs", () => {
     const queries = [...panels.map((p) => p.sql), ...alerts.map((a) => a.sql), ...readmeQueries()];
-    assert.ok(readmeQueries().length >= 3, "the README has its metrics queries");
+    assert.ok(readmeQueries().length >= 3, "docs/operations.md has its metrics queries");
     for (const sql of queries) {
       checkFields(sql);
       const rows = run(sql);

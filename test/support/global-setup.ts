@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import type { TestProject } from "vitest/node";
 import { startRedisRestShim } from "./redis-rest-shim";
 import { startWorkerServer } from "./serve-worker";
@@ -22,6 +23,15 @@ declare module "vitest" {
     dohUrl: string;
     otlpUrl: string;
   }
+}
+
+/**
+ * Ends the browsers Miniflare's Browser Rendering launched from this process for the export tests:
+ * a kept-alive session outlives the run (Miniflare's disposal leaves it), and a live child process
+ * kept vitest from exiting after its summary.
+ */
+function stopBrowsers(): void {
+  spawnSync("pkill", ["-TERM", "-P", String(process.pid), "chromium"], { stdio: "ignore" });
 }
 
 /** Starts redis-server + the Upstash REST shim and a hung server; tests reach them over loopback. */
@@ -55,6 +65,7 @@ export default async function setup(project: TestProject) {
   if (skip) {
     project.provide("upstashUrl", "http://127.0.0.1:9");
     return async () => {
+      stopBrowsers();
       await standIns();
       await worker.stop();
       await new Promise<void>((resolve) => hang.server.close(() => resolve()));
@@ -64,6 +75,7 @@ export default async function setup(project: TestProject) {
   const shim = await startRedisRestShim({ redisPort: redis.port, token });
   project.provide("upstashUrl", shim.url);
   return async () => {
+    stopBrowsers();
     await standIns();
     await worker.stop();
     await shim.close();
