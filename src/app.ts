@@ -100,11 +100,14 @@ async function seeAlso(c: Context<AppEnv>, error: AppError) {
   if (!services || error.code === "internal" || error.code === "rate_limited") {
     return undefined;
   }
-  let route = c.req.path;
+  // The matched route's pattern; any request no route matched shares one key ("*"), so random
+  // paths cannot make a lookup each.
+  let route = "*";
   try {
-    route = routePath(c, -1);
+    const pattern = routePath(c, -1);
+    route = pattern.includes("*") ? "*" : pattern;
   } catch {
-    // no route matched: the path itself
+    // no route matched
   }
   const lookup = services.help.see(error.code, route).catch(() => []);
   try {
