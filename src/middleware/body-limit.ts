@@ -18,7 +18,12 @@ async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string, h
   }
   const type = c.req.header("content-type") ?? "";
   if (JSON_TYPE.test(type)) {
-    c.req.bodyCache.json = Promise.resolve(parseJson(bytes));
+    const parsed = Promise.resolve(parseJson(bytes));
+    c.req.bodyCache.json = parsed;
+    // Hono's `json()` reads its *text* cache; given only a parsed value it serialises it and parses
+    // it again (+3.5× the body in memory, `npm run bench:upload-memory`). This request's `json()`,
+    // which the validator calls, answers with the one parse instead.
+    c.req.json = (() => parsed) as typeof c.req.json;
     return;
   }
   // Hono's form validator only calls `forEach(value, key)` on the cached form: a Map serves, and
@@ -173,8 +178,9 @@ export function jsonBody(options: { maxBytes?: number; optional?: boolean } = {}
 /**
  * For upload routes: multipart/form-data or JSON (415 otherwise). A file is capped at
  * MAX_UPLOAD_BYTES plus room for the multipart envelope (the document's own size is checked again
- * once parsed); JSON at MAX_JSON_UPLOAD_BYTES, lower because a parsed JSON body costs 7–12 times its
- * size in isolate memory where a multipart file costs about its size (`npm run bench:upload-memory`).
+ * once parsed); JSON at MAX_JSON_UPLOAD_BYTES, lower because a JSON document costs about 3.5 times its
+ * size in isolate memory (decoded, parsed, encoded again) where a multipart file costs under one
+ * (`npm run bench:upload-memory`).
  */
 export function uploadBody(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -1,6 +1,8 @@
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
+import type { AppEnv } from "../../src/env";
 import { FilePart, MAX_FORM_PARTS, parseForm } from "../../src/lib/multipart";
-import { readCapped } from "../../src/middleware/body-limit";
+import { jsonBody, readCapped } from "../../src/middleware/body-limit";
 
 /** A body that sends one chunk and then stalls, recording whether it was cancelled. */
 function stalling() {
@@ -130,5 +132,25 @@ describe("parseForm", () => {
     const crowded = await encode(many);
     expect(parseForm(crowded.bytes, crowded.type)).toEqual({ problem: expect.stringContaining("at most") });
     expect(parseForm(bytes.subarray(0, 20), type)).toEqual({ problem: expect.stringContaining("Malformed") });
+  });
+});
+
+describe("jsonBody", () => {
+  it("parses once: the route's c.req.json() is the middleware's parse, not a re-serialised copy", async () => {
+    const app = new Hono<AppEnv>();
+    app.use("*", async (c, next) => {
+      c.set("config", { maxJsonBodyBytes: 1_024 } as AppEnv["Variables"]["config"]);
+      await next();
+    });
+    app.post("/", jsonBody(), async (c) => {
+      const [viaJson, cached] = await Promise.all([c.req.json(), c.req.bodyCache.json]);
+      return c.json({ same: viaJson === cached, value: viaJson });
+    });
+    const res = await app.request("/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "한국어" }),
+    });
+    expect(await res.json()).toEqual({ same: true, value: { name: "한국어" } });
   });
 });
