@@ -3,6 +3,7 @@ import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { AppEnv } from "../env";
 import { AppError, ERROR_CODES, type ErrorCode, errorDoc, errorTypeUri, titleOf } from "../errors";
+import { PAGE_HEADERS } from "./page-headers";
 
 /**
  * The pages a person reads, served by the Worker with nothing from elsewhere: `/` (the front door),
@@ -11,24 +12,7 @@ import { AppError, ERROR_CODES, type ErrorCode, errorDoc, errorTypeUri, titleOf 
  */
 export const docsPages = new Hono<AppEnv>();
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
-
-const PUBLIC_HEADERS = {
-  "Content-Security-Policy": CSP,
-  // Identical for everyone and holding no key: a short shared cache is fine.
-  "Cache-Control": "public, max-age=300",
-  "X-Content-Type-Options": "nosniff",
-  Vary: "Accept",
-};
+const PUBLIC_HEADERS = { ...PAGE_HEADERS, Vary: "Accept" };
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1c1c1e}
 a{color:#0b57d0}code,pre{font:14px ui-monospace,monospace;background:#f3f3f5;border-radius:4px}

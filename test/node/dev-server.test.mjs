@@ -49,6 +49,30 @@ function unfinished(port, head, waitMs = 5_000) {
   });
 }
 
+/** Starts a dev server (`args` after this Node) and resolves once it says "Ready on" (≤ 90 s). */
+async function serve(args, env = {}) {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} did not start in 90 s:\n${output}`)), 90_000);
+    const watch = (chunk) => {
+      output += chunk;
+      if (/Ready on/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on("data", watch);
+    child.stderr.on("data", watch);
+    child.once("exit", (code) => reject(new Error(`${args[0]} exited ${code}:\n${output}`)));
+  });
+  return child;
+}
+
 describe("wrangler dev", () => {
   let dev;
   let port;
@@ -56,25 +80,7 @@ describe("wrangler dev", () => {
     port = await freePort();
     const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
     // This Node (the project's), not whichever `node` is first on PATH.
-    dev = spawn(process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port)], {
-      cwd: root,
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`wrangler dev did not start in 90 s:\n${output}`)), 90_000);
-      const watch = (chunk) => {
-        output += chunk;
-        if (/Ready on/.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      dev.stdout.on("data", watch);
-      dev.stderr.on("data", watch);
-      dev.once("exit", (code) => reject(new Error(`wrangler dev exited ${code}:\n${output}`)));
-    });
+    dev = await serve([wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port)]);
   });
   after(() => dev?.kill("SIGTERM"));
 
@@ -102,30 +108,11 @@ describe("npm run dev on a machine whose browser cache is empty", () => {
   before(async () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    dev = spawn(
-      process.execPath,
+    // An empty cache: what Miniflare's Browser Rendering finds there is what scripts/dev.mjs put.
+    dev = await serve(
       [path.join(root, "scripts", "dev.mjs"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state],
-      {
-        cwd: root,
-        // An empty cache: what Miniflare's Browser Rendering finds there is what scripts/dev.mjs put.
-        env: { ...process.env, XDG_CACHE_HOME: cache, CI: "true", WRANGLER_SEND_METRICS: "false" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      { XDG_CACHE_HOME: cache },
     );
-    let output = "";
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm run dev did not start in 90 s:\n${output}`)), 90_000);
-      const watch = (chunk) => {
-        output += chunk;
-        if (/Ready on/.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      dev.stdout.on("data", watch);
-      dev.stderr.on("data", watch);
-      dev.once("exit", (code) => reject(new Error(`npm run dev exited ${code}:\n${output}`)));
-    });
   });
   after(() => {
     dev?.kill("SIGTERM");
