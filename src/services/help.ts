@@ -105,7 +105,12 @@ export function helpService(deps: {
       .where(and(eq(documents.tenantId, DOCS_TENANT), eq(documents.collectionId, DOCS_COLLECTION)));
     const stale = rows.filter((row) => !current.has(row.id));
     for (const row of stale) {
-      await deps.documents.delete(DOCS_PRINCIPAL, row.id);
+      // Another isolate's sync may have deleted it first.
+      await deps.documents.delete(DOCS_PRINCIPAL, row.id).catch((error: unknown) => {
+        if (!(error instanceof AppError && error.code === "not_found")) {
+          throw error;
+        }
+      });
     }
     if (added.length > 0 || stale.length > 0) {
       seeAlso.clear();
