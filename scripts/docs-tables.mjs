@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `npm run docs:tables` writes the tables of docs/ that mirror code, between
+// `npm run docs:tables` checks that the relative links of the README, the changelog and docs/ lead
+// to a file and heading that exist, and writes the tables of docs/ that mirror code, between
 // `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`, then src/generated/guides.ts (the
 // guides the Worker indexes for /v1/help); `npm run docs:check` (CI) fails when either is stale.
 // The tables' source is the built Worker itself: the routes from /openapi.json (method, path, the
 // scopes its guard admits, summary) and the error codes from /docs/errors as JSON.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { experimental_readRawConfig } from "wrangler";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
@@ -102,6 +103,48 @@ function bindingsTable() {
   return ["| Binding | Resource | What it holds |", "|---|---|---|", ...rows, ...crons].join("\n");
 }
 
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+const slug = (heading) =>
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .trim()
+    .replace(/\s/g, "-");
+
+/** Relative links of the README, the changelog and docs/ whose file or heading does not exist. */
+function deadLinks() {
+  const files = ["README.md", "CHANGELOG.md", ...readdirSync(path.join(root, "docs")).map((f) => `docs/${f}`)];
+  const anchorsOf = (file) => {
+    let fence = false;
+    const anchors = new Set();
+    for (const line of readFileSync(path.join(root, file), "utf8").split("\n")) {
+      fence = line.startsWith("```") ? !fence : fence;
+      const heading = !fence && /^#{1,6} (.+)$/.exec(line);
+      if (heading) {
+        anchors.add(slug(heading[1]));
+      }
+    }
+    return anchors;
+  };
+  const dead = [];
+  for (const file of files.filter((f) => f.endsWith(".md"))) {
+    const text = readFileSync(path.join(root, file), "utf8");
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(target) || target.startsWith("/")) {
+        continue; // a URL, or a path the Worker serves
+      }
+      const [link, anchor] = target.split("#");
+      const linked = link ? path.normalize(path.join(path.dirname(file), link)) : file;
+      if (!existsSync(path.join(root, linked))) {
+        dead.push(`${file}: ${target} (no such file)`);
+      } else if (anchor && linked.endsWith(".md") && !anchorsOf(linked).has(anchor)) {
+        dead.push(`${file}: ${target} (no such heading)`);
+      }
+    }
+  }
+  return dead;
+}
+
 const { url, mf } = await serveWorker({ scriptPath: buildWorker() });
 const stale = [];
 try {
@@ -141,6 +184,11 @@ try {
   }
   if (guidesBefore !== guides) {
     stale.push("guides");
+  }
+  const dead = deadLinks();
+  if (dead.length > 0) {
+    console.error(`docs: dead links:\n  ${dead.join("\n  ")}`);
+    process.exitCode = 1;
   }
   if (check) {
     if (stale.length > 0) {
