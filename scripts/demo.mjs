@@ -5,9 +5,11 @@
 // mode (and one in Korean), prints the answers with their citations, and then the next commands to
 // try with the real ids filled in. The admin token defaults to ADMIN_TOKEN from .dev.vars (or
 // .dev.vars.example), as `npm run dev` reads it.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { apiClient } from "./lib/client.mjs";
+import { devVar } from "./lib/dev-vars.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const examples = path.join(root, "examples");
@@ -19,40 +21,18 @@ export const QUESTIONS = [
   { mode: "balanced", query: "유급 휴가는 며칠인가요?", expect: /25일/ },
 ];
 
-/** ADMIN_TOKEN as `npm run dev` sees it: .dev.vars wins over .dev.vars.example. */
-function devAdminToken() {
-  let token;
-  for (const file of [".dev.vars.example", ".dev.vars"]) {
-    const full = path.join(root, file);
-    if (existsSync(full)) {
-      token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(full, "utf8"))?.[1]?.trim() ?? token;
-    }
-  }
-  return token;
-}
-
 /** Runs the tour; returns what it created and the answers (the e2e check asserts on them). */
 export async function runDemo({ url, adminToken, log = console.log }) {
-  const call = async (method, route, { token, json, form } = {}) => {
-    const res = await fetch(`${url}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(json ? { "content-type": "application/json" } : {}) },
-      body: json ? JSON.stringify(json) : form,
-    });
-    const text = await res.text();
-    const body = text ? JSON.parse(text) : null;
-    if (!res.ok) {
-      throw new Error(`${method} ${route} answered ${res.status}: ${body?.detail ?? text}`);
-    }
-    return body;
-  };
+  const api = apiClient(url);
 
-  const { tenant, api_key: key } = await call("POST", "/v1/admin/tenants", {
-    token: adminToken,
-    json: { name: `Demo ${new Date().toISOString().slice(0, 19)}` },
-  });
+  const { tenant, api_key: key } = await api(
+    "POST",
+    "/v1/admin/tenants",
+    { name: `Demo ${new Date().toISOString().slice(0, 19)}` },
+    adminToken,
+  );
   log(`tenant ${tenant.id}, admin key ${key.key.slice(0, 16)}… (shown once: the demo prints it below)`);
-  const collection = await call("POST", "/v1/collections", { token: key.key, json: { name: "handbook" } });
+  const collection = await api("POST", "/v1/collections", { name: "handbook" }, key.key);
 
   const files = readdirSync(examples)
     .filter((f) => /\.(pdf|docx|md|html)$/.test(f))
@@ -62,14 +42,14 @@ export async function runDemo({ url, adminToken, log = console.log }) {
     const form = new FormData();
     form.set("file", new File([readFileSync(path.join(examples, file))], file));
     form.set("priority", "high");
-    documents.push(await call("POST", `/v1/collections/${collection.id}/documents`, { token: key.key, form }));
+    documents.push(await api("POST", `/v1/collections/${collection.id}/documents`, form, key.key));
   }
   log(`uploaded ${files.join(", ")} to collection ${collection.id}`);
 
   const deadline = Date.now() + 60_000;
   let states = [];
   for (;;) {
-    states = await Promise.all(documents.map((d) => call("GET", `/v1/documents/${d.id}`, { token: key.key })));
+    states = await Promise.all(documents.map((d) => api("GET", `/v1/documents/${d.id}`, undefined, key.key)));
     const done = states.filter((d) => d.status === "ready" || d.status === "failed").length;
     process.stdout.write(`\rprocessing: ${done}/${states.length} documents done`);
     if (done === states.length || Date.now() > deadline) {
@@ -87,10 +67,7 @@ export async function runDemo({ url, adminToken, log = console.log }) {
 
   const answers = [];
   for (const { mode, query } of QUESTIONS) {
-    const answer = await call("POST", "/v1/query", {
-      token: key.key,
-      json: { query, collection_ids: [collection.id], mode },
-    });
+    const answer = await api("POST", "/v1/query", { query, collection_ids: [collection.id], mode }, key.key);
     answers.push({ mode, query, answer });
     log(`\n[${mode}] ${query}\n  ${answer.answer}`);
     for (const citation of answer.citations) {
@@ -116,7 +93,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),
   );
   const url = (args.get("url") ?? process.env.EDGERAG_URL ?? "http://localhost:8787").replace(/\/$/, "");
-  const adminToken = args.get("admin-token") ?? process.env.ADMIN_TOKEN ?? devAdminToken();
+  const adminToken = args.get("admin-token") ?? process.env.ADMIN_TOKEN ?? devVar("ADMIN_TOKEN");
   try {
     await fetch(`${url}/health/live`);
   } catch {

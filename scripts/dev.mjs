@@ -6,8 +6,9 @@
 // installed first when missing and this user can, then pointed at by Miniflare's Browser
 // Rendering, as `npm test` does. Without them everything else works and exports say what to run.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
+import { devVar } from "./lib/dev-vars.mjs";
 import { install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
 const missing = missingOf({ programs: ["chromium"], packages: ["fonts-noto-cjk"] });
@@ -85,10 +86,7 @@ function indexGuides(url) {
     return;
   }
   indexed = true;
-  let token;
-  for (const file of [".dev.vars.example", ".dev.vars"].filter((f) => existsSync(f))) {
-    token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim() ?? token;
-  }
+  const token = devVar("ADMIN_TOKEN");
   fetch(`${url.replace("localhost", "127.0.0.1")}/v1/admin/docs/sync`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}` },

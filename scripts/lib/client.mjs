@@ -3,13 +3,21 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 
-/** `api(method, route, body, token, headers)`: JSON in, JSON out; a non-2xx answer throws with its problem. */
+/**
+ * `api(method, route, body, token, headers)`: JSON in (or a FormData body, sent as multipart), JSON
+ * out; a non-2xx answer throws with its problem.
+ */
 export function apiClient(url) {
   return async (method, route, body, token, headers = {}) => {
+    const form = body instanceof FormData;
     const res = await fetch(`${url}${route}`, {
       method,
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(form ? {} : { "Content-Type": "application/json" }),
+        ...headers,
+      },
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
     const json = await res.json();
     if (!res.ok) {
