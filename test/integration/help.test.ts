@@ -3,34 +3,27 @@ import { describe, expect, it } from "vitest";
 import { GUIDES } from "../../src/generated/guides";
 import { DOCS_COLLECTION, DOCS_TENANT, helpService } from "../../src/services/help";
 import { ADMIN, call, expectProblem, json, newCollection, newTenant } from "../support/http";
-import { servicesFor } from "../support/services";
+import { memoryQueues } from "../support/memory-queue";
+import { collectingInvocation, servicesFor } from "../support/services";
 
-/** Waits until every guide document is ready (the real queue consumer ingests them). */
-async function guidesReady(timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { results } = await env.DB.prepare("SELECT status FROM documents WHERE tenant_id = ? AND collection_id = ?")
-      .bind(DOCS_TENANT, DOCS_COLLECTION)
-      .all<{ status: string }>();
-    if (results.length === GUIDES.length && results.every((r) => r.status === "ready")) {
-      return;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`guides not ready: ${JSON.stringify(results)}`);
-    }
-    // Polls the real queue consumer, which runs on its own batch timer.
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** The guides indexed by the help service over a memory queue, whose batch the test hands to the consumer. */
+async function indexGuides() {
+  const { queue, queues } = memoryQueues();
+  const services = servicesFor({}, collectingInvocation(), { queues });
+  const result = await services.help.sync();
+  await services.ingest.handleBatch(queue.drain(), false);
+  return result;
 }
 
 describe("help from EdgeRAG's own guides", () => {
   it("indexes the guides once, answers questions about the API with citations, and links errors to them", async () => {
     await expectProblem(await call("POST", "/v1/admin/docs/sync"), 401, "unauthorized");
-    const first = await json<{ added: string[]; removed: number; unchanged: number }>(
-      await call("POST", "/v1/admin/docs/sync", { token: ADMIN }),
-    );
+    const first = await indexGuides();
     expect(first.added.sort()).toEqual(GUIDES.map((g) => g.name).sort());
-    await guidesReady();
+    const { results } = await env.DB.prepare("SELECT status FROM documents WHERE tenant_id = ? AND collection_id = ?")
+      .bind(DOCS_TENANT, DOCS_COLLECTION)
+      .all<{ status: string }>();
+    expect(results.map((r) => r.status)).toEqual(GUIDES.map(() => "ready"));
     // The same content again: nothing re-indexed.
     const again = await json(await call("POST", "/v1/admin/docs/sync", { token: ADMIN }));
     expect(again).toEqual({ added: [], removed: 0, unchanged: GUIDES.length });

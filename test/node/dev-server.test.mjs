@@ -151,6 +151,7 @@ describe("npm run dev on a machine whose browser cache is empty", () => {
     });
     assert.equal(status, 202);
     let exported;
+    // Polling the served API again: the export renders in the dev server's own queue consumer.
     for (let i = 0; i < 240; i++) {
       exported = (await call("GET", `/v1/exports/${queued.id}`, key)).body;
       if (exported.status === "ready" || exported.status === "failed") {
