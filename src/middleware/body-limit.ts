@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import { raceTimeout } from "../lib/async";
 import { parseForm } from "../lib/multipart";
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
@@ -59,7 +60,16 @@ async function readBody(c: Context<AppEnv>, limit: number, hint: string | undefi
     deadline.readingBody = true;
   }
   try {
-    return await readCapped(c.req.raw, limit, { signal: deadline?.signal, hint });
+    return await readCapped(c.req.raw, limit, {
+      signal: deadline?.signal,
+      hint,
+      // While an over-limit body drains, the answer is already decided: the deadline gives it.
+      onRefused: (error) => {
+        if (deadline) {
+          deadline.verdict = error;
+        }
+      },
+    });
   } finally {
     if (deadline) {
       deadline.readingBody = false;
@@ -68,86 +78,159 @@ async function readBody(c: Context<AppEnv>, limit: number, hint: string | undefi
 }
 
 /**
- * The whole body of a request, or `payload_too_large` as soon as it passes `limit` bytes, whether
- * it is framed by Content-Length or chunked (a declared length is never trusted alone). A declared
- * length over the limit is refused before reading anything, and the stream is cancelled so that
- * nothing more is read from a client that would send it anyway. With `signal`, reading stops (and
- * the stream is cancelled) when it aborts; `hint` is added to the 413's detail.
+ * How much of an over-limit body is read and thrown away before its `413` is sent. A runtime cannot
+ * read a request body once it has answered, and a connection closed while the client is still
+ * sending is reset — its response lost with it: a client that sends its whole body before reading
+ * (most do) would see a network error and retry. Draining first makes the 413 arrive, the
+ * connection stay usable, and costs one 64 KiB buffer. 100 MiB is the smallest request body
+ * Cloudflare's edge lets through to a Worker at all; a body declared larger, one that stalls for
+ * DRAIN_IDLE_MS, or the request's deadline, cuts it instead (the 413 is still sent, best effort).
  */
-export async function readCapped(
-  request: Request,
-  limit: number,
-  options: { signal?: AbortSignal | undefined; hint?: string | undefined } = {},
-): Promise<Uint8Array> {
+export const DRAIN_MAX_BYTES = 100 * 1024 * 1024;
+export const DRAIN_IDLE_MS = 2_000;
+
+interface ReadOptions {
+  signal?: AbortSignal | undefined;
+  /** Added to the 413's detail. */
+  hint?: string | undefined;
+  /** Told the 413 before the rest of the body is drained. */
+  onRefused?: (error: AppError) => void;
+  /** How long a drained body may stall before it is cut (DRAIN_IDLE_MS). */
+  drainIdleMs?: number;
+}
+
+/**
+ * The whole body of a request, or `payload_too_large` once it passes `limit` bytes, whether it is
+ * framed by Content-Length or chunked (a declared length is never trusted alone). Past the limit
+ * nothing more is kept: the rest is drained (see DRAIN_MAX_BYTES) or, if declared larger than that,
+ * cut at once. With `signal`, reading stops (and the stream is cancelled) when it aborts.
+ */
+export async function readCapped(request: Request, limit: number, options: ReadOptions = {}): Promise<Uint8Array> {
   const { signal, hint } = options;
   const body = request.body;
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > limit) {
-    body?.cancel().catch(() => undefined);
-    throw tooLarge(limit, hint);
-  }
   if (!body) {
+    if (declared > limit) {
+      throw tooLarge(limit, hint);
+    }
     return new Uint8Array(0);
   }
-  const known = Number.isInteger(declared) && declared >= 0 ? declared : undefined;
   const byob = byobReader(body);
   const reader = byob ?? body.getReader();
   const onAbort = () => reader.cancel().catch(() => undefined);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    // With a declared length the runtime writes straight into one buffer of that size (a BYOB
-    // read: the body costs about its size in memory, where `arrayBuffer()` costs three times and a
-    // default reader's chunks two). Otherwise the buffer doubles as it fills.
-    let buffer = new ArrayBuffer(known ?? Math.min(limit, 16_384));
-    let size = 0;
-    const room = (needed: number) => {
-      if (needed > limit) {
-        throw tooLarge(limit, hint);
-      }
-      if (needed > buffer.byteLength) {
-        const grown = new ArrayBuffer(Math.min(limit, Math.max(buffer.byteLength * 2, needed)));
-        new Uint8Array(grown).set(new Uint8Array(buffer, 0, size));
-        buffer = grown;
-      }
-    };
-    for (;;) {
-      if (byob && size === buffer.byteLength && (size === known || size === limit)) {
-        // Full at its declared length or the limit: the body must end here.
-        const probe = await byob.read(new Uint8Array(1));
-        if (probe.done) {
-          return new Uint8Array(buffer, 0, size);
-        }
-        throw tooLarge(limit, hint);
-      }
-      if (byob && size === buffer.byteLength) {
-        room(size + 1);
-      }
-      const { done, value } = byob
-        ? await byob.read(new Uint8Array(buffer, size))
-        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
-      if (signal?.aborted) {
-        throw signal.reason instanceof AppError
-          ? signal.reason
-          : new AppError("request_timeout", "The request body did not arrive in time.");
-      }
-      if (value && byob) {
-        buffer = value.buffer as ArrayBuffer; // the read took the buffer over and hands it back
-        size += value.byteLength;
-      } else if (value) {
-        room(size + value.byteLength);
-        new Uint8Array(buffer, size).set(value);
-        size += value.byteLength;
-      }
-      if (done) {
-        return new Uint8Array(buffer, 0, size);
-      }
+    if (declared > limit) {
+      return await refuse(reader, byob, 0, declared, tooLarge(limit, hint), options);
     }
+    const known = Number.isInteger(declared) && declared >= 0 ? declared : undefined;
+    const filled = await fill(reader, byob, limit, known, signal);
+    if ("over" in filled) {
+      return await refuse(reader, byob, filled.over, declared, tooLarge(limit, hint), options);
+    }
+    return filled.bytes;
   } catch (error) {
     await reader.cancel().catch(() => undefined);
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+type Reader = ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
+
+/**
+ * Reads into one buffer up to `limit` bytes: the body, or `over` (the bytes read) once it has more.
+ * With a declared length the runtime writes straight into one buffer of that size (a BYOB read: the
+ * body costs about its size in memory, where `arrayBuffer()` costs three times and a default
+ * reader's chunks two). Otherwise the buffer doubles as it fills.
+ */
+async function fill(
+  reader: Reader,
+  byob: ReadableStreamBYOBReader | undefined,
+  limit: number,
+  known: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ bytes: Uint8Array } | { over: number }> {
+  let buffer = new ArrayBuffer(known ?? Math.min(limit, 16_384));
+  let size = 0;
+  for (;;) {
+    if (byob && size === buffer.byteLength && (size === known || size === limit)) {
+      // Full at its declared length or the limit: the body must end here.
+      const probe = await byob.read(new Uint8Array(1));
+      throwIfAborted(signal);
+      return probe.done ? { bytes: new Uint8Array(buffer, 0, size) } : { over: size + (probe.value?.byteLength ?? 0) };
+    }
+    if (byob && size === buffer.byteLength) {
+      buffer = grow(buffer, size, size + 1, limit);
+    }
+    const { done, value } = byob
+      ? await byob.read(new Uint8Array(buffer, size))
+      : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    throwIfAborted(signal);
+    if (value && byob) {
+      buffer = value.buffer as ArrayBuffer; // the read took the buffer over and hands it back
+      size += value.byteLength;
+    } else if (value) {
+      if (size + value.byteLength > limit) {
+        return { over: size + value.byteLength };
+      }
+      buffer = grow(buffer, size, size + value.byteLength, limit);
+      new Uint8Array(buffer, size).set(value);
+      size += value.byteLength;
+    }
+    if (done) {
+      return { bytes: new Uint8Array(buffer, 0, size) };
+    }
+  }
+}
+
+/** `buffer` with room for `needed` bytes (at most `limit`), its first `size` bytes kept. */
+function grow(buffer: ArrayBuffer, size: number, needed: number, limit: number): ArrayBuffer {
+  if (needed <= buffer.byteLength) {
+    return buffer;
+  }
+  const grown = new ArrayBuffer(Math.min(limit, Math.max(buffer.byteLength * 2, needed)));
+  new Uint8Array(grown).set(new Uint8Array(buffer, 0, size));
+  return grown;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw signal.reason instanceof AppError
+      ? signal.reason
+      : new AppError("request_timeout", "The request body did not arrive in time.");
+  }
+}
+
+/**
+ * Throws `error` (a 413) once the rest of the body is read and discarded — or at once, cutting the
+ * body, when it is declared over DRAIN_MAX_BYTES, grows past it, stalls or the request's deadline
+ * passes (the caller cancels the stream).
+ */
+async function refuse(
+  reader: Reader,
+  byob: ReadableStreamBYOBReader | undefined,
+  received: number,
+  declared: number,
+  error: AppError,
+  options: ReadOptions,
+): Promise<never> {
+  options.onRefused?.(error);
+  let total = received;
+  let scratch = new ArrayBuffer(65_536);
+  while (!(declared > DRAIN_MAX_BYTES) && total <= DRAIN_MAX_BYTES && !options.signal?.aborted) {
+    const read = byob ? byob.read(new Uint8Array(scratch)) : (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    const next = await raceTimeout(read, options.drainIdleMs ?? DRAIN_IDLE_MS, () => error).catch(() => undefined);
+    if (!next || next.done) {
+      break;
+    }
+    total += next.value.byteLength;
+    if (byob) {
+      scratch = next.value.buffer as ArrayBuffer;
+    }
+  }
+  throw error;
 }
 
 /** A BYOB reader where the runtime offers one (workerd does for request bodies). */

@@ -8,6 +8,8 @@ export interface RequestDeadline {
   signal: AbortSignal;
   /** True while the body is still being received from the client. */
   readingBody: boolean;
+  /** An answer decided before the body ended (a body over its limit, drained): the deadline's. */
+  verdict?: AppError;
 }
 
 /**
@@ -24,9 +26,11 @@ export function deadline(): MiddlewareHandler<AppEnv> {
     // After a timeout nobody awaits `work` any more; its late failure must not surface as unhandled.
     work.catch(() => undefined);
     await raceTimeout(work, ms, () => {
-      const error = state.readingBody
-        ? new AppError("request_timeout", `The request body did not arrive within ${ms} ms.`)
-        : new AppError("upstream_timeout", `The request did not complete within ${ms} ms.`);
+      const error =
+        state.verdict ??
+        (state.readingBody
+          ? new AppError("request_timeout", `The request body did not arrive within ${ms} ms.`)
+          : new AppError("upstream_timeout", `The request did not complete within ${ms} ms.`));
       // What is still running (body reads, upstream calls) stops too.
       controller.abort(error);
       return error;

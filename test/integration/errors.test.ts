@@ -133,6 +133,21 @@ describe("slow clients", () => {
     expect(body.detail).toContain("300 ms");
     expect(Date.now() - started).toBeLessThan(2_000);
   });
+
+  it("answers a body over the limit that stalls while it drains with 413, not 408", async () => {
+    const tenant = await newTenant();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`{"name":"${"x".repeat(1_100_000)}`));
+      },
+    });
+    const res = await callWith({ REQUEST_TIMEOUT_MS: "300" }, "POST", "/v1/collections", {
+      token: tenant.adminKey,
+      body: stream,
+      headers: { "Content-Type": "application/json" },
+    });
+    await expectProblem(res, 413, "payload_too_large");
+  });
 });
 
 describe("request ids", () => {
