@@ -2,7 +2,7 @@
 // End-to-end check of the notification stream with real `ws` clients against the built Worker
 // served on loopback (Miniflare): header and ticket auth, a used ticket refused before the
 // upgrade, 100 events in order to several clients, and a client that drops mid-stream and resumes
-// with exactly what it missed. Run by `npm test` after the vitest suite; exits non-zero on failure.
+// with exactly what it missed, and a revoked key's socket closed with 4401. Run by `npm test` after the vitest suite; exits non-zero on failure.
 import assert from "node:assert/strict";
 import { api, audit, connect, newTenant, until } from "./lib/notify-clients.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
@@ -74,6 +74,26 @@ try {
       reordered: 0,
     });
     resumed.close();
+  });
+
+  // The close frame arrives at once; `ws`, as the RFC asks of clients, fires `close` only when the
+  // server ends the TCP connection, which workerd does for a server-initiated close when the hub
+  // hibernates (~10 s; a client-initiated close ends at once). What matters: the client learns why.
+  await check("a socket whose key is revoked is closed with 4401, and the client reads it", async () => {
+    const { body: minted } = await api(url, "POST", "/v1/api-keys", {
+      token: tenant.key,
+      body: { name: "revoked", scopes: ["admin"] },
+    });
+    const client = connect(url, { key: minted.key });
+    await client.opened;
+    assert.equal((await api(url, "DELETE", `/v1/api-keys/${minted.id}`, { token: tenant.key })).status, 204);
+    // CLOSING: the server's close frame has arrived and `ws` has answered it.
+    await until(() => client.ws.readyState !== client.ws.OPEN, 1_000, "the close frame within 1 s");
+    const closed = await Promise.race([
+      client.closed,
+      new Promise((r) => setTimeout(() => r("no close in 20 s"), 20_000)),
+    ]);
+    assert.deepEqual(closed, { code: 4401, reason: "the API key was revoked" });
   });
 
   console.log(`e2e notifications (ws clients against ${url}):\n${checks.join("\n")}`);
