@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // End-to-end check of the notification stream with real `ws` clients against the built Worker
 // served on loopback (Miniflare): header and ticket auth, a used ticket refused before the
-// upgrade, 100 events in order to several clients, and a client that drops mid-stream and resumes
-// with exactly what it missed, and a revoked key's socket closed with 4401. Run by `npm test` after the vitest suite; exits non-zero on failure.
+// upgrade, 100 events in order to several clients, a client that drops mid-stream and resumes with
+// exactly what it missed, and a revoked key's socket closed with 4401. Run by `npm test` after the
+// vitest suite; exits non-zero on failure.
 import assert from "node:assert/strict";
 import { api, audit, connect, newTenant, until } from "./lib/notify-clients.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
