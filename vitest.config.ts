@@ -15,74 +15,104 @@ const coverage: NonNullable<ViteUserConfig["test"]>["coverage"] = {
   },
 };
 
+/** Settings every layer shares: the operator token, the keyring, quiet logs, generous tiers. */
+const common = {
+  ADMIN_TOKEN: "test-admin-token",
+  ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
+  LOG_LEVEL: "warn",
+  // Generous shared tiers; rate-limit tests use their own env with small ones.
+  RATE_LIMIT_TIERS: JSON.stringify({
+    anonymous: { limit: 1_000_000, window_s: 60 },
+    operator: { limit: 1_000_000, window_s: 60 },
+    standard: { limit: 1_000_000, window_s: 60 },
+  }),
+};
+
 /**
- * Every test runs inside workerd with the real local bindings from wrangler.toml (D1, Durable
- * Objects). test/support/global-setup.ts runs in Node first and starts the system programs the
- * suite talks to over loopback (redis-server behind the Upstash REST shim).
+ * Two layers, each runnable alone (`npm run test:unit`, `npm run test:integration`); both run
+ * inside workerd with the local bindings from wrangler.toml (D1, Durable Objects, R2, queues —
+ * simulated by Miniflare, no system program).
+ * - `unit`: services and lib over in-memory adapters. No global setup: nothing is started.
+ * - `integration`: through the Worker. test/support/global-setup.ts runs in Node first and starts
+ *   the system programs and stand-ins the suite talks to over loopback (redis-server behind the
+ *   Upstash REST shim, the OpenAI, OTLP, DoH and webhook stand-ins, a served Worker).
+ * The third layer, `npm run test:e2e`, is scripts/ and test/node/ against served Workers.
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  const shared = {
+    setupFiles: ["./test/support/apply-migrations.ts"],
+    silent: "passed-only" as const,
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+  };
   return {
-    plugins: [
-      cloudflareTest(({ inject }) => ({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            // Property-test runs per route family: 1,000 in CI, fewer for a quick local run.
-            TEST_FUZZ_RUNS: process.env.FUZZ_RUNS ?? (process.env.CI ? "1000" : "200"),
-            TEST_UPSTASH_URL: inject<string>("upstashUrl"),
-            TEST_UPSTASH_TOKEN: inject<string>("upstashToken"),
-            TEST_UPSTASH_SKIP: inject<string>("upstashSkip"),
-            TEST_HANG_URL: inject<string>("hangUrl"),
-            TEST_WORKER_URL: inject<string>("workerUrl"),
-            TEST_OPENAI_URL: inject<string>("openAiUrl"),
-            TEST_UPSTASH_VECTOR_URL: inject<string>("upstashVectorUrl"),
-            TEST_UPSTASH_VECTOR_TOKEN: inject<string>("upstashVectorToken"),
-            ADMIN_TOKEN: "test-admin-token",
-            ENCRYPTION_KEYS: "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=",
-            LOG_LEVEL: "warn",
-            TEST_WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
-            TEST_CANARY_URL: inject<string>("canaryUrl"),
-            TEST_OTLP_URL: inject<string>("otlpUrl"),
-            // Tracing on, to the OTLP stand-in: only traces a test starts sampled are recorded.
-            OTEL_EXPORTER_OTLP_ENDPOINT: inject<string>("otlpUrl"),
-            OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otlp-test-key",
-            TRACE_SAMPLE_RATIO: "0",
-            // Webhooks: DNS from the DoH stand-in; the receiver on loopback; a short schedule.
-            WEBHOOK_DNS_RESOLVER: inject<string>("dohUrl"),
-            WEBHOOK_ALLOW_LOOPBACK: "true",
-            WEBHOOK_RETRY_SCHEDULE_S: "0,1,1",
-            WEBHOOK_TIMEOUT_MS: "2000",
-            // Small notification limits, so the caps and retention are reachable in a test.
-            NOTIFY_MAX_SOCKETS_PER_KEY: "3",
-            NOTIFY_MAX_SOCKETS_PER_TENANT: "5",
-            NOTIFY_MAX_MESSAGE_BYTES: "1024",
-            NOTIFY_RETAIN_EVENTS: "100",
-            NOTIFY_RETAIN_HOURS: "24",
-            // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
-            VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
-            // Splits move a few chunks per step, so a test's split takes many interleavable steps
-            // (the split threshold itself is set per test: test/integration/shard-split.test.ts).
-            SEARCH_SHARD_MOVE_CHUNKS: "8",
-            // Generous shared tiers; rate-limit tests use their own env with small ones.
-            RATE_LIMIT_TIERS: JSON.stringify({
-              anonymous: { limit: 1_000_000, window_s: 60 },
-              operator: { limit: 1_000_000, window_s: 60 },
-              standard: { limit: 1_000_000, window_s: 60 },
+    test: {
+      coverage,
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: { bindings: { TEST_MIGRATIONS: migrations, ...common } },
             }),
+          ],
+          // One worker for every file: nothing is started per file, and unit tests share no state.
+          test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"], isolate: false },
+        },
+        {
+          plugins: [
+            cloudflareTest(({ inject }) => ({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ...common,
+                  // Property-test runs per route family: 1,000 in CI, fewer for a quick local run.
+                  TEST_FUZZ_RUNS: process.env.FUZZ_RUNS ?? (process.env.CI ? "1000" : "200"),
+                  TEST_UPSTASH_URL: inject<string>("upstashUrl"),
+                  TEST_UPSTASH_TOKEN: inject<string>("upstashToken"),
+                  TEST_UPSTASH_SKIP: inject<string>("upstashSkip"),
+                  TEST_HANG_URL: inject<string>("hangUrl"),
+                  TEST_WORKER_URL: inject<string>("workerUrl"),
+                  TEST_OPENAI_URL: inject<string>("openAiUrl"),
+                  TEST_UPSTASH_VECTOR_URL: inject<string>("upstashVectorUrl"),
+                  TEST_UPSTASH_VECTOR_TOKEN: inject<string>("upstashVectorToken"),
+                  TEST_WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+                  TEST_CANARY_URL: inject<string>("canaryUrl"),
+                  TEST_OTLP_URL: inject<string>("otlpUrl"),
+                  // Tracing on, to the OTLP stand-in: only traces a test starts sampled are recorded.
+                  OTEL_EXPORTER_OTLP_ENDPOINT: inject<string>("otlpUrl"),
+                  OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otlp-test-key",
+                  TRACE_SAMPLE_RATIO: "0",
+                  // Webhooks: DNS from the DoH stand-in; the receiver on loopback; a short schedule.
+                  WEBHOOK_DNS_RESOLVER: inject<string>("dohUrl"),
+                  WEBHOOK_ALLOW_LOOPBACK: "true",
+                  WEBHOOK_RETRY_SCHEDULE_S: "0,1,1",
+                  WEBHOOK_TIMEOUT_MS: "2000",
+                  // Small notification limits, so the caps and retention are reachable in a test.
+                  NOTIFY_MAX_SOCKETS_PER_KEY: "3",
+                  NOTIFY_MAX_SOCKETS_PER_TENANT: "5",
+                  NOTIFY_MAX_MESSAGE_BYTES: "1024",
+                  NOTIFY_RETAIN_EVENTS: "100",
+                  NOTIFY_RETAIN_HOURS: "24",
+                  // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
+                  VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
+                  // Splits move a few chunks per step, so a test's split takes many interleavable
+                  // steps (the split threshold itself is set per test: shard-split.test.ts).
+                  SEARCH_SHARD_MOVE_CHUNKS: "8",
+                },
+              },
+            })),
+          ],
+          test: {
+            ...shared,
+            name: "integration",
+            include: ["test/integration/**/*.test.ts"],
+            globalSetup: ["./test/support/global-setup.ts"],
           },
         },
-      })),
-    ],
-    test: {
-      globalSetup: ["./test/support/global-setup.ts"],
-      setupFiles: ["./test/support/apply-migrations.ts"],
-      include: ["test/**/*.test.ts"],
-      silent: "passed-only" as const,
-      testTimeout: 20_000,
-      coverage,
-      hookTimeout: 30_000,
+      ],
     },
   };
 });

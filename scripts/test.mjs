@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// `npm test [-- vitest args]`: the whole suite, on any machine. The suite talks to system programs
-// (redis-server, for the Upstash adapters); when one is missing this installs it first with the
-// project's setup script if it can (root, or passwordless sudo, with apt-get) and says so; if it
-// cannot, it stops and names the one command to run. EDGERAG_SKIP_SYSTEM_TESTS=1 skips the suites
-// that need them instead, for someone who chooses to (never in CI).
+// `npm test [-- vitest args]`: the whole suite, on any machine, in three layers, each runnable alone:
+//   npm run test:unit         services and lib over in-memory adapters; starts nothing (vitest)
+//   npm run test:integration  through the Worker in workerd, with the stand-ins (vitest)
+//   npm run test:e2e          served Workers and real clients: Node's runner, ws, Chromium, poppler
+// The integration and e2e layers talk to system programs (redis-server, chromium, poppler, fonts);
+// when one is missing this installs it first with the project's setup script if it can (root, or
+// passwordless sudo, with apt-get) and says so; if it cannot, it stops and names the one command to
+// run. EDGERAG_SKIP_SYSTEM_TESTS=1 skips the suites that need them instead, for someone who
+// chooses to (never in CI).
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { has, install, missingOf, prepareBrowser } from "./lib/system.mjs";
@@ -13,6 +17,29 @@ const root = path.resolve(import.meta.dirname, "..");
 const PROGRAMS = ["redis-server", "chromium"];
 /** Packages that are not programs: the fonts PDF exports need for Korean, Chinese, Japanese, emoji. */
 const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils"];
+
+const LAYERS = ["unit", "integration", "e2e"];
+/** `--layer NAME` (repeatable) picks layers; the rest of the arguments go to vitest. */
+const args = process.argv.slice(2);
+const layers = new Set();
+for (let i = args.indexOf("--layer"); i >= 0; i = args.indexOf("--layer")) {
+  const [, name] = args.splice(i, 2);
+  if (!LAYERS.includes(name)) {
+    console.error(`npm test: unknown layer ${name} (${LAYERS.join(", ")})`);
+    process.exit(2);
+  }
+  layers.add(name);
+}
+if (layers.size === 0) {
+  for (const name of LAYERS) {
+    layers.add(name);
+  }
+}
+
+if (layers.size === 1 && layers.has("unit")) {
+  run("vitest", ["run", "--project", "unit", ...args]);
+  process.exit(0);
+}
 
 const missing = missingOf({ programs: PROGRAMS, packages: PACKAGES });
 
@@ -29,24 +56,19 @@ if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !proc
 // Miniflare's Browser Rendering launches Debian's chromium (idempotent; see the script).
 prepareBrowser();
 
-const args = process.argv.slice(2);
-const vitest = spawnSync("vitest", ["run", ...args], { stdio: "inherit", cwd: root });
-if (vitest.status !== 0) {
-  process.exit(vitest.status ?? 1);
+const projects = ["unit", "integration"].filter((name) => layers.has(name)).flatMap((name) => ["--project", name]);
+if (projects.length > 0) {
+  run("vitest", ["run", ...projects, ...args]);
 }
-// A whole run (not a filtered one) ends with the end-to-end checks that need Node: real `ws`
-// clients on the WebSocket stream, the console in Chromium, and a Korean PDF export read back with
-// poppler, against the built Worker (the vitest suite itself runs in workerd).
-if (args.every((arg) => arg === "--coverage")) {
-  // Node's own test runner for what runs outside the Worker: the ops queries (on node:sqlite) and
-  // the deploy script (against a fake wrangler and a stand-in of the Cloudflare API).
+// A whole layer (not a filtered vitest run) of the end-to-end checks that need Node: the ops
+// queries (on node:sqlite), the deploy script (a fake wrangler and a Cloudflare API stand-in) and
+// `wrangler dev` itself under Node's test runner; then real `ws` clients on the WebSocket stream,
+// the console in Chromium, a Korean PDF export read back with poppler, and the demo.
+if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
   const tests = ["ops.test.mjs", "deploy.test.mjs", "dev-server.test.mjs"].map((name) =>
     path.join(root, "test", "node", name),
   );
-  const node = spawnSync("node", ["--test", ...tests], { stdio: "inherit", cwd: root });
-  if (node.status !== 0) {
-    process.exit(node.status ?? 1);
-  }
+  run("node", ["--test", ...tests]);
   const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
   if (optedOut) {
     console.warn("npm test: chromium missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the console's browser test skips.");
@@ -56,9 +78,14 @@ if (args.every((arg) => arg === "--coverage")) {
     "e2e-demo.mjs",
     ...(optedOut ? [] : ["e2e-console.mjs", "e2e-exports.mjs"]),
   ]) {
-    const e2e = spawnSync("node", [path.join(root, "scripts", script)], { stdio: "inherit", cwd: root });
-    if (e2e.status !== 0) {
-      process.exit(e2e.status ?? 1);
-    }
+    run("node", [path.join(root, "scripts", script)]);
+  }
+}
+
+/** Runs a command in the project; a failure ends this script with its status. */
+function run(command, commandArgs) {
+  const { status } = spawnSync(command, commandArgs, { stdio: "inherit", cwd: root });
+  if (status !== 0) {
+    process.exit(status ?? 1);
   }
 }
