@@ -209,6 +209,8 @@ export function parseConfig(env: object): Config {
     commonTermRatio: f.SEARCH_COMMON_TERM_RATIO,
     shardSplitChunks: f.SEARCH_SHARD_SPLIT_CHUNKS,
     shardMaxCount: f.SEARCH_SHARD_MAX_COUNT,
+    shardMoveChunks: f.SEARCH_SHARD_MOVE_CHUNKS,
+    vectorShardMaxBytes: f.VECTOR_SHARD_MAX_BYTES,
     queryBudgets: {
       fast: f.QUERY_BUDGET_FAST_MS,
       balanced: f.QUERY_BUDGET_BALANCED_MS,

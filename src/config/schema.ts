@@ -73,6 +73,10 @@ export const envSchema = z.object({
   RERANK_WEIGHTS: optionalText,
   SEARCH_SHARD_SPLIT_CHUNKS: intFrom(40_000, 10, 10_000_000),
   SEARCH_SHARD_MAX_COUNT: intFrom(64, 1, 1_024),
+  // Read by the VectorShard object through the same config (a bad value is a config problem there too).
+  SEARCH_SHARD_MOVE_CHUNKS: intFrom(1_000, 1, 100_000),
+  // 50,000 × 384 float32 ≈ 77 MB of the 128 MB a Durable Object may use.
+  VECTOR_SHARD_MAX_BYTES: intFrom(50_000 * 384 * 4, 1_024, 120_000_000),
   SEARCH_COMMON_TERM_RATIO: z
     .string()
     .optional()

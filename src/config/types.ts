@@ -106,6 +106,10 @@ export interface Config {
   commonTermRatio: number;
   /** A collection's shards double once one holds this many chunks. */
   shardSplitChunks: number;
+  /** Chunks a split moves per step (read by the VectorShard object). */
+  shardMoveChunks: number;
+  /** Bytes of vectors one shard's Durable Object index holds at most. */
+  vectorShardMaxBytes: number;
   /** Shards a collection may split into at most (a power of two is reached below it). */
   shardMaxCount: number;
   apiKeyCacheTtlMs: number;

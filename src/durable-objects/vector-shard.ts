@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/interface";
+import { getConfig } from "../config";
 import { ChunkStore, type KeywordOptions, type KeywordResult, type ShardChunk } from "./chunk-store";
 import {
   byHome,
@@ -11,12 +12,6 @@ import {
   type ShardView,
   shardName,
 } from "./shard-layout";
-
-/**
- * Bytes of vectors one shard holds at most by default: 50,000 × 384 float32 ≈ 77 MB of the 128 MB
- * a Durable Object may use. VECTOR_SHARD_MAX_BYTES lowers (or raises) it.
- */
-export const DEFAULT_SHARD_BYTES = 50_000 * 384 * 4;
 
 /**
  * An expected refusal, returned rather than thrown: an error's class does not survive the RPC
@@ -40,9 +35,6 @@ export interface MovingDocuments {
   chunks: ShardChunk[];
   vectors: MovedVector[];
 }
-
-/** Chunks moved per step of a split by default (one export, import and delete each). */
-const MOVE_CHUNKS = 1_000;
 
 /** A failed split step is tried again this much later (the split resumes where it stopped). */
 const SPLIT_RETRY_MS = 30_000;
@@ -72,10 +64,11 @@ export class VectorShard extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const configured = Number(env.VECTOR_SHARD_MAX_BYTES);
-    this.maxBytes = Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_SHARD_BYTES;
-    const move = Number((env as Env & { SEARCH_SHARD_MOVE_CHUNKS?: string }).SEARCH_SHARD_MOVE_CHUNKS);
-    this.moveChunks = Number.isInteger(move) && move > 0 ? move : MOVE_CHUNKS;
+    // The Worker's own parse (cached per isolate): a bad value is one of its config problems, and
+    // the schema's default applies here as it does there.
+    const config = getConfig(env);
+    this.maxBytes = config.vectorShardMaxBytes;
+    this.moveChunks = config.shardMoveChunks;
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, vector BLOB NOT NULL)",
     );

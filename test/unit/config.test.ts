@@ -51,6 +51,17 @@ describe("config", () => {
     expect(JSON.stringify(bad.problems)).not.toContain("no-equals");
   });
 
+  it("parses the search shards' own settings like any other: a bad value is a problem, not ignored", () => {
+    expect(parseConfig({})).toMatchObject({ shardMoveChunks: 1_000, vectorShardMaxBytes: 50_000 * 384 * 4 });
+    expect(parseConfig({ SEARCH_SHARD_MOVE_CHUNKS: "8", VECTOR_SHARD_MAX_BYTES: "1536000" })).toMatchObject({
+      shardMoveChunks: 8,
+      vectorShardMaxBytes: 1_536_000,
+    });
+    const bad = parseConfig({ SEARCH_SHARD_MOVE_CHUNKS: "0", VECTOR_SHARD_MAX_BYTES: "lots" });
+    expect(bad.problems.map((p) => p.setting).sort()).toEqual(["SEARCH_SHARD_MOVE_CHUNKS", "VECTOR_SHARD_MAX_BYTES"]);
+    expect(bad).toMatchObject({ shardMoveChunks: 1_000, vectorShardMaxBytes: 50_000 * 384 * 4 });
+  });
+
   it("chooses Upstash only when URL and token are both set", () => {
     const config = parseConfig({ UPSTASH_REDIS_REST_URL: "https://db.upstash.io", UPSTASH_REDIS_REST_TOKEN: "t" });
     expect(config.rateLimiter).toMatchObject({ kind: "upstash", url: "https://db.upstash.io" });
@@ -147,9 +158,7 @@ describe("config", () => {
 describe("docs/configuration.md", () => {
   it("documents every setting the schema reads, and no other (src/config/settings.json)", () => {
     const documented = settings.flatMap((s) => s.names).sort();
-    // Read by the VectorShard object itself, outside the schema (a known gap: they should move in).
-    const readByDurableObjects = ["SEARCH_SHARD_MOVE_CHUNKS", "VECTOR_SHARD_MAX_BYTES"];
-    expect(documented).toEqual([...Object.keys(envSchema.shape), ...readByDurableObjects].sort());
+    expect(documented).toEqual(Object.keys(envSchema.shape).sort());
     for (const setting of settings) {
       expect(["var", "secret"]).toContain(setting.kind);
       expect(setting.meaning.length).toBeGreaterThan(10);
