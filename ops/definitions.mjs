@@ -1,6 +1,6 @@
 /**
  * The operations dashboard and alert rules, as code: every panel and alert is an Analytics Engine
- * SQL query over the `edgerag_metrics` dataset (schema: src/lib/analytics-schema.ts).
+ * SQL query over the `edgerag_metrics` dataset (schema: src/telemetry/analytics-schema.ts).
  * `npm run ops:build` writes the Grafana files in ops/grafana/ from this file; the ops test checks
  * that they are current, that every query names only fields the schema has for its kind, and runs
  * every query against data points made by the Worker's own point builder.

@@ -1,9 +1,9 @@
 import type { Config } from "./config";
 import type { Services } from "./container";
 import type { Logger } from "./lib/log";
-import type { Telemetry } from "./lib/telemetry";
 import type { RequestDeadline } from "./middleware/timeout";
 import type { Principal } from "./services/principal";
+import type { Telemetry } from "./telemetry/trace";
 
 export type { Services };
 

@@ -3,8 +3,8 @@
  * into an RFC 9457 problem+json response. Unknown errors become `internal` with a generic message.
  */
 import type { z } from "@hono/zod-openapi";
-import { currentTelemetry, currentTraceId } from "./lib/telemetry";
 import type { ProblemSchema } from "./schemas/common";
+import { currentTelemetry, currentTraceId } from "./telemetry/trace";
 
 /**
  * Every error code: its status and title, and its documentation page (`/docs/errors/{code}`, which

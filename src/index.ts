@@ -1,13 +1,13 @@
 import { instrumentGlobalFetch } from "./adapters/instrument";
 import { createApp } from "./app";
-import { createServices, type Services } from "./container";
-import { point } from "./lib/analytics-schema";
-import { parseTraceparent, type SpanContext } from "./lib/trace-context";
-import { beginInvocation, finishInvocation, recordGauge, versionOf } from "./observability";
+import { createServices, type Services, spanExporterFor } from "./container";
 import type { ExportMessage } from "./schemas/exports";
 import type { NotifyMessage } from "./schemas/notifications";
 import type { IngestMessage } from "./schemas/queue";
 import type { WebhookMessage } from "./schemas/webhooks";
+import { point } from "./telemetry/analytics-schema";
+import { beginInvocation, finishInvocation, recordGauge, versionOf } from "./telemetry/invocation";
+import { parseTraceparent, type SpanContext } from "./telemetry/trace-context";
 
 export { NotificationHub } from "./durable-objects/notification-hub";
 export { RateLimiter } from "./durable-objects/rate-limiter";
@@ -89,6 +89,7 @@ export default {
       const now = Date.now();
       const oldest = Math.min(now, ...batch.messages.map((m) => m.timestamp.getTime()));
       finishInvocation(env, ctx, telemetry, {
+        exporter: spanExporterFor(env),
         entry: batch.queue,
         own: point("queue", {
           index: batch.queue,
@@ -124,6 +125,7 @@ export default {
           services.logger.error("scheduled job failed", { error });
         } finally {
           finishInvocation(env, ctx, telemetry, {
+            exporter: spanExporterFor(env),
             entry: job,
             own: point("cron", {
               index: job,

@@ -4,7 +4,7 @@
  * mapped to AppErrors that never carry the provider's credentials.
  */
 import { AppError } from "../errors";
-import { recordRetry } from "../lib/telemetry";
+import { recordRetry } from "../telemetry/observe";
 
 export interface ProviderRequest {
   provider: string;

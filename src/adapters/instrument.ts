@@ -4,7 +4,8 @@
  * and any `fetch`) is timed, tallied per dependency and, when the invocation is recorded, a client
  * span. The composition root wraps each adapter once; nothing under it knows.
  */
-import { type CallInfo, currentTelemetry, observe, traceHeaders } from "../lib/telemetry";
+import { type CallInfo, observe } from "../telemetry/observe";
+import { currentTelemetry, traceHeaders } from "../telemetry/trace";
 
 /** The platform's `fetch`, before `instrumentGlobalFetch` wraps it (the OTLP exporter's own calls). */
 export const untracedFetch: typeof fetch = globalThis.fetch.bind(globalThis);

@@ -1,11 +1,12 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { instrumentGlobalFetch } from "../adapters/instrument";
+import { spanExporterFor } from "../container";
 import type { AppEnv } from "../env";
-import { point } from "../lib/analytics-schema";
-import { isolateMetrics } from "../lib/metrics";
-import { parseTraceparent } from "../lib/trace-context";
-import { beginInvocation, finishInvocation, versionOf } from "../observability";
+import { point } from "../telemetry/analytics-schema";
+import { beginInvocation, finishInvocation, versionOf } from "../telemetry/invocation";
+import { isolateMetrics } from "../telemetry/metrics";
+import { parseTraceparent } from "../telemetry/trace-context";
 
 /**
  * Outermost: each request is a trace (continuing the caller's `traceparent`), a `request` data
@@ -46,6 +47,7 @@ export function telemetry(): MiddlewareHandler<AppEnv> {
         isolateMetrics.limiterFailOpen++;
       }
       finishInvocation(c.env, c.executionCtx, invocation, {
+        exporter: spanExporterFor(c.env),
         entry: route,
         own: point("request", {
           index: tenantId ?? "-",

@@ -1,9 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { isolateMetrics } from "../lib/metrics";
 import { commonErrors, operatorSecurity, publicRoute } from "../schemas/common";
 import { DetailedSchema, LiveSchema, ReadySchema } from "../schemas/health";
+import { isolateMetrics } from "../telemetry/metrics";
 import { createRoute } from "./route";
 
 export const health = new OpenAPIHono<AppEnv>();

@@ -10,9 +10,9 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { MemoryAnalytics } from "../../src/adapters/telemetry/memory";
 import { createApp } from "../../src/app";
-import { MAX_POINTS, SCHEMA } from "../../src/lib/analytics-schema";
-import { isolateMetrics } from "../../src/lib/metrics";
-import { formatTraceparent, newSpanId, newTraceId } from "../../src/lib/trace-context";
+import { MAX_POINTS, SCHEMA } from "../../src/telemetry/analytics-schema";
+import { isolateMetrics } from "../../src/telemetry/metrics";
+import { formatTraceparent, newSpanId, newTraceId } from "../../src/telemetry/trace-context";
 import { ADMIN, call, ingestText, json, newCollection, newTenant, type TestTenant } from "../support/http";
 import type { ReceivedSpan } from "../support/standins/otlp";
 

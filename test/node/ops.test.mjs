@@ -3,7 +3,7 @@
  * current with their definitions, every query names only fields the Analytics Engine schema has
  * for the kind it filters on, and every query runs — rewritten from Analytics Engine SQL into
  * SQLite by a handful of documented rules — over data points made by the Worker's own builder
- * (`point()` in src/lib/analytics-schema.ts), with the answers a human would compute.
+ * (`point()` in src/telemetry/analytics-schema.ts), with the answers a human would compute.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { describe, it } from "node:test";
 import { alerts, panels } from "../../ops/definitions.mjs";
-import { point, SCHEMA } from "../../src/lib/analytics-schema.ts";
+import { point, SCHEMA } from "../../src/telemetry/analytics-schema.ts";
 
 const root = new URL("../../", import.meta.url);
 const read = (path) => readFileSync(new URL(path, root), "utf8");

@@ -1,5 +1,5 @@
-import { type DataPoint, MAX_POINTS } from "../../lib/analytics-schema";
-import { isolateMetrics } from "../../lib/metrics";
+import { type DataPoint, MAX_POINTS } from "../../telemetry/analytics-schema";
+import { isolateMetrics } from "../../telemetry/metrics";
 import type { AnalyticsDataset } from "./interface";
 
 /**

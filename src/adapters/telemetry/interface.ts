@@ -1,5 +1,5 @@
-import type { DataPoint } from "../../lib/analytics-schema";
-import type { SpanRecord } from "../../lib/telemetry";
+import type { DataPoint } from "../../telemetry/analytics-schema";
+import type { SpanRecord } from "../../telemetry/span";
 
 /** Where finished spans go (an OTLP collector). Never throws: failures are counted and dropped. */
 export interface SpanExporter {

@@ -1,4 +1,4 @@
-import type { DataPoint } from "../../lib/analytics-schema";
+import type { DataPoint } from "../../telemetry/analytics-schema";
 import type { AnalyticsDataset } from "./interface";
 
 /** A row as the SQL API shows it: timestamp, index1, blob1…, double1…, _sample_interval. */

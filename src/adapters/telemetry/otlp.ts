@@ -4,8 +4,8 @@
  * the request nothing: the batch is dropped and counted, and for `BACKOFF_MS` after a failure
  * batches are dropped without trying, so a dead collector does not hold every invocation open.
  */
-import { isolateMetrics } from "../../lib/metrics";
-import type { Attributes, SpanKind, SpanRecord } from "../../lib/telemetry";
+import { isolateMetrics } from "../../telemetry/metrics";
+import type { Attributes, SpanKind, SpanRecord } from "../../telemetry/span";
 import { untracedFetch } from "../instrument";
 import type { SpanExporter } from "./interface";
 

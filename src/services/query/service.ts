@@ -1,6 +1,6 @@
-import { currentTelemetry, withSpan } from "../../lib/telemetry";
 import type { QueryInput, QueryResult } from "../../schemas/query";
 import type { SearchInput } from "../../schemas/search";
+import { currentTelemetry, withSpan } from "../../telemetry/trace";
 import type { KeyPrincipal } from "../principal";
 import { search } from "../search";
 import { logQuery, logRefusedQuery } from "./log";

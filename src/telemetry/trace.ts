@@ -1,5 +1,5 @@
 /**
- * Tracing and per-invocation metrics, with no library: every request, queue batch and cron tick
+ * Tracing and per-invocation metrics, with no library (span.ts, observe.ts beside this): every request, queue batch and cron tick
  * is one `Telemetry` (a trace, plus a tally per dependency), found by the code under it through
  * AsyncLocalStorage, so adapters and the pipeline add spans without a tracer being passed around.
  *
@@ -8,92 +8,12 @@
  * clock read and a few additions per call.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { type DependencyTally, emptyTally, isolateMetrics } from "./metrics";
+import { type DependencyTally, emptyTally } from "./metrics";
+import { type Attributes, MAX_LINKS, MAX_SPANS, Span, type SpanKind, type SpanRecord } from "./span";
 import { formatTraceparent, newSpanId, newTraceId, type SpanContext } from "./trace-context";
 
-export type AttributeValue = string | number | boolean;
-export type Attributes = Record<string, AttributeValue>;
-export type SpanKind = "internal" | "server" | "client" | "producer" | "consumer";
-
-export interface SpanRecord {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string | undefined;
-  name: string;
-  kind: SpanKind;
-  startMs: number;
-  endMs: number;
-  attributes: Attributes;
-  status: "unset" | "ok" | "error";
-  statusMessage?: string;
-  links: SpanContext[];
-}
-
-/** Spans kept per invocation; past it they are counted in `droppedSpans`, never buffered. */
-export const MAX_SPANS = 512;
-const MAX_LINKS = 32;
-const MAX_ATTRIBUTE_CHARS = 256;
-
-/** Outcome of a failed call for metrics and spans: a problem code, `timeout`, or the error's name. */
-export function errorKind(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  const name = (error as { name?: unknown } | null)?.name;
-  if (code === "upstream_timeout" || name === "TimeoutError") {
-    return "timeout";
-  }
-  if (typeof code === "string" && /^[a-z_]{1,40}$/.test(code)) {
-    return code;
-  }
-  return typeof name === "string" && name.length <= 40 ? name : "error";
-}
-
-export class Span {
-  childCount = 0;
-  private ended = false;
-  constructor(
-    private readonly telemetry: Telemetry,
-    readonly record: SpanRecord,
-  ) {}
-
-  get context(): SpanContext {
-    return { traceId: this.record.traceId, spanId: this.record.spanId, sampled: true };
-  }
-
-  set(key: string, value: AttributeValue | null | undefined): this {
-    if (value !== undefined && value !== null) {
-      this.record.attributes[key] = typeof value === "string" ? value.slice(0, MAX_ATTRIBUTE_CHARS) : value;
-    }
-    return this;
-  }
-
-  setAll(attributes: Record<string, AttributeValue | null | undefined>): this {
-    for (const [key, value] of Object.entries(attributes)) {
-      this.set(key, value);
-    }
-    return this;
-  }
-
-  fail(error: unknown): this {
-    this.record.status = "error";
-    this.set("error.type", errorKind(error));
-    return this;
-  }
-
-  /** Ends the span (once); `keep: false` discards it (an empty stage). */
-  end(keep = true): void {
-    if (this.ended) {
-      return;
-    }
-    this.ended = true;
-    this.record.endMs = Date.now();
-    if (keep) {
-      this.telemetry.keep(this.record);
-    }
-  }
-}
-
 /** Where the code runs: its invocation, the span new spans hang from, and the open pipeline stage. */
-interface Scope {
+export interface Scope {
   telemetry: Telemetry;
   span: Span | undefined;
   stage?: Span | undefined;
@@ -101,7 +21,8 @@ interface Scope {
   dependency?: string;
 }
 
-const storage = new AsyncLocalStorage<Scope>();
+/** The scope of the code running now (observe.ts reads it too). */
+export const storage = new AsyncLocalStorage<Scope>();
 
 export interface InvocationFacts {
   route?: string;
@@ -266,7 +187,7 @@ export function traceHeaders(): Record<string, string> {
   return headers;
 }
 
-const NO_SPAN: Span | undefined = undefined;
+export const NO_SPAN: Span | undefined = undefined;
 
 function closeStage(scope: Scope): void {
   const stage = scope.stage;
@@ -335,129 +256,4 @@ export function stageClock(): { lap(name: string): void } {
       open();
     },
   };
-}
-
-/** Adds to the current dependency call's retry count (a provider answered 429/5xx and we tried again). */
-export function recordRetry(): void {
-  const scope = storage.getStore();
-  if (!scope?.dependency) {
-    return;
-  }
-  scope.telemetry.dependency(scope.dependency).retries++;
-  isolateMetrics.dependency(scope.dependency).retries++;
-  const span = scope.span;
-  if (span) {
-    span.set("edgerag.retries", ((span.record.attributes["edgerag.retries"] as number | undefined) ?? 0) + 1);
-  }
-}
-
-export interface CallInfo {
-  rowsRead?: number;
-  rowsWritten?: number;
-  attributes?: Record<string, AttributeValue | null | undefined>;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-/**
- * One call to a dependency (a binding, a provider, a fetch): tallied per invocation and per
- * isolate, and a client span when recording. `inspect` reads what the result says about itself
- * (D1's rows read and written). A call that returns synchronously is passed through untouched
- * (getters and helpers on an adapter are not dependency calls).
- */
-export function observe<T>(
-  dependency: string,
-  operation: string,
-  call: () => T,
-  inspect?: (result: Awaited<T>) => CallInfo,
-  attributes: Attributes = {},
-): T {
-  const scope = storage.getStore();
-  if (!scope) {
-    return call();
-  }
-  const { telemetry } = scope;
-  const started = performance.now();
-  const span = telemetry.recording
-    ? telemetry.startSpan(
-        `${dependency} ${operation}`,
-        "client",
-        { "edgerag.dependency": dependency, "edgerag.operation": operation, ...attributes },
-        scope.stage ?? scope.span,
-      )
-    : undefined;
-  const inner: Scope = { telemetry, span: span ?? scope.span, dependency };
-  let result: T;
-  try {
-    result = storage.run(inner, call);
-  } catch (error) {
-    settle(telemetry, dependency, started, span, error, undefined);
-    throw error;
-  }
-  if (!isThenable(result)) {
-    return result;
-  }
-  const tally = telemetry.dependency(dependency);
-  const live = isolateMetrics.dependency(dependency);
-  tally.inFlight++;
-  tally.peakInFlight = Math.max(tally.peakInFlight, tally.inFlight);
-  live.inFlight++;
-  live.peakInFlight = Math.max(live.peakInFlight, live.inFlight);
-  const done = () => {
-    tally.inFlight--;
-    live.inFlight--;
-  };
-  return Promise.resolve(result).then(
-    (value) => {
-      done();
-      let info: CallInfo | undefined;
-      try {
-        info = inspect?.(value as Awaited<T>);
-      } catch {
-        // What the result says about itself is a nicety; never a failure.
-      }
-      settle(telemetry, dependency, started, span, undefined, info);
-      return value;
-    },
-    (error: unknown) => {
-      done();
-      settle(telemetry, dependency, started, span, error, undefined);
-      throw error;
-    },
-  ) as T;
-}
-
-function settle(
-  telemetry: Telemetry,
-  dependency: string,
-  started: number,
-  span: Span | undefined,
-  error: unknown,
-  info: CallInfo | undefined,
-): void {
-  const ms = performance.now() - started;
-  const kind = error === undefined ? undefined : errorKind(error);
-  for (const target of [telemetry.dependency(dependency), isolateMetrics.dependency(dependency)]) {
-    target.calls++;
-    target.totalMs += ms;
-    target.maxMs = Math.max(target.maxMs, ms);
-    target.rowsRead += info?.rowsRead ?? 0;
-    target.rowsWritten += info?.rowsWritten ?? 0;
-    if (kind !== undefined) {
-      target.errors++;
-      if (kind === "timeout") {
-        target.timeouts++;
-      }
-    }
-  }
-  isolateMetrics.recordCall(dependency, ms, kind);
-  if (span) {
-    if (error !== undefined) {
-      span.fail(error);
-    }
-    span.setAll({ "db.rows_read": info?.rowsRead, "db.rows_written": info?.rowsWritten, ...info?.attributes });
-    span.end();
-  }
 }

@@ -5,45 +5,19 @@
  * hands its spans to the OTLP exporter in `waitUntil`, after the response.
  */
 
-import { writePoints } from "./adapters/telemetry/analytics-engine";
-import type { AnalyticsDataset, SpanExporter } from "./adapters/telemetry/interface";
-import { OtlpHttpExporter } from "./adapters/telemetry/otlp";
-import { type Config, getConfig } from "./config";
-import { type DataPoint, MAX_POINTS, point } from "./lib/analytics-schema";
-import { type DependencyTally, emptyTally, isolateMetrics } from "./lib/metrics";
-import { type Attributes, currentTelemetry, type SpanKind, Telemetry } from "./lib/telemetry";
-import type { SpanContext } from "./lib/trace-context";
+import { writePoints } from "../adapters/telemetry/analytics-engine";
+import type { AnalyticsDataset, SpanExporter } from "../adapters/telemetry/interface";
+import { getConfig } from "../config";
+import { type DataPoint, MAX_POINTS, point } from "./analytics-schema";
+import { type DependencyTally, emptyTally, isolateMetrics } from "./metrics";
+import type { Attributes, SpanKind } from "./span";
+import { currentTelemetry, Telemetry } from "./trace";
+import type { SpanContext } from "./trace-context";
 
 /** Bindings that exist only when wrangler.toml has them (they are optional to run). */
 interface TelemetryBindings {
   ANALYTICS?: AnalyticsDataset;
   CF_VERSION_METADATA?: { id: string; tag?: string };
-}
-
-const exporters = new WeakMap<Config, SpanExporter>();
-
-/** The OTLP exporter for this configuration (one per isolate: it holds the collector's backoff). */
-function exporterFor(config: Config, env: Env): SpanExporter | undefined {
-  const tracing = config.tracing;
-  if (!tracing) {
-    return undefined;
-  }
-  let exporter = exporters.get(config);
-  if (!exporter) {
-    exporter = new OtlpHttpExporter({
-      url: tracing.url,
-      headers: tracing.headers,
-      timeoutMs: tracing.timeoutMs,
-      resource: {
-        "service.name": tracing.serviceName,
-        "service.version": versionOf(env),
-        "cloud.provider": "cloudflare",
-        "cloud.platform": "cloudflare_workers",
-      },
-    });
-    exporters.set(config, exporter);
-  }
-  return exporter;
 }
 
 /** The Worker version id (Analytics Engine's `version` blob; what the deploy gates filter on). */
@@ -112,6 +86,8 @@ function dependencyPoints(telemetry: Telemetry, room: number, entry: string, ver
 }
 
 export interface InvocationEnd {
+  /** Where its spans go, if tracing is on (chosen by the composition root: `spanExporterFor`). */
+  exporter: SpanExporter | undefined;
   /** The invocation's own point (request, queue or cron), built by its entry. */
   own: DataPoint;
   /** What the dependency points name as their `entry`: the route, queue or job. */
@@ -136,8 +112,7 @@ export function finishInvocation(
     ...dependencyPoints(telemetry, MAX_POINTS - fixed.length, end.entry, version),
   ]);
   isolateMetrics.tracing.spansDropped += telemetry.droppedSpans;
-  const exporter = exporterFor(getConfig(env), env);
-  if (exporter && telemetry.spans.length > 0) {
-    invocation.waitUntil(exporter.export(telemetry.spans));
+  if (end.exporter && telemetry.spans.length > 0) {
+    invocation.waitUntil(end.exporter.export(telemetry.spans));
   }
 }

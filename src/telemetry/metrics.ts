@@ -3,9 +3,9 @@
  * connection-pool metrics: calls in flight, latency histogram, errors by kind, timeouts, retries,
  * D1 rows) and per route (rate, errors by code, latency histogram), plus what the trace exporter
  * and Analytics Engine took or dropped. `/health/detailed` shows the snapshot; the durable,
- * fleet-wide series are the Analytics Engine data points (lib/analytics-schema.ts).
+ * fleet-wide series are the Analytics Engine data points (analytics-schema.ts).
  */
-import { bucketOf, type Histogram, percentile } from "./histogram";
+import { bucketOf, type Histogram, percentile } from "../lib/histogram";
 
 export interface DependencyTally {
   calls: number;
