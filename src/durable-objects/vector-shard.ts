@@ -12,22 +12,16 @@ import {
   type ShardView,
   shardName,
 } from "./shard-layout";
+import { type MovedVector, type VectorRefusal, VectorStore } from "./vector-store";
+
+export type { MovedVector } from "./vector-store";
 
 /**
  * An expected refusal, returned rather than thrown: an error's class does not survive the RPC
  * boundary, and callers must not have to match message text to tell it apart. `moved`: a write
  * named documents that live in another shard now (a split ran); `view` says where.
  */
-export type ShardRefusal =
-  | { refused: "full" | "dimensions"; message: string }
-  | { refused: "moved"; message: string; view: ShardView };
-
-/** A vector as a split moves it between shards. */
-export interface MovedVector {
-  id: string;
-  document_id: string;
-  vector: ArrayBuffer;
-}
+export type ShardRefusal = VectorRefusal | { refused: "moved"; message: string; view: ShardView };
 
 /** Documents a split is moving, with their chunks and (with the Durable Object index) vectors. */
 export interface MovingDocuments {
@@ -42,9 +36,7 @@ const SPLIT_RETRY_MS = 30_000;
 /**
  * One search shard of a tenant+collection: its chunks with their FTS5 index (chunk-store.ts: the
  * source of truth for search; D1 keeps documents' metadata), and its vectors when the vector index
- * is the Durable Object one — rows in SQLite storage and, once per activation, a single in-memory
- * Float32 matrix for exact top-k by dot product. Writes go to storage first and drop the matrix,
- * which is rebuilt on the next query; state never lives only in memory.
+ * is the Durable Object one (vector-store.ts: rows in SQLite storage and an in-memory matrix).
  *
  * A collection that outgrows one shard splits (shard-layout.ts): shard 0 runs the split in its
  * alarm, moving documents to their new shards in steps that are each safe to repeat; every answer
@@ -54,11 +46,7 @@ const SPLIT_RETRY_MS = 30_000;
  */
 export class VectorShard extends DurableObject<Env> {
   private readonly chunks: ChunkStore;
-  private matrix: Float32Array | undefined;
-  private ids: string[] = [];
-  private documentIds: string[] = [];
-  private dimensions: number | null = null;
-  private readonly maxBytes: number;
+  private readonly vectors: VectorStore;
   private readonly moveChunks: number;
   private current: ShardView;
 
@@ -67,12 +55,8 @@ export class VectorShard extends DurableObject<Env> {
     // The Worker's own parse (cached per isolate): a bad value is one of its config problems, and
     // the schema's default applies here as it does there.
     const config = getConfig(env);
-    this.maxBytes = config.vectorShardMaxBytes;
     this.moveChunks = config.shardMoveChunks;
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, document_id TEXT NOT NULL, vector BLOB NOT NULL)",
-    );
-    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS vectors_document ON vectors (document_id)");
+    this.vectors = new VectorStore(ctx.storage.sql, config.vectorShardMaxBytes);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS shard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.chunks = new ChunkStore(ctx.storage.sql, (work) => ctx.storage.transactionSync(work));
     this.current = this.meta<ShardView>("view") ?? FIRST_VIEW;
@@ -170,102 +154,30 @@ export class VectorShard extends DurableObject<Env> {
   }
 
   upsert(records: VectorRecord[]): ShardAnswer<null> | ShardRefusal {
-    const first = records[0];
-    if (!first) {
-      return this.answer(null);
-    }
     const moved = this.fence(records.map((r) => r.documentId));
     if (moved) {
       return moved;
     }
-    const stats = this.stats();
-    const dims = stats.dimensions ?? first.vector.length;
-    if (records.some((r) => r.vector.length !== dims)) {
-      return { refused: "dimensions", message: `every vector in this index has ${dims} dimensions` };
-    }
-    if ((stats.vectors + records.length) * dims * 4 > this.maxBytes) {
-      return {
-        refused: "full",
-        message: `this collection's vector index is full (${stats.vectors} vectors of ${dims} dimensions; limit ${Math.floor(this.maxBytes / (dims * 4))})`,
-      };
-    }
-    this.ctx.storage.transactionSync(() => {
-      for (const record of records) {
-        this.ctx.storage.sql.exec(
-          "INSERT OR REPLACE INTO vectors (id, document_id, vector) VALUES (?, ?, ?)",
-          record.id,
-          record.documentId,
-          new Uint8Array(record.vector.buffer, record.vector.byteOffset, record.vector.byteLength),
-        );
-      }
-    });
-    this.matrix = undefined;
-    return this.answer(null);
+    return this.ctx.storage.transactionSync(() => this.vectors.upsert(records)) ?? this.answer(null);
   }
 
   delete(ids: string[]): ShardAnswer<null> {
-    this.ctx.storage.transactionSync(() => {
-      for (const id of ids) {
-        this.ctx.storage.sql.exec("DELETE FROM vectors WHERE id = ?", id);
-      }
-    });
-    this.matrix = undefined;
+    this.ctx.storage.transactionSync(() => this.vectors.delete(ids));
     return this.answer(null);
   }
 
   query(vector: Float32Array, topK: number, documentIds?: string[]): ShardAnswer<VectorMatch[]> | ShardRefusal {
-    const matrix = this.load();
-    const dims = this.dimensions;
-    if (!matrix || dims === null || this.ids.length === 0) {
-      return this.answer([]);
-    }
-    if (vector.length !== dims) {
-      return { refused: "dimensions", message: `the query has ${vector.length} dimensions; this index has ${dims}` };
-    }
-    const allowed = documentIds ? new Set(documentIds) : undefined;
-    // Keep the best k in a small sorted array: k is at most a few hundred.
-    const best: VectorMatch[] = [];
-    for (let row = 0; row < this.ids.length; row++) {
-      const documentId = this.documentIds[row] ?? "";
-      if (allowed && !allowed.has(documentId)) {
-        continue;
-      }
-      let score = 0;
-      const base = row * dims;
-      for (let i = 0; i < dims; i++) {
-        score += (matrix[base + i] ?? 0) * (vector[i] ?? 0);
-      }
-      if (best.length < topK || score > (best.at(-1)?.score ?? Number.NEGATIVE_INFINITY)) {
-        let at = best.length;
-        while (at > 0 && (best[at - 1]?.score ?? 0) < score) {
-          at--;
-        }
-        best.splice(at, 0, { id: this.ids[row] ?? "", documentId, score });
-        if (best.length > topK) {
-          best.pop();
-        }
-      }
-    }
-    return this.answer(best);
+    const matches = this.vectors.query(vector, topK, documentIds);
+    return Array.isArray(matches) ? this.answer(matches) : matches;
   }
 
   vectorStats(): ShardAnswer<VectorStats & { vectors: number }> {
-    return this.answer(this.stats());
-  }
-
-  private stats(): VectorStats & { vectors: number } {
-    const row = this.ctx.storage.sql
-      .exec<{ n: number; bytes: number | null }>("SELECT COUNT(*) AS n, MAX(LENGTH(vector)) AS bytes FROM vectors")
-      .one();
-    return { vectors: row.n, dimensions: row.bytes === null ? null : row.bytes / 4 };
+    return this.answer(this.vectors.stats());
   }
 
   /** Wipes the shard's vectors (its collection was deleted). */
   drop(): ShardAnswer<null> {
-    this.matrix = undefined;
-    this.ids = [];
-    this.documentIds = [];
-    this.ctx.storage.sql.exec("DELETE FROM vectors");
+    this.vectors.drop();
     return this.answer(null);
   }
 
@@ -378,18 +290,16 @@ export class VectorShard extends DurableObject<Env> {
     if (documentIds.length === 0) {
       return { documentIds, chunks: [], vectors: [] };
     }
-    return { documentIds, chunks: this.chunks.ofDocuments(documentIds), vectors: this.vectorsOf(documentIds) };
+    return {
+      documentIds,
+      chunks: this.chunks.ofDocuments(documentIds),
+      vectors: this.vectors.ofDocuments(documentIds),
+    };
   }
 
   /** Documents' vectors as stored (the split moves them; a benchmark copies them). */
   vectorsOf(documentIds: string[]): MovedVector[] {
-    return this.ctx.storage.sql
-      .exec<{ id: string; document_id: string; vector: ArrayBuffer }>(
-        "SELECT id, document_id, vector FROM vectors WHERE document_id IN (SELECT value FROM json_each(?))",
-        JSON.stringify(documentIds),
-      )
-      .toArray()
-      .map((v) => ({ ...v }));
+    return this.vectors.ofDocuments(documentIds);
   }
 
   /**
@@ -405,17 +315,7 @@ export class VectorShard extends DurableObject<Env> {
         fresh,
         chunks.filter((c) => wanted.has(c.document_id)),
       );
-      for (const v of vectors) {
-        if (wanted.has(v.document_id)) {
-          this.ctx.storage.sql.exec(
-            "INSERT OR REPLACE INTO vectors (id, document_id, vector) VALUES (?, ?, ?)",
-            v.id,
-            v.document_id,
-            v.vector,
-          );
-        }
-      }
-      this.matrix = undefined;
+      this.vectors.import(vectors, wanted);
       return fresh;
     });
   }
@@ -429,36 +329,7 @@ export class VectorShard extends DurableObject<Env> {
   removeMoved(documentIds: string[]): void {
     this.ctx.storage.transactionSync(() => {
       this.chunks.deleteDocuments(documentIds);
-      this.ctx.storage.sql.exec(
-        "DELETE FROM vectors WHERE document_id IN (SELECT value FROM json_each(?))",
-        JSON.stringify(documentIds),
-      );
+      this.vectors.deleteDocuments(documentIds);
     });
-    this.matrix = undefined;
-  }
-
-  private load(): Float32Array | undefined {
-    if (this.matrix) {
-      return this.matrix;
-    }
-    const { vectors, dimensions } = this.stats();
-    this.dimensions = dimensions;
-    if (dimensions === null) {
-      return undefined;
-    }
-    const matrix = new Float32Array(vectors * dimensions);
-    this.ids = [];
-    this.documentIds = [];
-    let row = 0;
-    for (const r of this.ctx.storage.sql.exec<{ id: string; document_id: string; vector: ArrayBuffer }>(
-      "SELECT id, document_id, vector FROM vectors",
-    )) {
-      matrix.set(new Float32Array(r.vector), row * dimensions);
-      this.ids.push(r.id);
-      this.documentIds.push(r.document_id);
-      row++;
-    }
-    this.matrix = matrix;
-    return matrix;
   }
 }
