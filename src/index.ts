@@ -1,10 +1,7 @@
 import { instrumentGlobalFetch } from "./adapters/instrument";
 import { createApp } from "./app";
+import { handleBatch } from "./consumers";
 import { createServices, type Services, spanExporterFor } from "./container";
-import type { ExportMessage } from "./schemas/exports";
-import type { NotifyMessage } from "./schemas/notifications";
-import type { IngestMessage } from "./schemas/queue";
-import type { WebhookMessage } from "./schemas/webhooks";
 import { point } from "./telemetry/analytics-schema";
 import { beginInvocation, finishInvocation, recordGauge, versionOf } from "./telemetry/invocation";
 import { parseTraceparent, type SpanContext } from "./telemetry/trace-context";
@@ -26,22 +23,6 @@ function producerLinks(batch: MessageBatch): SpanContext[] {
     }
   }
   return links;
-}
-
-async function handleBatch(batch: MessageBatch, services: Services): Promise<void> {
-  if (batch.queue === "edgerag-notify") {
-    await services.notifications.handleBatch(batch as MessageBatch<NotifyMessage>);
-    return;
-  }
-  if (batch.queue === "edgerag-exports") {
-    await services.exports.handleBatch(batch as MessageBatch<ExportMessage>);
-    return;
-  }
-  if (batch.queue === "edgerag-webhooks") {
-    await services.webhooks.handleBatch(batch as MessageBatch<WebhookMessage>);
-    return;
-  }
-  await services.ingest.handleBatch(batch as MessageBatch<IngestMessage>, batch.queue.endsWith("-dlq"));
 }
 
 /** Independent jobs, each its own trace and logger fields: one failing must not stop the others. */

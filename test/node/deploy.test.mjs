@@ -138,6 +138,15 @@ async function deploy(scenario, extraEnv = {}) {
 
 const deploys = (commands) => commands.filter((c) => c.startsWith("versions deploy"));
 
+describe("wrangler.toml", () => {
+  it("consumes exactly the queues src/consumers.ts routes", async () => {
+    const { consumers } = await import("../../src/consumers.ts");
+    const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+    const consumed = [...toml.matchAll(/\[\[queues\.consumers\]\]\s*\n\s*queue\s*=\s*"([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(consumed.sort(), Object.keys(consumers).sort());
+  });
+});
+
 describe("npm run deploy", () => {
   it("happy path: migrations first, upload, 0 % probe, 10 → 50 → 100 % with a gate at each", async () => {
     const run = await deploy({});

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { consumers, handleBatch } from "../../src/consumers";
+import type { Services } from "../../src/container";
 import { batchesOf, MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, sendAll } from "../../src/services/queue";
 
 const message = (i: number, bytes = 10) => ({ body: { i, pad: "x".repeat(bytes) } });
@@ -34,5 +36,31 @@ describe("queue batches", () => {
     );
     await sendAll(queue, []);
     expect(sent).toEqual([100, 1]);
+  });
+});
+
+describe("queue consumers", () => {
+  const batchOf = (queue: string) => ({ queue, messages: [] }) as unknown as MessageBatch;
+
+  it("hands each queue's batch to its service, and the dead-letter queue as dead", async () => {
+    const calls: string[] = [];
+    const record = (name: string) => async (_batch: MessageBatch, dead?: boolean) =>
+      void calls.push(dead ? `${name} (dead)` : name);
+    const services = {
+      ingest: { handleBatch: record("ingest") },
+      notifications: { handleBatch: record("notifications") },
+      exports: { handleBatch: record("exports") },
+      webhooks: { handleBatch: record("webhooks") },
+    } as unknown as Services;
+    for (const queue of Object.keys(consumers)) {
+      await handleBatch(batchOf(queue), services);
+    }
+    expect(calls).toEqual(["ingest", "ingest", "ingest (dead)", "notifications", "exports", "webhooks"]);
+  });
+
+  it("fails a batch from a queue it does not know, rather than reading it as ingestion", async () => {
+    await expect(handleBatch(batchOf("edgerag-ingest-typo"), {} as Services)).rejects.toThrow(
+      'no consumer for queue "edgerag-ingest-typo"',
+    );
   });
 });
