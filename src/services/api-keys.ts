@@ -13,6 +13,7 @@ import type { ApiKeyView, CreateApiKeyInput } from "../schemas/api-keys";
 import { iso } from "../schemas/common";
 import { forgetKey } from "./auth";
 import type { Notify } from "./notifications/service";
+import { ownedRow } from "./owned";
 import { assertCovers, covers, type KeyPrincipal, type Reach, type Scope } from "./principal";
 import { tierForKey, tierPolicy } from "./rate-tiers";
 
@@ -138,14 +139,7 @@ function reachOf(row: ApiKeyRow): Reach {
 
 /** A key of the caller's tenant (404 otherwise) that the caller covers (403 otherwise). */
 async function keyInReach(db: Db, principal: KeyPrincipal, keyId: string): Promise<void> {
-  const row = await db
-    .select()
-    .from(apiKeys)
-    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.tenantId, principal.tenantId)))
-    .get();
-  if (!row) {
-    throw new AppError("not_found", "No such API key.");
-  }
+  const row = await ownedRow(db, apiKeys, keyId, principal.tenantId, "API key");
   assertCovers(principal, reachOf(row), "this key");
 }
 

@@ -12,6 +12,7 @@ import { blobKey, newId } from "../lib/ids";
 import { SwrCache } from "../lib/swr";
 import type { CollectionView } from "../schemas/collections";
 import { iso } from "../schemas/common";
+import { ownedRow } from "./owned";
 import { afterCursor, toPage } from "./paging";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
 
@@ -90,14 +91,7 @@ export async function listCollections(
  * the tenant's but the key is restricted to other collections.
  */
 export async function getCollection(db: Db, principal: KeyPrincipal, id: string): Promise<CollectionRow> {
-  const row = await db
-    .select()
-    .from(collections)
-    .where(and(eq(collections.id, id), eq(collections.tenantId, principal.tenantId)))
-    .get();
-  if (!row) {
-    throw new AppError("not_found", "No such collection.");
-  }
+  const row = await ownedRow(db, collections, id, principal.tenantId, "collection");
   if (!canAccessCollection(principal, id)) {
     throw new AppError("forbidden", "This API key is restricted to other collections.");
   }

@@ -24,6 +24,7 @@ import {
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
 import { bumpVersion, getCollection } from "./collections";
+import { ownedRow } from "./owned";
 import { afterCursor, toPage } from "./paging";
 import { canAccessCollection, type KeyPrincipal } from "./principal";
 import { enqueueDocuments, type IngestQueues } from "./queue";
@@ -297,14 +298,7 @@ export async function uploadDocument(
 
 /** The document: 404 unless it is the tenant's; 403 if the key is restricted to other collections. */
 export async function getDocument(db: Db, principal: KeyPrincipal, id: string): Promise<DocumentRow> {
-  const row = await db
-    .select()
-    .from(documents)
-    .where(and(eq(documents.id, id), eq(documents.tenantId, principal.tenantId)))
-    .get();
-  if (!row) {
-    throw new AppError("not_found", "No such document.");
-  }
+  const row = await ownedRow(db, documents, id, principal.tenantId, "document");
   if (!canAccessCollection(principal, row.collectionId)) {
     throw new AppError("forbidden", "This API key is restricted to other collections.");
   }

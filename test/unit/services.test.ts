@@ -1,6 +1,7 @@
 import { createExecutionContext, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MemoryCache } from "../../src/adapters/cache/memory";
+import { collections } from "../../src/adapters/db/schema";
 import { MemoryResolver } from "../../src/adapters/dns/memory";
 import { MemoryHubs } from "../../src/adapters/notify/memory";
 import { MemoryVectorIndex } from "../../src/adapters/vector/memory";
@@ -9,6 +10,7 @@ import { AppError } from "../../src/errors";
 import { QueryBody } from "../../src/schemas/query";
 import { SearchBody } from "../../src/schemas/search";
 import type { Upload } from "../../src/services/documents";
+import { ownedRow } from "../../src/services/owned";
 import type { KeyPrincipal } from "../../src/services/principal";
 import { memoryQueues } from "../support/memory-queue";
 import { collectingInvocation, memoryAdapters, servicesFor } from "../support/services";
@@ -236,5 +238,19 @@ describe("MemoryCache", () => {
     await cache.put("short", 1, 0);
     expect(await cache.get("short")).toBeUndefined();
     expect(await cache.get("missing")).toBeUndefined();
+  });
+});
+
+describe("ownedRow", () => {
+  it("finds a tenant's row by id, and another tenant's row is not found by the same SQL", async () => {
+    const { services } = unitServices();
+    const owner = await tenantOf(services, "owner");
+    const stranger = await tenantOf(services, "stranger");
+    const collection = await services.collections.create(owner, { name: "mine" });
+    const row = await ownedRow(services.db, collections, collection.id, owner.tenantId, "collection");
+    expect(row).toMatchObject({ id: collection.id, tenantId: owner.tenantId, name: "mine" });
+    await expect(
+      ownedRow(services.db, collections, collection.id, stranger.tenantId, "collection"),
+    ).rejects.toMatchObject({ code: "not_found", message: "No such collection." });
   });
 });

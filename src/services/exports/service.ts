@@ -21,6 +21,7 @@ import type { DashboardService } from "../dashboard/service";
 import { periodOf } from "../dashboard/service";
 import { getDocument } from "../documents";
 import type { Notify } from "../notifications/service";
+import { ownedRow } from "../owned";
 import { afterCursor, toPage } from "../paging";
 import { assertCovers, type KeyPrincipal, keyPrincipal, TENANT_WIDE } from "../principal";
 import type { QueryService } from "../query/service";
@@ -112,15 +113,7 @@ export function exportService(deps: ExportDeps) {
 
   const owned = async (principal: KeyPrincipal, id: string) => {
     assertCovers(principal, TENANT_WIDE, "exports");
-    const row = await db
-      .select()
-      .from(exportsTable)
-      .where(and(eq(exportsTable.id, id), eq(exportsTable.tenantId, principal.tenantId)))
-      .get();
-    if (!row) {
-      throw new AppError("not_found", "No such export.");
-    }
-    return row;
+    return ownedRow(db, exportsTable, id, principal.tenantId, "export");
   };
 
   /** The report's HTML for a row, as the key that asked for it may see it. */

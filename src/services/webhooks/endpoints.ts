@@ -12,6 +12,7 @@ import { newId } from "../../lib/ids";
 import { newWebhookSecret } from "../../lib/webhook-signature";
 import { iso } from "../../schemas/common";
 import type { DeliveryView, WebhookView } from "../../schemas/webhooks";
+import { ownedRow } from "../owned";
 import { afterCursor, toPage } from "../paging";
 import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "../principal";
 import { keyRingOf } from "../secrets";
@@ -57,15 +58,7 @@ export function webhookEndpoints(deps: WebhookDeps, delivery: WebhookDelivery) {
 
   const owned = async (principal: KeyPrincipal, id: string): Promise<WebhookRow> => {
     assertCovers(principal, TENANT_WIDE, "webhooks");
-    const row = await db
-      .select()
-      .from(webhooks)
-      .where(and(eq(webhooks.id, id), eq(webhooks.tenantId, principal.tenantId)))
-      .get();
-    if (!row) {
-      throw new AppError("not_found", "No such webhook.");
-    }
-    return row;
+    return ownedRow(db, webhooks, id, principal.tenantId, "webhook");
   };
 
   const seal = async (tenantId: string, webhookId: string, secret: string): Promise<SealedSecret> =>
