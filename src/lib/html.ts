@@ -4,40 +4,16 @@
  * styles and other non-content elements are dropped, and entities are decoded.
  * A small tokenizer, not a DOM: enough for extraction, and it never executes anything.
  */
+import { decodeHTML } from "entities/decode";
+import { escapeToBuffer } from "hono/utils/html";
 
 const DROP = /<(script|style|noscript|template|svg|math|head|iframe|object)\b[\s\S]*?<\/\1\s*>/gi;
 const BLOCK =
   /<\/?(p|div|section|article|main|header|footer|nav|aside|ul|ol|li|table|thead|tbody|tr|blockquote|pre|figure|figcaption|dl|dt|dd|form|fieldset|address|hr|br)\b[^>]*>/gi;
 
-const NAMED: Record<string, string> = {
-  amp: "&",
-  lt: "<",
-  gt: ">",
-  quot: '"',
-  apos: "'",
-  nbsp: " ",
-  ndash: "–",
-  mdash: "—",
-  hellip: "…",
-  copy: "©",
-  reg: "®",
-  laquo: "«",
-  raquo: "»",
-  lsquo: "‘",
-  rsquo: "’",
-  ldquo: "“",
-  rdquo: "”",
-};
-
+/** Every HTML5 named and numeric entity, as browsers decode them (the `entities` package). */
 export function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]{1,6}|#\d{1,7}|[a-z]{2,8});/gi, (whole, entity: string) => {
-    if (entity[0] === "#") {
-      const code =
-        entity[1] === "x" || entity[1] === "X" ? Number.parseInt(entity.slice(2), 16) : Number(entity.slice(1));
-      return code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : whole;
-    }
-    return NAMED[entity.toLowerCase()] ?? whole;
-  });
+  return decodeHTML(text);
 }
 
 /** The document's <title>, if it has one. */
@@ -71,10 +47,9 @@ export function htmlToText(html: string): string {
     .join("\n\n");
 }
 
-/** Text as HTML: the five characters that could open markup or an attribute, escaped. */
+/** Text as HTML: the five characters that could open markup or an attribute, escaped (Hono's escaper). */
 export function escapeHtml(text: unknown): string {
-  return String(text ?? "").replace(
-    /[&<>"']/g,
-    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch,
-  );
+  const buffer: [string] = [""];
+  escapeToBuffer(String(text ?? ""), buffer);
+  return buffer[0];
 }

@@ -66,8 +66,11 @@ describe("htmlToText", () => {
     expect(htmlTitle(html)).toBe("Guide & FAQ");
   });
 
-  it("decodes named and numeric entities and leaves unknown ones", () => {
-    expect(decodeEntities("&lt;a&gt; &#65;&#x42; &copy; &bogus; &#xD800;")).toBe("<a> AB © &bogus; &#xD800;");
+  it("decodes named and numeric entities as a browser does, and leaves unknown ones", () => {
+    // A surrogate's reference is U+FFFD (HTML's "surrogate-character-reference" rule).
+    expect(decodeEntities("&lt;a&gt; &#65;&#x42; &copy; &bogus; &#xD800;")).toBe("<a> AB © &bogus; \uFFFD");
+    // Beyond the 17 names a hand-written table had: all of HTML5's.
+    expect(decodeEntities("&hearts; &Alpha; &rarr; &euro;")).toBe("♥ Α → €");
   });
 });
 
