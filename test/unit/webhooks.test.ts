@@ -24,7 +24,16 @@ describe("webhook signatures", () => {
 
 describe("outbound address safety", () => {
   it("tells public addresses from private, loopback, link-local, CGNAT, mapped and reserved ones", () => {
-    for (const address of ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "2001:4860:4860::8888"]) {
+    for (const address of [
+      "93.184.216.34",
+      "8.8.8.8",
+      "2606:4700:4700::1111",
+      "2001:4860:4860::8888",
+      // Public IPv4 inside IPv6: mapped, NAT64, 6to4.
+      "::ffff:8.8.8.8",
+      "64:ff9b::808:808",
+      "2002:0808:0808::1",
+    ]) {
       expect({ address, private: privateAddress(address) }).toEqual({ address, private: false });
     }
     for (const address of [
@@ -48,6 +57,9 @@ describe("outbound address safety", () => {
       "ff02::1",
       "2001:db8::1",
       "2002:0a00:0001::1",
+      "::127.0.0.1",
+      "198.18.0.1",
+      "0177.0.0.1",
       "not-an-address",
     ]) {
       expect({ address, private: privateAddress(address) }).toEqual({ address, private: true });
