@@ -1,14 +1,15 @@
+import { EventSourceParserStream } from "eventsource-parser/stream";
 import { AppError } from "../../errors";
 
 /**
- * The `data:` payloads of a server-sent event stream, parsed as JSON, until `[DONE]` or the end.
+ * The `data` payloads of a server-sent event stream (parsed by `eventsource-parser`, so multi-line
+ * data, comments and CRLF framing are read as the spec says), as JSON, until `[DONE]` or the end.
  * Stops (cancelling the stream, so the provider stops generating) when `signal` aborts.
  */
 export async function* sseJson(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncIterable<unknown> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
   const onAbort = () => void reader.cancel(signal?.reason).catch(() => undefined);
   signal?.addEventListener("abort", onAbort);
-  let buffer = "";
   try {
     for (;;) {
       if (signal?.aborted) {
@@ -21,27 +22,17 @@ export async function* sseJson(body: ReadableStream<Uint8Array>, signal?: AbortS
         }
         return;
       }
-      buffer += value;
-      let newline = buffer.indexOf("\n");
-      while (newline >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        newline = buffer.indexOf("\n");
-        if (!line.startsWith("data:")) {
-          continue;
+      const data = value.data.trim();
+      if (data === "[DONE]") {
+        return;
+      }
+      try {
+        yield JSON.parse(data) as unknown;
+      } catch (error) {
+        if (error instanceof SyntaxError) {
+          throw new AppError("upstream_unavailable", "The generation provider sent a malformed event.");
         }
-        const data = line.slice(5).trim();
-        if (data === "[DONE]") {
-          return;
-        }
-        try {
-          yield JSON.parse(data) as unknown;
-        } catch (error) {
-          if (error instanceof SyntaxError) {
-            throw new AppError("upstream_unavailable", "The generation provider sent a malformed event.");
-          }
-          throw error;
-        }
+        throw error;
       }
     }
   } finally {
