@@ -23,6 +23,7 @@ import {
 } from "../../durable-objects/shard-layout";
 import type { ShardRefusal, VectorShard } from "../../durable-objects/vector-shard";
 import { AppError } from "../../errors";
+import { Lru } from "../../lib/lru";
 
 type Layout = Pick<ShardView, "count" | "splitTo">;
 type Shard = DurableObjectStub<VectorShard>;
@@ -39,22 +40,14 @@ const MOVED_RETRIES = 4;
 
 /**
  * The last layout seen per collection in this isolate. Layouts only move forward, so an old entry
- * is a first guess that costs one more wave, never a wrong answer; bounded, oldest out first.
+ * is a first guess that costs one more wave, never a wrong answer; bounded, least recently used out.
  */
-const layouts = new Map<string, Layout>();
-const MAX_LAYOUTS = 20_000;
+const layouts = new Lru<Layout>(20_000);
 
 function learn(ns: string, view: Layout): void {
-  const known = layouts.get(ns) ?? FIRST_VIEW;
-  if (!layouts.has(ns) || isLater(view, known)) {
-    layouts.delete(ns);
+  const known = layouts.get(ns);
+  if (known === undefined || isLater(view, known)) {
     layouts.set(ns, { count: view.count, splitTo: view.splitTo });
-    if (layouts.size > MAX_LAYOUTS) {
-      const oldest = layouts.keys().next().value;
-      if (oldest !== undefined) {
-        layouts.delete(oldest);
-      }
-    }
   }
 }
 
