@@ -2,7 +2,7 @@
  * Collections: a tenant's named sets of documents. Every query is scoped by tenant id, and a key
  * restricted to collections sees only those: anything else is indistinguishable from missing (404).
  */
-import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, sql } from "drizzle-orm";
 import { type Db, inList } from "../adapters/db/client";
 import { type CollectionRow, collections, documents } from "../adapters/db/schema";
 import type { ChunkShards } from "../adapters/shards/interface";
@@ -151,7 +151,7 @@ async function readVersions(db: Db, tenantId: string, ids: string[]): Promise<Ma
   const found = await db
     .select({ id: collections.id, version: collections.version })
     .from(collections)
-    .where(and(eq(collections.tenantId, tenantId), inArray(collections.id, ids)));
+    .where(and(eq(collections.tenantId, tenantId), inList(collections.id, ids)));
   return new Map(found.map((row) => [row.id, row.version]));
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { and, desc, eq } from "drizzle-orm";
-import { type Db, inList } from "../adapters/db/client";
+import { type Db, inList, insertRows } from "../adapters/db/client";
 import { type DocumentRow, documents } from "../adapters/db/schema";
 import type { ChunkShards } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
@@ -323,38 +323,13 @@ export async function listDocuments(
 }
 
 /**
- * Inserts document rows with one statement (`json_each` over one bound JSON array, instead of a
- * statement per row); a row whose content the collection already holds (a concurrent upload won)
- * is skipped. Returns the ids actually inserted.
+ * Inserts document rows with one statement; a row whose content the collection already holds (a
+ * concurrent upload won) is skipped. Returns the ids actually inserted.
  */
 async function insertDocuments(db: Db, rows: DocumentRow[]): Promise<Set<string>> {
-  const json = JSON.stringify(
-    rows.map((r) => [
-      r.id,
-      r.tenantId,
-      r.collectionId,
-      r.title,
-      r.mimeType,
-      r.sizeBytes,
-      r.sha256,
-      r.status,
-      r.priority,
-      r.metadata === null ? null : JSON.stringify(r.metadata),
-      r.createdAt,
-      r.updatedAt,
-    ]),
-  );
-  const { results } = await db.$client
-    .prepare(
-      `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, status,
-         priority, metadata, created_at, updated_at)
-       SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-         value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
-       FROM json_each(?) WHERE true
-       ON CONFLICT DO NOTHING RETURNING id`,
-    )
-    .bind(json)
-    .run<{ id: string }>();
+  const { results } = await insertRows(db, documents, rows, { ignoreConflicts: true, returning: ["id"] }).run<{
+    id: string;
+  }>();
   return new Set(results.map((r) => r.id));
 }
 

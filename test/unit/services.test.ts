@@ -1,7 +1,9 @@
 import { createExecutionContext, getQueueResult } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { MemoryCache } from "../../src/adapters/cache/memory";
-import { collections } from "../../src/adapters/db/schema";
+import { insertRows } from "../../src/adapters/db/client";
+import { collections, documents } from "../../src/adapters/db/schema";
 import { MemoryResolver } from "../../src/adapters/dns/memory";
 import { MemoryHubs } from "../../src/adapters/notify/memory";
 import { MemoryVectorIndex } from "../../src/adapters/vector/memory";
@@ -252,5 +254,40 @@ describe("ownedRow", () => {
     await expect(
       ownedRow(services.db, collections, collection.id, stranger.tenantId, "collection"),
     ).rejects.toMatchObject({ code: "not_found", message: "No such collection." });
+  });
+});
+
+describe("insertRows", () => {
+  it("inserts many rows in one statement, columns and JSON encoding from the drizzle table", async () => {
+    const { services } = unitServices();
+    const owner = await tenantOf(services, "bulk");
+    const collection = await services.collections.create(owner, { name: "bulk" });
+    const now = Date.now();
+    // 150 rows × 12 columns: far past D1's 100 bound parameters, yet one parameter here.
+    const rows = Array.from({ length: 150 }, (_, i) => ({
+      id: `doc_bulk${String(i).padStart(12, "0")}`,
+      tenantId: owner.tenantId,
+      collectionId: collection.id,
+      title: `T ${i} "quoted" 한국어`,
+      mimeType: "text/plain",
+      sizeBytes: i,
+      sha256: `sha-${i}`,
+      status: "queued" as const,
+      priority: "low" as const,
+      metadata: i % 2 ? { n: i, tags: ["a", "b"] } : null,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const first = await insertRows(services.db, documents, rows, { ignoreConflicts: true, returning: ["id"] }).run();
+    expect(first.results).toHaveLength(150);
+    const stored = await services.db
+      .select()
+      .from(documents)
+      .where(eq(documents.id, rows[3]?.id ?? ""))
+      .get();
+    expect(stored).toMatchObject({ title: 'T 3 "quoted" 한국어', metadata: { n: 3, tags: ["a", "b"] }, chunkCount: 0 });
+    // Again: every row conflicts, and none is returned.
+    const again = await insertRows(services.db, documents, rows, { ignoreConflicts: true, returning: ["id"] }).run();
+    expect(again.results).toHaveLength(0);
   });
 });

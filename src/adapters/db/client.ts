@@ -1,6 +1,6 @@
-import { type SQL, sql } from "drizzle-orm";
+import { getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import { type DrizzleD1Database, drizzle } from "drizzle-orm/d1";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema";
 
 export type Db = DrizzleD1Database<typeof schema> & { $client: D1Database };
@@ -42,4 +42,43 @@ export function inPairs(a: SQLiteColumn, b: SQLiteColumn, pairs: ReadonlyArray<r
 export function toStatement(db: Db, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
   const { sql: text, params } = query.toSQL();
   return db.$client.prepare(text).bind(...params);
+}
+
+/**
+ * One `INSERT` of any number of rows of `table`, as a D1 statement (to `run`, or to share a
+ * `batch`): the rows are bound as one JSON array and expanded by `json_each`, because D1 binds at
+ * most 100 parameters a statement and this binds one. The columns are the keys the first row sets,
+ * named and encoded by the drizzle table (JSON columns stringified, as drizzle does), so the SQL
+ * cannot drift from the schema. `ignoreConflicts` skips rows a unique key already holds;
+ * `returning` names the columns (by their keys) the result rows carry.
+ */
+export function insertRows<T extends SQLiteTable>(
+  db: Db,
+  table: T,
+  rows: ReadonlyArray<T["$inferInsert"]>,
+  options: { ignoreConflicts?: boolean; returning?: ReadonlyArray<keyof T["$inferSelect"] & string> } = {},
+): D1PreparedStatement {
+  const all = getTableColumns(table) as Record<string, SQLiteColumn>;
+  const first = (rows[0] ?? {}) as Record<string, unknown>;
+  const keys = Object.keys(all).filter((key) => first[key] !== undefined);
+  if (keys.length === 0) {
+    throw new Error(`insertRows(${getTableName(table)}): no rows, or a row without columns`);
+  }
+  const quoted = (key: string) => `"${(all[key] as SQLiteColumn).name}"`;
+  const values = rows.map((row) =>
+    keys.map((key) => {
+      const value = (row as Record<string, unknown>)[key];
+      return value === null || value === undefined ? null : (all[key] as SQLiteColumn).mapToDriverValue(value);
+    }),
+  );
+  const returning = options.returning?.length
+    ? ` RETURNING ${options.returning.map((key) => `${quoted(key)} AS "${key}"`).join(", ")}`
+    : "";
+  return db.$client
+    .prepare(
+      `INSERT INTO "${getTableName(table)}" (${keys.map(quoted).join(", ")}) ` +
+        `SELECT ${keys.map((_, i) => `value ->> ${i}`).join(", ")} FROM json_each(?1) WHERE true` +
+        `${options.ignoreConflicts ? " ON CONFLICT DO NOTHING" : ""}${returning}`,
+    )
+    .bind(JSON.stringify(values));
 }

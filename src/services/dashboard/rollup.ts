@@ -8,7 +8,8 @@
  * transaction). Running it twice, or two runs at once, leaves the same rows.
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { Db } from "../../adapters/db/client";
+import { type Db, insertRows } from "../../adapters/db/client";
+import { queryRollups } from "../../adapters/db/schema";
 import { bucketSql, type Histogram, merge } from "../../lib/histogram";
 
 export const HOUR_MS = 3_600_000;
@@ -143,34 +144,12 @@ export async function rollUp(
       SELECT tenant_id, ${day}, query_hash, MAX(query_text), COUNT(*), MAX(created_at) FROM query_log
       WHERE created_at >= ${day} AND created_at < ${day + DAY_MS} AND status <> 429
       GROUP BY tenant_id, query_hash`;
-    const json = JSON.stringify(
-      rollups.map((r) => [
-        r.tenantId,
-        r.granularity,
-        r.bucketStart,
-        r.collectionId,
-        r.mode,
-        r.queries,
-        r.cacheHits,
-        r.degraded,
-        r.errors,
-        r.rateLimited,
-        JSON.stringify(r.errorsByCode),
-        JSON.stringify(r.histogram),
-      ]),
-    );
     // The day's rows are replaced as a whole, in one transaction.
     await db.$client.batch([
       db.$client
         .prepare("DELETE FROM query_rollups WHERE bucket_start >= ?1 AND bucket_start < ?2")
         .bind(day, day + DAY_MS),
-      db.$client
-        .prepare(`
-        INSERT INTO query_rollups (tenant_id, granularity, bucket_start, collection_id, mode, queries, cache_hits,
-          degraded, errors, rate_limited, errors_by_code, histogram)
-        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-          value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 FROM json_each(?1)`)
-        .bind(json),
+      ...(rollups.length > 0 ? [insertRows(db, queryRollups, rollups)] : []),
       db.$client.prepare("DELETE FROM top_query_rollups WHERE day_start = ?1").bind(day),
       db.$client.prepare(tops),
     ]);

@@ -5,6 +5,7 @@
  * schedule is disabled (`webhook.disabled`). Shared by the endpoints (test sends) and the consumer.
  */
 import { and, eq, isNull } from "drizzle-orm";
+import { insertRows } from "../../adapters/db/client";
 import { type WebhookDeliveryRow, type WebhookRow, webhookDeliveries, webhooks } from "../../adapters/db/schema";
 import type { NewEvent } from "../../adapters/notify/interface";
 import { inBatches } from "../../lib/async";
@@ -50,14 +51,14 @@ export function webhookDelivery(deps: WebhookDeps) {
     if (rows.length === 0) {
       return;
     }
-    // 14 columns a row: 7 rows a statement stay under D1's 100 bound parameters.
-    const inserted = await inBatches(rows, 7, (slice) =>
-      db
-        .insert(webhookDeliveries)
-        .values(slice)
-        .onConflictDoNothing()
-        .returning({ id: webhookDeliveries.id, tenantId: webhookDeliveries.tenantId }),
-    );
+    // 100 rows a statement keeps the bound JSON well under D1's 2 MB value limit.
+    const inserted = await inBatches(rows, 100, async (slice) => {
+      const statement = insertRows(db, webhookDeliveries, slice, {
+        ignoreConflicts: true,
+        returning: ["id", "tenantId"],
+      });
+      return (await statement.run<{ id: string; tenantId: string }>()).results;
+    });
     await sendAll(
       deps.queue,
       inserted.map((d) => ({ body: { delivery_id: d.id, tenant_id: d.tenantId } })),
