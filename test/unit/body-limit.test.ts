@@ -31,8 +31,7 @@ describe("readCapped", () => {
     await expect(readCapped(request(stream, { "Content-Length": "1000000000000" }), 1_024)).rejects.toMatchObject({
       code: "payload_too_large",
     });
-    // (workerd's dev proxy otherwise keeps draining the declared bytes before the 413 goes out.)
-    await new Promise((r) => setTimeout(r, 10));
+    // Cancelled before the refusal is thrown: nothing more is read from the client.
     expect(state.cancelled).toBe(true);
   });
 
@@ -40,7 +39,7 @@ describe("readCapped", () => {
     const { stream, state } = stalling();
     const controller = new AbortController();
     const reading = readCapped(request(stream), 1_024, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
+    controller.abort(); // while the read waits on a client that sends nothing more
     await expect(reading).rejects.toMatchObject({ code: "request_timeout" });
     expect(state.cancelled).toBe(true);
   });
@@ -156,7 +155,6 @@ describe("readCapped past the limit", () => {
     await expect(
       readCapped(request(stream, { "Content-Length": String(DRAIN_MAX_BYTES + 1) }), 1_024),
     ).rejects.toMatchObject({ code: "payload_too_large" });
-    await new Promise((r) => setTimeout(r, 10));
     expect(state).toMatchObject({ read: 0, cancelled: true });
   });
 });
