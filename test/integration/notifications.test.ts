@@ -195,15 +195,21 @@ describe("the notification socket", () => {
     await publishN(a, 1, 3);
     await publishN(b, 1, 1);
     await socketA?.until((f) => eventsOf(f).length === 3);
-    await socketB?.until((f) => eventsOf(f).length === 1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(eventsOf(socketB?.frames ?? []).map((f) => f.data)).toEqual([{ n: 1 }]);
-    expect(eventsOf(socketA?.frames ?? []).map((f) => f.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    // A barrier, not a pause: one more event each, published after; a socket delivers its hub's
+    // events in order, so once it arrives anything misrouted before it would have arrived too.
+    await publishN(a, 4, 4);
+    await publishN(b, 2, 2);
+    await socketA?.until((f) => eventsOf(f).length === 4);
+    await socketB?.until((f) => eventsOf(f).length === 2);
+    expect(eventsOf(socketB?.frames ?? []).map((f) => f.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(eventsOf(socketA?.frames ?? []).map((f) => f.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
     // The hub is chosen by the key's tenant: a ticket or header naming another tenant changes nothing.
     const spoofed = (await openSocket({ token: b.adminKey, headers: { "x-edgerag-tenant-id": a.id } })).socket;
-    await publishN(a, 4, 4);
-    await socketA?.until((f) => eventsOf(f).length === 4);
-    expect(eventsOf(spoofed?.frames ?? [])).toEqual([]);
+    await publishN(a, 5, 5);
+    await socketA?.until((f) => eventsOf(f).length === 5);
+    await publishN(b, 3, 3); // the barrier: B's next event reaches the spoofed socket, A's never did
+    await spoofed?.until((f) => eventsOf(f).length === 1);
+    expect(eventsOf(spoofed?.frames ?? []).map((f) => f.data)).toEqual([{ n: 3 }]);
   });
 });
 
@@ -319,7 +325,9 @@ describe("producers", () => {
       await callWith({ RATE_LIMIT_TIERS: tiers }, "GET", "/v1/collections", { token: free.key });
     }
     await socket?.until((f) => f.some((x) => x.type === "rate_limit.exceeded"));
-    await new Promise((r) => setTimeout(r, 100));
+    // A barrier after the six calls: events reach the socket in order, so any second report would be in.
+    await publishN(tenant, 1, 1);
+    await socket?.until((f) => f.some((x) => x.type === "system.alert"));
     const exceeded = eventsOf(socket?.frames ?? []).filter((f) => f.type === "rate_limit.exceeded");
     expect(exceeded).toHaveLength(1);
     expect(exceeded[0]?.data).toMatchObject({ key_id: free.id, limit: 2, window_s: 60 });
