@@ -21,6 +21,7 @@ import { ingestService } from "./services/ingest/service";
 import { notificationService } from "./services/notifications/service";
 import type { AnswerDeps, CachedAnswer } from "./services/query/pipeline";
 import { type QuerySettings, queryService, searchService } from "./services/query/service";
+import { rateLimitService } from "./services/rate-limits";
 import { fusionOf } from "./services/search";
 import { secretService } from "./services/secrets";
 import { tenantService } from "./services/tenants";
@@ -141,5 +142,6 @@ export function createServices(
     query,
     help: helpService({ db, documents, query, search, defer }),
     health: healthService({ ...adapters, config }),
+    rateLimits: rateLimitService({ limiter: adapters.limiter, config, notify }),
   };
 }
