@@ -7,15 +7,8 @@ import { serverTiming } from "../lib/server-timing";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
-import {
-  QUERY_BODY_MAX_BYTES,
-  QueryBody,
-  type QueryInput,
-  type QueryResult,
-  QueryResultSchema,
-} from "../schemas/query";
-import type { PreparedQuery } from "../services/query/pipeline";
-import type { Run } from "../services/query/service";
+import { QUERY_BODY_MAX_BYTES, QueryBody, QueryResultSchema } from "../schemas/query";
+import type { Question, Run } from "../services/query/service";
 import { createRoute } from "./route";
 
 /** Questions answered from a tenant's collections (scope `query`), as JSON or as SSE. */
@@ -49,29 +42,11 @@ const route = createRoute({
 query.openapi(route, async (c) => {
   const run: Run = { startedAt: performance.now(), signal: c.req.raw.signal };
   const input = c.req.valid("json");
-  const principal = keyOf(c.var.principal);
-  const { query: queries } = c.var.services;
-  const log = (status: number, result?: QueryResult) => queries.log(principal, input, { status, result });
-
-  let prepared: PreparedQuery;
-  try {
-    prepared = await queries.prepare(principal, input);
-  } catch (error) {
-    log(asAppError(error).status);
-    throw error;
-  }
-
+  const question = await c.var.services.query.ask(keyOf(c.var.principal), input);
   if (input.stream || (c.req.header("accept") ?? "").includes("text/event-stream")) {
-    return streamAnswer(c, input, prepared, run, log);
+    return streamAnswer(c, question, run);
   }
-  let result: QueryResult;
-  try {
-    result = await queries.answer(principal, input, prepared, run);
-  } catch (error) {
-    log(asAppError(error).status);
-    throw error;
-  }
-  log(200, result);
+  const result = await question.answer(run);
   c.header("Server-Timing", serverTiming(result.timings));
   c.header("X-Cache", result.cache === "hit" ? "HIT" : "MISS");
   return c.json(result, 200);
@@ -82,14 +57,7 @@ query.openapi(route, async (c) => {
  * delta, `citation` per citation, then `done` with the final JSON, or `error` with a problem.
  * A client that disconnects aborts the pipeline, including upstream generation.
  */
-function streamAnswer(
-  c: Context<AppEnv>,
-  input: QueryInput,
-  prepared: PreparedQuery,
-  run: Run,
-  log: (status: number, result?: QueryResult) => void,
-) {
-  const principal = keyOf(c.var.principal);
+function streamAnswer(c: Context<AppEnv>, question: Question, run: Run) {
   const abort = new AbortController();
   const signal = run.signal ? AbortSignal.any([run.signal, abort.signal]) : abort.signal;
   return streamSSE(c, async (stream) => {
@@ -99,22 +67,18 @@ function streamAnswer(
       void stream.writeSSE({ event, data: JSON.stringify(data) });
     };
     try {
-      const result = await c.var.services.query.answer(
-        principal,
-        input,
-        prepared,
+      const result = await question.answer(
         { ...run, signal },
         {
           retrieval: (sources) => send("retrieval", { sources }),
           token: (delta) => send("token", { text: delta }),
           citation: (citation) => send("citation", citation),
         },
+        signal,
       );
-      log(200, result);
       await stream.writeSSE({ event: "done", data: JSON.stringify(result) });
     } catch (error) {
       const appError = asAppError(error);
-      log(signal.aborted ? 499 : appError.status);
       if (appError.code === "internal" && !signal.aborted) {
         c.var.logger.error("query failed while streaming", { error });
       }

@@ -1,3 +1,4 @@
+import { asAppError } from "../../errors";
 import type { QueryInput, QueryResult } from "../../schemas/query";
 import type { SearchInput } from "../../schemas/search";
 import { currentTelemetry, withSpan } from "../../telemetry/trace";
@@ -32,7 +33,7 @@ export interface Run {
  * `services.search.run(principal, input)`, with adapters and settings bound once.
  */
 export function queryService(deps: AnswerDeps, settings: QuerySettings) {
-  return {
+  const service = {
     /** The checks that can refuse a query, before anything is streamed. */
     prepare: (principal: KeyPrincipal, input: QueryInput) =>
       prepareQuery(deps.db, principal, input, { maxAgeMs: settings.versionMaxAgeMs, defer: deps.defer }),
@@ -71,8 +72,43 @@ export function queryService(deps: AnswerDeps, settings: QuerySettings) {
     /** The cron job: re-answers frequent recent queries whose cached answer went stale. */
     warm: (topN: number) => warmAnswerCache(deps, { ...settings, topN }),
   };
+  return {
+    ...service,
+    /**
+     * A client's question (the route's one verb), logged whatever happens: its checks run now (a
+     * refusal is logged and thrown, before anything is streamed), then `answer` runs the pipeline
+     * and logs the outcome — 499 when the client went away while it streamed.
+     */
+    async ask(principal: KeyPrincipal, input: QueryInput): Promise<Question> {
+      const log = (status: number, result?: QueryResult) => service.log(principal, input, { status, result });
+      let prepared: PreparedQuery;
+      try {
+        prepared = await service.prepare(principal, input);
+      } catch (error) {
+        log(asAppError(error).status);
+        throw error;
+      }
+      return {
+        async answer(run, events, clientGone) {
+          try {
+            const result = await service.answer(principal, input, prepared, run, events);
+            log(200, result);
+            return result;
+          } catch (error) {
+            log(clientGone?.aborted ? 499 : asAppError(error).status);
+            throw error;
+          }
+        },
+      };
+    },
+  };
 }
 export type QueryService = ReturnType<typeof queryService>;
+
+/** A question whose checks passed: answering it is what remains (see `ask`). */
+export interface Question {
+  answer(run: Run, events?: AnswerEvents, clientGone?: AbortSignal): Promise<QueryResult>;
+}
 
 export function searchService(deps: AnswerDeps, settings: QuerySettings) {
   return {
