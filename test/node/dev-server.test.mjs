@@ -3,7 +3,7 @@
 // its response held until the body ended — an anonymous client could hold connections open for
 // minutes. Raw sockets, so that no client library finishes the body for us.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -113,13 +113,39 @@ describe("wrangler dev", () => {
   let dev;
   let port;
   const admin = "dev-server-test-admin";
+  // Its own local state, migrated first (a fresh clone has none): the 413 test needs a tenant.
+  const state = mkdtempSync(path.join(tmpdir(), "edgerag-wrangler-dev-"));
   before(async () => {
     port = await freePort();
     const wrangler = path.join(root, "node_modules", "wrangler", "bin", "wrangler.js");
     // This Node (the project's), not whichever `node` is first on PATH.
-    dev = await serve([wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--var", `ADMIN_TOKEN:${admin}`]);
+    const migrate = spawnSync(
+      process.execPath,
+      [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", state],
+      {
+        cwd: root,
+        env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+        encoding: "utf8",
+      },
+    );
+    assert.equal(migrate.status, 0, `migrations: ${migrate.stdout}${migrate.stderr}`);
+    dev = await serve([
+      wrangler,
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      "--var",
+      `ADMIN_TOKEN:${admin}`,
+    ]);
   });
-  after(() => dev?.kill("SIGTERM"));
+  after(() => {
+    dev?.kill("SIGTERM");
+    rmSync(state, { recursive: true, force: true });
+  });
 
   const post = (route, extra = "") =>
     `POST ${route} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${extra}Content-Length: 500000\r\n\r\n`;
@@ -144,7 +170,9 @@ describe("wrangler dev", () => {
       headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
       body: JSON.stringify({ name: "limits" }),
     });
-    const key = (await created.json()).api_key.key;
+    const body = await created.json();
+    assert.equal(created.status, 201, JSON.stringify(body));
+    const key = body.api_key.key;
     const size = 3 * 1024 * 1024; // the JSON limit is 1 MiB
     const head = (framing) =>
       `POST /v1/collections HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${key}\r\n` +
