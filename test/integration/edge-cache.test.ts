@@ -80,6 +80,7 @@ describe.skipIf(skip)("UpstashCache and TieredCache (redis-server)", () => {
     expect(await cache.get(key)).toEqual({ answer: "ok", n: [1, 2] });
     const redis = new Redis({ url: env.TEST_UPSTASH_URL, token: env.TEST_UPSTASH_TOKEN, enableTelemetry: false });
     expect(await redis.ttl(`edgerag:cache:${key}`)).toBeGreaterThan(0);
+    // Real time on purpose: the TTL is enforced by redis-server, whose clock no test can move.
     await sleep(1_200);
     expect(await cache.get(key)).toBeUndefined();
     await cache.ping();
