@@ -143,6 +143,8 @@ describe("global rate limiting on /v1/*", () => {
             await expectProblem(res, 429, "rate_limited");
             refused++;
             inARow++;
+            // Real time on purpose: clients backing off against a lease-holding limiter is the load
+            // pattern under test (leases and their settling run on the limiter's clock).
             await new Promise((r) => setTimeout(r, 300));
           }
         }
