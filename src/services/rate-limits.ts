@@ -80,6 +80,9 @@ const reported = new Lru<true>(10_000);
 
 export function rateLimitService(deps: { limiter: RateLimiter; config: Config; notify: Notify }) {
   const { limiter, config } = deps;
+  /** `units` from the meter's bucket at its tier: the limiter's answer, allowed or not. */
+  const take = (meter: Meter, units: number) =>
+    limiter.limit({ bucket: meter.bucket, limit: meter.tier.limit, windowMs: meter.tier.window_s * 1000, cost: units });
 
   /**
    * `rate_limit.exceeded` for a key, at most once per key per minute: this isolate remembers, and
@@ -149,12 +152,7 @@ export function rateLimitService(deps: { limiter: RateLimiter; config: Config; n
       }
       let result: RateLimitResult;
       try {
-        result = await limiter.limit({
-          bucket: meter.bucket,
-          limit: meter.tier.limit,
-          windowMs: meter.tier.window_s * 1000,
-          cost: units,
-        });
+        result = await take(meter, units);
       } catch (error) {
         if (failOpen && error instanceof AppError && error.code === "upstream_unavailable") {
           failOpen(error);
@@ -179,12 +177,7 @@ export function rateLimitService(deps: { limiter: RateLimiter; config: Config; n
       if (units <= 0) {
         return;
       }
-      const result = await limiter.limit({
-        bucket: meter.bucket,
-        limit: meter.tier.limit,
-        windowMs: meter.tier.window_s * 1000,
-        cost: units,
-      });
+      const result = await take(meter, units);
       if (!result.allowed) {
         throw rejected(result);
       }
