@@ -1,5 +1,5 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { strToU8, zipSync } from "fflate";
 import { describe, expect, it, vi } from "vitest";
 import type { createDb } from "../../src/adapters/db/client";
@@ -17,6 +17,7 @@ import {
   newTenant,
   type TestTenant,
 } from "../support/http";
+import { fetchQueued, settleIngest } from "../support/ingest-queue";
 import { makePdf } from "../support/pdf";
 
 /** The collection's search shard (its chunks and keyword index), over RPC. */
@@ -39,11 +40,15 @@ type Doc = {
 
 const HANDBOOK = `# Leave\n\nEmployees receive twenty five days of paid leave each year.\n\n# Pay\n\nSalaries are paid monthly by bank transfer.`;
 
+/** Uploads go through the Worker with memory ingestion queues, which `settled` hands to the consumer. */
 async function uploadJson(tenant: TestTenant, collection: string, body: Record<string, unknown>) {
-  return call("POST", `/v1/collections/${collection}/documents`, {
-    token: tenant.adminKey,
-    body: { priority: "high", ...body },
-  });
+  return fetchQueued(
+    new Request(`http://edgerag.test/v1/collections/${collection}/documents`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${tenant.adminKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ priority: "high", ...body }),
+    }),
+  );
 }
 
 function uploadFile(
@@ -59,7 +64,7 @@ function uploadFile(
   for (const [k, v] of Object.entries(fields)) {
     form.set(k, v);
   }
-  return exports.default.fetch(
+  return fetchQueued(
     new Request(`http://edgerag.test/v1/collections/${collection}/documents`, {
       method: "POST",
       headers: { Authorization: `Bearer ${tenant.adminKey}` },
@@ -68,16 +73,10 @@ function uploadFile(
   );
 }
 
-/** Waits for the real local queue to deliver and the consumer to finish. */
-async function settled(tenant: TestTenant, id: string, timeoutMs = 15_000): Promise<Doc> {
-  const started = Date.now();
-  for (;;) {
-    const doc = await json<Doc>(await call("GET", `/v1/documents/${id}`, { token: tenant.adminKey }));
-    if (doc.status === "ready" || doc.status === "failed" || Date.now() - started > timeoutMs) {
-      return doc;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Runs the real consumer over what was queued (retries and dead letters included), then reads the document. */
+async function settled(tenant: TestTenant, id: string): Promise<Doc> {
+  await settleIngest();
+  return json<Doc>(await call("GET", `/v1/documents/${id}`, { token: tenant.adminKey }));
 }
 
 const version = async (tenant: TestTenant, collection: string) =>
@@ -493,16 +492,19 @@ describe("batch upload", () => {
   it("accepts up to 100 JSON documents with one result each, in order", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
-    const res = await call("POST", `/v1/collections/${col}/documents/batch`, {
-      token: tenant.adminKey,
-      body: {
-        documents: [
-          { title: "one", text: "first text", priority: "high" },
-          { title: "two", text: "second text" },
-          { title: "dup", text: "first text" },
-        ],
-      },
-    });
+    const res = await fetchQueued(
+      new Request(`http://edgerag.test/v1/collections/${col}/documents/batch`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${tenant.adminKey}`, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          documents: [
+            { title: "one", text: "first text", priority: "high" },
+            { title: "two", text: "second text" },
+            { title: "dup", text: "first text" },
+          ],
+        }),
+      }),
+    );
     expect(res.status).toBe(202);
     const { items } = await json<{ items: Array<{ index: number; document?: Doc & { priority: string } }> }>(res);
     expect(items.map((i) => i.index)).toEqual([0, 1, 2]);

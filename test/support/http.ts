@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { createApp } from "../../src/app";
+import { fetchQueued, settleIngest } from "./ingest-queue";
 
 export const ADMIN = "test-admin-token";
 
@@ -126,19 +127,21 @@ export async function documentsIn(collection: string, ...statuses: string[]): Pr
   return row?.n ?? 0;
 }
 
-/** Uploads a JSON text document (priority high) and waits until the real consumer made it ready. */
+/** Uploads a JSON text document (priority high) and runs the real consumer until it is ready. */
 export async function ingestText(owner: TestTenant, collection: string, title: string, text: string): Promise<string> {
-  const res = await call("POST", `/v1/collections/${collection}/documents`, {
-    token: owner.adminKey,
-    body: { title, text, priority: "high" },
-  });
+  const res = await fetchQueued(
+    buildRequest("POST", `/v1/collections/${collection}/documents`, {
+      token: owner.adminKey,
+      body: { title, text, priority: "high" },
+    }),
+  );
   const id = (await json<{ id: string }>(res)).id;
-  for (let i = 0; i < 150; i++) {
-    const doc = await json<{ status: string }>(await call("GET", `/v1/documents/${id}`, { token: owner.adminKey }));
-    if (doc.status === "ready") {
-      return id;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  await settleIngest();
+  const doc = await json<{ status: string; error?: string }>(
+    await call("GET", `/v1/documents/${id}`, { token: owner.adminKey }),
+  );
+  if (doc.status !== "ready") {
+    throw new Error(`document ${title} is ${doc.status} after ingestion: ${doc.error ?? ""}`);
   }
-  throw new Error(`document ${title} did not become ready`);
+  return id;
 }
