@@ -36,6 +36,7 @@ export async function openSocket(
   }
   ws.accept();
   const frames: Frame[] = [];
+  const waiters = new Set<() => void>();
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason })),
   );
@@ -46,6 +47,9 @@ export async function openSocket(
       socket.arrays++;
     }
     frames.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+    for (const waiter of [...waiters]) {
+      waiter();
+    }
   });
   const socket: TestSocket = {
     ws,
@@ -53,16 +57,28 @@ export async function openSocket(
     arrays: 0,
     events: () => frames.filter((f) => typeof f.seq === "number" && f.type !== "ready" && f.type !== "reset"),
     closed,
-    async until(predicate, timeoutMs = 5_000) {
-      // A plain poll (not expect.poll), so that concurrent tests may use it too.
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(frames)) {
-        if (Date.now() > deadline) {
-          throw new Error(`timed out after ${timeoutMs} ms; frames so far: ${JSON.stringify(frames).slice(0, 500)}`);
-        }
-        await new Promise((r) => setTimeout(r, 5));
+    until(predicate, timeoutMs = 5_000) {
+      // Checked on every frame as it arrives (a barrier, not a poll); the timeout only bounds a failure.
+      if (predicate(frames)) {
+        return Promise.resolve(frames);
       }
-      return frames;
+      return new Promise((resolve, reject) => {
+        const waiter = () => {
+          if (predicate(frames)) {
+            finish();
+            resolve(frames);
+          }
+        };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`timed out after ${timeoutMs} ms; frames so far: ${JSON.stringify(frames).slice(0, 500)}`));
+        }, timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+        };
+        waiters.add(waiter);
+      });
     },
     send: (value) => ws.send(typeof value === "string" ? value : JSON.stringify(value)),
     close: () => ws.close(1000, "done"),
