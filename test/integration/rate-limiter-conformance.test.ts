@@ -21,10 +21,13 @@ const implementations: Array<[string, () => RateLimiter, string]> = [
 ];
 
 const unique = () => `test:${crypto.randomUUID()}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const [name, make, skipReason] of implementations) {
   describe.skipIf(skipReason !== "")(`RateLimiter conformance: ${name}`, () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
     it("admits exactly the limit under 100 concurrent requests", async () => {
       const limiter = make();
       const bucket = unique();
@@ -49,6 +52,9 @@ for (const [name, make, skipReason] of implementations) {
     });
 
     it("slides: capacity returns once the window has passed", async () => {
+      // Every implementation reads the time from Date in this isolate (the Durable Object runs
+      // here too; Upstash's scripts take the client's time), so a moved clock stands in for waiting.
+      vi.useFakeTimers({ toFake: ["Date"] });
       const limiter = make();
       const bucket = unique();
       const request = { bucket, limit: 2, windowMs: 1_000, cost: 1 };
@@ -57,8 +63,8 @@ for (const [name, make, skipReason] of implementations) {
       const denied = await limiter.limit(request);
       expect(denied.allowed).toBe(false);
       expect(denied.resetMs).toBeLessThanOrEqual(2_000);
-      // Sliding-window counters (Upstash) weigh the previous window, so wait out two windows.
-      await sleep(name === "upstash" ? 2_100 : denied.resetMs + 50);
+      // Sliding-window counters (Upstash) weigh the previous window, so move past two windows.
+      vi.setSystemTime(Date.now() + (name === "upstash" ? 2_100 : denied.resetMs + 50));
       expect((await limiter.limit(request)).allowed).toBe(true);
     });
 
@@ -107,12 +113,17 @@ describe("UpstashRateLimiter failures", () => {
 });
 
 describe("RateLimiter Durable Object", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("empties a quiet bucket on its alarm and keeps working afterwards", async () => {
     const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");
+    vi.useFakeTimers({ toFake: ["Date"] });
     const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
     expect((await stub.limit(1, 1, 100)).allowed).toBe(true);
     expect((await stub.limit(1, 1, 100)).allowed).toBe(false);
-    await sleep(150);
+    vi.setSystemTime(Date.now() + 150);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const rows = await runInDurableObject(stub, (_, state) =>
       state.storage.sql.exec("SELECT COUNT(*) AS n FROM log").one(),
@@ -200,6 +211,19 @@ describe("RateLimiter Durable Object across window boundaries", () => {
 });
 
 describe("DurableObjectRateLimiter leases", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /**
+   * Time passing for the limiter: the isolates' leases and the objects' logs read Date in this
+   * isolate, so the tests below move it instead of sleeping. (The first test keeps real time: how
+   * often a busy isolate needs a round trip is a matter of requests per second.)
+   */
+  const pass = async (ms: number) => {
+    vi.setSystemTime(Date.now() + ms);
+    await Promise.resolve();
+  };
   /** The namespace, counting round trips to the objects. */
   const counting = () => {
     const counter = { trips: 0 };
@@ -258,13 +282,16 @@ describe("DurableObjectRateLimiter leases", () => {
       Array.from({ length: clients }, async (_, client) => {
         const limiter = limiters[client % limiters.length];
         for (let refused = 0, sent = 0; refused < 3 && sent < limit; sent++) {
+          const sent = Date.now();
           const result = await limiter?.limit(request);
           if (result?.allowed) {
             admitted++;
             refused = 0;
           } else {
             refused++;
-            await sleep(5);
+            // 5 ms after this client sent: clients backing off together share the wait.
+            vi.setSystemTime(Math.max(Date.now(), sent + 5));
+            await Promise.resolve();
           }
         }
       }),
@@ -273,6 +300,7 @@ describe("DurableObjectRateLimiter leases", () => {
   };
 
   it("admits at least 98 % and never more than the limit to 100 concurrent clients", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
     for (const [limit, isolates] of [
       [120, 1],
       [120, 3],
@@ -287,12 +315,14 @@ describe("DurableObjectRateLimiter leases", () => {
   });
 
   it("admits the whole limit to one client sending requests one after another", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
     for (const limit of [120, 1_000]) {
       expect(await admittedBy([new DurableObjectRateLimiter(env.RATE_LIMITER)], limit, 1)).toBe(limit);
     }
   });
 
   it("loses no more than 2 % of the limit to leases that end between bursts or at a steady pace", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
     const limiter = new DurableObjectRateLimiter(env.RATE_LIMITER);
     // Bursts of 50 concurrent requests with pauses longer than a lease in between.
     const bursty = { bucket: unique(), limit: 120, windowMs: 60_000, cost: 1 };
@@ -300,7 +330,7 @@ describe("DurableObjectRateLimiter leases", () => {
     for (let burst = 0; burst < 5; burst++) {
       const results = await Promise.all(Array.from({ length: 50 }, () => limiter.limit(bursty)));
       admitted += results.filter((r) => r.allowed).length;
-      await sleep(LEASE_MS + 100);
+      await pass(LEASE_MS + 100);
     }
     expect(admitted).toBeLessThanOrEqual(120);
     expect(admitted).toBeGreaterThanOrEqual(118);
@@ -309,13 +339,14 @@ describe("DurableObjectRateLimiter leases", () => {
     admitted = 0;
     for (let i = 0; i < 160; i++) {
       admitted += (await limiter.limit(steady)).allowed ? 1 : 0;
-      await sleep(15);
+      await pass(15);
     }
     expect(admitted).toBeLessThanOrEqual(120);
     expect(admitted).toBeGreaterThanOrEqual(118);
   });
 
   it("gives a lease's unused units back, and grants none to a quiet bucket", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
     const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(unique()));
     const first = await stub.limit(1, 10_000, 60_000, { want: 50, leaseMs: 250 });
     expect(first.lease?.units).toBe(50);
@@ -342,7 +373,7 @@ describe("DurableObjectRateLimiter leases", () => {
     const quiet = { bucket: unique(), limit: 1_000, windowMs: 60_000, cost: 1 };
     for (let i = 0; i < 3; i++) {
       expect((await limiter.limit(quiet)).remaining).toBe(1_000 - i - 1);
-      await sleep(200);
+      await pass(200);
     }
     expect(counter.trips).toBe(3);
   });
