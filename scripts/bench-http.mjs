@@ -18,6 +18,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildWorker, serveControl, serveWorker } from "./lib/serve.mjs";
+import { ensurePrograms } from "./lib/system.mjs";
 import { median, wrk } from "./lib/wrk.mjs";
 
 const args = new Map(
@@ -29,12 +30,8 @@ const CONNECTIONS = Number(args.get("connections") ?? 32);
 const SUSTAIN_SECONDS = Number(args.get("sustain-seconds") ?? 60);
 const SUSTAIN_RPS = Number(args.get("sustain-rps") ?? 1000);
 
-for (const tool of ["wrk", "hey"]) {
-  if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
-    console.error(`${tool} is required: apt-get install -y ${tool}`);
-    process.exit(2);
-  }
-}
+// The load generators come from Debian, installed by the setup script when missing (as npm test does).
+ensurePrograms(["wrk", "hey"], "bench:http");
 
 const wrkRun = (url, headers = []) => wrk(url, { headers, connections: CONNECTIONS, seconds: RUN_SECONDS });
 

@@ -16,7 +16,10 @@ import path from "node:path";
 import { apiClient, jsonl } from "./lib/client.mjs";
 import { uploadCorpus, waitIngested } from "./lib/ingest.mjs";
 import { buildWorker, serveControl, serveWorker } from "./lib/serve.mjs";
+import { ensurePrograms } from "./lib/system.mjs";
 import { wrk } from "./lib/wrk.mjs";
+
+ensurePrograms(["wrk"], "bench:query");
 
 const args = new Map(
   process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),

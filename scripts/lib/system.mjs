@@ -1,6 +1,6 @@
 // The Debian programs and packages a command needs, installed with the project's setup script
 // (apt-get) when missing and this user can (root, or passwordless sudo); otherwise it says the one
-// command to run. Used by `npm test` and `npm run dev`.
+// command to run. Used by `npm test`, `npm run dev` and the benchmarks that need wrk or hey.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 
@@ -34,6 +34,14 @@ export function install(missing, who) {
   return (
     spawnSync("bash", [path.join(root, "scripts", "setup-local.sh"), ...missing], { stdio: "inherit" }).status === 0
   );
+}
+
+/** Exits (2) unless `programs` are on the PATH, installing them first when this user can. */
+export function ensurePrograms(programs, who) {
+  const missing = missingOf({ programs });
+  if (missing.length > 0 && !install(missing, who)) {
+    process.exit(2);
+  }
 }
 
 /** Points Miniflare's Browser Rendering at Debian's chromium (idempotent, quick once done). */
