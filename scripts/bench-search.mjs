@@ -136,7 +136,8 @@ const { url, mf } = await serveWorker({
   scriptPath: buildWorker(),
   bindings: {
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
-    VECTOR_SHARD_MAX_BYTES: String(120 * 1024 * 1024),
+    // Room past the 50k-chunk collection (the most the config schema allows).
+    VECTOR_SHARD_MAX_BYTES: "120000000",
     ...(splitChunks ? { SEARCH_SHARD_SPLIT_CHUNKS: splitChunks } : {}),
   },
 });
