@@ -23,5 +23,7 @@ export interface AppEnv {
     deadline: RequestDeadline | undefined;
     /** Why presented credentials were refused, reported by `requireAuth` as 401. */
     auth_error: string | undefined;
+    /** A JSON upload's texts as UTF-8 bytes (by document, for a batch), taken out of the body by `uploadBody`. */
+    upload_texts: Uint8Array[] | undefined;
   };
 }

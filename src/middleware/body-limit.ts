@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { raceTimeout } from "../lib/async";
+import { MalformedJson, parse, takeStrings } from "../lib/json-member";
 import { parseForm } from "../lib/multipart";
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
@@ -12,14 +13,19 @@ const MULTIPART_TYPE = /^multipart\/form-data\s*;/i;
  * it is read, decoded and parsed exactly once: the validator and the handler see the same value.
  * JSON must be valid UTF-8 (RFC 8259 §8.1): a body that is not is `400`, never silently repaired.
  */
-async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string, hint?: string): Promise<void> {
-  const bytes = await readBody(c, limit, hint);
+async function buffer(
+  c: Context<AppEnv>,
+  limit: number,
+  emptyMessage: string,
+  options: { hint?: string; textAt?: string[] } = {},
+): Promise<void> {
+  const bytes = await readBody(c, limit, options.hint);
   if (bytes.byteLength === 0) {
     throw new AppError("bad_request", emptyMessage);
   }
   const type = c.req.header("content-type") ?? "";
   if (JSON_TYPE.test(type)) {
-    const parsed = Promise.resolve(parseJson(bytes));
+    const parsed = Promise.resolve(options.textAt ? takeText(c, bytes, options.textAt) : parseJson(bytes));
     c.req.bodyCache.json = parsed;
     // Hono's `json()` reads its *text* cache; given only a parsed value it serialises it and parses
     // it again (+3.5× the body in memory, `npm run bench:upload-memory`). This request's `json()`,
@@ -36,20 +42,48 @@ async function buffer(c: Context<AppEnv>, limit: number, emptyMessage: string, h
   c.req.bodyCache.formData = form.fields as unknown as FormData;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-
 /** Decodes once, strictly: bytes that are not UTF-8 are refused, not repaired to U+FFFD. */
 function parseJson(bytes: Uint8Array): unknown {
-  let text: string;
+  return badRequestIfMalformed(() => parse(bytes));
+}
+
+/** What the validator sees as `text` when the text itself was taken out as bytes (`uploadedText`). */
+const TAKEN = "(kept as bytes)";
+
+/**
+ * A JSON upload's body parsed with its documents' texts (at `path`) taken out as UTF-8 bytes, never
+ * JS strings (see lib/json-member.ts); the route reads them with `uploadedText`.
+ */
+function takeText(c: Context<AppEnv>, bytes: Uint8Array, path: string[]): unknown {
+  const { rest, values } = badRequestIfMalformed(() => takeStrings(bytes, path));
+  values.forEach((value, index) => {
+    // An empty text stays "", for the schema to refuse as it would.
+    if (value.byteLength > 0) {
+      let node = rest as Record<string, unknown> | undefined;
+      for (const step of path.slice(0, -1)) {
+        node = node?.[step === "*" ? index : step] as Record<string, unknown> | undefined;
+      }
+      (node as Record<string, unknown>)[path.at(-1) as string] = TAKEN;
+    }
+  });
+  c.set("upload_texts", values);
+  return rest;
+}
+
+/** A JSON upload's text (of the `index`th document of a batch) as UTF-8 bytes, if `uploadBody` took it. */
+export function uploadedText(c: Context<AppEnv>, index = 0): Uint8Array | undefined {
+  const value = c.get("upload_texts")?.[index];
+  return value && value.byteLength > 0 ? value : undefined;
+}
+
+function badRequestIfMalformed<T>(work: () => T): T {
   try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new AppError("bad_request", "The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).");
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new AppError("bad_request", "Malformed JSON in request body.");
+    return work();
+  } catch (error) {
+    if (error instanceof MalformedJson) {
+      throw new AppError("bad_request", error.message);
+    }
+    throw error;
   }
 }
 
@@ -261,16 +295,20 @@ export function jsonBody(options: { maxBytes?: number; optional?: boolean } = {}
 /**
  * For upload routes: multipart/form-data or JSON (415 otherwise). A file is capped at
  * MAX_UPLOAD_BYTES plus room for the multipart envelope (the document's own size is checked again
- * once parsed); JSON at MAX_JSON_UPLOAD_BYTES, lower because a JSON document costs about 3.5 times its
- * size in isolate memory (decoded, parsed, encoded again) where a multipart file costs under one
+ * once parsed); JSON at MAX_JSON_UPLOAD_BYTES. A JSON document's text (at `textAt`: `["text"]`, or
+ * `["documents", "*", "text"]` for a batch) is taken out of the body as UTF-8 bytes, unescaped in
+ * place, so that it costs about what a multipart file costs: its body and nothing more
  * (`npm run bench:upload-memory`).
  */
-export function uploadBody(): MiddlewareHandler<AppEnv> {
+export function uploadBody(options: { textAt: string[] }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const type = c.req.header("content-type") ?? "";
     const { maxUploadBytes, maxJsonUploadBytes } = c.var.config;
     if (JSON_TYPE.test(type)) {
-      await buffer(c, maxJsonUploadBytes, "A document is required.", "; send larger documents as multipart/form-data");
+      await buffer(c, maxJsonUploadBytes, "A document is required.", {
+        hint: "; send larger documents as multipart/form-data",
+        textAt: options.textAt,
+      });
     } else if (MULTIPART_TYPE.test(type)) {
       await buffer(c, maxUploadBytes + 64 * 1024, "A document is required.");
     } else {

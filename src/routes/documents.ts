@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { keyOf, requireKey } from "../middleware/auth";
-import { uploadBody } from "../middleware/body-limit";
+import { uploadBody, uploadedText } from "../middleware/body-limit";
 import { CollectionIdParam, PageQuery } from "../schemas/collections";
 import { bearerSecurity, commonErrors, notFound } from "../schemas/common";
 import {
@@ -29,7 +29,7 @@ const upload = createRoute({
   tags: ["documents"],
   summary: "Upload a document (multipart `file`, or JSON text); processing is queued",
   security: bearerSecurity,
-  middleware: [requireKey("ingest"), uploadBody()] as const,
+  middleware: [requireKey("ingest"), uploadBody({ textAt: ["text"] })] as const,
   request: {
     params: CollectionIdParam,
     // `required: false` makes the validator check only the media type that was sent (the body itself
@@ -71,16 +71,21 @@ function parseMetadata(text: string | undefined): Record<string, unknown> | null
   return value as Record<string, unknown>;
 }
 
-/** A JSON document (`{title, text, metadata?, priority?}`) as an upload; its text is kept decoded. */
-function textUpload(input: {
-  title: string;
-  text: string;
-  metadata?: Record<string, unknown> | undefined;
-  priority: Upload["priority"];
-}): Upload {
+/**
+ * A JSON document (`{title, text, metadata?, priority?}`) as an upload. `bytes`: its text as UTF-8,
+ * when the body reader took it out of the body that way (single uploads), else encoded here.
+ */
+function textUpload(
+  input: {
+    title: string;
+    text: string;
+    metadata?: Record<string, unknown> | undefined;
+    priority: Upload["priority"];
+  },
+  bytes?: Uint8Array,
+): Upload {
   return {
-    bytes: new TextEncoder().encode(input.text),
-    text: input.text,
+    bytes: bytes ?? new TextEncoder().encode(input.text),
     title: input.title,
     metadata: input.metadata ?? null,
     priority: input.priority,
@@ -101,7 +106,7 @@ documents.openapi(upload, async (c) => {
           priority: input.priority,
           textOnly: false,
         }
-      : textUpload(input);
+      : textUpload(input, uploadedText(c));
   const result = await c.var.services.documents.upload(keyOf(c.var.principal), collectionId, doc);
   const body = { ...result.document, deduplicated: result.deduplicated };
   return result.deduplicated ? c.json(body, 200) : c.json(body, 202);
@@ -114,7 +119,7 @@ const batch = createRoute({
   tags: ["documents"],
   summary: `Upload up to ${MAX_BATCH_DOCUMENTS} JSON documents (default priority low); one result each`,
   security: bearerSecurity,
-  middleware: [requireKey("ingest"), uploadBody()] as const,
+  middleware: [requireKey("ingest"), uploadBody({ textAt: ["documents", "*", "text"] })] as const,
   request: {
     params: CollectionIdParam,
     body: { required: true, content: { "application/json": { schema: BatchDocumentsBody } } },
@@ -132,7 +137,7 @@ const batch = createRoute({
 documents.openapi(batch, async (c) => {
   const collectionId = c.req.valid("param").id;
   const principal = keyOf(c.var.principal);
-  const uploads = c.req.valid("json").documents.map(textUpload);
+  const uploads = c.req.valid("json").documents.map((document, index) => textUpload(document, uploadedText(c, index)));
   // Each entry stands alone: what was accepted stays accepted, and says so.
   const items = (await c.var.services.documents.uploadMany(principal, collectionId, uploads)).map((result, index) =>
     "error" in result

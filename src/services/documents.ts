@@ -13,14 +13,7 @@ import { AppError } from "../errors";
 import { MAX_CHUNKS_PER_DOCUMENT, minChunks } from "../lib/chunk";
 import { sha256Hex } from "../lib/crypto";
 import { blobKey, newId } from "../lib/ids";
-import {
-  CONTROL_CHARACTERS,
-  type DocumentKind,
-  MIME_TYPES,
-  sniffDocument,
-  type TextScan,
-  textKind,
-} from "../lib/sniff";
+import { type DocumentKind, MIME_TYPES, scanText, sniffDocument, type TextScan } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
 import { bumpVersion, getCollection } from "./collections";
@@ -46,8 +39,6 @@ export interface Upload {
   priority: Priority;
   /** JSON uploads are text by definition: binary kinds are not sniffed for them. */
   textOnly: boolean;
-  /** For JSON uploads, the text that `bytes` encode (so it is not decoded again). */
-  text?: string;
 }
 
 export function toView(row: DocumentRow): DocumentView {
@@ -86,11 +77,14 @@ function inspect(upload: Upload): DocumentKind {
   }
   let scan: TextScan;
   if (upload.textOnly) {
-    const text = upload.text ?? new TextDecoder().decode(upload.bytes);
-    if (CONTROL_CHARACTERS.test(text)) {
-      throw controlCharacters(field, "The text contains");
+    const scanned = scanText(upload.bytes);
+    if ("problem" in scanned) {
+      if (scanned.problem === "control_characters") {
+        throw controlCharacters(field, "The text contains");
+      }
+      throw new AppError("bad_request", "The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).");
     }
-    scan = { kind: textKind(text), length: text.length, blank: !/\S/.test(text) };
+    scan = scanned;
   } else {
     const sniffed = sniffDocument(upload.bytes);
     if (sniffed.kind === undefined) {

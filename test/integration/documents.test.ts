@@ -233,6 +233,47 @@ describe("document upload and processing", () => {
     expect((await uploadJson(tenant, other, { title: "A", text: "Same text." })).status).toBe(202);
   });
 
+  it("stores a JSON document's text as the UTF-8 of the parsed string: escapes resolved, same as the file", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const text = '휴가는 "연차" \\ 😀\n\tline \u2028 \ud800 end';
+    // Escapes JSON.stringify does not write, too: \/ and \u for plain characters.
+    const body = JSON.stringify({ title: "Escapes", text })
+      .replace("end", "\\u0065n\\u0064")
+      .replace('"Escapes"', '"Esc\\/apes"');
+    const res = await fetchQueued(
+      new Request(`http://edgerag.test/v1/collections/${col}/documents`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${tenant.adminKey}`, "Content-Type": "application/json" },
+        body,
+      }),
+    );
+    expect(res.status).toBe(202);
+    const doc = await json<Doc>(res);
+    expect(doc.title).toBe("Esc/apes");
+    const stored = new Uint8Array(
+      await ((await env.BLOBS.get(`t/${tenant.id}/d/${doc.id}`))?.arrayBuffer() ?? new ArrayBuffer(0)),
+    );
+    expect(stored).toEqual(new TextEncoder().encode(text));
+    // The same text as a file is the same content.
+    const file = await uploadFile(tenant, col, new TextEncoder().encode(text), "same.txt");
+    expect(file.status).toBe(200);
+    expect(await json<Doc>(file)).toMatchObject({ id: doc.id, deduplicated: true });
+    // What JSON.parse refuses inside the text is 400; a NUL escaped into it is the usual 422.
+    const raw = (text: string) =>
+      fetchQueued(
+        new Request(`http://edgerag.test/v1/collections/${col}/documents`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${tenant.adminKey}`, "Content-Type": "application/json" },
+          body: `{"title":"x","text":"${text}"}`,
+        }),
+      );
+    await expectProblem(await raw("a\u0001b"), 400, "bad_request");
+    await expectProblem(await raw("a\\qb"), 400, "bad_request");
+    await expectProblem(await raw("a\\u0000b"), 422, "validation_failed");
+    await expectProblem(await raw(""), 422, "validation_failed");
+  });
+
   it("enforces MAX_UPLOAD_BYTES with 413 and validates fields with 422", async () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
@@ -511,6 +552,27 @@ describe("batch upload", () => {
     expect(items[1]?.document?.priority).toBe("low");
     expect(items[2]?.document).toMatchObject({ id: items[0]?.document?.id, deduplicated: true });
     expect((await settled(tenant, items[0]?.document?.id ?? "")).status).toBe("ready");
+  });
+
+  it("stores each document's text as the UTF-8 of the parsed string", async () => {
+    const tenant = await newTenant();
+    const col = await newCollection(tenant);
+    const texts = ['휴가는 "연차"\n😀 \\ end', "second \u2028 \ud800 text"];
+    const res = await fetchQueued(
+      new Request(`http://edgerag.test/v1/collections/${col}/documents/batch`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${tenant.adminKey}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ documents: texts.map((text, i) => ({ title: `t${i}`, text })) }),
+      }),
+    );
+    expect(res.status).toBe(202);
+    const { items } = await json<{ items: Array<{ document: Doc }> }>(res);
+    for (const [i, text] of texts.entries()) {
+      const stored = await env.BLOBS.get(`t/${tenant.id}/d/${items[i]?.document.id}`);
+      expect(new Uint8Array((await stored?.arrayBuffer()) ?? new ArrayBuffer(0))).toEqual(
+        new TextEncoder().encode(text),
+      );
+    }
   });
 
   it("reports an entry's own error without failing the others", async () => {

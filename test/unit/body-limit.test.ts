@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import type { AppEnv } from "../../src/env";
+import { MalformedJson, takeStrings } from "../../src/lib/json-member";
 import { FilePart, MAX_FORM_PARTS, parseForm } from "../../src/lib/multipart";
 import { DRAIN_MAX_BYTES, jsonBody, readCapped } from "../../src/middleware/body-limit";
 
@@ -216,5 +218,121 @@ describe("jsonBody", () => {
       body: JSON.stringify({ name: "한국어" }),
     });
     expect(await res.json()).toEqual({ same: true, value: { name: "한국어" } });
+  });
+});
+
+describe("takeStrings (a JSON upload's texts as bytes)", () => {
+  const encoder = new TextEncoder();
+  const take = (json: string | Uint8Array, path = ["text"]) =>
+    takeStrings(typeof json === "string" ? encoder.encode(json) : json, path);
+  /** What the old path stored: the parsed string, encoded again. */
+  const expected = (json: string) => {
+    const value = JSON.parse(json) as { text: string };
+    return { rest: { ...value, text: "" }, values: [encoder.encode(value.text)] };
+  };
+
+  it("gives the bytes JSON.parse + TextEncoder would, for every kind of escape and character", () => {
+    for (const text of [
+      "plain",
+      'quote " backslash \\ slash / tab \t newline \n return \r feed \f back \b',
+      "Korean 휴가는 연차 and emoji 😀 and U+2028 \u2028",
+      "\u0000 \u001f control characters, escaped",
+      "",
+    ]) {
+      const json = JSON.stringify({ title: "t", text, metadata: { text: "not this one" }, priority: "high" });
+      expect(take(json)).toEqual(expected(json));
+    }
+    // Escapes JSON.stringify does not write: \/ and \u for any character, upper- or lower-case hex.
+    const json = String.raw`{"text":"a\/b \u00e9\u00E9 \ud83d\ude00 \uD55C","title":"x"}`;
+    expect(take(json)).toEqual(expected(json));
+  });
+
+  it("turns a lone surrogate into U+FFFD, as encoding the parsed string does", () => {
+    for (const json of [
+      String.raw`{"text":"a\ud800b"}`,
+      String.raw`{"text":"\udc00"}`,
+      String.raw`{"text":"\ud800\u0041"}`,
+    ]) {
+      expect(take(json)).toEqual(expected(json));
+    }
+  });
+
+  it("finds the member in any order, with spaces, a BOM and an escaped key; never a nested one", () => {
+    const json = ` \n{ "metadata" : {"text":"inner", "list":[1,{"text":"x"}]} , "t\\u0065xt"\t:\r"outer" , "n": -1.5e3, "ok": true }  `;
+    expect(take(json)).toEqual({
+      rest: { metadata: { text: "inner", list: [1, { text: "x" }] }, text: "", n: -1500, ok: true },
+      values: [encoder.encode("outer")],
+    });
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode('{"text":"b"}')]);
+    expect(take(bom)).toEqual({ rest: { text: "" }, values: [encoder.encode("b")] });
+  });
+
+  it("parses whole (nothing taken) what is not an object holding the member once as a string", () => {
+    for (const json of ['{"text":5}', '{"title":"x"}', '["text","x"]', '"text"', '{"text":"a","text":"b"}', "{}"]) {
+      expect(take(json)).toEqual({ rest: JSON.parse(json), values: [] });
+    }
+  });
+
+  it("takes every document's text of a batch, by index, and only those", () => {
+    const path = ["documents", "*", "text"];
+    const json = JSON.stringify({
+      documents: [{ title: "a", text: "first\n" }, { title: "b" }, { text: "third 😀", metadata: { text: "no" } }],
+      text: "not a document's",
+    });
+    const { rest, values } = take(json, path);
+    expect(rest).toEqual({
+      documents: [{ title: "a", text: "" }, { title: "b" }, { text: "", metadata: { text: "no" } }],
+      text: "not a document's",
+    });
+    expect(values[0]).toEqual(encoder.encode("first\n"));
+    expect(values[1]).toBeUndefined();
+    expect(values[2]).toEqual(encoder.encode("third 😀"));
+    // A document that is no object, or a text that is no string: parsed whole, for the schema.
+    for (const bad of ['{"documents":[{"text":"a"},5]}', '{"documents":[{"text":1}]}', '{"documents":{"text":"a"}}']) {
+      expect(take(bad, path)).toEqual({ rest: JSON.parse(bad), values: [] });
+    }
+    expect(take('{"documents":[]}', path)).toEqual({ rest: { documents: [] }, values: [] });
+  });
+
+  it("refuses what JSON.parse refuses, inside the taken string too", () => {
+    for (const json of [
+      '{"text":"a\tb"}', // a raw control character
+      String.raw`{"text":"\x41"}`,
+      String.raw`{"text":"\u12G4"}`,
+      '{"text":"a"',
+      '{"text":"a"} x',
+      '{"text":"a",}',
+      '{"text" "a"}',
+      '{"title":tru, "text":"a"}',
+    ]) {
+      expect(() => take(json), json).toThrow(MalformedJson);
+    }
+    expect(() => take(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]))).toThrow(/UTF-8/);
+  });
+
+  it("matches JSON.parse on generated documents and batches", () => {
+    fc.assert(
+      fc.property(
+        fc.record({ title: fc.string(), text: fc.string({ unit: "binary" }), metadata: fc.jsonValue() }),
+        fc.boolean(),
+        (doc, pretty) => {
+          const json = JSON.stringify(doc, null, pretty ? 2 : undefined);
+          expect(take(json)).toEqual(expected(json));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ title: fc.string(), text: fc.string({ unit: "binary" }) }), { maxLength: 5 }),
+        (documents) => {
+          const json = JSON.stringify({ documents });
+          const { rest, values } = take(json, ["documents", "*", "text"]);
+          expect(rest).toEqual({ documents: documents.map((d) => ({ ...d, text: "" })) });
+          expect(values).toEqual(documents.length === 0 ? [] : documents.map((d) => encoder.encode(d.text)));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -51,7 +51,6 @@ async function tenantOf(services: Services, name = "unit"): Promise<KeyPrincipal
 
 const text = (title: string, body: string): Upload => ({
   bytes: new TextEncoder().encode(body),
-  text: body,
   title,
   metadata: null,
   priority: "high",
