@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// `npm run bench:upload-memory [-- --sizes 1,4,10,15] [--formats read-only,json,multipart,multipart-pdf]`
+// `npm run bench:upload-memory [-- --sizes 1,4,10,15] [--formats read-only,r2-control,r2-control-batch,json,json-batch,multipart,multipart-pdf]`
 //
-// Peak memory of one upload, per size and format (JSON text, multipart text and multipart PDF). Each measurement
+// Peak memory of one upload, per size and format (JSON text, a JSON batch of 50 documents,
+// multipart text and multipart PDF). Each measurement
 // gets a fresh Miniflare so that earlier garbage cannot hide or inflate it; the workerd process's
 // peak resident set (VmHWM, reset through /proc/<pid>/clear_refs just before the upload) minus its
 // resident set before gives the growth the upload caused. The same measurement for a 1 KiB upload,
-// in the same run, is the baseline: what any request costs. Two controls in the same run:
-// `read-only` (a JSON body only read and parsed) and `r2-control` (a minimal Worker that reads a
-// body and puts it in the local R2 simulator, which lives in the same process). Linux only (procfs).
+// in the same run, is the baseline: what any request costs. Controls in the same run: `read-only`
+// (a JSON body only read and parsed), `r2-control` (a minimal Worker that reads a body and puts it
+// in the local R2 simulator, which lives in the same process) and `r2-control-batch` (the same body
+// put as one object per document of the batch, at once). Linux only (procfs).
 // Writes bench/results/upload-memory-<time>.json.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -19,6 +21,12 @@ const args = new Map(
   process.argv.slice(2).flatMap((a, i, all) => (a.startsWith("--") ? [[a.slice(2), all[i + 1]]] : [])),
 );
 const sizesMiB = (args.get("sizes") ?? "1,4,10,15").split(",").map(Number);
+/**
+ * Documents in the `json-batch` upload. Half the bulk queue's batch size, on purpose: a full batch
+ * of 100 messages is delivered at once, and the consumer ingesting them in the same process would
+ * be measured with the upload (24× instead of 10× at 4 MiB, tried); 50 wait for the batch timer.
+ */
+const BATCH_DOCUMENTS = 50;
 const MiB = 1024 * 1024;
 
 /** The workerd processes started by this Node process (Miniflare spawns them). */
@@ -70,8 +78,17 @@ const R2_CONTROL = `export default {
       buffer = value.buffer; // each read takes the buffer over and hands it back
       size += value.byteLength;
     }
-    await env.BLOBS.put("control", new Uint8Array(buffer, 0, size));
-    return new Response(String((await env.BLOBS.head("control")).size), { status: 202 });
+    // ?parts=N: the body as N objects, put at once (what a batch upload of N documents does).
+    const parts = Number(new URL(request.url).searchParams.get("parts") ?? 1);
+    const part = Math.ceil(size / parts);
+    await Promise.all(
+      Array.from({ length: parts }, (_, i) =>
+        env.BLOBS.put("control/" + i, new Uint8Array(buffer, Math.min(i * part, size), Math.max(0, Math.min(part, size - i * part)))),
+      ),
+    );
+    let stored = 0;
+    for (let i = 0; i < parts; i++) stored += (await env.BLOBS.head("control/" + i)).size;
+    return new Response(String(stored), { status: 202 });
   },
 };`;
 
@@ -90,7 +107,7 @@ async function serveControl() {
 }
 
 async function measure(format, bytes) {
-  if (format === "r2-control") {
+  if (format === "r2-control" || format === "r2-control-batch") {
     return measureWith(await serveControl(), format, bytes);
   }
   return measureWith(
@@ -112,8 +129,9 @@ async function measure(format, bytes) {
 async function measureWith({ url, mf }, format, bytes) {
   try {
     const text = textOf(bytes);
-    if (format === "r2-control") {
-      const run = await peakOf(url, "/", {}, text, format, bytes);
+    if (format.startsWith("r2-control")) {
+      const route = format === "r2-control-batch" ? `/?parts=${BATCH_DOCUMENTS}` : "/";
+      const run = await peakOf(url, route, {}, text, format, bytes);
       if (run.answer !== String(bytes)) {
         throw new Error(`the control stored ${run.answer} bytes of ${bytes}`);
       }
@@ -129,6 +147,16 @@ async function measureWith({ url, mf }, format, bytes) {
     if (format === "json") {
       body = JSON.stringify({ title: "memory", text });
       headers["Content-Type"] = "application/json";
+    } else if (format === "json-batch") {
+      // The batch route: the same text as BATCH_DOCUMENTS documents of equal size.
+      const part = Math.ceil(text.length / BATCH_DOCUMENTS);
+      const documents = Array.from({ length: BATCH_DOCUMENTS }, (_, i) => ({
+        title: `memory ${i}`,
+        text: text.slice(i * part, (i + 1) * part),
+      })).filter((d) => d.text.length > 0);
+      body = JSON.stringify({ documents });
+      headers["Content-Type"] = "application/json";
+      route = `/v1/collections/${collection.id}/documents/batch`;
     } else if (format === "read-only") {
       // The control: a JSON body of the same size that is only read, checked and parsed, then
       // refused (422: a collection name is at most 100 characters). No hashing, R2 or chunking.
@@ -172,17 +200,24 @@ async function peakOf(url, route, headers, body, format, bytes) {
 
 const results = [];
 const controlBySize = new Map();
-for (const format of (args.get("formats") ?? "read-only,r2-control,json,multipart,multipart-pdf").split(",")) {
+for (const format of (
+  args.get("formats") ?? "read-only,r2-control,r2-control-batch,json,json-batch,multipart,multipart-pdf"
+).split(",")) {
   const baseline = await measure(format, 1024);
   for (const size of sizesMiB) {
     const run = await measure(format, size * MiB);
     const net = run.growth_mib - baseline.growth_mib;
     const copies = net / size;
-    if (format === "r2-control") {
-      controlBySize.set(size, copies);
+    if (format.startsWith("r2-control")) {
+      controlBySize.set(`${format} ${size}`, copies);
     }
-    // An accepted upload is read and put in R2: what it costs beyond the control is ours.
-    const control = run.status === 202 && format !== "r2-control" ? controlBySize.get(size) : undefined;
+    // An accepted upload is read and put in R2: what it costs beyond the control is ours. A batch's
+    // control puts the body as one object per document, as the batch route stores them.
+    const controlFormat = format === "json-batch" ? "r2-control-batch" : "r2-control";
+    const control =
+      run.status === 202 && !format.startsWith("r2-control")
+        ? controlBySize.get(`${controlFormat} ${size}`)
+        : undefined;
     const beyond = control === undefined ? undefined : copies - control;
     const { answer: _answer, ...measured } = run;
     results.push({ ...measured, baseline_mib: baseline.growth_mib, net_mib: net, copies, beyond_r2_control: beyond });
