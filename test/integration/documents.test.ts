@@ -17,7 +17,7 @@ import {
   newTenant,
   type TestTenant,
 } from "../support/http";
-import { fetchQueued, settleIngest } from "../support/ingest-queue";
+import { fetchQueued, settleQueues } from "../support/ingest-queue";
 import { makePdf } from "../support/pdf";
 
 /** The collection's search shard (its chunks and keyword index), over RPC. */
@@ -75,7 +75,7 @@ function uploadFile(
 
 /** Runs the real consumer over what was queued (retries and dead letters included), then reads the document. */
 async function settled(tenant: TestTenant, id: string): Promise<Doc> {
-  await settleIngest();
+  await settleQueues();
   return json<Doc>(await call("GET", `/v1/documents/${id}`, { token: tenant.adminKey }));
 }
 

@@ -6,7 +6,18 @@ import { type PdfRenderer, pageCount } from "../../src/adapters/browser/interfac
 import { escapeHtml } from "../../src/lib/html";
 import type { ExportMessage } from "../../src/schemas/exports";
 import type { KeyPrincipal } from "../../src/services/principal";
-import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
+import {
+  call,
+  callQueued,
+  expectProblem,
+  ingestText,
+  json,
+  newCollection,
+  newKey,
+  newTenant,
+  type TestTenant,
+} from "../support/http";
+import { settleQueues } from "../support/ingest-queue";
 import { servicesFor } from "../support/services";
 
 /**
@@ -31,35 +42,19 @@ const tenantPrincipal = (t: TestTenant): KeyPrincipal => ({
   rateTier: "standard",
 });
 
-async function readyDoc(tenant: TestTenant, col: string, title: string, text: string): Promise<string> {
-  const doc = await json<{ id: string }>(
-    await call("POST", `/v1/collections/${col}/documents`, {
-      token: tenant.adminKey,
-      body: { title, text, priority: "high" },
-    }),
-  );
-  await expect
-    .poll(
-      async () =>
-        (await json<{ status: string }>(await call("GET", `/v1/documents/${doc.id}`, { token: tenant.adminKey })))
-          .status,
-      {
-        timeout: 10_000,
-      },
-    )
-    .toBe("ready");
-  return doc.id;
-}
+/** A JSON document, ingested by the real consumer before it returns. */
+const readyDoc = ingestText;
 
 const statusOf = async (tenant: TestTenant, id: string) =>
   (await json<Export>(await call("GET", `/v1/exports/${id}`, { token: tenant.adminKey }))).status;
 
 async function exportOf(tenant: TestTenant, body: Record<string, unknown>): Promise<Export> {
-  const res = await call("POST", "/v1/exports", { token: tenant.adminKey, body });
+  const res = await callQueued("POST", "/v1/exports", { token: tenant.adminKey, body });
   expect(res.status).toBe(202);
   const created = await json<Export>(res);
   expect(created.status).toBe("queued");
-  await expect.poll(() => statusOf(tenant, created.id), { timeout: 30_000, interval: 200 }).toMatch(/ready|failed/);
+  await settleQueues();
+  expect(await statusOf(tenant, created.id)).toMatch(/ready|failed/);
   return json<Export>(await call("GET", `/v1/exports/${created.id}`, { token: tenant.adminKey }));
 }
 
@@ -118,15 +113,17 @@ describe("PDF exports", () => {
     const tenant = await newTenant();
     const col = await newCollection(tenant);
     const docId = await readyDoc(tenant, col, "Doc", "Some text worth exporting.");
-    const res = await call("POST", "/v1/exports", {
+    const res = await callQueued("POST", "/v1/exports", {
       token: tenant.adminKey,
       body: { kind: "document", document_id: docId },
     });
     const created = await json<Export>(res);
-    const early = await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey });
-    if (early.status !== 200) {
-      await expectProblem(early, 409, "conflict");
-    }
+    // Not rendered until the test settles the export queue: the file is not there yet.
+    await expectProblem(
+      await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey }),
+      409,
+      "conflict",
+    );
     const other = await newTenant("Other");
     await expectProblem(await call("GET", `/v1/exports/${created.id}`, { token: other.adminKey }), 404, "not_found");
     await expectProblem(
@@ -136,7 +133,8 @@ describe("PDF exports", () => {
     );
     const narrow = await newKey(tenant, { name: "narrow", scopes: ["admin"], collection_ids: [col] });
     await expectProblem(await call("GET", "/v1/exports", { token: narrow.key }), 403, "forbidden");
-    await expect.poll(() => statusOf(tenant, created.id), { timeout: 30_000, interval: 200 }).toBe("ready");
+    await settleQueues();
+    expect(await statusOf(tenant, created.id)).toBe("ready");
     await env.DB.prepare("UPDATE exports SET expires_at = ? WHERE id = ?")
       .bind(Date.now() - 1, created.id)
       .run();

@@ -14,7 +14,8 @@ import { namespaceOf } from "../../src/adapters/vector/interface";
 import { homeOf, type ShardView, shardName } from "../../src/durable-objects/shard-layout";
 import type { VectorShard } from "../../src/durable-objects/vector-shard";
 import type { IngestMessage } from "../../src/schemas/queue";
-import { call, documentsIn, json, newCollection, newTenant, type TestTenant } from "../support/http";
+import { call, callQueued, documentsIn, json, newCollection, newTenant, type TestTenant } from "../support/http";
+import { settleQueues } from "../support/ingest-queue";
 import { servicesFor } from "../support/services";
 
 const stub = (ns: string, index: number) => env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(shardName(ns, index)));
@@ -158,9 +159,10 @@ describe("shard splitting", () => {
     expect((await contents(ns, 2)).reduce((n, s) => n + s.vectors, 0)).toBe(47);
 
     // Re-ingestion after the split writes each document to its home: still once each.
-    const rebuild = await call("POST", `/v1/collections/${collection}/rebuild`, { token: tenant.adminKey });
+    const rebuild = await callQueued("POST", `/v1/collections/${collection}/rebuild`, { token: tenant.adminKey });
     expect(await json(rebuild)).toEqual({ queued: 47 });
-    await expect.poll(() => documentsIn(collection, "ready"), { timeout: 20_000, interval: 100 }).toBe(47);
+    await settleQueues();
+    expect(await documentsIn(collection, "ready")).toBe(47);
     const rebuilt = await contents(ns, 2);
     expect(rebuilt.flatMap((s) => s.documents).sort()).toEqual(all.filter((id) => id !== moved).sort());
     expect(rebuilt.every((s, index) => s.documents.every((id) => homeOf(id, 2) === index))).toBe(true);

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { createApp } from "../../src/app";
-import { fetchQueued, settleIngest } from "./ingest-queue";
+import { fetchQueued, settleQueues } from "./ingest-queue";
 
 export const ADMIN = "test-admin-token";
 
@@ -36,6 +36,11 @@ function buildRequest(method: string, path: string, options: CallOptions): Reque
 /** A request through the Worker's real entry point, with the wrangler.toml bindings. */
 export function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
   return exports.default.fetch(buildRequest(method, path, options));
+}
+
+/** `call`, through the Worker whose ingestion queues the test settles (`settleQueues`). */
+export function callQueued(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  return fetchQueued(buildRequest(method, path, options));
 }
 
 /**
@@ -129,14 +134,12 @@ export async function documentsIn(collection: string, ...statuses: string[]): Pr
 
 /** Uploads a JSON text document (priority high) and runs the real consumer until it is ready. */
 export async function ingestText(owner: TestTenant, collection: string, title: string, text: string): Promise<string> {
-  const res = await fetchQueued(
-    buildRequest("POST", `/v1/collections/${collection}/documents`, {
-      token: owner.adminKey,
-      body: { title, text, priority: "high" },
-    }),
-  );
+  const res = await callQueued("POST", `/v1/collections/${collection}/documents`, {
+    token: owner.adminKey,
+    body: { title, text, priority: "high" },
+  });
   const id = (await json<{ id: string }>(res)).id;
-  await settleIngest();
+  await settleQueues();
   const doc = await json<{ status: string; error?: string }>(
     await call("GET", `/v1/documents/${id}`, { token: owner.adminKey }),
   );

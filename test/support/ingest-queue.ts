@@ -5,18 +5,25 @@ import type { IngestMessage } from "../../src/schemas/queue";
 import { MemoryQueue } from "./memory-queue";
 
 /**
- * Ingestion driven by the test instead of the local queue's batch timer. Uploads sent through
- * `fetchQueued` land in memory queues; `settleIngest` hands what they hold to the Worker's real
- * queue handler, as the runtime would (retries come back with one more attempt, and after the
- * last one the batch goes to the dead-letter consumer), until nothing is left.
+ * Queue work driven by the test instead of the local queues' batch timers. Requests sent through
+ * `fetchQueued` put ingestion and export messages in memory queues; `settleQueues` hands what they
+ * hold to the Worker's real queue handler, as the runtime would (retries come back with one more
+ * attempt; after the last, an ingestion message goes to the dead-letter consumer and an export
+ * message is dropped), until nothing is left.
  */
-const high = new MemoryQueue();
-const bulk = new MemoryQueue();
-const queuedEnv = { ...env, INGEST_HIGH: high, INGEST: bulk } as unknown as Env;
+const DLQ = "edgerag-ingest-dlq";
+const queues = {
+  // wrangler.toml's max_batch_size and max_retries for each.
+  "edgerag-ingest-high": { binding: "INGEST_HIGH", queue: new MemoryQueue(), batch: 5, maxRetries: 4, dead: DLQ },
+  "edgerag-ingest": { binding: "INGEST", queue: new MemoryQueue(), batch: 100, maxRetries: 4, dead: DLQ },
+  "edgerag-exports": { binding: "EXPORTS", queue: new MemoryQueue(), batch: 1, maxRetries: 5, dead: undefined },
+  [DLQ]: { binding: undefined, queue: undefined, batch: 10, maxRetries: 0, dead: undefined },
+} as const;
+const queuedEnv = {
+  ...env,
+  ...Object.fromEntries(Object.values(queues).flatMap(({ binding, queue }) => (binding ? [[binding, queue]] : []))),
+} as unknown as Env;
 const app = createApp();
-
-/** wrangler.toml's `max_retries` for both ingestion queues. */
-const MAX_RETRIES = 4;
 
 /** A request through the Worker whose ingestion queues are the memory ones above. */
 export async function fetchQueued(request: Request): Promise<Response> {
@@ -28,49 +35,59 @@ export async function fetchQueued(request: Request): Promise<Response> {
 
 type Pending = { queue: string; body: IngestMessage; attempts: number };
 
-/** Runs the consumer over everything queued (and everything it queues in turn). */
-export async function settleIngest(): Promise<void> {
+/** Runs the consumers over everything queued (and everything they queue in turn). */
+export async function settleQueues(): Promise<void> {
   const { default: worker } = await import("../../src/index");
   let pending: Pending[] = [];
   for (let round = 0; round < 50; round++) {
-    pending.push(
-      ...high.sent.splice(0).map((body) => ({ queue: "edgerag-ingest-high", body, attempts: 1 })),
-      ...bulk.sent.splice(0).map((body) => ({ queue: "edgerag-ingest", body, attempts: 1 })),
-    );
+    for (const [name, { queue }] of Object.entries(queues)) {
+      pending.push(...(queue?.sent.splice(0) ?? []).map((body) => ({ queue: name, body, attempts: 1 })));
+    }
     if (pending.length === 0) {
       return;
     }
     const next: Pending[] = [];
     for (const queue of new Set(pending.map((p) => p.queue))) {
-      const items = pending.filter((p) => p.queue === queue);
-      const batch = createMessageBatch<IngestMessage>(
-        queue,
-        items.map((p, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: p.attempts, body: p.body })),
-      );
-      const ctx = createExecutionContext();
-      await worker.queue(batch as MessageBatch, queuedEnv, ctx);
-      const result = await getQueueResult(batch, ctx);
-      // A handler that throws has its whole batch retried, as one that calls retryAll.
-      const retried =
-        result.outcome !== "ok" || result.retryBatch.retry
-          ? items.map((_, i) => `m${i}`)
-          : result.retryMessages.map((m) => m.msgId);
-      for (const id of retried) {
-        const item = items[Number(id.slice(1))];
-        if (!item) {
-          continue;
-        }
-        if (queue === "edgerag-ingest-dlq") {
-          throw new Error(`the dead-letter consumer retried ${JSON.stringify(item.body)}`);
-        }
-        next.push(
-          item.attempts > MAX_RETRIES
-            ? { queue: "edgerag-ingest-dlq", body: item.body, attempts: 1 }
-            : { ...item, attempts: item.attempts + 1 },
-        );
+      const settings = queues[queue as keyof typeof queues];
+      const waiting = pending.filter((p) => p.queue === queue);
+      for (let from = 0; from < waiting.length; from += settings.batch) {
+        next.push(...(await deliver(worker, queue, waiting.slice(from, from + settings.batch))));
       }
     }
     pending = next;
   }
-  throw new Error("ingestion did not settle in 50 rounds");
+  throw new Error("the queues did not settle in 50 rounds");
+}
+
+/** One batch through the Worker's queue handler; what it retries, as the runtime would send it next. */
+async function deliver(worker: ExportedHandler<Env>, queue: string, items: Pending[]): Promise<Pending[]> {
+  const batch = createMessageBatch<IngestMessage>(
+    queue,
+    items.map((p, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: p.attempts, body: p.body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue?.(batch as MessageBatch, queuedEnv, ctx);
+  const result = await getQueueResult(batch, ctx);
+  // A handler that throws has its whole batch retried, as one that calls retryAll.
+  const retried =
+    result.outcome !== "ok" || result.retryBatch.retry
+      ? items.map((_, i) => `m${i}`)
+      : result.retryMessages.map((m) => m.msgId);
+  const next: Pending[] = [];
+  for (const id of retried) {
+    const item = items[Number(id.slice(1))];
+    if (!item) {
+      continue;
+    }
+    if (queue === DLQ) {
+      throw new Error(`the dead-letter consumer retried ${JSON.stringify(item.body)}`);
+    }
+    const { maxRetries, dead } = queues[queue as keyof typeof queues];
+    if (item.attempts <= maxRetries) {
+      next.push({ ...item, attempts: item.attempts + 1 });
+    } else if (dead) {
+      next.push({ queue: dead, body: item.body, attempts: 1 });
+    }
+  }
+  return next;
 }
