@@ -95,35 +95,10 @@ function walk(bytes: Uint8Array, at: number, path: string[], spans: Span[], inde
     return end;
   }
   if (step === "*") {
-    if (bytes[at] !== 0x5b) {
-      return -1;
-    }
-    let i = skipSpace(bytes, at + 1);
-    if (bytes[i] === 0x5d) {
-      return i + 1;
-    }
-    for (let element = 0; ; element++) {
-      const end = walk(bytes, i, rest, spans, element);
-      if (end < 0) {
-        return -1;
-      }
-      i = skipSpace(bytes, end);
-      if (bytes[i] === 0x2c) {
-        i = skipSpace(bytes, i + 1);
-      } else {
-        return bytes[i] === 0x5d ? i + 1 : -1;
-      }
-    }
-  }
-  if (bytes[at] !== 0x7b) {
-    return -1;
-  }
-  let i = skipSpace(bytes, at + 1);
-  if (bytes[i] === 0x7d) {
-    return i + 1;
+    return items(bytes, at, 0x5b, 0x5d, (i, element) => walk(bytes, i, rest, spans, element));
   }
   let seen = false;
-  for (;;) {
+  return items(bytes, at, 0x7b, 0x7d, (i) => {
     if (bytes[i] !== QUOTE) {
       return -1;
     }
@@ -132,30 +107,50 @@ function walk(bytes: Uint8Array, at: number, path: string[], spans: Span[], inde
       return -1;
     }
     const key = keyEnd - i <= 256 ? parse(bytes.subarray(i, keyEnd)) : undefined;
-    i = skipSpace(bytes, keyEnd);
-    if (bytes[i] !== 0x3a) {
+    let value = skipSpace(bytes, keyEnd);
+    if (bytes[value] !== 0x3a) {
       return -1;
     }
-    i = skipSpace(bytes, i + 1);
-    let end: number;
-    if (key === step) {
-      if (seen) {
-        return -1;
-      }
-      seen = true;
-      end = walk(bytes, i, rest, spans, index);
-    } else {
-      end = bytes[i] === QUOTE ? stringEnd(bytes, i) : skipValue(bytes, i);
+    value = skipSpace(bytes, value + 1);
+    if (key !== step) {
+      return bytes[value] === QUOTE ? stringEnd(bytes, value) : skipValue(bytes, value);
     }
+    if (seen) {
+      return -1;
+    }
+    seen = true;
+    return walk(bytes, value, rest, spans, index);
+  });
+}
+
+/**
+ * Past the array or object (`open` … `close`) at `at`, each element or member read by `item` (its
+ * start and number in, its end or -1 out); -1 if it is not one or is malformed.
+ */
+function items(
+  bytes: Uint8Array,
+  at: number,
+  open: number,
+  close: number,
+  item: (start: number, n: number) => number,
+): number {
+  if (bytes[at] !== open) {
+    return -1;
+  }
+  let i = skipSpace(bytes, at + 1);
+  if (bytes[i] === close) {
+    return i + 1;
+  }
+  for (let n = 0; ; n++) {
+    const end = item(i, n);
     if (end < 0) {
       return -1;
     }
     i = skipSpace(bytes, end);
-    if (bytes[i] === 0x2c) {
-      i = skipSpace(bytes, i + 1);
-    } else {
-      return bytes[i] === 0x7d ? i + 1 : -1;
+    if (bytes[i] !== 0x2c) {
+      return bytes[i] === close ? i + 1 : -1;
     }
+    i = skipSpace(bytes, i + 1);
   }
 }
 
