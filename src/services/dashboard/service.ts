@@ -17,7 +17,7 @@ import { iso } from "../../schemas/common";
 import { type DashboardInput, type DashboardView, MAX_DASHBOARD_DAYS } from "../../schemas/dashboard";
 import { getCollection } from "../collections";
 import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "../principal";
-import { DAY_MS, foldInto, groupLog, HOUR_MS, rollUp, WATERMARK } from "./rollup";
+import { DAY_MS, foldInto, groupLog, HOUR_MS, lowerBound, rollUp, WATERMARK } from "./rollup";
 
 const MODES = ["fast", "balanced", "deep"] as const;
 type Mode = (typeof MODES)[number];
@@ -89,7 +89,7 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
             WHERE tenant_id = ${tenantId} AND day_start >= ${Math.floor(from / DAY_MS) * DAY_MS} AND day_start < ${to}
             UNION ALL
             SELECT query_hash, MAX(query_text), COUNT(*), MAX(created_at) FROM query_log
-            WHERE tenant_id = ${tenantId} AND created_at >= ${from} AND created_at < ${to} AND created_at >= ${since}
+            WHERE tenant_id = ${tenantId} AND created_at >= ${lowerBound(from, since)} AND created_at < ${to}
               AND status <> 429
             GROUP BY query_hash)
           GROUP BY query_hash ORDER BY count DESC, last_at DESC LIMIT 10`),
