@@ -22,7 +22,7 @@ const { url, mf } = await serveWorker({
 const db = await mf.getD1Database("DB");
 const worker = await mf.getWorker();
 
-async function seed(tenantId, count, offset) {
+async function seed(tenantId, collections, count, offset) {
   const now = Date.now();
   const modes = ["fast", "balanced", "deep"];
   for (let i = 0; i < count; i += 1_000) {
@@ -37,7 +37,7 @@ async function seed(tenantId, count, offset) {
         mode,
         `h${n % 500}`,
         `question ${n % 500}`,
-        JSON.stringify({ collection_ids: [`col_${n % 5}`], top_k: 5, filter: null }),
+        JSON.stringify({ collection_ids: [collections[n % 5]], top_k: 5, filter: null }),
         n % 50 === 0 ? 429 : n % 97 === 0 ? 504 : 200,
         n % 3 === 0 ? 1 : 0,
         "[]",
@@ -73,11 +73,20 @@ async function timed(token, pathname) {
 
 try {
   const tenant = await newTenant(url, "dashboard-bench");
+  // Real collections: the dashboard answers 404 for a collection the tenant does not have.
+  const collections = [];
+  for (let i = 0; i < 5; i++) {
+    const created = await api(url, "POST", "/v1/collections", { token: tenant.key, body: { name: `c${i}` } });
+    if (created.status !== 201) {
+      throw new Error(`collection: ${created.status} ${JSON.stringify(created.body)}`);
+    }
+    collections.push(created.body.id);
+  }
   const results = [];
   let seeded = 0;
   for (const rows of [100_000, 1_000_000]) {
     const started = performance.now();
-    await seed(tenant.id, rows - seeded, seeded);
+    await seed(tenant.id, collections, rows - seeded, seeded);
     seeded = rows;
     const seedS = (performance.now() - started) / 1000;
     // The cron handler (rollup, sweeps, warming); the first run folds every day of the log.
@@ -98,7 +107,7 @@ try {
       rollup_incremental_s: Number(incrementalS.toFixed(2)),
       dashboard_30d_hourly_ms: await timed(tenant.key, `/v1/dashboard?from=${from30}&to=${to}&bucket=hour`),
       dashboard_90d_daily_ms: await timed(tenant.key, `/v1/dashboard?from=${from90}&to=${to}&bucket=day`),
-      dashboard_7d_one_collection_ms: await timed(tenant.key, "/v1/dashboard?collection_id=col_1"),
+      dashboard_7d_one_collection_ms: await timed(tenant.key, `/v1/dashboard?collection_id=${collections[1]}`),
       control_collections_ms: await timed(tenant.key, "/v1/collections"),
     };
     // Every seeded row is within 30 days of when it was written: a 90-day period counts them all.
