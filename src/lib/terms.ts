@@ -23,7 +23,26 @@ export const STOP_WORDS = new Set(
  * out of a query whole, with its particles (`무엇인가`, `누구의`, `몇년에`); a Chinese or Japanese
  * bigram equal to one is dropped.
  */
-const KOREAN_QUESTION_WORDS = ["무엇", "누구", "어디", "언제", "얼마", "어떤", "어느", "어떻", "어째", "왜", "몇"];
+const KOREAN_QUESTION_WORDS = [
+  "무엇",
+  "누구",
+  "어디",
+  "언제",
+  "얼마",
+  "어떤",
+  "어느",
+  "어떻",
+  "어째",
+  "왜",
+  "몇",
+  "며칠", // how many days, what date
+  "무슨", // what kind of
+  "뭐", // 무엇, spoken: 뭐예요, 뭐가, 뭘, 뭔가요
+  "뭘",
+  "뭔",
+];
+/** Interrogatives matched whole, where a prefix would take other words too (`누가` and `누가복음`). */
+const KOREAN_QUESTION_WORDS_WHOLE = new Set(["누가"]);
 const CJK_QUESTION_BIGRAMS = new Set([
   "什么",
   "哪里",
@@ -147,7 +166,7 @@ export function normalizeQuery(text: string): string {
 }
 
 function isQuestionWord(word: string): boolean {
-  return KOREAN_QUESTION_WORDS.some((q) => word.startsWith(q));
+  return KOREAN_QUESTION_WORDS_WHOLE.has(word) || KOREAN_QUESTION_WORDS.some((q) => word.startsWith(q));
 }
 
 /**

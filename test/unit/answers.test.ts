@@ -44,7 +44,10 @@ describe("CJK tokenization", () => {
 
   it("lets a Korean stem match its inflected forms, and leaves interrogatives out of the query", () => {
     // Today's tokenizer kept "휴가는" whole, so "휴가" never matched it.
-    expect(queryTerms("휴가는 며칠인가?")).toEqual(["휴가", "가는", "며칠", "칠인", "인가"]);
+    expect(queryTerms("휴가는 며칠인가?")).toEqual(["휴가", "가는"]);
+    // Interrogatives carry no content, in every register: 며칠, 무슨, spoken 뭐/뭘/뭔, and 누가 whole.
+    expect(queryTerms("무슨 요일에 누가 뭘 샀나요?")).toEqual(["요일", "일에", "샀나", "나요"]);
+    expect(queryTerms("누가복음의 저자는?")).toEqual(["누가", "가복", "복음", "음의", "저자", "자는"]);
     expect(queryTerms("케냐의 수도는 어디인가?")).toEqual(["케냐", "냐의", "수도", "도는"]);
     expect(queryTerms("What is the capital of Kenya?")).toEqual(["capital", "kenya"]);
     expect(wordStems("휴가는")).toContain("휴가");
@@ -137,6 +140,12 @@ describe("the abstention rule", () => {
 
   it("answers when a sentence holds the question's words together", () => {
     expect(judgeEvidence("How many days of leave?", stats, passages).answers).toBe(true);
+  });
+
+  it("answers a Korean question whose only unmatched word is its interrogative", () => {
+    const korean = [{ title: "휴가 규정", text: '# 연차\n\n직원은 매년 "스물다섯" 일의 유급 휴가를 받는다.' }];
+    // 며칠 ("how many days") is asked, never written: it must not count as a missing word.
+    expect(judgeEvidence("휴가는 며칠인가요?", { chunks: 50, df: { 휴가: 3 } }, korean).answers).toBe(true);
   });
 
   it("abstains when nothing, or only one shared word, supports the question", () => {
