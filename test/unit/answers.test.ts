@@ -48,6 +48,10 @@ describe("CJK tokenization", () => {
     // Interrogatives carry no content, in every register: 며칠, 무슨, spoken 뭐/뭘/뭔, and 누가 whole.
     expect(queryTerms("무슨 요일에 누가 뭘 샀나요?")).toEqual(["요일", "일에", "샀나", "나요"]);
     expect(queryTerms("누가복음의 저자는?")).toEqual(["누가", "가복", "복음", "음의", "저자", "자는"]);
+    // Nor do "how many" / "how much" and Korean function words such as the superlative 가장.
+    expect(queryTerms("How many keys does a standard piano have?")).toEqual(["keys", "standard", "piano"]);
+    expect(queryTerms("How much is too many?")).toEqual(["many"]);
+    expect(queryTerms("아시아에서 가장 긴 강은 무엇인가?")).toEqual(["아시", "시아", "아에", "에서", "긴", "강은"]);
     expect(queryTerms("케냐의 수도는 어디인가?")).toEqual(["케냐", "냐의", "수도", "도는"]);
     expect(queryTerms("What is the capital of Kenya?")).toEqual(["capital", "kenya"]);
     expect(wordStems("휴가는")).toContain("휴가");
@@ -155,5 +159,8 @@ describe("the abstention rule", () => {
     expect(one.sentenceWords).toBeLessThanOrEqual(1);
     expect(one.answers).toBe(false);
     expect(judgeEvidence("How many days of leave?", stats, []).answers).toBe(false);
+    // "how many" shares "many" with any passage that says many: not a second word of evidence.
+    const many = [{ title: "Normans", text: "Many Normans served as crusaders. Hearts were won." }];
+    expect(judgeEvidence("How many hearts does an octopus have?", undefined, many).answers).toBe(false);
   });
 });
