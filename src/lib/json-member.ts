@@ -10,11 +10,14 @@
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** What a body that is not UTF-8 is told (also when only a taken string is not: see `takeStrings`). */
+export const NOT_UTF8 = "The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).";
+
 /** Thrown for a body that is not JSON (the caller answers 400). */
 export class MalformedJson extends Error {}
 
 export interface TakenStrings {
-  /** The body parsed, each taken string replaced by `""` (the whole body, if nothing was taken). */
+  /** The body parsed, each taken string replaced by the placeholder (the whole body, if nothing was taken). */
   rest: unknown;
   /**
    * The taken strings as UTF-8 bytes, by the index the path's `*` matched (0 for a path without
@@ -27,10 +30,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /**
  * Parses `bytes` (strict UTF-8 JSON), taking the string values at `path` out as bytes: member names,
- * and `*` for each element of an array — `["text"]`, or `["documents", "*", "text"]`. The values
- * are unescaped where they lie, so `bytes` is overwritten there: pass a body nothing else reads.
+ * and `*` for each element of an array — `["text"]`, or `["documents", "*", "text"]` — each
+ * replaced in the parsed rest by `placeholder` (`""` unless given). The values are unescaped where
+ * they lie, so `bytes` is overwritten there: pass a body nothing else reads.
  */
-export function takeStrings(bytes: Uint8Array, path: string[]): TakenStrings {
+export function takeStrings(bytes: Uint8Array, path: string[], placeholder = ""): TakenStrings {
   const spans: Span[] = [];
   const start = skipSpace(bytes, bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0);
   const end = walk(bytes, start, path, spans, 0);
@@ -41,7 +45,8 @@ export function takeStrings(bytes: Uint8Array, path: string[]): TakenStrings {
   const parts: Array<Uint8Array | string> = [];
   let from = 0;
   for (const span of spans) {
-    parts.push(bytes.subarray(from, span.start), '""');
+    // An empty value stays "" (for the schema to judge as before); a taken one is the placeholder.
+    parts.push(bytes.subarray(from, span.start), span.end - span.start > 2 ? JSON.stringify(placeholder) : '""');
     from = span.end;
   }
   parts.push(bytes.subarray(from));
@@ -61,7 +66,7 @@ export function parse(...parts: Array<Uint8Array | string>): unknown {
       text += typeof part === "string" ? part : utf8.decode(part);
     }
   } catch {
-    throw new MalformedJson("The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).");
+    throw new MalformedJson(NOT_UTF8);
   }
   try {
     return JSON.parse(text);

@@ -55,17 +55,7 @@ const TAKEN = "(kept as bytes)";
  * JS strings (see lib/json-member.ts); the route reads them with `uploadedText`.
  */
 function takeText(c: Context<AppEnv>, bytes: Uint8Array, path: string[]): unknown {
-  const { rest, values } = badRequestIfMalformed(() => takeStrings(bytes, path));
-  values.forEach((value, index) => {
-    // An empty text stays "", for the schema to refuse as it would.
-    if (value.byteLength > 0) {
-      let node = rest as Record<string, unknown> | undefined;
-      for (const step of path.slice(0, -1)) {
-        node = node?.[step === "*" ? index : step] as Record<string, unknown> | undefined;
-      }
-      (node as Record<string, unknown>)[path.at(-1) as string] = TAKEN;
-    }
-  });
+  const { rest, values } = badRequestIfMalformed(() => takeStrings(bytes, path, TAKEN));
   c.set("upload_texts", values);
   return rest;
 }

@@ -13,6 +13,7 @@ import { AppError } from "../errors";
 import { MAX_CHUNKS_PER_DOCUMENT, minChunks } from "../lib/chunk";
 import { sha256Hex } from "../lib/crypto";
 import { blobKey, newId } from "../lib/ids";
+import { NOT_UTF8 } from "../lib/json-member";
 import { type DocumentKind, MIME_TYPES, scanText, sniffDocument, type TextScan } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
@@ -82,7 +83,7 @@ function inspect(upload: Upload): DocumentKind {
       if (scanned.problem === "control_characters") {
         throw controlCharacters(field, "The text contains");
       }
-      throw new AppError("bad_request", "The body is not valid UTF-8 (RFC 8259 requires UTF-8 JSON).");
+      throw new AppError("bad_request", NOT_UTF8);
     }
     scan = scanned;
   } else {
