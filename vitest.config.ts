@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type ViteUserConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 
 /** `npm run coverage`: istanbul (instrumented in the transform, so it works inside workerd). */
 const coverage: NonNullable<ViteUserConfig["test"]>["coverage"] = {
@@ -40,6 +41,9 @@ const common = {
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  // The queues as wrangler.toml declares them, for the tests that drive queue work themselves
+  // (test/support/queues.ts): producers' bindings, consumers' batch sizes, retries, dead letters.
+  const { queues } = unstable_readConfig({ config: path.join(import.meta.dirname, "wrangler.toml") });
   const shared = {
     setupFiles: ["./test/support/apply-migrations.ts"],
     silent: "passed-only" as const,
@@ -67,6 +71,7 @@ export default defineConfig(async () => {
               miniflare: {
                 bindings: {
                   TEST_MIGRATIONS: migrations,
+                  TEST_QUEUES: JSON.stringify({ producers: queues.producers, consumers: queues.consumers }),
                   ...common,
                   // Property-test runs per route family: 1,000 in CI, fewer for a quick local run.
                   TEST_FUZZ_RUNS: process.env.FUZZ_RUNS ?? (process.env.CI ? "1000" : "200"),

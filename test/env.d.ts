@@ -4,6 +4,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** wrangler.toml's `queues` (producers and consumers), as JSON: see test/support/queues.ts. */
+      TEST_QUEUES: string;
       /** fast-check runs per route family (FUZZ_RUNS; 1,000 with CI=true, else 200). */
       TEST_FUZZ_RUNS: string;
       /** Upstash REST shim in front of a real redis-server (test/support/redis-rest-shim.ts). */

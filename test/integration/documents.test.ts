@@ -17,8 +17,8 @@ import {
   newTenant,
   type TestTenant,
 } from "../support/http";
-import { fetchQueued, settleQueues } from "../support/ingest-queue";
 import { makePdf } from "../support/pdf";
+import { fetchQueued, settleQueues } from "../support/queues";
 
 /** The collection's search shard (its chunks and keyword index), over RPC. */
 const shardOf = (tenant: { id: string }, collection: string) =>

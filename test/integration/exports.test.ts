@@ -17,7 +17,7 @@ import {
   newTenant,
   type TestTenant,
 } from "../support/http";
-import { settleQueues } from "../support/ingest-queue";
+import { settleQueues } from "../support/queues";
 import { servicesFor } from "../support/services";
 
 /**

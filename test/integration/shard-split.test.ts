@@ -15,7 +15,7 @@ import { homeOf, type ShardView, shardName } from "../../src/durable-objects/sha
 import type { VectorShard } from "../../src/durable-objects/vector-shard";
 import type { IngestMessage } from "../../src/schemas/queue";
 import { call, callQueued, documentsIn, json, newCollection, newTenant, type TestTenant } from "../support/http";
-import { settleQueues } from "../support/ingest-queue";
+import { settleQueues } from "../support/queues";
 import { servicesFor } from "../support/services";
 
 const stub = (ns: string, index: number) => env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(shardName(ns, index)));

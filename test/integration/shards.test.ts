@@ -21,7 +21,7 @@ import {
   newKey,
   newTenant,
 } from "../support/http";
-import { settleQueues } from "../support/ingest-queue";
+import { settleQueues } from "../support/queues";
 
 const shardOf = (tenantId: string, collection: string) =>
   env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenantId, collection)));

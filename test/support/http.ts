@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { createApp } from "../../src/app";
-import { fetchQueued, settleQueues } from "./ingest-queue";
+import { fetchQueued, settleQueues } from "./queues";
 
 export const ADMIN = "test-admin-token";
 

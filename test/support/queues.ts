@@ -7,21 +7,36 @@ import { MemoryQueue } from "./memory-queue";
 /**
  * Queue work driven by the test instead of the local queues' batch timers. Requests sent through
  * `fetchQueued` put ingestion and export messages in memory queues; `settleQueues` hands what they
- * hold to the Worker's real queue handler, as the runtime would (retries come back with one more
- * attempt; after the last, an ingestion message goes to the dead-letter consumer and an export
- * message is dropped), until nothing is left.
+ * hold to the Worker's real queue handler, as the runtime would: in batches of each consumer's
+ * `max_batch_size`, retries back with one more attempt, and after the last `max_retries` a message
+ * goes to the consumer's dead-letter queue or is dropped. The settings are wrangler.toml's
+ * (`TEST_QUEUES`, read by vitest.config.ts), so they cannot drift from what production runs.
  */
-const DLQ = "edgerag-ingest-dlq";
-const queues = {
-  // wrangler.toml's max_batch_size and max_retries for each.
-  "edgerag-ingest-high": { binding: "INGEST_HIGH", queue: new MemoryQueue(), batch: 5, maxRetries: 4, dead: DLQ },
-  "edgerag-ingest": { binding: "INGEST", queue: new MemoryQueue(), batch: 100, maxRetries: 4, dead: DLQ },
-  "edgerag-exports": { binding: "EXPORTS", queue: new MemoryQueue(), batch: 1, maxRetries: 5, dead: undefined },
-  [DLQ]: { binding: undefined, queue: undefined, batch: 10, maxRetries: 0, dead: undefined },
-} as const;
+const DRIVEN = ["edgerag-ingest-high", "edgerag-ingest", "edgerag-exports"];
+
+interface QueueConfig {
+  producers: Array<{ binding: string; queue: string }>;
+  consumers: Array<{ queue: string; max_batch_size?: number; max_retries?: number; dead_letter_queue?: string }>;
+}
+const config = JSON.parse(env.TEST_QUEUES) as QueueConfig;
+const memory = new Map(DRIVEN.map((name) => [name, new MemoryQueue()]));
+const consumerOf = (name: string) => {
+  const consumer = config.consumers.find((c) => c.queue === name);
+  if (!consumer) {
+    throw new Error(`wrangler.toml has no consumer for ${name}`);
+  }
+  // Cloudflare's defaults where wrangler.toml says nothing.
+  return {
+    batch: consumer.max_batch_size ?? 10,
+    maxRetries: consumer.max_retries ?? 3,
+    dead: consumer.dead_letter_queue,
+  };
+};
 const queuedEnv = {
   ...env,
-  ...Object.fromEntries(Object.values(queues).flatMap(({ binding, queue }) => (binding ? [[binding, queue]] : []))),
+  ...Object.fromEntries(
+    config.producers.flatMap(({ binding, queue }) => (memory.has(queue) ? [[binding, memory.get(queue)]] : [])),
+  ),
 } as unknown as Env;
 const app = createApp();
 
@@ -40,18 +55,18 @@ export async function settleQueues(): Promise<void> {
   const { default: worker } = await import("../../src/index");
   let pending: Pending[] = [];
   for (let round = 0; round < 50; round++) {
-    for (const [name, { queue }] of Object.entries(queues)) {
-      pending.push(...(queue?.sent.splice(0) ?? []).map((body) => ({ queue: name, body, attempts: 1 })));
+    for (const [name, queue] of memory) {
+      pending.push(...queue.sent.splice(0).map((body) => ({ queue: name, body, attempts: 1 })));
     }
     if (pending.length === 0) {
       return;
     }
     const next: Pending[] = [];
     for (const queue of new Set(pending.map((p) => p.queue))) {
-      const settings = queues[queue as keyof typeof queues];
+      const { batch } = consumerOf(queue);
       const waiting = pending.filter((p) => p.queue === queue);
-      for (let from = 0; from < waiting.length; from += settings.batch) {
-        next.push(...(await deliver(worker, queue, waiting.slice(from, from + settings.batch))));
+      for (let from = 0; from < waiting.length; from += batch) {
+        next.push(...(await deliver(worker, queue, waiting.slice(from, from + batch))));
       }
     }
     pending = next;
@@ -69,20 +84,15 @@ async function deliver(worker: ExportedHandler<Env>, queue: string, items: Pendi
   await worker.queue?.(batch as MessageBatch, queuedEnv, ctx);
   const result = await getQueueResult(batch, ctx);
   // A handler that throws has its whole batch retried, as one that calls retryAll.
-  const retried =
-    result.outcome !== "ok" || result.retryBatch.retry
-      ? items.map((_, i) => `m${i}`)
-      : result.retryMessages.map((m) => m.msgId);
+  const all = result.outcome !== "ok" || result.retryBatch.retry;
+  const ids = new Set(result.retryMessages.map((m) => m.msgId));
+  const retried = items.filter((_, i) => all || ids.has(`m${i}`));
+  const { maxRetries, dead } = consumerOf(queue);
   const next: Pending[] = [];
-  for (const id of retried) {
-    const item = items[Number(id.slice(1))];
-    if (!item) {
-      continue;
+  for (const item of retried) {
+    if (!memory.has(queue)) {
+      throw new Error(`the ${queue} consumer retried ${JSON.stringify(item.body)}`);
     }
-    if (queue === DLQ) {
-      throw new Error(`the dead-letter consumer retried ${JSON.stringify(item.body)}`);
-    }
-    const { maxRetries, dead } = queues[queue as keyof typeof queues];
     if (item.attempts <= maxRetries) {
       next.push({ ...item, attempts: item.attempts + 1 });
     } else if (dead) {
