@@ -41,15 +41,6 @@ const KOREAN_QUESTION_WORDS = [
   "뭘",
   "뭔",
 ];
-/** "how many", "how much": the quantifier is part of the interrogative, as Korean 몇 and 얼마 are. */
-const HOW_QUANTIFIERS = new Set(["many", "much"]);
-
-/**
- * Korean words (whole 어절) that carry no content: the superlative 가장, determiners and bound
- * nouns. Like English stop words they are in nearly every passage, so sharing them is no evidence.
- */
-const KOREAN_STOP_WORDS = new Set(["가장", "한", "그", "이", "저", "것", "수", "등", "및", "더", "또", "좀", "잘"]);
-
 /** Interrogatives matched whole, where a prefix would take other words too (`누가` and `누가복음`). */
 const KOREAN_QUESTION_WORDS_WHOLE = new Set(["누가"]);
 const CJK_QUESTION_BIGRAMS = new Set([
@@ -67,6 +58,15 @@ const CJK_QUESTION_BIGRAMS = new Set([
   "だれ",
   "なに",
 ]);
+
+/** "how many", "how much": the quantifier is part of the interrogative, as Korean 몇 and 얼마 are. */
+const HOW_QUANTIFIERS = new Set(["many", "much"]);
+
+/**
+ * Korean words (whole 어절) that carry no content: the superlative 가장, determiners and bound
+ * nouns. Like English stop words they are in nearly every passage, so sharing them is no evidence.
+ */
+const KOREAN_STOP_WORDS = new Set(["가장", "한", "그", "이", "저", "것", "수", "등", "및", "더", "또", "좀", "잘"]);
 
 export const MAX_QUERY_TERMS = 32;
 
