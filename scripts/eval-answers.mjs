@@ -9,6 +9,9 @@
 // ../shared/data/squad-dev/README.md (contains-gold and answer length, cites-gold, abstention on
 // answerable, off-topic and adversarial questions, empty answers, latency) and Recall@1/@5 and
 // MRR@10 of the gold paragraph per search strategy; writes bench/results/eval-answers-<time>.json.
+// With fast among the modes, a control in the same run: fast answers when only the gold paragraph
+// is searched (what sentence choice reaches with perfect retrieval). `--dump` also writes each
+// question's ranked paragraphs per strategy, for offline study.
 //
 // By default it builds and serves the Worker itself (local adapters, or what --set configures).
 // With --url it measures a running deployment instead, whatever embedder and generator it has:
@@ -194,6 +197,7 @@ try {
             ranked.push(p);
           }
         }
+        dump[lang][`search:${strategy}:${q._id}`] = { kind: "search", paragraphs: ranked };
         const at = ranked.indexOf(q.paragraph);
         return at < 0 ? null : at + 1;
       });
@@ -203,6 +207,29 @@ try {
         mrr_at_10: ranks.reduce((s, r) => s + (r === null ? 0 : 1 / r), 0) / ranks.length,
         questions: ranks.length,
       };
+    }
+
+    // The control: the fast answer when the gold paragraph is the only one searched. What the
+    // generator's sentence choice reaches with perfect retrieval, measured in the same run.
+    if (modes.includes("fast")) {
+      console.log("  control: fast, gold paragraph only");
+      const toDocument = new Map([...toParagraph].map(([doc, p]) => [p, doc]));
+      const hits = await each(set.questions, async (q) => {
+        const res = await api(
+          "POST",
+          "/v1/query",
+          {
+            query: q.question,
+            collection_ids: [collection.id],
+            mode: "fast",
+            filter: { document_ids: [toDocument.get(q.paragraph)] },
+          },
+          key,
+        );
+        const text = normalize(res.answer);
+        return (goldTexts.get(q._id) ?? []).some((g) => text.includes(g));
+      });
+      out.control_fast_gold_paragraph = { contains_gold: hits.filter(Boolean).length / hits.length };
     }
 
     const kinds = [
@@ -298,6 +325,11 @@ for (const [name, set] of Object.entries(report.sets)) {
   for (const [m, r] of Object.entries(set.modes)) {
     console.log(
       `${m.padEnd(10)} ${f(r.contains_gold).padStart(8)}  ${`${f(r.median_words, 0)}/${f(r.p90_words, 0)}`.padStart(14)}  ${f(r.cites_gold).padStart(10)}  ${f(r.answerable_abstention).padStart(15)}  ${f(r.offtopic_abstention).padStart(9)}  ${f(r.unanswerable_abstention).padStart(11)}  ${String(r.empty_answers).padStart(5)}  ${f(r.p95_ms, 0).padStart(6)}`,
+    );
+  }
+  if (set.control_fast_gold_paragraph) {
+    console.log(
+      `control: fast with only the gold paragraph searched: contains ${f(set.control_fast_gold_paragraph.contains_gold)}`,
     );
   }
 }
