@@ -6,6 +6,7 @@
  * documents cannot move a score here.
  */
 import type { TermStats } from "../lib/evidence";
+import { compileFilter, type IndexedValue, type MetadataFilter } from "../lib/metadata-filter";
 import { ftsQuery, indexText, porter } from "../lib/terms";
 
 export type { TermStats };
@@ -48,9 +49,14 @@ export interface KeywordResult {
   stats: TermStats;
 }
 
+/** Documents' filterable metadata values (`indexedFields`), by document id. */
+export type DocumentFields = Record<string, IndexedValue[]>;
+
 export interface KeywordOptions {
   terms: string[];
   documentIds?: string[] | undefined;
+  /** Only chunks of documents whose metadata matches (evaluated here, before ranking). */
+  filter?: MetadataFilter | undefined;
   limit: number;
   /** Terms in more than this share of the collection's chunks are left out (unless all are). */
   commonTermRatio: number;
@@ -65,6 +71,12 @@ const SCHEMA = [
      title TEXT NOT NULL, heading TEXT, text TEXT NOT NULL, page INTEGER,
      token_estimate INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL)`,
   "CREATE INDEX IF NOT EXISTS chunks_document ON chunks (document_id, ordinal)",
+  // Documents whose metadata this shard knows (written with their chunks since metadata filters
+  // exist; older ones are filled in by the Worker, see `unindexed`), and their filterable values.
+  "CREATE TABLE IF NOT EXISTS shard_docs (document_id TEXT PRIMARY KEY) WITHOUT ROWID",
+  "CREATE TABLE IF NOT EXISTS doc_fields (document_id TEXT NOT NULL, field TEXT NOT NULL, kind TEXT NOT NULL, value ANY)",
+  "CREATE INDEX IF NOT EXISTS doc_fields_value ON doc_fields (field, kind, value, document_id)",
+  "CREATE INDEX IF NOT EXISTS doc_fields_document ON doc_fields (document_id)",
 ];
 
 /**
@@ -94,6 +106,8 @@ const COLUMNS = "id, document_id, ordinal, title, heading, text, page, token_est
 export class ChunkStore {
   /** Chunks held, while known (every write through this store keeps or drops it). */
   private total: number | undefined;
+  /** True once every document with chunks here is known to have its metadata here too. */
+  private fieldsComplete = false;
 
   /**
    * Creates the tables; a shard written by an earlier version (trigger-fed index) has its index
@@ -157,10 +171,20 @@ export class ChunkStore {
     );
   }
 
-  /** Replaces the chunks of `documentIds` with `rows`; returns the ids that are gone. */
-  replace(documentIds: string[], rows: ShardChunk[]): string[] {
+  /**
+   * Replaces the chunks of `documentIds` with `rows`, and their filterable metadata with
+   * `fields` (documents `fields` does not name are left for `unindexed` to report); returns the
+   * chunk ids that are gone.
+   */
+  replace(documentIds: string[], rows: ShardChunk[], fields?: DocumentFields): string[] {
     const before = this.idsOf(documentIds);
     this.deleteDocuments(documentIds);
+    if (fields) {
+      this.setFields(fields);
+    }
+    if (!fields || documentIds.some((id) => !(id in fields))) {
+      this.fieldsComplete = false;
+    }
     for (const r of rows) {
       const { seq } = this.sql
         .exec<{ seq: number }>(
@@ -200,6 +224,8 @@ export class ChunkStore {
   deleteDocuments(documentIds: string[]): void {
     if (documentIds.length > 0) {
       const ids = JSON.stringify(documentIds);
+      this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
+      this.sql.exec("DELETE FROM shard_docs WHERE document_id IN (SELECT value FROM json_each(?))", ids);
       this.sql.exec(
         "DELETE FROM chunks_fts WHERE rowid IN (SELECT seq FROM chunks WHERE document_id IN (SELECT value FROM json_each(?)))",
         ids,
@@ -217,6 +243,8 @@ export class ChunkStore {
   }
 
   deleteAll(): void {
+    this.sql.exec("DELETE FROM doc_fields");
+    this.sql.exec("DELETE FROM shard_docs");
     this.sql.exec("DELETE FROM chunks_fts");
     this.sql.exec("DELETE FROM chunks");
     this.total = undefined;
@@ -258,6 +286,82 @@ export class ChunkStore {
     return this.sql
       .exec<Row>(`SELECT ${COLUMNS} FROM chunks WHERE document_id = ? ORDER BY ordinal`, documentId)
       .toArray() as ShardChunk[];
+  }
+
+  /** Records documents' filterable metadata (replacing what was known of them). */
+  setFields(fields: DocumentFields): void {
+    const ids = JSON.stringify(Object.keys(fields));
+    this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
+    this.sql.exec("INSERT OR IGNORE INTO shard_docs (document_id) SELECT value FROM json_each(?)", ids);
+    for (const [documentId, values] of Object.entries(fields)) {
+      for (const v of values) {
+        this.sql.exec(
+          "INSERT INTO doc_fields (document_id, field, kind, value) VALUES (?, ?, ?, ?)",
+          documentId,
+          v.field,
+          v.kind,
+          v.value,
+        );
+      }
+    }
+  }
+
+  /** Documents' filterable metadata as recorded here (a split moves it with them). */
+  fieldsOf(documentIds: string[]): DocumentFields {
+    const out: DocumentFields = {};
+    const ids = JSON.stringify(documentIds);
+    for (const { document_id } of this.sql.exec<{ document_id: string }>(
+      "SELECT document_id FROM shard_docs WHERE document_id IN (SELECT value FROM json_each(?))",
+      ids,
+    )) {
+      out[document_id] = [];
+    }
+    for (const r of this.sql.exec<{
+      document_id: string;
+      field: string;
+      kind: IndexedValue["kind"];
+      value: string | number;
+    }>(
+      "SELECT document_id, field, kind, value FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))",
+      ids,
+    )) {
+      out[r.document_id]?.push({ field: r.field, kind: r.kind, value: r.value });
+    }
+    return out;
+  }
+
+  /**
+   * Up to `limit` documents with chunks here whose metadata is not (written before metadata
+   * filters existed): the Worker reads theirs from D1 and records it before it filters here.
+   */
+  unindexed(limit: number): string[] {
+    if (this.fieldsComplete) {
+      return [];
+    }
+    const ids = this.sql
+      .exec<{ document_id: string }>(
+        `SELECT DISTINCT document_id FROM chunks
+         WHERE document_id NOT IN (SELECT document_id FROM shard_docs) LIMIT ?`,
+        limit,
+      )
+      .toArray()
+      .map((r) => r.document_id);
+    this.fieldsComplete = ids.length === 0;
+    return ids;
+  }
+
+  /** The documents (with chunks here) whose metadata matches, at most `limit` (and whether there are more). */
+  matching(filter: MetadataFilter, limit: number): { ids: string[]; more: boolean } {
+    const { sql, params } = compileFilter(filter);
+    const ids = this.sql
+      .exec<{ document_id: string }>(
+        `SELECT document_id FROM (${sql}) WHERE document_id IN (SELECT document_id FROM chunks) LIMIT ?2`,
+        params,
+        limit + 1,
+      )
+      .toArray()
+      .map((r) => r.document_id);
+    return { ids: ids.slice(0, limit), more: ids.length > limit };
   }
 
   count(): { chunks: number; documents: number } {
@@ -321,19 +425,26 @@ export class ChunkStore {
     const columns = COLUMNS.split(", ")
       .map((c) => `c.${c}`)
       .join(", ");
+    const only = options.documentIds && options.documentIds.length > 0 ? options.documentIds : undefined;
+    const filter = options.filter ? compileFilter(options.filter) : undefined;
+    // A filter narrows the documents before ranking (a pre-filter: the best `limit` of what
+    // matches, never the matches among the best). Numbered parameters: the filter's is ?1.
     const rows =
-      options.documentIds && options.documentIds.length > 0
+      only || filter
         ? this.sql.exec<Row & { rank: number }>(
-            `SELECT ${columns}, bm25(chunks_fts, ?, ?, ?) AS rank
+            `SELECT ${columns}, bm25(chunks_fts, ?2, ?3, ?4) AS rank
              FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid
-             WHERE chunks_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))
-             ORDER BY rank LIMIT ?`,
+             WHERE chunks_fts MATCH ?5
+               ${only ? "AND c.document_id IN (SELECT value FROM json_each(?7))" : ""}
+               ${filter ? `AND c.document_id IN (${filter.sql})` : ""}
+             ORDER BY rank LIMIT ?6`,
+            filter?.params ?? null,
             title,
             heading,
             text,
             match,
-            JSON.stringify(options.documentIds),
             options.limit,
+            ...(only ? [JSON.stringify(only)] : []),
           )
         : this.sql.exec<Row & { rank: number }>(
             `SELECT ${columns}, f.rank AS rank

@@ -1,7 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { VectorMatch, VectorRecord, VectorStats } from "../adapters/vector/interface";
 import { getConfig } from "../config";
-import { ChunkStore, type KeywordOptions, type KeywordResult, type ShardChunk } from "./chunk-store";
+import type { MetadataFilter } from "../lib/metadata-filter";
+import {
+  ChunkStore,
+  type DocumentFields,
+  type KeywordOptions,
+  type KeywordResult,
+  type ShardChunk,
+} from "./chunk-store";
 import {
   byHome,
   FIRST_VIEW,
@@ -28,6 +35,7 @@ export interface MovingDocuments {
   documentIds: string[];
   chunks: ShardChunk[];
   vectors: MovedVector[];
+  fields: DocumentFields;
 }
 
 /** A failed split step is tried again this much later (the split resumes where it stopped). */
@@ -107,13 +115,14 @@ export class VectorShard extends DurableObject<Env> {
   writeChunks(
     documentIds: string[],
     rows: ShardChunk[],
+    fields?: DocumentFields,
   ): ShardAnswer<{ gone: string[]; chunks: number }> | ShardRefusal {
     const refusal = this.fence([...documentIds, ...rows.map((r) => r.document_id)]);
     if (refusal) {
       return refusal;
     }
     return this.ctx.storage.transactionSync(() => {
-      const gone = this.chunks.replace(documentIds, rows);
+      const gone = this.chunks.replace(documentIds, rows, fields);
       return this.answer({ gone, chunks: this.chunks.count().chunks });
     });
   }
@@ -129,6 +138,25 @@ export class VectorShard extends DurableObject<Env> {
 
   keyword(options: KeywordOptions): ShardAnswer<KeywordResult> {
     return this.answer(this.chunks.keyword(options));
+  }
+
+  /** Records the filterable metadata of those of the documents whose chunks are here. */
+  setFields(fields: DocumentFields): ShardAnswer<null> {
+    this.ctx.storage.transactionSync(() => {
+      const here = this.chunks.documentsAmong(Object.keys(fields));
+      this.chunks.setFields(Object.fromEntries(here.map((id) => [id, fields[id] ?? []])));
+    });
+    return this.answer(null);
+  }
+
+  /** Up to `limit` documents here whose metadata is not recorded yet. */
+  unindexed(limit: number): ShardAnswer<string[]> {
+    return this.answer(this.chunks.unindexed(limit));
+  }
+
+  /** The documents here whose metadata matches, at most `limit`. */
+  matching(filter: MetadataFilter, limit: number): ShardAnswer<{ ids: string[]; more: boolean }> {
+    return this.answer(this.chunks.matching(filter, limit));
   }
 
   getChunks(ids: string[]): ShardAnswer<ShardChunk[]> {
@@ -166,8 +194,20 @@ export class VectorShard extends DurableObject<Env> {
     return this.answer(null);
   }
 
-  query(vector: Float32Array, topK: number, documentIds?: string[]): ShardAnswer<VectorMatch[]> | ShardRefusal {
-    const matches = this.vectors.query(vector, topK, documentIds);
+  query(
+    vector: Float32Array,
+    topK: number,
+    documentIds?: string[],
+    filter?: MetadataFilter,
+  ): ShardAnswer<VectorMatch[]> | ShardRefusal {
+    let allowed = documentIds;
+    if (filter) {
+      // Every matching document of this shard: the vectors are scored among them only.
+      const { ids } = this.chunks.matching(filter, Number.MAX_SAFE_INTEGER);
+      const only = documentIds ? new Set(documentIds) : undefined;
+      allowed = only ? ids.filter((id) => only.has(id)) : ids;
+    }
+    const matches = this.vectors.query(vector, topK, allowed);
     return Array.isArray(matches) ? this.answer(matches) : matches;
   }
 
@@ -250,6 +290,7 @@ export class VectorShard extends DurableObject<Env> {
             documentIds,
             batch.chunks.filter((c) => wanted.has(c.document_id)),
             batch.vectors.filter((v) => wanted.has(v.document_id)),
+            Object.fromEntries(Object.entries(batch.fields).filter(([id]) => wanted.has(id))),
           );
           // A document deleted while it was in flight is gone from its old shard: undo its copy.
           const kept = new Set(await source.hasDocuments(imported));
@@ -288,12 +329,13 @@ export class VectorShard extends DurableObject<Env> {
       }
     }
     if (documentIds.length === 0) {
-      return { documentIds, chunks: [], vectors: [] };
+      return { documentIds, chunks: [], vectors: [], fields: {} };
     }
     return {
       documentIds,
       chunks: this.chunks.ofDocuments(documentIds),
       vectors: this.vectors.ofDocuments(documentIds),
+      fields: this.chunks.fieldsOf(documentIds),
     };
   }
 
@@ -306,7 +348,12 @@ export class VectorShard extends DurableObject<Env> {
    * Writes documents a split moves here, except those this shard already holds (written here
    * since the split began, so newer); returns the ids it wrote.
    */
-  importDocuments(documentIds: string[], chunks: ShardChunk[], vectors: MovedVector[]): string[] {
+  importDocuments(
+    documentIds: string[],
+    chunks: ShardChunk[],
+    vectors: MovedVector[],
+    fields: DocumentFields = {},
+  ): string[] {
     return this.ctx.storage.transactionSync(() => {
       const present = new Set(this.chunks.documentsAmong(documentIds));
       const fresh = documentIds.filter((id) => !present.has(id));
@@ -314,6 +361,7 @@ export class VectorShard extends DurableObject<Env> {
       this.chunks.replace(
         fresh,
         chunks.filter((c) => wanted.has(c.document_id)),
+        Object.fromEntries(Object.entries(fields).filter(([id]) => wanted.has(id))),
       );
       this.vectors.import(vectors, wanted);
       return fresh;

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_CLAUSES, MAX_DEPTH, MAX_IN_VALUES, MAX_VALUE_BYTES, parseMetadataFilter } from "../lib/metadata-filter";
 
 const CollectionId = z.string().regex(/^col_[A-Za-z0-9]{16}$/, "must be a collection id");
 const DocumentId = z.string().regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document id");
@@ -15,8 +16,33 @@ export const CollectionIds = z
   .min(1)
   .max(20)
   .transform((ids) => [...new Set(ids)]);
+/** A metadata expression, checked and parsed into the tree the shards compile (lib/metadata-filter.ts). */
+export const MetadataFilterSchema = z
+  .record(z.string(), z.unknown())
+  .transform((value, ctx) => {
+    const parsed = parseMetadataFilter(value);
+    if (parsed.problems) {
+      for (const problem of parsed.problems) {
+        ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+      }
+      return z.NEVER;
+    }
+    return parsed.filter;
+  })
+  .openapi({
+    description:
+      `Documents whose metadata matches, in the Mongo/Pinecone style: {"field": value}, ` +
+      `{"field": {"$eq"|"$ne"|"$gt"|"$gte"|"$lt"|"$lte": v}}, {"field": {"$in"|"$nin": [...]}}, ` +
+      `{"field": {"$exists": bool}}, combined with $and, $or, $not. At most ${MAX_CLAUSES} operators, ` +
+      `nested ${MAX_DEPTH} deep, ${MAX_IN_VALUES} values per $in; strings up to ${MAX_VALUE_BYTES} bytes, compared whole.`,
+    example: { department: "hr", year: { $gte: 2024 }, tags: { $in: ["policy", "benefits"] } },
+  });
+
 export const DocumentFilter = z
-  .object({ document_ids: z.array(DocumentId).min(1).max(50).optional() })
+  .object({
+    document_ids: z.array(DocumentId).min(1).max(50).optional(),
+    metadata: MetadataFilterSchema.optional(),
+  })
   .strict()
   .optional();
 
@@ -53,6 +79,10 @@ export const SearchResultSchema = z
       }),
     ),
     timings: z.record(z.string(), z.number()).openapi({ description: "Milliseconds per stage" }),
+    degraded: z.array(z.string()).optional().openapi({
+      description:
+        "Present when part of the search was left out: `vector_filter_too_broad` — the metadata filter matched more documents than an external vector index can be sent, so results are keyword-only there",
+    }),
   })
   .openapi("SearchResults");
 

@@ -13,6 +13,8 @@ import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { roundMs as ms } from "../lib/async";
+import { Lru } from "../lib/lru";
+import { indexedFields, type MetadataFilter } from "../lib/metadata-filter";
 import { queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { assertReadable } from "./collections";
@@ -48,6 +50,7 @@ export async function keywordSearch(
     terms: string[];
     collectionIds: string[];
     documentIds?: string[] | undefined;
+    metadata?: MetadataFilter | undefined;
     limit: number;
     commonTermRatio: number;
   },
@@ -57,6 +60,7 @@ export async function keywordSearch(
       const { hits, stats } = await shards.keyword(namespaceOf(tenantId, collectionId), {
         terms: options.terms,
         documentIds: options.documentIds,
+        filter: options.metadata,
         limit: options.limit,
         commonTermRatio: options.commonTermRatio,
         pruneFromChunks: PRUNE_FROM_CHUNKS,
@@ -124,28 +128,60 @@ export async function vectorSearch(
     query: string;
     collectionIds: string[];
     documentIds?: string[] | undefined;
+    metadata?: MetadataFilter | undefined;
     limit: number;
     embeddingCacheTtlSeconds: number;
   },
-): Promise<{ hits: ChunkHit[]; embedMs: number }> {
+): Promise<{ hits: ChunkHit[]; embedMs: number; partial: boolean }> {
   const started = performance.now();
   // The same query vectors as answers use: L1, L2 for remote embedders, then the embedder.
   const [vector] = await embedQueries(deps, tenantId, [options.query], options.embeddingCacheTtlSeconds);
   const embedMs = performance.now() - started;
-  return { hits: vector ? await nearestChunks(deps, tenantId, vector, options) : [], embedMs };
+  const nearest = vector ? await nearestChunks(deps, tenantId, vector, options) : { hits: [], partial: false };
+  return { ...nearest, embedMs };
 }
+
+/**
+ * Documents a metadata filter may name to a vector index that cannot evaluate it, per collection:
+ * their ids go in the query (Vectorize's `$in`, Upstash's `IN`). A filter matching more is not
+ * sent as ids; that collection's vector list is left out (`partial`), never post-filtered.
+ */
+export const MAX_VECTOR_FILTER_DOCUMENTS = 1_000;
 
 /** The chunks nearest to an embedded query, over each collection's index; the best `limit`. */
 export async function nearestChunks(
   deps: Pick<SearchDeps, "vectors" | "shards">,
   tenantId: string,
   vector: Float32Array,
-  options: { collectionIds: string[]; documentIds?: string[] | undefined; limit: number },
-): Promise<ChunkHit[]> {
-  const filter = options.documentIds ? { documentIds: options.documentIds } : undefined;
+  options: {
+    collectionIds: string[];
+    documentIds?: string[] | undefined;
+    metadata?: MetadataFilter | undefined;
+    limit: number;
+  },
+): Promise<{ hits: ChunkHit[]; partial: boolean }> {
+  let partial = false;
   const perCollection = await Promise.all(
     options.collectionIds.map(async (collectionId) => {
-      const matches = await deps.vectors.query(namespaceOf(tenantId, collectionId), vector, options.limit, filter);
+      const ns = namespaceOf(tenantId, collectionId);
+      let documentIds = options.documentIds;
+      if (options.metadata && !deps.vectors.filtersMetadata) {
+        const matching = await deps.shards.matching(ns, options.metadata, MAX_VECTOR_FILTER_DOCUMENTS);
+        if (matching.more) {
+          partial = true;
+          return [];
+        }
+        const only = documentIds ? new Set(documentIds) : undefined;
+        documentIds = only ? matching.ids.filter((id) => only.has(id)) : matching.ids;
+        if (documentIds.length === 0) {
+          return [];
+        }
+      }
+      const filter =
+        documentIds || options.metadata
+          ? { documentIds, metadata: deps.vectors.filtersMetadata ? options.metadata : undefined }
+          : undefined;
+      const matches = await deps.vectors.query(ns, vector, options.limit, filter);
       // A score of 0 or less means nothing in common at all: not a match.
       return matches.filter((m) => m.score > 0).map((m) => ({ ...m, collectionId }));
     }),
@@ -164,10 +200,60 @@ export async function nearestChunks(
       }
     }),
   );
-  return best.flatMap((m) => {
+  const hits = best.flatMap((m) => {
     const row = rows.get(m.id);
     return row ? [toHit(row, m.collectionId, m.score)] : [];
   });
+  return { hits, partial };
+}
+
+/** Namespaces whose shards know every document's metadata (as of when this isolate checked). */
+const filterable = new Lru<true>(10_000);
+/** Documents' metadata recorded per round when a shard written before filters existed is first filtered. */
+const BACKFILL_BATCH = 500;
+const BACKFILL_ROUNDS = 20;
+
+/**
+ * Before a collection is first filtered by metadata: documents its shards hold without their
+ * metadata (written before metadata filters existed) get it from D1, a batch at a time, so a
+ * filter never misses them. Once a namespace is complete this isolate remembers it: new writes
+ * always carry their metadata. Read by tenant, like every query.
+ */
+export async function ensureFilterable(
+  deps: { db: Db; shards: ChunkShards },
+  tenantId: string,
+  collectionIds: string[],
+): Promise<void> {
+  await Promise.all(
+    collectionIds.map(async (collectionId) => {
+      const ns = namespaceOf(tenantId, collectionId);
+      if (filterable.get(ns)) {
+        return;
+      }
+      for (let round = 0; round < BACKFILL_ROUNDS; round++) {
+        const missing = await deps.shards.unindexed(ns, BACKFILL_BATCH);
+        if (missing.length === 0) {
+          filterable.set(ns, true);
+          return;
+        }
+        const rows = await deps.db.$client
+          .prepare(
+            "SELECT id, metadata FROM documents WHERE tenant_id = ? AND collection_id = ? AND id IN (SELECT value FROM json_each(?))",
+          )
+          .bind(tenantId, collectionId, JSON.stringify(missing))
+          .all<{ id: string; metadata: string | null }>();
+        const byId = new Map(rows.results.map((r) => [r.id, r.metadata ? (JSON.parse(r.metadata) as object) : null]));
+        await deps.shards.setFields(
+          ns,
+          Object.fromEntries(missing.map((id) => [id, indexedFields(byId.get(id) as Record<string, unknown> | null)])),
+        );
+      }
+      throw new AppError(
+        "upstream_unavailable",
+        "This collection's documents are still being indexed for metadata filters; try again shortly.",
+      );
+    }),
+  );
 }
 
 export interface Fused extends ChunkHit {
@@ -234,15 +320,21 @@ export async function search(
   });
   const terms = searchableTerms(input.query);
   const documentIds = input.filter?.document_ids;
+  const metadata = input.filter?.metadata;
+  if (metadata) {
+    await ensureFilterable(deps, principal.tenantId, input.collection_ids);
+  }
   // Fusion needs more than top_k candidates from each side to be worth doing.
   const pool = input.strategy === "hybrid" ? Math.max(input.top_k * 4, 40) : input.top_k;
   const timings: Record<string, number> = {};
+  const degraded: string[] = [];
   const keyword = async () => {
     const t = performance.now();
     const { hits } = await keywordSearch(deps.shards, principal.tenantId, {
       terms,
       collectionIds: input.collection_ids,
       documentIds,
+      metadata,
       limit: pool,
       commonTermRatio: limits.commonTermRatio,
     });
@@ -251,15 +343,19 @@ export async function search(
   };
   const vector = async () => {
     const t = performance.now();
-    const { hits, embedMs } = await vectorSearch(deps, principal.tenantId, {
+    const { hits, embedMs, partial } = await vectorSearch(deps, principal.tenantId, {
       query: input.query,
       collectionIds: input.collection_ids,
       documentIds,
+      metadata,
       limit: pool,
       embeddingCacheTtlSeconds: limits.embeddingCacheTtlSeconds,
     });
     timings.embed_ms = ms(embedMs);
     timings.vector_ms = ms(performance.now() - t - embedMs);
+    if (partial) {
+      degraded.push("vector_filter_too_broad");
+    }
     return hits;
   };
   let results: Fused[];
@@ -274,5 +370,5 @@ export async function search(
     timings.fuse_ms = ms(performance.now() - t);
   }
   timings.total_ms = ms(performance.now() - started);
-  return { results, timings };
+  return degraded.length > 0 ? { results, timings, degraded } : { results, timings };
 }

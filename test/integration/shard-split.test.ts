@@ -39,6 +39,7 @@ async function ingestDocuments(
         return {
           title: `Record ${i}`,
           text: `The ${word(i)} record describes the shelving policy of archive room ${i}.`,
+          metadata: { room: i, parity: i % 2 === 0 ? "even" : "odd" },
         };
       }),
     },
@@ -146,6 +147,25 @@ describe("shard splitting", () => {
       new ShardRouter(env.VECTOR_SHARD, { splitAtChunks: 1_000, maxShards: 4 }),
     );
     expect(await adapter.stats(ns)).toEqual({ chunks: 48, documents: 48 });
+    // Documents' metadata moved with them: filters see every document, in whichever shard.
+    expect(await adapter.unindexed(ns, 100)).toEqual([]);
+    const filtered = async (metadata: unknown) =>
+      json<Results>(
+        await call("POST", "/v1/search", {
+          token: tenant.adminKey,
+          body: {
+            query: "shelving policy",
+            collection_ids: [collection],
+            strategy: "keyword",
+            top_k: 50,
+            filter: { metadata },
+          },
+        }),
+      );
+    expect((await filtered({ parity: "even" })).results.map((r) => r.document_id).sort()).toEqual(
+      [...ids, ...more].filter((_, i) => i % 2 === 0).sort(),
+    );
+    expect((await filtered({ room: 41 })).results.map((r) => r.document_id)).toEqual([more[1]]);
 
     // A document that moved: its chunks are found (as exports read them) in shard 1, and it is
     // deleted from there.

@@ -133,10 +133,16 @@ export async function documentsIn(collection: string, ...statuses: string[]): Pr
 }
 
 /** Uploads a JSON text document (priority high) and runs the real consumer until it is ready. */
-export async function ingestText(owner: TestTenant, collection: string, title: string, text: string): Promise<string> {
+export async function ingestText(
+  owner: TestTenant,
+  collection: string,
+  title: string,
+  text: string,
+  metadata?: Record<string, unknown>,
+): Promise<string> {
   const res = await callQueued("POST", `/v1/collections/${collection}/documents`, {
     token: owner.adminKey,
-    body: { title, text, priority: "high" },
+    body: { title, text, priority: "high", ...(metadata ? { metadata } : {}) },
   });
   const id = (await json<{ id: string }>(res)).id;
   await settleQueues();

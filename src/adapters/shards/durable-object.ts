@@ -1,4 +1,12 @@
-import { type ChunkShards, type KeywordOptions, type KeywordResult, type ShardChunk, sumStats } from "./interface";
+import type { MetadataFilter } from "../../lib/metadata-filter";
+import {
+  type ChunkShards,
+  type DocumentFields,
+  type KeywordOptions,
+  type KeywordResult,
+  type ShardChunk,
+  sumStats,
+} from "./interface";
 import { bestById, type ShardRouter, uniqueById } from "./router";
 
 /**
@@ -8,16 +16,33 @@ import { bestById, type ShardRouter, uniqueById } from "./router";
 export class DurableObjectChunkShards implements ChunkShards {
   constructor(private readonly router: ShardRouter) {}
 
-  async write(ns: string, documentIds: string[], rows: ShardChunk[]): Promise<string[]> {
+  async write(ns: string, documentIds: string[], rows: ShardChunk[], fields?: DocumentFields): Promise<string[]> {
     const results = await this.router.write(ns, documentIds, (shard, ids) => {
       const mine = new Set(ids);
       return shard.writeChunks(
         ids,
         rows.filter((r) => mine.has(r.document_id)),
+        fields && Object.fromEntries(ids.filter((id) => id in fields).map((id) => [id, fields[id] ?? []])),
       );
     });
     await this.router.written(ns, Math.max(0, ...results.map((r) => r.chunks)));
     return results.flatMap((r) => r.gone);
+  }
+
+  async setFields(ns: string, fields: DocumentFields): Promise<void> {
+    // To every shard: each keeps the documents it holds chunks of (mid-split, a document's
+    // chunks may still be in the shard it is leaving).
+    await this.router.readAll(ns, (shard) => shard.setFields(fields));
+  }
+
+  async unindexed(ns: string, limit: number): Promise<string[]> {
+    return [...new Set((await this.router.readAll(ns, (shard) => shard.unindexed(limit))).flat())];
+  }
+
+  async matching(ns: string, filter: MetadataFilter, limit: number): Promise<{ ids: string[]; more: boolean }> {
+    const parts = await this.router.readAll(ns, (shard) => shard.matching(filter, limit));
+    const ids = [...new Set(parts.flatMap((p) => p.ids))];
+    return { ids: ids.slice(0, limit), more: ids.length > limit || parts.some((p) => p.more) };
   }
 
   async removeDocuments(ns: string, documentIds: string[]): Promise<string[]> {

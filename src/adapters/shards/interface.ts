@@ -1,7 +1,15 @@
-import type { KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats } from "../../durable-objects/chunk-store";
+import type {
+  DocumentFields,
+  KeywordOptions,
+  KeywordResult,
+  ShardChunk,
+  ShardHit,
+  TermStats,
+} from "../../durable-objects/chunk-store";
+import type { MetadataFilter } from "../../lib/metadata-filter";
 
 export { sumStats } from "../../durable-objects/chunk-store";
-export type { KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats };
+export type { DocumentFields, KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats };
 
 /**
  * Where a collection's chunks and keyword index live: one search shard per tenant+collection
@@ -9,8 +17,14 @@ export type { KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats };
  * documents' metadata. Every call names its namespace, so a tenant's reads never touch another's.
  */
 export interface ChunkShards {
-  /** Replaces the chunks of `documentIds`; returns the chunk ids that are gone. */
-  write(ns: string, documentIds: string[], rows: ShardChunk[]): Promise<string[]>;
+  /** Replaces the chunks of `documentIds` (and their filterable metadata); returns the chunk ids that are gone. */
+  write(ns: string, documentIds: string[], rows: ShardChunk[], fields?: DocumentFields): Promise<string[]>;
+  /** Records documents' filterable metadata (documents written before metadata filters existed). */
+  setFields(ns: string, fields: DocumentFields): Promise<void>;
+  /** Up to `limit` documents (per shard) whose metadata the shards do not know yet. */
+  unindexed(ns: string, limit: number): Promise<string[]>;
+  /** The documents whose metadata matches, at most `limit`, and whether there are more. */
+  matching(ns: string, filter: MetadataFilter, limit: number): Promise<{ ids: string[]; more: boolean }>;
   /** Removes documents' chunks; returns their ids. */
   removeDocuments(ns: string, documentIds: string[]): Promise<string[]>;
   /** The best `limit` chunks by bm25, and the collection's statistics for the terms (summed over its shards). */

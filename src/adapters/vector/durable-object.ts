@@ -1,5 +1,5 @@
 import { bestById, refusedError, type ShardRouter } from "../shards/router";
-import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
+import type { VectorFilter, VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
 
 /**
  * The default vector index: vectors live in the collection's search shards (`VectorShard`
@@ -10,6 +10,7 @@ import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./inte
 export class DurableObjectVectorIndex implements VectorIndex {
   readonly name = "durable-object";
   readonly dropNeedsIds = false;
+  readonly filtersMetadata = true;
 
   constructor(private readonly router: ShardRouter) {}
 
@@ -24,14 +25,9 @@ export class DurableObjectVectorIndex implements VectorIndex {
     );
   }
 
-  async query(
-    ns: string,
-    vector: Float32Array,
-    topK: number,
-    filter?: { documentIds?: string[] },
-  ): Promise<VectorMatch[]> {
+  async query(ns: string, vector: Float32Array, topK: number, filter?: VectorFilter): Promise<VectorMatch[]> {
     const lists = await this.router.readAll(ns, async (shard) => {
-      const result = await shard.query(vector, topK, filter?.documentIds);
+      const result = await shard.query(vector, topK, filter?.documentIds, filter?.metadata);
       if ("refused" in result) {
         throw refusedError(result);
       }

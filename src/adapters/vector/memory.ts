@@ -1,5 +1,5 @@
 import { AppError } from "../../errors";
-import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
+import type { VectorFilter, VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
 
 /**
  * An exact in-memory index for unit tests (and a reference for the others): every namespace is
@@ -8,6 +8,7 @@ import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./inte
 export class MemoryVectorIndex implements VectorIndex {
   readonly name = "memory";
   readonly dropNeedsIds = false;
+  readonly filtersMetadata = false;
   readonly #spaces = new Map<string, Map<string, VectorRecord>>();
 
   async upsert(namespace: string, records: VectorRecord[]): Promise<void> {
@@ -25,12 +26,7 @@ export class MemoryVectorIndex implements VectorIndex {
     this.#spaces.set(namespace, space);
   }
 
-  async query(
-    namespace: string,
-    vector: Float32Array,
-    topK: number,
-    filter?: { documentIds?: string[] },
-  ): Promise<VectorMatch[]> {
+  async query(namespace: string, vector: Float32Array, topK: number, filter?: VectorFilter): Promise<VectorMatch[]> {
     const only = filter?.documentIds ? new Set(filter.documentIds) : undefined;
     const matches: VectorMatch[] = [];
     for (const record of this.#spaces.get(namespace)?.values() ?? []) {

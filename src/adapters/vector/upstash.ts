@@ -1,6 +1,6 @@
 import { Index } from "@upstash/vector/cloudflare";
 import { AppError } from "../../errors";
-import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
+import type { VectorFilter, VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
 
 /** Vectors per upsert request and ids per delete request. */
 const BATCH = 1_000;
@@ -24,6 +24,7 @@ export interface UpstashVectorOptions {
 export class UpstashVectorIndex implements VectorIndex {
   readonly name = "upstash-vector";
   readonly dropNeedsIds = false;
+  readonly filtersMetadata = false;
   private readonly index: Index;
 
   constructor(options: UpstashVectorOptions) {
@@ -52,12 +53,7 @@ export class UpstashVectorIndex implements VectorIndex {
     }
   }
 
-  async query(
-    namespace: string,
-    vector: Float32Array,
-    topK: number,
-    filter?: { documentIds?: string[] },
-  ): Promise<VectorMatch[]> {
+  async query(namespace: string, vector: Float32Array, topK: number, filter?: VectorFilter): Promise<VectorMatch[]> {
     let expression: string | undefined;
     if (filter?.documentIds) {
       const ids = filter.documentIds.filter((id) => SAFE_ID.test(id));

@@ -1,5 +1,5 @@
 import { AppError } from "../../errors";
-import type { VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
+import type { VectorFilter, VectorIndex, VectorMatch, VectorRecord, VectorStats } from "./interface";
 
 /** The part of a Vectorize (V2) index binding this adapter uses. */
 export type VectorizeBinding = Pick<Vectorize, "query" | "upsert" | "deleteByIds" | "describe">;
@@ -20,6 +20,7 @@ export class VectorizeVectorIndex implements VectorIndex {
   readonly name = "vectorize";
   /** Vectorize cannot drop a namespace: its vectors are deleted by id. */
   readonly dropNeedsIds = true;
+  readonly filtersMetadata = false;
 
   constructor(private readonly index: VectorizeBinding) {}
 
@@ -42,12 +43,7 @@ export class VectorizeVectorIndex implements VectorIndex {
     }
   }
 
-  async query(
-    namespace: string,
-    vector: Float32Array,
-    topK: number,
-    filter?: { documentIds?: string[] },
-  ): Promise<VectorMatch[]> {
+  async query(namespace: string, vector: Float32Array, topK: number, filter?: VectorFilter): Promise<VectorMatch[]> {
     const result = await this.call(() =>
       this.index.query(Array.from(vector), {
         topK: Math.min(topK, MAX_TOP_K),

@@ -6,6 +6,7 @@ import { collections, type DocumentRow, documents } from "../../adapters/db/sche
 import type { ShardChunk } from "../../adapters/shards/interface";
 import { namespaceOf } from "../../adapters/vector/interface";
 import type { Chunk } from "../../lib/chunk";
+import { indexedFields } from "../../lib/metadata-filter";
 import type { IngestMessage } from "../../schemas/queue";
 import { bumpVersion } from "../collections";
 import type { Notify } from "../notifications/service";
@@ -109,6 +110,7 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
       ns,
       items.map((item) => item.doc.id),
       rows.map(toShardChunk),
+      Object.fromEntries(items.map((item) => [item.doc.id, indexedFields(item.doc.metadata)])),
     );
     await deps.vectors.delete(ns, gone);
     lap("shard_ms");

@@ -20,12 +20,21 @@ import { sha256Hex } from "../../lib/crypto";
 import { judgeEvidence } from "../../lib/evidence";
 import type { Logger } from "../../lib/log";
 import type { Lru } from "../../lib/lru";
+import { filterKey } from "../../lib/metadata-filter";
 import { normalizeQuery, queryTerms } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { stageClock } from "../../telemetry/trace";
 import { assertReadable, type VersionReads } from "../collections";
 import type { KeyPrincipal } from "../principal";
-import { type ChunkHit, type FusionOptions, fuseLists, keywordSearch, nearestChunks, searchableTerms } from "../search";
+import {
+  type ChunkHit,
+  ensureFilterable,
+  type FusionOptions,
+  fuseLists,
+  keywordSearch,
+  nearestChunks,
+  searchableTerms,
+} from "../search";
 import { quoteFor, supportedOnly, validateMarkers } from "./citations";
 import { feedbackTerms, subQuestions } from "./expansion";
 import { cacheGet, cachePut, embedQueries } from "./vectors";
@@ -149,6 +158,7 @@ export async function answer(
   // normalize (done by prepareQuery, timed from the start of the request)
   const { normalized, terms, versions } = prepared;
   const documentIds = input.filter?.document_ids;
+  const metadata = input.filter?.metadata;
   timings.normalize_ms = ms(mark - options.startedAt);
 
   // cache_lookup: the key holds every collection's version, so any ingest or delete misses.
@@ -162,6 +172,7 @@ export async function answer(
         input.mode,
         input.top_k,
         documentIds ? [...documentIds].sort() : null,
+        filterKey(metadata),
         normalized.toLowerCase(),
         deps.embedder.model,
         deps.reranker.name,
@@ -190,6 +201,10 @@ export async function answer(
     return { ...cached, cache: "hit", timings };
   }
 
+  if (metadata) {
+    await ensureFilterable(deps, principal.tenantId, input.collection_ids);
+  }
+
   // embed_query (L1 cache by model and text); a failing embedder leaves keyword retrieval.
   const variants = [normalized, ...(profile.expand ? subQuestions(normalized) : [])];
   let vectors: Array<Float32Array | undefined> = [];
@@ -207,7 +222,7 @@ export async function answer(
   let stats: TermStats | undefined;
   const retrieveOne = async (text: string, vector: Float32Array | undefined, weight: number) => {
     // The vocabulary lookup and the keyword search run while the vector index is asked.
-    const scope = { collectionIds: input.collection_ids, documentIds, limit: profile.pool };
+    const scope = { collectionIds: input.collection_ids, documentIds, metadata, limit: profile.pool };
     const [{ hits: keyword, stats: termStats }, nearest] = await Promise.all([
       // The query's own terms were found by prepareQuery; only sub-questions need theirs.
       keywordSearch(deps.shards, principal.tenantId, {
@@ -215,14 +230,17 @@ export async function answer(
         terms: text === normalized ? terms : queryTerms(text),
         commonTermRatio: options.commonTermRatio,
       }),
-      vector ? nearestChunks(deps, principal.tenantId, vector, scope) : [],
+      vector ? nearestChunks(deps, principal.tenantId, vector, scope) : { hits: [], partial: false },
     ]);
     if (text === normalized) {
       stats = termStats;
     }
+    if (nearest.partial && !degraded.includes("vector_filter_too_broad")) {
+      degraded.push("vector_filter_too_broad");
+    }
     return [
       { hits: keyword, weight: weight * options.rrf.weights.keyword },
-      { hits: nearest, weight: weight * options.rrf.weights.vector },
+      { hits: nearest.hits, weight: weight * options.rrf.weights.vector },
     ];
   };
   const lists = (await Promise.all(variants.map((text, i) => retrieveOne(text, vectors[i], i === 0 ? 1 : 0.5)))).flat();
@@ -235,6 +253,7 @@ export async function answer(
           terms: [...terms, ...expansion],
           collectionIds: input.collection_ids,
           documentIds,
+          metadata,
           limit: profile.pool,
           // Feedback terms are chosen from the candidates: every one is scored.
           commonTermRatio: 1,
