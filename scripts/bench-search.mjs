@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench:search [-- --data ../shared/data/scifact --sizes 5000,50000 --queries 200 --fanout 10 --split-chunks N]`
+// `npm run bench:search [-- --data ../shared/data/scifact --sizes 5000,50000 --queries 200 --fanout 10 --split-chunks N --no-filters 1]`
 //
 // Search latency of each strategy on collections of about 5k and 50k chunks (SciFact documents,
 // repeated with a copy marker to reach the size), served by Miniflare: p50/p95 of the client-seen
@@ -12,6 +12,11 @@
 // because ingesting 450k more chunks through the pipeline would take over an hour here; their
 // search path is the real one. Writes bench/results/search-<time>.json. Targets: hybrid p95
 // <= 50 ms at 5k chunks, <= 150 ms at 50k, <= 250 ms over 10 × 50k.
+//
+// Metadata filters: each document carries a `bucket` (0–99, a hash of its id), and every strategy
+// is measured again with `filter.metadata` selecting 1 %, 10 % and 50 % of the collection
+// (`bucket < 1`, `< 10`, `< 50`), each query alternating with its unfiltered twin so both see
+// the same machine. Target: filtered p95 <= 1.2 × unfiltered.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { apiClient, jsonl } from "./lib/client.mjs";
@@ -83,6 +88,59 @@ async function measure(api, key, collectionIds) {
     };
   }
   return strategies;
+}
+
+const SELECTIVITIES = [1, 10, 50];
+
+/** Filtered against unfiltered, query by query alternating, per strategy and selectivity. */
+async function measureFilters(api, key, collectionIds) {
+  const out = {};
+  for (const strategy of STRATEGIES) {
+    out[strategy] = {};
+    for (const percent of SELECTIVITIES) {
+      const filter = { metadata: { bucket: { $lt: percent } } };
+      await api("POST", "/v1/search", { query: sample[0], collection_ids: collectionIds, strategy, filter }, key);
+      const plain = [];
+      const filtered = [];
+      let results = 0;
+      for (const query of sample) {
+        for (const [times, body] of [
+          [plain, {}],
+          [filtered, { filter }],
+        ]) {
+          const t = performance.now();
+          const res = await api(
+            "POST",
+            "/v1/search",
+            { query, collection_ids: collectionIds, top_k: 10, strategy, ...body },
+            key,
+          );
+          times.push(performance.now() - t);
+          if (body.filter) {
+            results += res.results.length;
+          }
+        }
+      }
+      out[strategy][`${percent}%`] = {
+        unfiltered_p95_ms: pct(plain, 95),
+        filtered_p95_ms: pct(filtered, 95),
+        ratio: pct(filtered, 95) / pct(plain, 95),
+        mean_results: results / sample.length,
+      };
+    }
+  }
+  return out;
+}
+
+function printFilters(filters) {
+  console.log("filter     strategy  unfiltered p95  filtered p95  ratio (target <= 1.2)");
+  for (const [strategy, bySelectivity] of Object.entries(filters)) {
+    for (const [selectivity, r] of Object.entries(bySelectivity)) {
+      console.log(
+        `${selectivity.padEnd(10)} ${strategy.padEnd(9)} ${r.unfiltered_p95_ms.toFixed(1).padStart(10)} ms  ${r.filtered_p95_ms.toFixed(1).padStart(8)} ms  ${r.ratio.toFixed(2)} ${r.ratio <= 1.2 ? "PASS" : "FAIL"}`,
+      );
+    }
+  }
 }
 
 function printStrategies(strategies) {
@@ -186,6 +244,10 @@ try {
     report.sizes[size] = entry;
 
     printStrategies(entry.strategies);
+    if (!args.has("no-filters")) {
+      entry.filters = await measureFilters(api, key, [collection.id]);
+      printFilters(entry.filters);
+    }
     const target = size <= 5000 ? 50 : 150;
     console.log(
       `hybrid p95 (client) ${entry.strategies.hybrid.client_p95_ms.toFixed(1)} ms — target <= ${target} ms ${entry.strategies.hybrid.client_p95_ms <= target ? "PASS" : "FAIL"}`,

@@ -1,7 +1,19 @@
 // Ingesting a BEIR corpus through the public API (the batch route, then the real queue consumer),
 // shared by the evaluation and the benchmarks.
 
-/** Uploads `docs` 100 at a time; returns Map(document id -> BEIR id). `copy` > 0 marks repeats. */
+/** 0–99 from a string (FNV-1a): a document's `bucket`, so a filter can select 1 %, 10 %, 50 % of a collection. */
+export function bucketOf(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h % 100;
+}
+
+/**
+ * Uploads `docs` 100 at a time; returns Map(document id -> BEIR id). `copy` > 0 marks repeats.
+ * Each document's metadata holds its BEIR id and a `bucket` (0–99) for filter benchmarks.
+ */
 export async function uploadCorpus(api, key, collectionId, docs, { copy = 0, priority = "normal" } = {}) {
   const ids = new Map();
   for (let i = 0; i < docs.length; i += 100) {
@@ -13,7 +25,7 @@ export async function uploadCorpus(api, key, collectionId, docs, { copy = 0, pri
         documents: slice.map((d) => ({
           title: (d.title || d._id).slice(0, 500),
           text: `${d.title}\n${d.text}${copy > 0 ? `\n(copy ${copy})` : ""}`,
-          metadata: { beir_id: d._id },
+          metadata: { beir_id: d._id, bucket: bucketOf(`${d._id}/${copy}`) },
           priority,
         })),
       },

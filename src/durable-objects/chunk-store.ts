@@ -98,6 +98,9 @@ const LEGACY_FTS = [
   "DROP TABLE IF EXISTS chunks_fts",
 ];
 
+/** Filters whose matching documents a store remembers (until its next write). */
+const MATCHING_SETS = 16;
+
 /** Rows re-indexed per statement batch when the index is rebuilt. */
 const REINDEX_BATCH = 500;
 
@@ -108,6 +111,8 @@ export class ChunkStore {
   private total: number | undefined;
   /** True once every document with chunks here is known to have its metadata here too. */
   private fieldsComplete = false;
+  /** The documents matching recent filters (a key's mandatory filter repeats on every request); any write clears it. */
+  private readonly matchingSets = new Map<string, ReadonlySet<string>>();
 
   /**
    * Creates the tables; a shard written by an earlier version (trigger-fed index) has its index
@@ -177,6 +182,7 @@ export class ChunkStore {
    * chunk ids that are gone.
    */
   replace(documentIds: string[], rows: ShardChunk[], fields?: DocumentFields): string[] {
+    this.matchingSets.clear();
     const before = this.idsOf(documentIds);
     this.deleteDocuments(documentIds);
     if (fields) {
@@ -223,6 +229,7 @@ export class ChunkStore {
 
   deleteDocuments(documentIds: string[]): void {
     if (documentIds.length > 0) {
+      this.matchingSets.clear();
       const ids = JSON.stringify(documentIds);
       this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
       this.sql.exec("DELETE FROM shard_docs WHERE document_id IN (SELECT value FROM json_each(?))", ids);
@@ -243,6 +250,7 @@ export class ChunkStore {
   }
 
   deleteAll(): void {
+    this.matchingSets.clear();
     this.sql.exec("DELETE FROM doc_fields");
     this.sql.exec("DELETE FROM shard_docs");
     this.sql.exec("DELETE FROM chunks_fts");
@@ -290,6 +298,7 @@ export class ChunkStore {
 
   /** Records documents' filterable metadata (replacing what was known of them). */
   setFields(fields: DocumentFields): void {
+    this.matchingSets.clear();
     const ids = JSON.stringify(Object.keys(fields));
     this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
     this.sql.exec("INSERT OR IGNORE INTO shard_docs (document_id) SELECT value FROM json_each(?)", ids);
@@ -364,6 +373,20 @@ export class ChunkStore {
     return { ids: ids.slice(0, limit), more: ids.length > limit };
   }
 
+  /** Every document (with chunks here) whose metadata matches, remembered until the next write. */
+  matchingSet(filter: MetadataFilter): ReadonlySet<string> {
+    const key = JSON.stringify(filter);
+    let set = this.matchingSets.get(key);
+    if (!set) {
+      set = new Set(this.matching(filter, Number.MAX_SAFE_INTEGER).ids);
+      if (this.matchingSets.size >= MATCHING_SETS) {
+        this.matchingSets.delete(this.matchingSets.keys().next().value as string);
+      }
+      this.matchingSets.set(key, set);
+    }
+    return set;
+  }
+
   count(): { chunks: number; documents: number } {
     return this.sql
       .exec<{ chunks: number; documents: number }>(
@@ -428,35 +451,27 @@ export class ChunkStore {
     const only = options.documentIds && options.documentIds.length > 0 ? options.documentIds : undefined;
     const filter = options.filter ? compileFilter(options.filter) : undefined;
     // A filter narrows the documents before ranking (a pre-filter: the best `limit` of what
-    // matches, never the matches among the best). Numbered parameters: the filter's is ?1.
-    const rows =
-      only || filter
-        ? this.sql.exec<Row & { rank: number }>(
-            `SELECT ${columns}, bm25(chunks_fts, ?2, ?3, ?4) AS rank
-             FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid
-             WHERE chunks_fts MATCH ?5
-               ${only ? "AND c.document_id IN (SELECT value FROM json_each(?7))" : ""}
-               ${filter ? `AND c.document_id IN (${filter.sql})` : ""}
-             ORDER BY rank LIMIT ?6`,
-            filter?.params ?? null,
-            title,
-            heading,
-            text,
-            match,
-            options.limit,
-            ...(only ? [JSON.stringify(only)] : []),
-          )
-        : this.sql.exec<Row & { rank: number }>(
-            `SELECT ${columns}, f.rank AS rank
-             FROM (SELECT rowid, bm25(chunks_fts, ?, ?, ?) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?
-                   ORDER BY rank LIMIT ?) AS f
-             JOIN chunks c ON c.seq = f.rowid ORDER BY f.rank`,
-            title,
-            heading,
-            text,
-            match,
-            options.limit,
-          );
+    // matches, never the matches among the best): the allowed chunks' rowids are one set, built
+    // once per statement, that FTS5's matches are checked against before bm25 sorts them; only the
+    // best `limit` are joined to their rows. Numbered parameters: the filter's values are ?1.
+    const allowed = [
+      only ? "document_id IN (SELECT value FROM json_each(?7))" : "",
+      filter ? `document_id IN (${filter.sql})` : "",
+    ].filter(Boolean);
+    const rows = this.sql.exec<Row & { rank: number }>(
+      `SELECT ${columns}, f.rank AS rank
+       FROM (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?5
+             ${allowed.length > 0 ? `AND +rowid IN (SELECT seq FROM chunks WHERE ${allowed.join(" AND ")})` : ""}
+             ORDER BY rank LIMIT ?6) AS f
+       JOIN chunks c ON c.seq = f.rowid ORDER BY f.rank`,
+      filter?.params ?? null,
+      title,
+      heading,
+      text,
+      match,
+      options.limit,
+      ...(only ? [JSON.stringify(only)] : []),
+    );
     const hits = rows.toArray().map(({ rank, ...chunk }) => ({ ...(chunk as ShardChunk), score: -rank }));
     return { hits, stats };
   }

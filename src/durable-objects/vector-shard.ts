@@ -200,12 +200,11 @@ export class VectorShard extends DurableObject<Env> {
     documentIds?: string[],
     filter?: MetadataFilter,
   ): ShardAnswer<VectorMatch[]> | ShardRefusal {
-    let allowed = documentIds;
+    let allowed: ReadonlySet<string> | undefined = documentIds ? new Set(documentIds) : undefined;
     if (filter) {
       // Every matching document of this shard: the vectors are scored among them only.
-      const { ids } = this.chunks.matching(filter, Number.MAX_SAFE_INTEGER);
-      const only = documentIds ? new Set(documentIds) : undefined;
-      allowed = only ? ids.filter((id) => only.has(id)) : ids;
+      const matching = this.chunks.matchingSet(filter);
+      allowed = allowed ? new Set([...allowed].filter((id) => matching.has(id))) : matching;
     }
     const matches = this.vectors.query(vector, topK, allowed);
     return Array.isArray(matches) ? this.answer(matches) : matches;

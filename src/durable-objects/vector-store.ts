@@ -109,7 +109,11 @@ export class VectorStore {
   }
 
   /** The best `topK` by dot product, of the given documents only when `documentIds` is set. */
-  query(vector: Float32Array, topK: number, documentIds?: string[]): VectorMatch[] | VectorRefusal {
+  query(
+    vector: Float32Array,
+    topK: number,
+    documentIds?: string[] | ReadonlySet<string>,
+  ): VectorMatch[] | VectorRefusal {
     const matrix = this.load();
     const dims = this.dimensions;
     if (!matrix || dims === null || this.ids.length === 0) {
@@ -118,7 +122,7 @@ export class VectorStore {
     if (vector.length !== dims) {
       return { refused: "dimensions", message: `the query has ${vector.length} dimensions; this index has ${dims}` };
     }
-    const allowed = documentIds ? new Set(documentIds) : undefined;
+    const allowed = documentIds instanceof Set ? documentIds : documentIds ? new Set(documentIds) : undefined;
     // Keep the best k in a small sorted array: k is at most a few hundred.
     const best: VectorMatch[] = [];
     for (let row = 0; row < this.ids.length; row++) {

@@ -392,6 +392,21 @@ export function compileFilter(filter: MetadataFilter): { sql: string; params: st
   return { sql, params: JSON.stringify(values) };
 }
 
+/** The tree as an expression again (`$and`, `$or`, `$not`, `{field: {$op: value}}`): what parses to it. */
+export function toExpression(filter: MetadataFilter): Record<string, unknown> {
+  if ("and" in filter) {
+    return filter.and.length === 0 ? {} : { $and: filter.and.map(toExpression) };
+  }
+  if ("or" in filter) {
+    return { $or: filter.or.map(toExpression) };
+  }
+  if ("not" in filter) {
+    return { $not: toExpression(filter.not) };
+  }
+  const t = filter.test;
+  return { [filter.field]: { [`$${t.op}`]: "values" in t ? t.values : t.value } };
+}
+
 /** A filter's canonical text, for cache keys: the same filter, the same text. */
 export function filterKey(filter: MetadataFilter | undefined): string | null {
   return filter === undefined ? null : JSON.stringify(filter);

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { toExpression } from "../lib/metadata-filter";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
 import {
@@ -11,6 +12,7 @@ import {
   WhoAmISchema,
 } from "../schemas/api-keys";
 import { bearerSecurity, commonErrors, conflict, notFound, SCOPES } from "../schemas/common";
+import { CreateTokenBody, TokenSchema } from "../schemas/tokens";
 import { createRoute } from "./route";
 
 /** Tenant API keys (scope `admin`). */
@@ -37,6 +39,27 @@ apiKeys.openapi(create, async (c) => {
   return c.json(key, 201);
 });
 
+const token = createRoute({
+  method: "post",
+  operationId: "createToken",
+  path: "/v1/tokens",
+  tags: ["api keys"],
+  summary: "Mint a short-lived end-user token (ert_…) restricted to scopes, collections and a metadata filter",
+  description:
+    "For browsers and widgets: a signed token (≤ 24 h) that searches and asks with no more reach than the minting key — its scopes and collections at most, its metadata filter ANDed in. Verified without a database read; it stops working when it expires or when the minting key is deleted.",
+  security: bearerSecurity,
+  middleware: [requireKey("admin"), jsonBody()] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateTokenBody } } } },
+  responses: {
+    201: { description: "Minted", content: { "application/json": { schema: TokenSchema } } },
+    ...commonErrors,
+  },
+});
+
+apiKeys.openapi(token, async (c) => {
+  return c.json(await c.var.services.apiKeys.mintToken(keyOf(c.var.principal), c.req.valid("json")), 201);
+});
+
 const whoami = createRoute({
   method: "get",
   operationId: "whoAmI",
@@ -59,7 +82,9 @@ apiKeys.openapi(whoami, (c) => {
       key_id: principal.keyId,
       scopes: principal.scopes,
       collection_ids: principal.collectionIds,
+      filter: principal.filter ? toExpression(principal.filter) : null,
       rate_tier: principal.rateTier,
+      ...(principal.token ? { token_expires_at: new Date(principal.token.expiresAt).toISOString() } : {}),
     },
     200,
   );

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { IsoDate, SCOPES } from "./common";
+import { MetadataExpression } from "./search";
 
 const Scope = z.enum(SCOPES);
 const CollectionId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a collection id");
@@ -26,6 +27,10 @@ export const CreateApiKeyBody = z
       .regex(/^[a-z][a-z0-9_-]{0,31}$/)
       .optional(),
     expires_at: z.iso.datetime({ offset: true }).optional(),
+    filter: MetadataExpression.optional().openapi({
+      description:
+        "A metadata filter ANDed into every search and answer the key makes (and into the tokens it mints). A key created by a filtered key gets that key's filter ANDed too.",
+    }),
   })
   .strict()
   .openapi("CreateApiKey");
@@ -43,6 +48,10 @@ export const ApiKeySchema = z
     name: z.string(),
     scopes: z.array(Scope),
     collection_ids: z.array(z.string()).nullable(),
+    filter: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: "The key's mandatory metadata filter; null: none" }),
     rate_tier: z.string(),
     expires_at: IsoDate.nullable(),
     last_used_at: IsoDate.nullable(),
@@ -73,6 +82,12 @@ export const WhoAmISchema = z
       .array(z.string())
       .nullable()
       .openapi({ description: "The collections the key is restricted to; null: every collection" }),
+    filter: z.record(z.string(), z.unknown()).nullable().openapi({
+      description: "The metadata filter ANDed into everything this key or token searches or asks; null: none",
+    }),
     rate_tier: z.string(),
+    token_expires_at: IsoDate.optional().openapi({
+      description: "Present for an end-user token: when it stops working",
+    }),
   })
   .openapi("WhoAmI");

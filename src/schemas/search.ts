@@ -16,6 +16,23 @@ export const CollectionIds = z
   .min(1)
   .max(20)
   .transform((ids) => [...new Set(ids)]);
+const FILTER_DESCRIPTION =
+  `Documents whose metadata matches, in the Mongo/Pinecone style: {"field": value}, ` +
+  `{"field": {"$eq"|"$ne"|"$gt"|"$gte"|"$lt"|"$lte": v}}, {"field": {"$in"|"$nin": [...]}}, ` +
+  `{"field": {"$exists": bool}}, combined with $and, $or, $not. At most ${MAX_CLAUSES} operators, ` +
+  `nested ${MAX_DEPTH} deep, ${MAX_IN_VALUES} values per $in; strings up to ${MAX_VALUE_BYTES} bytes, compared whole.`;
+const FILTER_EXAMPLE = { department: "hr", year: { $gte: 2024 }, tags: { $in: ["policy", "benefits"] } };
+
+/** A metadata expression as the caller wrote it, checked (422 with each offending clause's path). */
+export const MetadataExpression = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    for (const problem of parseMetadataFilter(value).problems ?? []) {
+      ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+    }
+  })
+  .openapi({ description: FILTER_DESCRIPTION, example: FILTER_EXAMPLE });
+
 /** A metadata expression, checked and parsed into the tree the shards compile (lib/metadata-filter.ts). */
 export const MetadataFilterSchema = z
   .record(z.string(), z.unknown())
@@ -29,14 +46,7 @@ export const MetadataFilterSchema = z
     }
     return parsed.filter;
   })
-  .openapi({
-    description:
-      `Documents whose metadata matches, in the Mongo/Pinecone style: {"field": value}, ` +
-      `{"field": {"$eq"|"$ne"|"$gt"|"$gte"|"$lt"|"$lte": v}}, {"field": {"$in"|"$nin": [...]}}, ` +
-      `{"field": {"$exists": bool}}, combined with $and, $or, $not. At most ${MAX_CLAUSES} operators, ` +
-      `nested ${MAX_DEPTH} deep, ${MAX_IN_VALUES} values per $in; strings up to ${MAX_VALUE_BYTES} bytes, compared whole.`,
-    example: { department: "hr", year: { $gte: 2024 }, tags: { $in: ["policy", "benefits"] } },
-  });
+  .openapi({ description: FILTER_DESCRIPTION, example: FILTER_EXAMPLE });
 
 export const DocumentFilter = z
   .object({

@@ -9,13 +9,16 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import { sha256Hex } from "../lib/crypto";
 import { randomBase62 } from "../lib/ids";
+import { toExpression } from "../lib/metadata-filter";
 import type { ApiKeyView, CreateApiKeyInput } from "../schemas/api-keys";
 import { iso } from "../schemas/common";
+import type { CreateTokenInput } from "../schemas/tokens";
 import { forgetKey } from "./auth";
 import type { Notify } from "./notifications/service";
 import { ownedRow } from "./owned";
-import { assertCovers, covers, type KeyPrincipal, type Reach, type Scope } from "./principal";
+import { assertCovers, covers, type KeyPrincipal, parsedFilter, type Reach, type Scope } from "./principal";
 import { tierForKey, tierPolicy } from "./rate-tiers";
+import { mintToken } from "./tokens";
 
 /** A tenant may hold at most this many keys (revoked keys are deleted and do not count). */
 export const MAX_KEYS_PER_TENANT = 100;
@@ -38,6 +41,7 @@ export function toView(row: ApiKeyRow, now = Date.now()): ApiKeyView {
     name: row.name,
     scopes: row.scopes as Scope[],
     collection_ids: row.collectionIds ?? null,
+    filter: row.filter ?? null,
     rate_tier: row.rateTier,
     expires_at: iso(row.expiresAt),
     last_used_at: iso(row.lastUsedAt),
@@ -70,8 +74,14 @@ export async function createApiKey(
     });
   }
   const collectionIds = input.collection_ids ? [...new Set(input.collection_ids)] : null;
+  // A filtered key's keys carry its filter too: they can only select fewer documents.
+  const filter = narrowed(creator, input.filter);
   // A key cannot mint a key that reaches further than itself.
-  assertCovers(creator, { scopes: input.scopes, collectionIds }, "a key with these scopes and collections");
+  assertCovers(
+    creator,
+    { scopes: input.scopes, collectionIds, filter: parsedFilter(filter) },
+    "a key with these scopes and collections",
+  );
   if (collectionIds !== null) {
     const found = await deps.db
       .select({ id: collections.id })
@@ -98,6 +108,7 @@ export async function createApiKey(
     previousExpiresAt: null,
     scopes: input.scopes,
     collectionIds,
+    filter,
     rateTier,
     expiresAt,
     lastUsedAt: null,
@@ -134,7 +145,19 @@ export async function listApiKeys(db: Db, principal: KeyPrincipal): Promise<ApiK
 }
 
 function reachOf(row: ApiKeyRow): Reach {
-  return { scopes: row.scopes as Scope[], collectionIds: row.collectionIds ?? null };
+  return { scopes: row.scopes as Scope[], collectionIds: row.collectionIds ?? null, filter: parsedFilter(row.filter) };
+}
+
+/** The filter expression of something a key creates: the key's own AND what was asked for. */
+export function narrowed(
+  creator: KeyPrincipal,
+  requested: Record<string, unknown> | undefined,
+): Record<string, unknown> | null {
+  const own = creator.filter ? toExpression(creator.filter) : null;
+  if (own && requested) {
+    return { $and: [own, requested] };
+  }
+  return own ?? requested ?? null;
 }
 
 /** A key of the caller's tenant (404 otherwise) that the caller covers (403 otherwise). */
@@ -201,6 +224,7 @@ export function apiKeyService(
 ) {
   return {
     create: (principal: KeyPrincipal, input: CreateApiKeyInput) => createApiKey(deps, principal, input),
+    mintToken: (principal: KeyPrincipal, input: CreateTokenInput) => mintToken(deps.config, principal, input),
     list: (principal: KeyPrincipal) => listApiKeys(deps.db, principal),
     async rotate(principal: KeyPrincipal, input: { id: string; graceSeconds: number }) {
       const key = await rotateApiKey(deps.db, principal, input.id, input.graceSeconds);

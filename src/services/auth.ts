@@ -12,7 +12,8 @@ import type { Config } from "../config";
 import { constantTimeEqual, digestsEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
 import { SwrCache } from "../lib/swr";
-import { keyPrincipal, type Principal } from "./principal";
+import { hasScope, keyPrincipal, type Principal, parsedFilter } from "./principal";
+import { verifyToken } from "./tokens";
 
 const KEY_PATTERN = /^erk_([A-Za-z0-9]{16})_([A-Za-z0-9]{32})$/;
 const LAST_USED_INTERVAL_MS = 60_000;
@@ -108,11 +109,14 @@ export async function authenticate(
     }
     return { kind: "invalid", reason: "Invalid operator token." };
   }
+  const now = Date.now();
+  if (token.startsWith("ert_")) {
+    return authenticateToken(deps, token, now);
+  }
   const parsed = parseApiKey(token);
   if (!parsed) {
     return { kind: "invalid", reason: "Malformed API key." };
   }
-  const now = Date.now();
   const row = await loadKey(deps, parsed.keyId);
   if (!row || !(await secretMatches(row, parsed.secret, now))) {
     return { kind: "invalid", reason: "Invalid API key." };
@@ -121,6 +125,38 @@ export async function authenticate(
     return { kind: "invalid", reason: "The API key has expired." };
   }
   return { kind: "ok", principal: keyPrincipal(row) };
+}
+
+/**
+ * An end-user token: its signature and expiry (no database), then the key that minted it, from
+ * the same isolate cache as keys (no database read when warm). The token reaches no further than
+ * that key does now: scopes and collections are intersected, filters ANDed.
+ */
+async function authenticateToken(deps: AuthDeps, token: string, now: number): Promise<Credentials> {
+  const verified = await verifyToken(token, deps.config.keyRing, now);
+  if ("reason" in verified) {
+    return { kind: "invalid", reason: verified.reason };
+  }
+  const { claims } = verified;
+  const row = await loadKey(deps, claims.k);
+  if (!row || row.tenantId !== claims.t || (row.expiresAt !== null && row.expiresAt <= now)) {
+    return { kind: "invalid", reason: "The API key that minted this token was revoked or has expired." };
+  }
+  const key = keyPrincipal(row);
+  const tokenFilter = parsedFilter(claims.f);
+  const filter = key.filter && tokenFilter ? { and: [key.filter, tokenFilter] } : (tokenFilter ?? key.filter);
+  const collectionIds =
+    claims.c === null ? key.collectionIds : claims.c.filter((id) => key.collectionIds?.includes(id) ?? true);
+  return {
+    kind: "ok",
+    principal: {
+      ...key,
+      scopes: claims.s.filter((scope) => hasScope(key, scope)),
+      collectionIds,
+      filter,
+      token: { id: claims.j, expiresAt: claims.e * 1000 },
+    },
+  };
 }
 
 /**

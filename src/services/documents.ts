@@ -12,8 +12,10 @@ import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
 import { AppError } from "../errors";
 import { MAX_CHUNKS_PER_DOCUMENT, minChunks } from "../lib/chunk";
 import { sha256Hex } from "../lib/crypto";
+import { encodeCursor } from "../lib/cursor";
 import { blobKey, newId } from "../lib/ids";
 import { NOT_UTF8 } from "../lib/json-member";
+import { matchesFilter } from "../lib/metadata-filter";
 import { type DocumentKind, MIME_TYPES, scanText, sniffDocument, type TextScan } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
@@ -144,6 +146,10 @@ export async function uploadDocuments(
         if (upload.bytes.byteLength > deps.maxUploadBytes) {
           throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
         }
+        if (principal.filter && !matchesFilter(upload.metadata, principal.filter)) {
+          // A filtered key writes only documents it could read back.
+          throw new AppError("forbidden", "This document's metadata does not match the key's metadata filter.");
+        }
         candidates.push({ index, upload, kind: inspect(upload), sha256: await sha256Hex(upload.bytes) });
       } catch (error) {
         if (!(error instanceof AppError)) {
@@ -181,7 +187,11 @@ export async function uploadDocuments(
   for (const { index, upload, kind, sha256 } of candidates) {
     const known = existing.get(sha256);
     if (known) {
-      results[index] = { document: toView(known), deduplicated: true };
+      // A filtered caller learns of an existing copy only if its filter lets it read that copy.
+      results[index] =
+        principal.filter && !matchesFilter(known.metadata, principal.filter)
+          ? { error: new AppError("conflict", "This collection already holds this content.") }
+          : { document: toView(known), deduplicated: true };
       continue;
     }
     if (firstIndexOf.has(sha256)) {
@@ -291,14 +301,23 @@ export async function uploadDocument(
   return result;
 }
 
-/** The document: 404 unless it is the tenant's; 403 if the key is restricted to other collections. */
+/**
+ * The document: 404 unless it is the tenant's and matches the caller's metadata filter (a document
+ * outside it is not revealed to exist); 403 if the key is restricted to other collections.
+ */
 export async function getDocument(db: Db, principal: KeyPrincipal, id: string): Promise<DocumentRow> {
   const row = await ownedRow(db, documents, id, principal.tenantId, "document");
+  if (principal.filter && !matchesFilter(row.metadata, principal.filter)) {
+    throw new AppError("not_found", "No such document.");
+  }
   if (!canAccessCollection(principal, row.collectionId)) {
     throw new AppError("forbidden", "This API key is restricted to other collections.");
   }
   return row;
 }
+
+/** Rows a filtered caller's listing reads per page at most, to fill it with matching documents. */
+const FILTERED_SCAN_ROWS = 1_000;
 
 export async function listDocuments(
   db: Db,
@@ -308,13 +327,31 @@ export async function listDocuments(
 ): Promise<{ items: DocumentView[]; next_cursor: string | null }> {
   await getCollection(db, principal, collectionId);
   const after = afterCursor(page.cursor, { createdAt: documents.createdAt, id: documents.id });
+  const filter = principal.filter;
   const rows = await db
     .select()
     .from(documents)
     .where(and(eq(documents.tenantId, principal.tenantId), eq(documents.collectionId, collectionId), after))
     .orderBy(desc(documents.createdAt), desc(documents.id))
-    .limit(page.limit + 1);
-  return toPage(rows, page.limit, toView);
+    .limit(filter ? FILTERED_SCAN_ROWS + 1 : page.limit + 1);
+  if (!filter) {
+    return toPage(rows, page.limit, toView);
+  }
+  // A filtered caller sees the documents its filter matches: up to `limit` of them from at most
+  // FILTERED_SCAN_ROWS rows; the cursor continues after the last row read (a page may be short).
+  const items: DocumentView[] = [];
+  let last: DocumentRow | undefined;
+  for (const row of rows.slice(0, FILTERED_SCAN_ROWS)) {
+    if (items.length === page.limit) {
+      break;
+    }
+    last = row;
+    if (matchesFilter(row.metadata, filter)) {
+      items.push(toView(row));
+    }
+  }
+  const more = last !== undefined && rows.indexOf(last) < rows.length - 1;
+  return { items, next_cursor: more && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
 }
 
 /**

@@ -27,6 +27,7 @@ const DOCS_PRINCIPAL: KeyPrincipal = {
   keyId: "key_edgerag_docs",
   scopes: ["admin"],
   collectionIds: null,
+  filter: null,
   rateTier: "internal",
 };
 

@@ -1,5 +1,6 @@
 import type { ApiKeyRow } from "../adapters/db/schema";
 import { AppError } from "../errors";
+import { type MetadataFilter, parseMetadataFilter } from "../lib/metadata-filter";
 import { SCOPES, type Scope } from "../schemas/common";
 
 export type { Scope };
@@ -12,7 +13,11 @@ export interface KeyPrincipal {
   scopes: Scope[];
   /** null = every collection of the tenant. */
   collectionIds: string[] | null;
+  /** A metadata filter ANDed into everything the caller searches or asks; null = none. */
+  filter: MetadataFilter | null;
   rateTier: string;
+  /** An end-user token (`ert_…`) minted by key `keyId`, rather than the key itself. */
+  token?: { id: string; expiresAt: number };
 }
 
 export interface OperatorPrincipal {
@@ -29,8 +34,54 @@ export function keyPrincipal(row: ApiKeyRow): KeyPrincipal {
     keyId: row.id,
     scopes: row.scopes as Scope[],
     collectionIds: row.collectionIds ?? null,
+    filter: parsedFilter(row.filter),
     rateTier: row.rateTier,
   };
+}
+
+/** Parsed expressions by the (cached) row's object: a warm key parses its filter once. */
+const parsed = new WeakMap<object, MetadataFilter>();
+
+/** A stored expression (checked when it was stored) as the tree searches run with. */
+export function parsedFilter(expression: Record<string, unknown> | null | undefined): MetadataFilter | null {
+  if (!expression) {
+    return null;
+  }
+  let filter = parsed.get(expression);
+  if (!filter) {
+    const result = parseMetadataFilter(expression);
+    if (!result.filter) {
+      // Stored only after the same check: a row that fails it now is refused rather than unfiltered.
+      throw new AppError("internal", "A stored key filter no longer parses.");
+    }
+    filter = result.filter;
+    parsed.set(expression, filter);
+  }
+  return filter;
+}
+
+/** The metadata filter a search or answer runs with: the caller's own (mandatory) AND the request's. */
+export function effectiveFilter(
+  principal: KeyPrincipal,
+  requested: MetadataFilter | undefined,
+): MetadataFilter | undefined {
+  if (!principal.filter) {
+    return requested;
+  }
+  return requested ? { and: [principal.filter, requested] } : principal.filter;
+}
+
+/**
+ * Refuses what a filtered caller (a key with a mandatory filter, or a token) cannot be given
+ * safely: tenant-wide event streams and listings that are not filtered by document metadata.
+ */
+export function assertUnfiltered(principal: KeyPrincipal, what: string): void {
+  if (principal.filter) {
+    throw new AppError(
+      "forbidden",
+      `A key or token with a metadata filter cannot use ${what}: it is not filtered by document metadata.`,
+    );
+  }
 }
 
 /** `admin` is the tenant administrator's scope and includes the others. */
@@ -47,6 +98,8 @@ export function canAccessCollection(principal: KeyPrincipal, collectionId: strin
 export interface Reach {
   scopes: readonly Scope[];
   collectionIds: readonly string[] | null;
+  /** Its mandatory metadata filter; absent or null = every document. */
+  filter?: MetadataFilter | null;
 }
 
 /**
@@ -69,6 +122,9 @@ export function covers(actor: KeyPrincipal, target: Reach): boolean {
   if (![...effectiveScopes(target.scopes)].every((scope) => own.has(scope))) {
     return false;
   }
+  if (actor.filter && !narrows(target.filter, actor.filter)) {
+    return false;
+  }
   if (actor.collectionIds === null) {
     return true;
   }
@@ -79,14 +135,28 @@ export function covers(actor: KeyPrincipal, target: Reach): boolean {
   return target.collectionIds.every((id) => allowed.has(id));
 }
 
+/**
+ * Whether `target` is `filter` or `filter` ANDed with more (as keys and tokens a filtered key
+ * creates are): then it can only select fewer documents. Other shapes are not compared.
+ */
+function narrows(target: MetadataFilter | null | undefined, filter: MetadataFilter): boolean {
+  if (!target) {
+    return false;
+  }
+  const own = JSON.stringify(filter);
+  return JSON.stringify(target) === own || ("and" in target && target.and.some((f) => JSON.stringify(f) === own));
+}
+
 /** `covers`, or `403 forbidden` saying what the key lacks. */
 export function assertCovers(actor: KeyPrincipal, target: Reach, what: string): void {
   if (!covers(actor, target)) {
     throw new AppError(
       "forbidden",
-      actor.collectionIds === null
-        ? `This API key cannot act on ${what}: it grants scopes this key does not have.`
-        : `This API key is restricted to collections and cannot act on ${what}, which reaches further.`,
+      actor.filter
+        ? `This API key has a metadata filter and cannot act on ${what}, which reaches documents outside it.`
+        : actor.collectionIds === null
+          ? `This API key cannot act on ${what}: it grants scopes this key does not have.`
+          : `This API key is restricted to collections and cannot act on ${what}, which reaches further.`,
     );
   }
 }

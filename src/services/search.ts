@@ -18,7 +18,7 @@ import { indexedFields, type MetadataFilter } from "../lib/metadata-filter";
 import { queryTerms } from "../lib/terms";
 import type { SearchInput, SearchResults } from "../schemas/search";
 import { assertReadable } from "./collections";
-import type { KeyPrincipal } from "./principal";
+import { effectiveFilter, type KeyPrincipal } from "./principal";
 import { embedQueries, type QueryVectorDeps } from "./query/vectors";
 
 /** bm25 column weights: document title, section heading, chunk text. */
@@ -320,7 +320,7 @@ export async function search(
   });
   const terms = searchableTerms(input.query);
   const documentIds = input.filter?.document_ids;
-  const metadata = input.filter?.metadata;
+  const metadata = effectiveFilter(principal, input.filter?.metadata);
   if (metadata) {
     await ensureFilterable(deps, principal.tenantId, input.collection_ids);
   }

@@ -31,6 +31,7 @@ const principalOf = (tenant: TestTenant): KeyPrincipal => ({
   keyId: tenant.adminKeyId,
   scopes: ["admin"],
   collectionIds: null,
+  filter: null,
   rateTier: "standard",
 });
 

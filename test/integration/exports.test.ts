@@ -39,6 +39,7 @@ const tenantPrincipal = (t: TestTenant): KeyPrincipal => ({
   keyId: t.adminKeyId,
   scopes: ["admin"],
   collectionIds: null,
+  filter: null,
   rateTier: "standard",
 });
 

@@ -52,7 +52,9 @@ const samples = (): Record<string, Array<Record<string, unknown>>> => ({
   createApiKey: [
     { name: "reader", scopes: ["query"] },
     { name: "narrow", scopes: ["query", "ingest"], collection_ids: [ids.collection], rate_tier: "free" },
+    { name: "filtered", scopes: ["query"], filter: { team: "hr", year: { $gte: 2024 } } },
   ],
+  createToken: [{}, { scopes: ["query"], collection_ids: [ids.collection], filter: { team: "hr" }, expires_in: 600 }],
   rotateApiKey: [{}, { grace_seconds: 60 }],
   putSecret: [{ value: "sk-secret" }],
   createCollection: [{ name: `rt-${crypto.randomUUID()}` }],
@@ -72,6 +74,11 @@ const samples = (): Record<string, Array<Record<string, unknown>>> => ({
       strategy: "keyword",
       top_k: 3,
       filter: { document_ids: [ids.document] },
+    },
+    {
+      query: "paid leave",
+      collection_ids: [ids.collection],
+      filter: { metadata: { $or: [{ team: "hr" }, { tags: { $in: ["leave"] } }], year: { $exists: false } } },
     },
   ],
   query: [

@@ -286,6 +286,7 @@ describe("the answer pipeline with other generators", () => {
     keyId: t.adminKeyId,
     scopes: ["admin"],
     collectionIds: null,
+    filter: null,
     rateTier: "standard",
   });
   const run = async (generator: Generator, signal?: AbortSignal, budgetMs = 5_000) => {

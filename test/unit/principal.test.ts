@@ -7,6 +7,7 @@ const key = (scopes: KeyPrincipal["scopes"], collectionIds: string[] | null): Ke
   keyId: "k",
   scopes,
   collectionIds,
+  filter: null,
   rateTier: "standard",
 });
 

@@ -30,6 +30,8 @@ export const apiKeys = sqliteTable(
     scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
     /** JSON array of collection ids the key is restricted to; null = every collection. */
     collectionIds: text("collection_ids", { mode: "json" }).$type<string[] | null>(),
+    /** The metadata expression ANDed into everything the key searches or asks, as written; null = none. */
+    filter: text("filter", { mode: "json" }).$type<Record<string, unknown> | null>(),
     rateTier: text("rate_tier").notNull(),
     expiresAt: integer("expires_at"),
     lastUsedAt: integer("last_used_at"),

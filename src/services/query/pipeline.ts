@@ -25,7 +25,7 @@ import { normalizeQuery, queryTerms } from "../../lib/terms";
 import type { Citation, Mode, QueryInput, QueryResult, Source } from "../../schemas/query";
 import { stageClock } from "../../telemetry/trace";
 import { assertReadable, type VersionReads } from "../collections";
-import type { KeyPrincipal } from "../principal";
+import { effectiveFilter, type KeyPrincipal } from "../principal";
 import {
   type ChunkHit,
   ensureFilterable,
@@ -158,7 +158,7 @@ export async function answer(
   // normalize (done by prepareQuery, timed from the start of the request)
   const { normalized, terms, versions } = prepared;
   const documentIds = input.filter?.document_ids;
-  const metadata = input.filter?.metadata;
+  const metadata = effectiveFilter(principal, input.filter?.metadata);
   timings.normalize_ms = ms(mark - options.startedAt);
 
   // cache_lookup: the key holds every collection's version, so any ingest or delete misses.
