@@ -6,6 +6,7 @@
 //   baseline:      GET /health/live            (no auth, no limiter)
 //   authenticated: GET /v1/whoami              (key verified from the isolate cache, rate limiter: no D1)
 //   listing:       GET /v1/api-keys            (the same, plus the one D1 query the listing is)
+//   token:         GET /v1/whoami with an end-user token (ert_…: signature checked, minting key from the cache)
 //   floor:         a bare Worker's one D1 query over its own hello route, in a second Miniflare —
 //                  what the local D1 simulator alone costs any route that reads D1 once
 //
@@ -89,7 +90,15 @@ try {
     throw new Error(`authenticated route answered ${check.status}`);
   }
 
+  const minted = await fetch(`${url}/v1/tokens`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${created.api_key.key}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scopes: ["query"], filter: { team: "hr" }, expires_in: 86_400 }),
+  }).then((r) => r.json());
+  const tokenAuth = [`Authorization: Bearer ${minted.token}`];
+
   console.log(`serving on ${url}; warming up …`);
+  wrkRun(`${url}/v1/whoami`, tokenAuth);
   wrkRun(`${url}/health/live`);
   wrkRun(`${url}/v1/whoami`, auth);
   wrkRun(`${url}/v1/api-keys`, auth);
@@ -129,23 +138,27 @@ try {
   const base = [];
   const authed = [];
   const listing = [];
+  const tokens = [];
   const bare = [];
   const bareD1 = [];
   for (let i = 0; i < RUNS; i++) {
     base.push(await counted(`${url}/health/live`));
     authed.push(await counted(`${url}/v1/whoami`, auth));
     listing.push(await counted(`${url}/v1/api-keys`, auth));
+    tokens.push(await counted(`${url}/v1/whoami`, tokenAuth));
     bare.push(wrkRun(`${control.url}/`));
     bareD1.push(wrkRun(`${control.url}/d1`));
     console.log(
       `run ${i + 1}/${RUNS}: baseline ${base[i].rps.toFixed(0)} req/s, authenticated ${authed[i].rps.toFixed(0)} req/s ` +
         `(D1 ${authed[i].d1_per_request.toFixed(4)}/req), listing ${listing[i].rps.toFixed(0)} req/s (D1 ${listing[i].d1_per_request.toFixed(3)}/req), ` +
+        `token ${tokens[i].rps.toFixed(0)} req/s (D1 ${tokens[i].d1_per_request.toFixed(4)}/req), ` +
         `bare ${bare[i].rps.toFixed(0)} req/s, bare + one D1 query ${bareD1[i].rps.toFixed(0)} req/s`,
     );
   }
   const baseline = summarize(base);
   const authenticated = summarize(authed);
   const listed = summarize(listing);
+  const token = summarize(tokens);
   const ratio = authenticated.rps / baseline.rps;
   const floor = { bare: summarize(bare), d1: summarize(bareD1) };
   const floorRatio = floor.d1.rps / floor.bare.rps;
@@ -165,6 +178,9 @@ try {
   );
   console.log(
     `listing        GET /v1/api-keys  ${fmt(listed)}   D1 calls/request ${listed.d1_per_request.toFixed(3)}  (ratio ${(listed.rps / baseline.rps).toFixed(2)})`,
+  );
+  console.log(
+    `token          GET /v1/whoami    ${fmt(token)}   D1 calls/request ${token.d1_per_request.toFixed(4)}  (target 0) ${token.d1_per_request < 0.001 ? "PASS" : "FAIL"}`,
   );
   console.log(`ratio authenticated/baseline: ${ratio.toFixed(2)}  (target >= 0.60) ${ratio >= 0.6 ? "PASS" : "FAIL"}`);
   console.log(
@@ -195,6 +211,7 @@ try {
         baseline,
         authenticated,
         listing: listed,
+        token,
         ratio,
         floor: { ...floor, ratio: floorRatio },
         sustained,
