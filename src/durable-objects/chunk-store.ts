@@ -98,6 +98,13 @@ const LEGACY_FTS = [
   "DROP TABLE IF EXISTS chunks_fts",
 ];
 
+/**
+ * A filter matching at least this share of a shard's documents is applied to the unfiltered
+ * ranking read further (see `keyword`): building its set of chunk rowids in SQL on every query
+ * would cost more than reading a few more ranked rows (`bench:search`, 50 % of 50k chunks).
+ */
+const BROAD_FILTER_SHARE = 0.2;
+
 /** Filters whose matching documents a store remembers (until its next write). */
 const MATCHING_SETS = 16;
 
@@ -109,6 +116,8 @@ const COLUMNS = "id, document_id, ordinal, title, heading, text, page, token_est
 export class ChunkStore {
   /** Chunks held, while known (every write through this store keeps or drops it). */
   private total: number | undefined;
+  /** Documents whose metadata is recorded here, while known (cleared with `matchingSets`). */
+  private documents: number | undefined;
   /** True once every document with chunks here is known to have its metadata here too. */
   private fieldsComplete = false;
   /** The documents matching recent filters (a key's mandatory filter repeats on every request); any write clears it. */
@@ -182,7 +191,7 @@ export class ChunkStore {
    * chunk ids that are gone.
    */
   replace(documentIds: string[], rows: ShardChunk[], fields?: DocumentFields): string[] {
-    this.matchingSets.clear();
+    this.forgetSets();
     const before = this.idsOf(documentIds);
     this.deleteDocuments(documentIds);
     if (fields) {
@@ -229,7 +238,7 @@ export class ChunkStore {
 
   deleteDocuments(documentIds: string[]): void {
     if (documentIds.length > 0) {
-      this.matchingSets.clear();
+      this.forgetSets();
       const ids = JSON.stringify(documentIds);
       this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
       this.sql.exec("DELETE FROM shard_docs WHERE document_id IN (SELECT value FROM json_each(?))", ids);
@@ -250,7 +259,7 @@ export class ChunkStore {
   }
 
   deleteAll(): void {
-    this.matchingSets.clear();
+    this.forgetSets();
     this.sql.exec("DELETE FROM doc_fields");
     this.sql.exec("DELETE FROM shard_docs");
     this.sql.exec("DELETE FROM chunks_fts");
@@ -298,7 +307,7 @@ export class ChunkStore {
 
   /** Records documents' filterable metadata (replacing what was known of them). */
   setFields(fields: DocumentFields): void {
-    this.matchingSets.clear();
+    this.forgetSets();
     const ids = JSON.stringify(Object.keys(fields));
     this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
     this.sql.exec("INSERT OR IGNORE INTO shard_docs (document_id) SELECT value FROM json_each(?)", ids);
@@ -371,6 +380,17 @@ export class ChunkStore {
       .toArray()
       .map((r) => r.document_id);
     return { ids: ids.slice(0, limit), more: ids.length > limit };
+  }
+
+  /** Any write: what was remembered about documents and filters may be wrong now. */
+  private forgetSets(): void {
+    this.matchingSets.clear();
+    this.documents = undefined;
+  }
+
+  private documentTotal(): number {
+    this.documents ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM shard_docs").one().n;
+    return this.documents;
   }
 
   /** Every document (with chunks here) whose metadata matches, remembered until the next write. */
@@ -449,30 +469,50 @@ export class ChunkStore {
       .map((c) => `c.${c}`)
       .join(", ");
     const only = options.documentIds && options.documentIds.length > 0 ? options.documentIds : undefined;
+    const ranked = (allowed: string[], limit: number, params: Array<string | null>) =>
+      this.sql
+        .exec<Row & { rank: number }>(
+          `SELECT ${columns}, f.rank AS rank
+           FROM (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?5
+                 ${allowed.length > 0 ? `AND +rowid IN (SELECT seq FROM chunks WHERE ${allowed.join(" AND ")})` : ""}
+                 ORDER BY rank LIMIT ?6) AS f
+           JOIN chunks c ON c.seq = f.rowid ORDER BY f.rank`,
+          params[0] ?? null,
+          title,
+          heading,
+          text,
+          match,
+          limit,
+          ...params.slice(1),
+        )
+        .toArray()
+        .map(({ rank, ...chunk }) => ({ ...(chunk as ShardChunk), score: -rank }));
+    if (options.filter && !only) {
+      // A broad filter: the unfiltered ranking read a little further, then the matching documents
+      // kept, from the filter's set this store remembers. Exact, not a post-filter: the best
+      // `limit` matching chunks are the first `limit` matching ones of the full ranking, so when
+      // that many are among the rows read — or every match was read — they are the answer.
+      const matching = this.matchingSet(options.filter);
+      const share = matching.size / Math.max(1, this.documentTotal());
+      if (share >= BROAD_FILTER_SHARE) {
+        const read = Math.ceil((2 * options.limit) / share) + 10;
+        const rows = ranked([], read, []);
+        const kept = rows.filter((hit) => matching.has(hit.document_id)).slice(0, options.limit);
+        if (kept.length === options.limit || rows.length < read) {
+          return { hits: kept, stats };
+        }
+      }
+    }
+    // Otherwise the filter narrows the documents before ranking: the allowed chunks' rowids are one
+    // set, built once per statement, that FTS5's matches are checked against (`+rowid`: a check,
+    // not a lookup per rowid) before bm25 sorts them; only the best `limit` are joined to their
+    // rows. Numbered parameters: the filter's values are ?1.
     const filter = options.filter ? compileFilter(options.filter) : undefined;
-    // A filter narrows the documents before ranking (a pre-filter: the best `limit` of what
-    // matches, never the matches among the best): the allowed chunks' rowids are one set, built
-    // once per statement, that FTS5's matches are checked against before bm25 sorts them; only the
-    // best `limit` are joined to their rows. Numbered parameters: the filter's values are ?1.
     const allowed = [
       only ? "document_id IN (SELECT value FROM json_each(?7))" : "",
       filter ? `document_id IN (${filter.sql})` : "",
     ].filter(Boolean);
-    const rows = this.sql.exec<Row & { rank: number }>(
-      `SELECT ${columns}, f.rank AS rank
-       FROM (SELECT rowid, bm25(chunks_fts, ?2, ?3, ?4) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?5
-             ${allowed.length > 0 ? `AND +rowid IN (SELECT seq FROM chunks WHERE ${allowed.join(" AND ")})` : ""}
-             ORDER BY rank LIMIT ?6) AS f
-       JOIN chunks c ON c.seq = f.rowid ORDER BY f.rank`,
-      filter?.params ?? null,
-      title,
-      heading,
-      text,
-      match,
-      options.limit,
-      ...(only ? [JSON.stringify(only)] : []),
-    );
-    const hits = rows.toArray().map(({ rank, ...chunk }) => ({ ...(chunk as ShardChunk), score: -rank }));
+    const hits = ranked(allowed, options.limit, [filter?.params ?? null, ...(only ? [JSON.stringify(only)] : [])]);
     return { hits, stats };
   }
 }
