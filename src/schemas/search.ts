@@ -1,5 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { MAX_CLAUSES, MAX_DEPTH, MAX_IN_VALUES, MAX_VALUE_BYTES, parseMetadataFilter } from "../lib/metadata-filter";
+import {
+  MAX_CLAUSES,
+  MAX_DEPTH,
+  MAX_IN_VALUES,
+  MAX_VALUE_BYTES,
+  parseMetadataFilter,
+  toExpression,
+} from "../lib/metadata-filter";
 
 const CollectionId = z.string().regex(/^col_[A-Za-z0-9]{16}$/, "must be a collection id");
 const DocumentId = z.string().regex(/^doc_[A-Za-z0-9]{16}$/, "must be a document id");
@@ -55,6 +62,17 @@ export const DocumentFilter = z
   })
   .strict()
   .optional();
+
+/** A parsed `filter` as JSON a request body could carry again (stored, then parsed when replayed). */
+export function filterJson(filter: z.infer<typeof DocumentFilter>): Record<string, unknown> | null {
+  if (!filter) {
+    return null;
+  }
+  return {
+    ...(filter.document_ids ? { document_ids: filter.document_ids } : {}),
+    ...(filter.metadata ? { metadata: toExpression(filter.metadata) } : {}),
+  };
+}
 
 export const SearchBody = z
   .object({

@@ -16,6 +16,7 @@ import {
   matchesIndexed,
   parseMetadataFilter,
 } from "../../src/lib/metadata-filter";
+import { QueryBody } from "../../src/schemas/query";
 import { call, expectProblem, ingestText, json, newCollection, newTenant } from "../support/http";
 
 const shardNamed = (name: string) => env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(name));
@@ -255,6 +256,22 @@ describe("metadata filters through the API", () => {
     expect(itAnswer.cache).toBe("miss");
     expect(itAnswer.answer).toMatch(/thirty days/);
     expect((await ask({ team: "it" })).cache).toBe("hit");
+    // The query log keeps the filter as an expression, so a replay (warming, exports) parses it again.
+    const latest = () =>
+      env.DB.prepare(
+        "SELECT query_text, mode, params FROM query_log WHERE tenant_id = ? AND query_text LIKE 'How many%' AND params LIKE '%\"it\"%' LIMIT 1",
+      )
+        .bind(tenant.id)
+        .first<{ query_text: string; mode: string; params: string }>();
+    // Written in the background (waitUntil), after the response.
+    await expect.poll(latest, { timeout: 5_000, interval: 50 }).not.toBeNull();
+    const logged = await latest();
+    const replay = QueryBody.safeParse({
+      ...JSON.parse(logged?.params ?? "{}"),
+      query: logged?.query_text,
+      mode: logged?.mode,
+    });
+    expect(replay.data?.filter?.metadata).toEqual({ field: "team", test: { op: "eq", value: "it" } });
     const none = await ask({ team: "finance" });
     expect(none.abstained).toBe(true);
     expect(none.citations).toEqual([]);

@@ -17,6 +17,7 @@ import type { Logger } from "../../lib/log";
 import { iso } from "../../schemas/common";
 import type { CreateExportInput, ExportMessage, ExportView } from "../../schemas/exports";
 import { QueryBody } from "../../schemas/query";
+import { filterJson } from "../../schemas/search";
 import type { DashboardService } from "../dashboard/service";
 import { periodOf } from "../dashboard/service";
 import { getDocument } from "../documents";
@@ -199,7 +200,7 @@ export function exportService(deps: ExportDeps) {
         }
         // The checks that would refuse the query now refuse the export now (404/403/422).
         await deps.query.prepare(principal, parsed.data);
-        params = { query: parsed.data };
+        params = { query: { ...parsed.data, filter: filterJson(parsed.data.filter) ?? undefined } };
       } else if (input.kind === "dashboard") {
         periodOf({ from: input.from, to: input.to, bucket: input.bucket });
         params = { from: input.from, to: input.to, bucket: input.bucket };

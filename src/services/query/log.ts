@@ -4,6 +4,7 @@ import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
 import { normalizeQuery } from "../../lib/terms";
 import { QueryBody, type QueryInput, type QueryResult } from "../../schemas/query";
+import { filterJson } from "../../schemas/search";
 import type { KeyPrincipal } from "../principal";
 
 type Row = typeof queryLog.$inferInsert;
@@ -42,7 +43,7 @@ export async function logQuery(
     mode: input.mode,
     queryHash: await sha256Hex(normalized.toLowerCase()),
     queryText: normalized,
-    params: { collection_ids: input.collection_ids, top_k: input.top_k, filter: input.filter ?? null },
+    params: { collection_ids: input.collection_ids, top_k: input.top_k, filter: filterJson(input.filter) },
     status: outcome.status,
     cacheHit: outcome.result?.cache === "hit",
     degraded: outcome.result?.degraded ?? [],
