@@ -11,7 +11,9 @@
 // MRR@10 of the gold paragraph per search strategy; writes bench/results/eval-answers-<time>.json.
 // With fast among the modes, a control in the same run: fast answers when only the gold paragraph
 // is searched (what sentence choice reaches with perfect retrieval). `--dump` also writes each
-// question's ranked paragraphs per strategy, for offline study.
+// question's ranked paragraphs per strategy, for offline study. English also measures follow-ups
+// (`followUpPairs`): gold paragraph Recall@5 of a question alone, as a follow-up with a pronoun,
+// and that follow-up with the first question and its answer as `history` (`--no-followups` skips).
 //
 // By default it builds and serves the Worker itself (local adapters, or what --set configures).
 // With --url it measures a running deployment instead, whatever embedder and generator it has:
@@ -65,6 +67,71 @@ async function each(items, work) {
   });
   process.stdout.write("\n");
   return results;
+}
+
+/** Follow-up pairs measured at most (English). */
+const FOLLOW_UPS = 50;
+/** Pairs one paragraph gives at most (its first question and up to this many later ones). */
+const PAIRS_PER_PARAGRAPH = 3;
+const PREPOSITIONS = new Set(["to", "of", "by", "from", "with", "for", "in", "on", "at", "against", "into", "about"]);
+
+/**
+ * Follow-up pairs from the reading-comprehension set, built by rule: for a question q2 and the
+ * latest earlier question q1 about the same paragraph that names something q2 names (a capitalised word past the first,
+ * as a run of capitalised words, with a leading "the"), q2 with that name replaced by a pronoun —
+ * "they"/"them"/"their" for a plural, "it"/"its" otherwise. Up to PAIRS_PER_PARAGRAPH per paragraph
+ * and FOLLOW_UPS in all, in file order.
+ */
+export function followUpPairs(questions) {
+  const byParagraph = new Map();
+  for (const q of questions) {
+    byParagraph.set(q.paragraph, [...(byParagraph.get(q.paragraph) ?? []), q]);
+  }
+  const pairs = [];
+  for (const [paragraph, list] of byParagraph) {
+    for (const [index, q2] of list.entries()) {
+      const tokens = q2.question.split(/\s+/);
+      const nameOf = (t) => t.replace(/['’]s?$|[?,.]$/gu, "").toLowerCase();
+      // The latest earlier question that names something q2 names: the one a reader would follow.
+      const first = list
+        .slice(0, index)
+        .reverse()
+        .find((q1) => {
+          const named = new Set((q1.question.match(/\p{Lu}[\p{L}-]+/gu) ?? []).map((w) => w.toLowerCase()));
+          return tokens.some((t, i) => i > 0 && /^\p{Lu}/u.test(t) && named.has(nameOf(t)));
+        });
+      if (!first) {
+        continue;
+      }
+      const named = new Set((first.question.match(/\p{Lu}[\p{L}-]+/gu) ?? []).map((w) => w.toLowerCase()));
+      let at = tokens.findIndex((t, i) => i > 0 && /^\p{Lu}/u.test(t) && named.has(nameOf(t)));
+      let end = at;
+      while (at > 1 && /^\p{Lu}/u.test(tokens[at - 1])) {
+        at--;
+      }
+      while (end + 1 < tokens.length && /^\p{Lu}/u.test(tokens[end + 1])) {
+        end++;
+      }
+      if (at > 0 && /^the$/i.test(tokens[at - 1])) {
+        at--;
+      }
+      const last = tokens[end];
+      const trail = last.match(/[?,.]$/u)?.[0] ?? "";
+      const possessive = /['’]s?[?,.]?$/u.test(last);
+      const plural = /s['’]?[?,.]?$/u.test(last) && !/['’]s[?,.]?$/u.test(last);
+      const object = at > 0 && PREPOSITIONS.has(tokens[at - 1].toLowerCase());
+      const pronoun = possessive ? (plural ? "their" : "its") : plural ? (object ? "them" : "they") : "it";
+      const followUp = [...tokens.slice(0, at), `${pronoun}${trail}`, ...tokens.slice(end + 1)].join(" ");
+      pairs.push({ paragraph, first, second: q2, followUp });
+      if (pairs.filter((p) => p.paragraph === paragraph).length === PAIRS_PER_PARAGRAPH) {
+        break;
+      }
+    }
+    if (pairs.length >= FOLLOW_UPS) {
+      break;
+    }
+  }
+  return pairs;
 }
 
 async function readSet(lang) {
@@ -232,6 +299,50 @@ try {
       out.control_fast_gold_paragraph = { contains_gold: hits.filter(Boolean).length / hits.length };
     }
 
+    // Follow-ups (English): gold paragraph Recall@5 of a question asked alone, as a follow-up with
+    // a pronoun for its subject, and that follow-up with the first question and its answer as history.
+    if (lang === "en" && !args.has("no-followups")) {
+      const pairs = followUpPairs(set.questions);
+      console.log(`  follow-ups: ${pairs.length} pairs`);
+      const sourcesOf = async (body) => {
+        const res = await api(
+          "POST",
+          "/v1/query",
+          { collection_ids: [collection.id], mode: "fast", top_k: 5, ...body },
+          key,
+        );
+        return { paragraphs: res.sources.map((s) => toParagraph.get(s.document_id)), res };
+      };
+      const rows = await each(pairs, async (pair) => {
+        const first = await sourcesOf({ query: pair.first.question });
+        const original = await sourcesOf({ query: pair.second.question });
+        const alone = await sourcesOf({ query: pair.followUp });
+        const history = [
+          { role: "user", content: pair.first.question },
+          { role: "assistant", content: first.res.answer },
+        ];
+        const withHistory = await sourcesOf({ query: pair.followUp, history });
+        const hit = (r) => r.paragraphs.includes(pair.paragraph);
+        dump[lang][`followup:${pair.second._id}`] = {
+          kind: "followup",
+          followUp: pair.followUp,
+          rewritten: withHistory.res.rewritten_query,
+          original: hit(original),
+          alone: hit(alone),
+          withHistory: hit(withHistory),
+        };
+        return { original: hit(original), alone: hit(alone), withHistory: hit(withHistory) };
+      });
+      const rate = (k) => rows.filter((r) => r[k]).length / Math.max(1, rows.length);
+      out.follow_ups = {
+        pairs: rows.length,
+        recall_at_5_original: rate("original"),
+        recall_at_5_follow_up_alone: rate("alone"),
+        recall_at_5_with_history: rate("withHistory"),
+        ratio_with_history: rate("withHistory") / Math.max(1e-9, rate("original")),
+      };
+    }
+
     const kinds = [
       ...set.questions.map((q) => ({ kind: "answerable", q })),
       ...set.offtopic.map((text, i) => ({ kind: "offtopic", q: { _id: `offtopic-${i}`, question: text } })),
@@ -325,6 +436,12 @@ for (const [name, set] of Object.entries(report.sets)) {
   for (const [m, r] of Object.entries(set.modes)) {
     console.log(
       `${m.padEnd(10)} ${f(r.contains_gold).padStart(8)}  ${`${f(r.median_words, 0)}/${f(r.p90_words, 0)}`.padStart(14)}  ${f(r.cites_gold).padStart(10)}  ${f(r.answerable_abstention).padStart(15)}  ${f(r.offtopic_abstention).padStart(9)}  ${f(r.unanswerable_abstention).padStart(11)}  ${String(r.empty_answers).padStart(5)}  ${f(r.p95_ms, 0).padStart(6)}`,
+    );
+  }
+  if (set.follow_ups) {
+    const r = set.follow_ups;
+    console.log(
+      `follow-ups (${r.pairs} pairs, gold paragraph Recall@5): original ${f(r.recall_at_5_original)}, follow-up alone ${f(r.recall_at_5_follow_up_alone)}, with history ${f(r.recall_at_5_with_history)} — ratio ${f(r.ratio_with_history, 2)} (target >= 0.90) ${r.ratio_with_history >= 0.9 ? "PASS" : "FAIL"}`,
     );
   }
   if (set.control_fast_gold_paragraph) {

@@ -23,6 +23,7 @@ import { admin } from "./routes/admin";
 import { apiKeys } from "./routes/api-keys";
 import { collections } from "./routes/collections";
 import { consolePage } from "./routes/console";
+import { conversations } from "./routes/conversations";
 import { dashboard } from "./routes/dashboard";
 import { docsPages } from "./routes/docs";
 import { documents } from "./routes/documents";
@@ -188,6 +189,7 @@ export function createApp() {
   app.route("/", documents);
   app.route("/", search);
   app.route("/", query);
+  app.route("/", conversations);
   app.route("/", notifications);
   app.route("/", webhooks);
   app.route("/", dashboard);

@@ -12,6 +12,7 @@ import { Lru } from "./lib/lru";
 import { apiKeyService } from "./services/api-keys";
 import { authService } from "./services/auth";
 import { collectionService } from "./services/collections";
+import { conversationService } from "./services/conversations";
 import { dashboardService } from "./services/dashboard/service";
 import { documentService } from "./services/documents";
 import { exportService } from "./services/exports/service";
@@ -108,7 +109,8 @@ export function createServices(
     fanOut: webhooks.fanOut,
   });
   const notify = notifications.publish;
-  const query = queryService(answering, settings);
+  const conversations = conversationService({ db, config });
+  const query = queryService(answering, settings, conversations);
   const documents = documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes });
   const search = searchService(answering, settings);
   const dashboard = dashboardService({ db, hubs: adapters.hubs, queryLogRetentionMs: config.queryLogRetentionMs });
@@ -140,6 +142,7 @@ export function createServices(
     ingest: ingestService({ ...adapters, logger, notify }),
     search,
     query,
+    conversations,
     help: helpService({ db, documents, query, search, defer }),
     health: healthService({ ...adapters, config }),
     rateLimits: rateLimitService({ limiter: adapters.limiter, config, notify }),

@@ -42,6 +42,7 @@ const jobs: Record<string, (s: Services) => Promise<unknown>> = {
   // The guides /v1/help answers from follow the deployed code (only what changed is re-indexed).
   "help-guides": (s) => s.help.sync(),
   "export-sweep": (s) => s.exports.sweep(),
+  "conversation-sweep": (s) => s.conversations.purgeExpired(),
   "query-rollup": (s) => s.dashboard.rollUp().then((result) => s.logger.info("query log rolled up", { ...result })),
   "cache-warming": (s) =>
     s.query.warm(s.config.cacheWarmTopN).then((result) => s.logger.info("answer cache warmed", { ...result })),

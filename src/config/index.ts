@@ -175,6 +175,7 @@ export function parseConfig(env: object): Config {
     corsOrigins: f.CORS_ORIGINS,
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
     queryLogRetentionMs: f.QUERY_LOG_RETENTION_DAYS * 86_400_000,
+    conversationRetentionMs: f.CONVERSATION_RETENTION_DAYS * 86_400_000,
     exports: {
       ttlMs: f.EXPORT_TTL_HOURS * 3_600_000,
       maxPages: f.EXPORT_MAX_PAGES,

@@ -138,6 +138,7 @@ export const envSchema = z.object({
   NOTIFY_IDLE_TIMEOUT_S: intFrom(90, 10, 3_600),
   WEBHOOK_MAX_PER_TENANT: intFrom(20, 1, 1_000),
   QUERY_LOG_RETENTION_DAYS: intFrom(30, 2, 400),
+  CONVERSATION_RETENTION_DAYS: intFrom(30, 1, 400),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   OTEL_EXPORTER_OTLP_HEADERS: optionalText,

@@ -131,6 +131,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** Raw `query_log` rows older than this are deleted once rolled up (the dashboard reads rollups). */
   queryLogRetentionMs: number;
+  /** A conversation is deleted this long after its last turn (CONVERSATION_RETENTION_DAYS). */
+  conversationRetentionMs: number;
   exports: {
     ttlMs: number;
     maxPages: number;

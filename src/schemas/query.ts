@@ -1,11 +1,12 @@
 import { z } from "@hono/zod-openapi";
+import { ConversationId, TurnSchema } from "./conversations";
 import { CollectionIds, DocumentFilter, QueryText } from "./search";
 
 export const MODES = ["fast", "balanced", "deep"] as const;
 export type Mode = (typeof MODES)[number];
 
-/** Largest /v1/query body (the query itself is at most 2,000 characters). */
-export const QUERY_BODY_MAX_BYTES = 65_536;
+/** Largest /v1/query body (the query is at most 2,000 characters; `history` 20 turns of 4,000). */
+export const QUERY_BODY_MAX_BYTES = 262_144;
 
 export const QueryBody = z
   .object({
@@ -15,8 +16,19 @@ export const QueryBody = z
     top_k: z.number().int().min(1).max(50).default(5).openapi({ description: "Sources returned (ranked)" }),
     stream: z.boolean().default(false).openapi({ description: "Same as Accept: text/event-stream" }),
     filter: DocumentFilter,
+    conversation_id: ConversationId.optional().openapi({
+      description:
+        "A conversation (POST /v1/conversations): the question is rewritten with its turns before retrieval, and it and the answer are added to it",
+    }),
+    history: z.array(TurnSchema).max(20).optional().openapi({
+      description: "Earlier turns given inline (instead of conversation_id): the question is rewritten with them",
+    }),
   })
   .strict()
+  .refine((q) => q.conversation_id === undefined || q.history === undefined, {
+    message: "give conversation_id or history, not both",
+    path: ["history"],
+  })
   .openapi("Query");
 
 export const CitationSchema = z.object({
@@ -43,6 +55,10 @@ export const QueryResultSchema = z
     generator: z.string(),
     cache: z.enum(["hit", "miss"]),
     degraded: z.array(z.string()).openapi({ description: "Stages skipped or replaced to stay on time" }),
+    rewritten_query: z.string().optional().openapi({
+      description:
+        "With conversation_id or history: the standalone question retrieval and the answer used (the question itself when it stood alone)",
+    }),
     abstained: z.boolean().openapi({
       description:
         "True when the documents do not answer the question: `answer` then says so in one sentence, and `citations` is empty",

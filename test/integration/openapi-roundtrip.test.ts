@@ -84,6 +84,14 @@ const samples = (): Record<string, Array<Record<string, unknown>>> => ({
   query: [
     { query: "How many days of leave?", collection_ids: [ids.collection] },
     { query: "How many days of leave?", collection_ids: [ids.collection], mode: "fast", top_k: 3, stream: false },
+    {
+      query: "And how many carry over?",
+      collection_ids: [ids.collection],
+      history: [
+        { role: "user", content: "How many days of leave?" },
+        { role: "assistant", content: "Twenty five. [1]" },
+      ],
+    },
   ],
   markNotificationsRead: [{ up_to_seq: 0 }],
   publishAlert: [

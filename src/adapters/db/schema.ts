@@ -339,3 +339,50 @@ export const jobState = sqliteTable("job_state", {
   name: text("name").primaryKey(),
   value: integer("value").notNull(),
 });
+
+/**
+ * Conversations (`POST /v1/conversations`): a tenant's question-and-answer turns, so `/v1/query`
+ * can rewrite a follow-up with what came before. Owned by the key (and token) that created it;
+ * removed `CONVERSATION_RETENTION_DAYS` after its last turn.
+ */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id").notNull(),
+    /** The end-user token that created it, if one did: only that token (or an unfiltered admin key) uses it. */
+    tokenId: text("token_id"),
+    turns: integer("turns").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [
+    index("conversations_tenant_idx").on(t.tenantId, t.createdAt),
+    index("conversations_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export type ConversationRow = typeof conversations.$inferSelect;
+
+export const conversationTurns = sqliteTable(
+  "conversation_turns",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    role: text("role", { enum: ["user", "assistant"] }).notNull(),
+    content: text("content").notNull(),
+    /** The standalone question retrieval used (user turns). */
+    rewrittenQuery: text("rewritten_query"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.seq] })],
+);
+
+export type ConversationTurnRow = typeof conversationTurns.$inferSelect;

@@ -53,7 +53,9 @@ export const FOLLOW_RATIO = 0.75;
 
 /** The sentences an extractive answer says, best first. */
 export function selectSentences(request: GenerateRequest): ScoredSentence[] {
-  const query = queryWeights(request.query, request.stats);
+  const query = request.focus
+    ? withCarried(queryWeights(request.focus, request.stats), queryWeights(request.query, request.stats))
+    : queryWeights(request.query, request.stats);
   const kind = answerKind(request.query);
   const split = request.sources.map((source) => sentences(source.text));
   const scored = request.sources
@@ -120,6 +122,22 @@ function scoreSentence(
     0.1 * Math.min(1, long) -
     fragment;
   return { text: c.text, n: c.n, rank: c.rank, position: c.position, stems, coverage: own, score };
+}
+
+/** Weight a follow-up's carried words (in the rewrite, not in the follow-up) count for. */
+const CARRIED_WEIGHT = 0.5;
+
+/** The follow-up's own weights, and the words only its rewrite has at CARRIED_WEIGHT. */
+function withCarried(own: QueryWeights, rewritten: QueryWeights): QueryWeights {
+  const weights = new Map(own.weights);
+  let total = own.total;
+  for (const [stem, w] of rewritten.weights) {
+    if (!weights.has(stem)) {
+      weights.set(stem, w * CARRIED_WEIGHT);
+      total += w * CARRIED_WEIGHT;
+    }
+  }
+  return { weights, total, pairs: own.pairs };
 }
 
 function jaccard(a: Set<string>, b: Set<string>): number {

@@ -22,6 +22,11 @@ export interface GenerateRequest {
   followRatio?: number;
   /** The collection's statistics for the query's terms, to weigh them (extractive). */
   stats?: TermStats;
+  /**
+   * A follow-up as the user asked it, when `query` is its standalone rewrite (extractive: its own
+   * words weigh fully, the words carried from the conversation half).
+   */
+  focus?: string;
 }
 
 export interface Generator {

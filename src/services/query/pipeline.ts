@@ -69,6 +69,11 @@ export interface AnswerOptions {
   cacheTtlSeconds: number;
   embeddingCacheTtlSeconds: number;
   signal?: AbortSignal | undefined;
+  /**
+   * A follow-up as asked, when `input.query` is its rewrite: the answer's sentences are chosen for
+   * what it asks, the words carried from the conversation weighing less.
+   */
+  focus?: string | undefined;
 }
 
 /** What a streaming client is told as the pipeline goes. */
@@ -313,6 +318,7 @@ export async function answer(
       maxSentences: profile.sentences,
       followRatio: profile.followRatio,
       stats,
+      ...(options.focus !== undefined ? { focus: normalizeQuery(options.focus) } : {}),
     };
     try {
       const signal = deadlineSignal(remaining(), options.signal);

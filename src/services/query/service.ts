@@ -1,7 +1,9 @@
 import { asAppError } from "../../errors";
+import { rewriteFollowUp } from "../../lib/rewrite";
 import type { QueryInput, QueryResult } from "../../schemas/query";
 import type { SearchInput } from "../../schemas/search";
 import { currentTelemetry, withSpan } from "../../telemetry/trace";
+import type { ConversationService } from "../conversations";
 import type { KeyPrincipal } from "../principal";
 import { search } from "../search";
 import { logQuery, logRefusedQuery } from "./log";
@@ -26,13 +28,19 @@ export type QuerySettings = Omit<AnswerOptions, "startedAt" | "signal"> & {
 export interface Run {
   startedAt: number;
   signal?: AbortSignal | undefined;
+  /** A follow-up as asked, when the input's query is its rewrite (see AnswerOptions). */
+  focus?: string | undefined;
 }
 
 /**
  * The capabilities routes call as `services.query.<verb>(principal, input)` and
  * `services.search.run(principal, input)`, with adapters and settings bound once.
  */
-export function queryService(deps: AnswerDeps, settings: QuerySettings) {
+export function queryService(
+  deps: AnswerDeps,
+  settings: QuerySettings,
+  conversations?: Pick<ConversationService, "history" | "append">,
+) {
   const service = {
     /** The checks that can refuse a query, before anything is streamed. */
     prepare: (principal: KeyPrincipal, input: QueryInput) =>
@@ -79,10 +87,21 @@ export function queryService(deps: AnswerDeps, settings: QuerySettings) {
      * refusal is logged and thrown, before anything is streamed), then `answer` runs the pipeline
      * and logs the outcome — 499 when the client went away while it streamed.
      */
-    async ask(principal: KeyPrincipal, input: QueryInput): Promise<Question> {
+    async ask(principal: KeyPrincipal, asked: QueryInput): Promise<Question> {
+      let input = asked;
+      let rewritten: string | undefined;
       const log = (status: number, result?: QueryResult) => service.log(principal, input, { status, result });
       let prepared: PreparedQuery;
       try {
+        // A follow-up is made standalone with the turns before it (a conversation's, or given inline).
+        const history =
+          asked.conversation_id !== undefined && conversations
+            ? await conversations.history(principal, asked.conversation_id)
+            : asked.history;
+        if (history !== undefined) {
+          rewritten = rewriteFollowUp(asked.query, history);
+          input = { ...asked, query: rewritten };
+        }
         prepared = await service.prepare(principal, input);
       } catch (error) {
         log(asAppError(error).status);
@@ -91,7 +110,17 @@ export function queryService(deps: AnswerDeps, settings: QuerySettings) {
       return {
         async answer(run, events, clientGone) {
           try {
-            const result = await service.answer(principal, input, prepared, run, events);
+            const focus = rewritten !== undefined && rewritten !== asked.query ? asked.query : undefined;
+            const answered = await service.answer(principal, input, prepared, { ...run, focus }, events);
+            const result = rewritten === undefined ? answered : { ...answered, rewritten_query: rewritten };
+            if (asked.conversation_id !== undefined && conversations) {
+              await conversations.append(
+                principal,
+                asked.conversation_id,
+                { content: asked.query, rewrittenQuery: rewritten ?? null },
+                result.answer,
+              );
+            }
             log(200, result);
             return result;
           } catch (error) {
