@@ -489,6 +489,86 @@ describe("POST /v1/query with an OpenAI-compatible model (local stand-in)", () =
   });
 });
 
+describe("follow-ups rewritten by the configured model (stand-ins)", () => {
+  const history = [
+    { role: "user", content: "How are salaries paid?" },
+    { role: "assistant", content: "Salaries are paid monthly. [1]" },
+  ];
+  const followUp = { query: "And when is it paid?", collection_ids: [] as string[], mode: "fast", history };
+
+  it("asks the OpenAI-compatible model with a rewrite prompt, and searches with its question", async () => {
+    const apiKey = `sk-test-${crypto.randomUUID()}`;
+    const settings = {
+      GENERATOR_PROVIDER: "openai",
+      GENERATOR_BASE_URL: `${env.TEST_OPENAI_URL}/v1`,
+      GENERATOR_MODEL: "gpt-4o-mini",
+      GENERATOR_API_KEY: apiKey,
+      ANSWER_CACHE_TTL_S: "0",
+    };
+    const body = await json<Answer & { rewritten_query: string }>(
+      await callWith(settings, "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...followUp, collection_ids: [col] },
+      }),
+    );
+    // The label and the quotes the model added are gone.
+    expect(body.rewritten_query).toBe("And when is it paid, regarding: How are salaries paid?");
+    expect(body.degraded).toEqual([]);
+    const sent = (await (await fetch(`${env.TEST_OPENAI_URL}/__requests?key=${apiKey}`)).json()) as Array<{
+      stream?: boolean;
+      messages: Array<{ role: string; content: string }>;
+    }>;
+    expect(sent[0]?.stream).toBeUndefined();
+    expect(sent[0]?.messages[0]?.content).toMatch(/^Rewrite the follow-up question/);
+    expect(sent[0]?.messages[1]?.content).toMatch(/^<conversation>\n<turn role="user">How are salaries paid\?<\/turn>/);
+    // A question that stands alone costs no model call.
+    const alone = await json<Answer & { rewritten_query: string }>(
+      await callWith(settings, "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...followUp, query: "How are salaries paid at Acme?", collection_ids: [col] },
+      }),
+    );
+    expect(alone.rewritten_query).toBe("How are salaries paid at Acme?");
+  });
+
+  it("rewrites by rule when the model fails, and says so", async () => {
+    const apiKey = `sk-test-${crypto.randomUUID()}`;
+    await fetch(`${env.TEST_OPENAI_URL}/__faults`, {
+      method: "POST",
+      body: JSON.stringify({ key: apiKey, status: 500, times: 1 }),
+    });
+    const body = await json<Answer & { rewritten_query: string }>(
+      await callWith(
+        {
+          GENERATOR_PROVIDER: "openai",
+          GENERATOR_BASE_URL: `${env.TEST_OPENAI_URL}/v1`,
+          GENERATOR_MODEL: "gpt-4o-mini",
+          GENERATOR_API_KEY: apiKey,
+          ANSWER_CACHE_TTL_S: "0",
+        },
+        "POST",
+        "/v1/query",
+        { token: tenant.adminKey, body: { ...followUp, collection_ids: [col] } },
+      ),
+    );
+    expect(body.rewritten_query).toBe("And when is it paid? (salaries)");
+    expect(body.degraded).toContain("rewrite_fallback");
+  });
+
+  it("asks a Workers AI model the same way", async () => {
+    const ai = new WorkersAiStandIn();
+    const body = await json<Answer & { rewritten_query: string }>(
+      await callWith({ GENERATOR_PROVIDER: "workers-ai", AI: ai, ANSWER_CACHE_TTL_S: "0" }, "POST", "/v1/query", {
+        token: tenant.adminKey,
+        body: { ...followUp, collection_ids: [col] },
+      }),
+    );
+    expect(body.rewritten_query).toBe("And when is it paid, regarding: How are salaries paid?");
+    const rewrite = ai.calls.find((c) => JSON.stringify(c.inputs).includes("<conversation>"));
+    expect(rewrite?.inputs.stream).toBeUndefined();
+  });
+});
+
 describe("cache warming (cron)", () => {
   it("re-answers frequent recent queries whose cached answer went stale, for the key that asked", async () => {
     const warmTenant = await newTenant("Warm");

@@ -1,3 +1,4 @@
+import type { Turn } from "../../lib/rewrite";
 import type { TermStats } from "../shards/interface";
 
 /**
@@ -34,6 +35,11 @@ export interface Generator {
   readonly name: string;
   /** Yields answer text deltas; stops early when `signal` aborts (client gone, deadline). */
   generate(request: GenerateRequest, options?: GenerateOptions): AsyncIterable<string>;
+  /**
+   * A model's standalone version of a follow-up (`buildRewriteMessages`), or undefined when its
+   * reply is unusable. Generators without it (extractive) leave follow-ups to lib/rewrite.ts.
+   */
+  rewrite?(question: string, history: Turn[], options?: GenerateOptions): Promise<string | undefined>;
 }
 
 export interface GenerateOptions {

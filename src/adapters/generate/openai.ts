@@ -1,7 +1,8 @@
 import { AppError } from "../../errors";
 import { postJson } from "../http";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
-import { buildMessages } from "./prompt";
+import type { Turn } from "../../lib/rewrite";
+import { buildMessages, buildRewriteMessages, cleanRewrite } from "./prompt";
 import { sseJson } from "./sse";
 
 export interface OpenAiGeneratorOptions {
@@ -44,6 +45,25 @@ export class OpenAiGenerator implements Generator {
       },
     });
     yield* deltas(response, options.signal);
+  }
+
+  async rewrite(question: string, history: Turn[], options: GenerateOptions = {}): Promise<string | undefined> {
+    const apiKey = await this.options.apiKey(options.tenantId);
+    if (!apiKey) {
+      throw new AppError("misconfigured", "No API key for the generation provider (GENERATOR_API_KEY).");
+    }
+    const response = await postJson({
+      provider: "The generation provider",
+      url: `${this.options.baseUrl}/chat/completions`,
+      apiKey,
+      timeoutMs: this.options.timeoutMs,
+      retries: 0,
+      signal: options.signal,
+      body: { model: this.options.model, messages: buildRewriteMessages(question, history), max_tokens: 120, temperature: 0 },
+    });
+    const body = (await response.json()) as { choices?: Array<{ message?: { content?: unknown } }> };
+    const content = body.choices?.[0]?.message?.content;
+    return typeof content === "string" ? cleanRewrite(content) : undefined;
   }
 }
 

@@ -1,7 +1,8 @@
 import { AppError } from "../../errors";
 import type { AiBinding } from "../embed/workers-ai";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
-import { buildMessages } from "./prompt";
+import type { Turn } from "../../lib/rewrite";
+import { buildMessages, buildRewriteMessages, cleanRewrite } from "./prompt";
 import { sseJson } from "./sse";
 
 /**
@@ -40,5 +41,20 @@ export class WorkersAiGenerator implements Generator {
         yield text;
       }
     }
+  }
+
+  async rewrite(question: string, history: Turn[], _options: GenerateOptions = {}): Promise<string | undefined> {
+    let output: unknown;
+    try {
+      output = await this.ai.run(this.model, {
+        messages: buildRewriteMessages(question, history),
+        max_tokens: 120,
+        temperature: 0,
+      });
+    } catch (error) {
+      throw new AppError("upstream_unavailable", `Workers AI failed: ${(error as Error).message}`, { cause: error });
+    }
+    const text = (output as { response?: unknown } | null)?.response;
+    return typeof text === "string" ? cleanRewrite(text) : undefined;
   }
 }

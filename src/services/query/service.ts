@@ -1,5 +1,6 @@
 import { asAppError } from "../../errors";
-import { rewriteFollowUp } from "../../lib/rewrite";
+import { raceTimeout } from "../../lib/async";
+import { leansOnPrevious, rewriteFollowUp, type Turn } from "../../lib/rewrite";
 import type { QueryInput, QueryResult } from "../../schemas/query";
 import type { SearchInput } from "../../schemas/search";
 import { currentTelemetry, withSpan } from "../../telemetry/trace";
@@ -16,6 +17,9 @@ import {
   prepareQuery,
 } from "./pipeline";
 import { warmAnswerCache } from "./warming";
+
+/** How long a model may take to rewrite a follow-up before the rule-based rewrite is used. */
+export const REWRITE_TIMEOUT_MS = 1_500;
 
 /** Settings of search and answers, derived once per parsed configuration. */
 export type QuerySettings = Omit<AnswerOptions, "startedAt" | "signal"> & {
@@ -80,6 +84,36 @@ export function queryService(
     /** The cron job: re-answers frequent recent queries whose cached answer went stale. */
     warm: (topN: number) => warmAnswerCache(deps, { ...settings, topN }),
   };
+  /**
+   * A follow-up made standalone: by the generator's model when it has one (a short prompt, within
+   * REWRITE_TIMEOUT_MS), else — or when the model fails or replies with nothing usable — by
+   * lib/rewrite.ts (`fellBack`). A question that stands alone is left as it is, without a model call.
+   */
+  async function rewrite(
+    principal: KeyPrincipal,
+    asked: QueryInput,
+    history: Turn[],
+  ): Promise<{ query: string; fellBack: boolean }> {
+    const rewriter = deps.generator.rewrite?.bind(deps.generator);
+    if (!rewriter || !history.some((t) => t.role === "user") || !leansOnPrevious(asked.query)) {
+      return { query: rewriteFollowUp(asked.query, history), fellBack: false };
+    }
+    try {
+      const signal = AbortSignal.timeout(REWRITE_TIMEOUT_MS);
+      const made = await raceTimeout(
+        rewriter(asked.query, history, { signal, tenantId: principal.tenantId }),
+        REWRITE_TIMEOUT_MS,
+        () => new Error("the follow-up rewrite timed out"),
+      );
+      if (made) {
+        return { query: made, fellBack: false };
+      }
+    } catch (error) {
+      deps.logger.warn("follow-up rewrite failed; rewritten without the model", { error });
+    }
+    return { query: rewriteFollowUp(asked.query, history), fellBack: true };
+  }
+
   return {
     ...service,
     /**
@@ -90,6 +124,7 @@ export function queryService(
     async ask(principal: KeyPrincipal, asked: QueryInput): Promise<Question> {
       let input = asked;
       let rewritten: string | undefined;
+      let rewriteFell = false;
       const log = (status: number, result?: QueryResult) => service.log(principal, input, { status, result });
       let prepared: PreparedQuery;
       try {
@@ -99,7 +134,9 @@ export function queryService(
             ? await conversations.history(principal, asked.conversation_id)
             : asked.history;
         if (history !== undefined) {
-          rewritten = rewriteFollowUp(asked.query, history);
+          const made = await rewrite(principal, asked, history);
+          rewritten = made.query;
+          rewriteFell = made.fellBack;
           input = { ...asked, query: rewritten };
         }
         prepared = await service.prepare(principal, input);
@@ -112,7 +149,14 @@ export function queryService(
           try {
             const focus = rewritten !== undefined && rewritten !== asked.query ? asked.query : undefined;
             const answered = await service.answer(principal, input, prepared, { ...run, focus }, events);
-            const result = rewritten === undefined ? answered : { ...answered, rewritten_query: rewritten };
+            const result =
+              rewritten === undefined
+                ? answered
+                : {
+                    ...answered,
+                    rewritten_query: rewritten,
+                    ...(rewriteFell ? { degraded: [...answered.degraded, "rewrite_fallback"] } : {}),
+                  };
             if (asked.conversation_id !== undefined && conversations) {
               await conversations.append(
                 principal,

@@ -164,6 +164,19 @@ export async function startOpenAiStandIn(): Promise<{ url: string; close: () => 
 }
 
 /**
+ * A rewrite request (a `<conversation>` block and a follow-up): the "model" labels and quotes its
+ * standalone question, the follow-up with the last user turn it leans on, as models often do.
+ */
+function rewriteReply(user: string): string | undefined {
+  const turns = [...user.matchAll(/<turn role="user">([\s\S]*?)<\/turn>/g)];
+  const followUp = /\nFollow-up: (.*)$/.exec(user)?.[1];
+  if (!user.startsWith("<conversation>") || !followUp) {
+    return undefined;
+  }
+  return `Standalone question: "${followUp.replace(/\?$/, "")}, regarding: ${turns.at(-1)?.[1] ?? ""}"`;
+}
+
+/**
  * `POST /v1/chat/completions`: with `stream: true`, server-sent events of
  * `{choices:[{delta:{content}}]}` and `data: [DONE]`; else one JSON completion. The "model" answers
  * with the first sentence of the first source in the context block, cited [1], plus a citation of
@@ -196,7 +209,10 @@ async function chat(
   const user = String((messages.at(-1) as { content?: unknown })?.content ?? "");
   const source = /<source n="1"[^>]*>\n([\s\S]*?)\n<\/source>/.exec(user)?.[1] ?? "";
   const sentence = source.split(/(?<=[.!?])\s+/)[0] ?? "";
-  const answer = fault?.reply ?? (sentence ? `According to the sources, ${sentence} [1][9]` : "I could not find it.");
+  const answer =
+    fault?.reply ??
+    rewriteReply(user) ??
+    (sentence ? `According to the sources, ${sentence} [1][9]` : "I could not find it.");
   if (body.stream !== true) {
     return sendJson(res, 200, {
       id: "chatcmpl-standin",

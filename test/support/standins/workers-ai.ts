@@ -45,6 +45,12 @@ function generate(inputs: Record<string, unknown>) {
     throw new Error("5006: Error: required properties at '/' are 'messages'");
   }
   const user = String((messages.at(-1) as { content?: unknown })?.content ?? "");
+  const followUp = /\nFollow-up: (.*)$/.exec(user)?.[1];
+  if (user.startsWith("<conversation>") && followUp) {
+    // A rewrite request: the follow-up with the last user turn it leans on.
+    const turns = [...user.matchAll(/<turn role="user">([\s\S]*?)<\/turn>/g)];
+    return { response: `${followUp.replace(/\?$/, "")}, regarding: ${turns.at(-1)?.[1] ?? ""}` };
+  }
   const source = /<source n="1"[^>]*>\n([\s\S]*?)\n<\/source>/.exec(user)?.[1] ?? "";
   const answer = `${source.split(/(?<=[.!?])\s+/)[0] ?? ""} [1][9]`;
   if (inputs.stream !== true) {
