@@ -49,6 +49,19 @@ export interface KeywordResult {
   stats: TermStats;
 }
 
+/** A version of an external id being written (see `replaceVersion`). */
+export interface VersionWrite {
+  documentId: string;
+  externalId: string;
+  version: number;
+}
+
+export type ExternalEntry = {
+  external_id: string;
+  document_id: string;
+  version: number;
+};
+
 /** Documents' filterable metadata values (`indexedFields`), by document id. */
 export type DocumentFields = Record<string, IndexedValue[]>;
 
@@ -77,6 +90,10 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS doc_fields (document_id TEXT NOT NULL, field TEXT NOT NULL, kind TEXT NOT NULL, value ANY)",
   "CREATE INDEX IF NOT EXISTS doc_fields_value ON doc_fields (field, kind, value, document_id)",
   "CREATE INDEX IF NOT EXISTS doc_fields_document ON doc_fields (document_id)",
+  // The current document of each external id (PUT …/documents/external/{id}) in this shard: every
+  // version of one external id is homed here (their ids are siblings), so the swap is one write.
+  "CREATE TABLE IF NOT EXISTS shard_external (external_id TEXT PRIMARY KEY, document_id TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID",
+  "CREATE INDEX IF NOT EXISTS shard_external_document ON shard_external (document_id)",
 ];
 
 /**
@@ -242,6 +259,7 @@ export class ChunkStore {
       const ids = JSON.stringify(documentIds);
       this.sql.exec("DELETE FROM doc_fields WHERE document_id IN (SELECT value FROM json_each(?))", ids);
       this.sql.exec("DELETE FROM shard_docs WHERE document_id IN (SELECT value FROM json_each(?))", ids);
+      this.sql.exec("DELETE FROM shard_external WHERE document_id IN (SELECT value FROM json_each(?))", ids);
       this.sql.exec(
         "DELETE FROM chunks_fts WHERE rowid IN (SELECT seq FROM chunks WHERE document_id IN (SELECT value FROM json_each(?)))",
         ids,
@@ -260,6 +278,7 @@ export class ChunkStore {
 
   deleteAll(): void {
     this.forgetSets();
+    this.sql.exec("DELETE FROM shard_external");
     this.sql.exec("DELETE FROM doc_fields");
     this.sql.exec("DELETE FROM shard_docs");
     this.sql.exec("DELETE FROM chunks_fts");
@@ -303,6 +322,61 @@ export class ChunkStore {
     return this.sql
       .exec<Row>(`SELECT ${COLUMNS} FROM chunks WHERE document_id = ? ORDER BY ordinal`, documentId)
       .toArray() as ShardChunk[];
+  }
+
+  /**
+   * Writes `version` of an external id in one step: its chunks replace those of the version this
+   * shard holds (whatever its document id), unless this shard already holds a later version
+   * (`stale`: a later PUT won). Returns the chunk ids that are gone. The caller's transaction.
+   */
+  replaceVersion(
+    version: VersionWrite,
+    rows: ShardChunk[],
+    fields: DocumentFields,
+  ): { gone: string[]; replaced: string | null } | { stale: true } {
+    const current = this.sql
+      .exec<{ document_id: string; version: number }>(
+        "SELECT document_id, version FROM shard_external WHERE external_id = ?",
+        version.externalId,
+      )
+      .toArray()[0];
+    if (current && current.version > version.version) {
+      return { stale: true };
+    }
+    const replaced = current && current.document_id !== version.documentId ? current.document_id : null;
+    const gone = this.replace(replaced ? [version.documentId, replaced] : [version.documentId], rows, fields);
+    this.sql.exec(
+      "INSERT OR REPLACE INTO shard_external (external_id, document_id, version) VALUES (?, ?, ?)",
+      version.externalId,
+      version.documentId,
+      version.version,
+    );
+    return { gone, replaced };
+  }
+
+  /** The external ids of documents, as recorded here (a split moves them with the documents). */
+  externalsOf(documentIds: string[]): ExternalEntry[] {
+    return this.sql
+      .exec<ExternalEntry>(
+        "SELECT external_id, document_id, version FROM shard_external WHERE document_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(documentIds),
+      )
+      .toArray()
+      .map((r) => ({ ...r }));
+  }
+
+  /** Records external ids a split moved here (unless a later version is already here). */
+  importExternals(entries: ExternalEntry[]): void {
+    for (const e of entries) {
+      this.sql.exec(
+        `INSERT INTO shard_external (external_id, document_id, version) VALUES (?, ?, ?)
+         ON CONFLICT (external_id) DO UPDATE SET document_id = excluded.document_id, version = excluded.version
+         WHERE excluded.version > shard_external.version`,
+        e.external_id,
+        e.document_id,
+        e.version,
+      );
+    }
   }
 
   /** Records documents' filterable metadata (replacing what was known of them). */

@@ -5,9 +5,11 @@ import type { MetadataFilter } from "../lib/metadata-filter";
 import {
   ChunkStore,
   type DocumentFields,
+  type ExternalEntry,
   type KeywordOptions,
   type KeywordResult,
   type ShardChunk,
+  type VersionWrite,
 } from "./chunk-store";
 import {
   byHome,
@@ -36,6 +38,7 @@ export interface MovingDocuments {
   chunks: ShardChunk[];
   vectors: MovedVector[];
   fields: DocumentFields;
+  externals: ExternalEntry[];
 }
 
 /** A failed split step is tried again this much later (the split resumes where it stopped). */
@@ -138,6 +141,26 @@ export class VectorShard extends DurableObject<Env> {
 
   keyword(options: KeywordOptions): ShardAnswer<KeywordResult> {
     return this.answer(this.chunks.keyword(options));
+  }
+
+  /**
+   * Writes a version of an external id, replacing the version this shard holds in one transaction
+   * (searches see the old chunks or the new, never both or neither); `stale` when a later version
+   * is already here.
+   */
+  writeVersion(
+    version: VersionWrite,
+    rows: ShardChunk[],
+    fields: DocumentFields,
+  ): ShardAnswer<{ gone: string[]; replaced: string | null; chunks: number } | { stale: true }> | ShardRefusal {
+    const refusal = this.fence([version.documentId]);
+    if (refusal) {
+      return refusal;
+    }
+    return this.ctx.storage.transactionSync(() => {
+      const result = this.chunks.replaceVersion(version, rows, fields);
+      return this.answer("stale" in result ? result : { ...result, chunks: this.chunks.count().chunks });
+    });
   }
 
   /** Records the filterable metadata of those of the documents whose chunks are here. */
@@ -290,6 +313,7 @@ export class VectorShard extends DurableObject<Env> {
             batch.chunks.filter((c) => wanted.has(c.document_id)),
             batch.vectors.filter((v) => wanted.has(v.document_id)),
             Object.fromEntries(Object.entries(batch.fields).filter(([id]) => wanted.has(id))),
+            batch.externals.filter((e) => wanted.has(e.document_id)),
           );
           // A document deleted while it was in flight is gone from its old shard: undo its copy.
           const kept = new Set(await source.hasDocuments(imported));
@@ -328,13 +352,14 @@ export class VectorShard extends DurableObject<Env> {
       }
     }
     if (documentIds.length === 0) {
-      return { documentIds, chunks: [], vectors: [], fields: {} };
+      return { documentIds, chunks: [], vectors: [], fields: {}, externals: [] };
     }
     return {
       documentIds,
       chunks: this.chunks.ofDocuments(documentIds),
       vectors: this.vectors.ofDocuments(documentIds),
       fields: this.chunks.fieldsOf(documentIds),
+      externals: this.chunks.externalsOf(documentIds),
     };
   }
 
@@ -352,6 +377,7 @@ export class VectorShard extends DurableObject<Env> {
     chunks: ShardChunk[],
     vectors: MovedVector[],
     fields: DocumentFields = {},
+    externals: ExternalEntry[] = [],
   ): string[] {
     return this.ctx.storage.transactionSync(() => {
       const present = new Set(this.chunks.documentsAmong(documentIds));
@@ -363,6 +389,7 @@ export class VectorShard extends DurableObject<Env> {
         Object.fromEntries(Object.entries(fields).filter(([id]) => wanted.has(id))),
       );
       this.vectors.import(vectors, wanted);
+      this.chunks.importExternals(externals.filter((e) => wanted.has(e.document_id)));
       return fresh;
     });
   }

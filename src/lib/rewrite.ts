@@ -45,7 +45,8 @@ export function leansOnPrevious(question: string): boolean {
   return queryWords(question).length <= 2 && !WH_START.test(text);
 }
 
-const WH_START = /^(?:who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|should|will)\b/u;
+const WH_START =
+  /^(?:who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|should|will)\b/u;
 
 /** Capitalised words past a sentence's first, and numbers with their unit: what an answer names. */
 function named(answer: string): string[] {

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import { keyOf, requireKey } from "../middleware/auth";
@@ -11,6 +11,7 @@ import {
   DocumentIdParam,
   DocumentListSchema,
   DocumentSchema,
+  ExternalDocumentParams,
   JsonDocumentBody,
   MAX_BATCH_DOCUMENTS,
   MultipartDocumentBody,
@@ -93,23 +94,115 @@ function textUpload(
   };
 }
 
+/** The upload a request carries: a multipart `file`, or JSON text (its bytes as the body reader took them). */
+function uploadFrom(
+  input: z.infer<typeof MultipartDocumentBody> | z.infer<typeof JsonDocumentBody>,
+  text: Uint8Array | undefined,
+): Upload {
+  return "file" in input
+    ? {
+        bytes: input.file.bytes,
+        title: input.title ?? (input.file.name.replace(/\.[A-Za-z0-9]{1,8}$/, "").trim() || "Untitled"),
+        metadata: parseMetadata(input.metadata),
+        priority: input.priority,
+        textOnly: false,
+      }
+    : textUpload(input, text);
+}
+
 documents.openapi(upload, async (c) => {
   const collectionId = c.req.valid("param").id;
   const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
-  const input = multipart ? c.req.valid("form") : c.req.valid("json");
-  const doc: Upload =
-    "file" in input
-      ? {
-          bytes: input.file.bytes,
-          title: input.title ?? (input.file.name.replace(/\.[A-Za-z0-9]{1,8}$/, "").trim() || "Untitled"),
-          metadata: parseMetadata(input.metadata),
-          priority: input.priority,
-          textOnly: false,
-        }
-      : textUpload(input, uploadedText(c));
+  const doc = uploadFrom(multipart ? c.req.valid("form") : c.req.valid("json"), uploadedText(c));
   const result = await c.var.services.documents.upload(keyOf(c.var.principal), collectionId, doc);
   const body = { ...result.document, deduplicated: result.deduplicated };
   return result.deduplicated ? c.json(body, 200) : c.json(body, 202);
+});
+
+const put = createRoute({
+  method: "put",
+  operationId: "upsertDocument",
+  path: "/v1/collections/{id}/documents/external/{external_id}",
+  tags: ["documents"],
+  summary: "Create or replace the document with your own id (same bodies as upload)",
+  description:
+    "New id: version 1 is queued (201). The same bytes, title and metadata as the latest version: 200, nothing changes. " +
+    "Anything else: a new version is queued (202) while the current one keeps answering; once processed it replaces " +
+    "the current one in search in one step (never both, never neither), the old chunks, vectors and original are " +
+    "removed, and `document.updated` is sent. Concurrent PUTs of one id end with the last one's content.",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest"), uploadBody({ textAt: ["text"] })] as const,
+  request: {
+    params: ExternalDocumentParams,
+    body: {
+      required: false,
+      content: {
+        "multipart/form-data": { schema: MultipartDocumentBody },
+        "application/json": { schema: JsonDocumentBody },
+      },
+    },
+  },
+  responses: {
+    201: { description: "Created: version 1 is queued", content: { "application/json": { schema: DocumentSchema } } },
+    202: {
+      description: "A new version is queued; the current one answers until it is ready",
+      content: { "application/json": { schema: DocumentSchema } },
+    },
+    200: { description: "Unchanged", content: { "application/json": { schema: DocumentSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+documents.openapi(put, async (c) => {
+  const { id, external_id } = c.req.valid("param");
+  const multipart = (c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/");
+  const doc = uploadFrom(multipart ? c.req.valid("form") : c.req.valid("json"), uploadedText(c));
+  const result = await c.var.services.documents.upsert(keyOf(c.var.principal), id, external_id, doc);
+  return result.status === 200
+    ? c.json(result.document, 200)
+    : result.status === 201
+      ? c.json(result.document, 201)
+      : c.json(result.document, 202);
+});
+
+const getExternal = createRoute({
+  method: "get",
+  operationId: "getExternalDocument",
+  path: "/v1/collections/{id}/documents/external/{external_id}",
+  tags: ["documents"],
+  summary: "The current document with your own id",
+  security: bearerSecurity,
+  middleware: [requireKey("query", "ingest")] as const,
+  request: { params: ExternalDocumentParams },
+  responses: {
+    200: { description: "The current version", content: { "application/json": { schema: DocumentSchema } } },
+    ...commonErrors,
+    ...notFound,
+  },
+});
+
+documents.openapi(getExternal, async (c) => {
+  const { id, external_id } = c.req.valid("param");
+  return c.json(await c.var.services.documents.getExternal(keyOf(c.var.principal), id, external_id), 200);
+});
+
+const deleteExternal = createRoute({
+  method: "delete",
+  operationId: "deleteExternalDocument",
+  path: "/v1/collections/{id}/documents/external/{external_id}",
+  tags: ["documents"],
+  summary: "Delete the document with your own id, every version",
+  security: bearerSecurity,
+  middleware: [requireKey("ingest")] as const,
+  request: { params: ExternalDocumentParams },
+  responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFound },
+});
+
+documents.openapi(deleteExternal, async (c) => {
+  const { id, external_id } = c.req.valid("param");
+  await c.var.services.documents.deleteExternal(keyOf(c.var.principal), id, external_id);
+  return c.body(null, 204);
 });
 
 const batch = createRoute({

@@ -3,6 +3,17 @@ import { DOCUMENT_STATUSES, PRIORITIES } from "../adapters/db/schema";
 import { FilePart } from "../lib/multipart";
 import { IsoDate } from "./common";
 
+export const ExternalDocumentParams = z.object({
+  id: z
+    .string()
+    .regex(/^col_[A-Za-z0-9]{16}$/, "must be a collection id")
+    .openapi({ param: { name: "id", in: "path" }, example: "col_3kP9x2LmQ7rT1vBz" }),
+  external_id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:/-]{1,200}$/, "must be 1–200 of A–Z a–z 0–9 . _ : / -")
+    .openapi({ param: { name: "external_id", in: "path" }, example: "handbook/leave-policy.md" }),
+});
+
 export const DocumentIdParam = z.object({
   id: z
     .string()
@@ -63,6 +74,14 @@ export const DocumentSchema = z
     chunk_count: z.number().int(),
     priority: z.enum(PRIORITIES),
     metadata: z.record(z.string(), z.unknown()).nullable(),
+    external_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The caller's own id (PUT …/documents/external/{external_id}); null for uploads" }),
+    version: z.number().int().openapi({ description: "1, then one more for each replacement of an external id" }),
+    replaces: z.string().nullable().openapi({
+      description: "While a new version is processed: the document it will replace, which keeps answering until then",
+    }),
     created_at: IsoDate,
     updated_at: IsoDate,
   })

@@ -5,6 +5,7 @@ import { IsoDate } from "./common";
 export const EVENT_TYPES = [
   "document.processing",
   "document.ready",
+  "document.updated",
   "document.failed",
   "export.ready",
   "export.failed",

@@ -4,18 +4,19 @@
  * its priority; if any step fails the earlier ones are undone, so nothing is half-created.
  */
 
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import { type Db, inList, insertRows } from "../adapters/db/client";
 import { type DocumentRow, documents } from "../adapters/db/schema";
 import type { ChunkShards } from "../adapters/shards/interface";
 import { namespaceOf, type VectorIndex } from "../adapters/vector/interface";
+import { documentHash } from "../durable-objects/shard-layout";
 import { AppError } from "../errors";
 import { MAX_CHUNKS_PER_DOCUMENT, minChunks } from "../lib/chunk";
 import { sha256Hex } from "../lib/crypto";
 import { encodeCursor } from "../lib/cursor";
 import { blobKey, newId } from "../lib/ids";
 import { NOT_UTF8 } from "../lib/json-member";
-import { matchesFilter } from "../lib/metadata-filter";
+import { type MetadataFilter, matchesFilter } from "../lib/metadata-filter";
 import { type DocumentKind, MIME_TYPES, scanText, sniffDocument, type TextScan } from "../lib/sniff";
 import { iso } from "../schemas/common";
 import type { DocumentView } from "../schemas/documents";
@@ -57,6 +58,9 @@ export function toView(row: DocumentRow): DocumentView {
     chunk_count: row.chunkCount,
     priority: row.priority,
     metadata: row.metadata ?? null,
+    external_id: row.externalId,
+    version: row.version,
+    replaces: row.replaces,
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),
   };
@@ -175,6 +179,7 @@ export async function uploadDocuments(
               eq(documents.tenantId, principal.tenantId),
               eq(documents.collectionId, collectionId),
               inList(documents.sha256, hashes),
+              isNull(documents.replaces),
             ),
           );
   for (const row of rows) {
@@ -215,6 +220,9 @@ export async function uploadDocuments(
         priority: upload.priority,
         attempts: 0,
         metadata: upload.metadata,
+        externalId: null,
+        version: 1,
+        replaces: null,
         createdAt: now,
         updatedAt: now,
       },
@@ -239,7 +247,9 @@ export async function uploadDocuments(
       const winner = await deps.db
         .select()
         .from(documents)
-        .where(and(eq(documents.collectionId, collectionId), eq(documents.sha256, row.sha256)))
+        .where(
+          and(eq(documents.collectionId, collectionId), eq(documents.sha256, row.sha256), isNull(documents.replaces)),
+        )
         .get();
       results[index] = winner
         ? { document: toView(winner), deduplicated: true }
@@ -331,7 +341,15 @@ export async function listDocuments(
   const rows = await db
     .select()
     .from(documents)
-    .where(and(eq(documents.tenantId, principal.tenantId), eq(documents.collectionId, collectionId), after))
+    .where(
+      and(
+        eq(documents.tenantId, principal.tenantId),
+        eq(documents.collectionId, collectionId),
+        // Pending versions of an external id are not listed until they replace their document.
+        isNull(documents.replaces),
+        after,
+      ),
+    )
     .orderBy(desc(documents.createdAt), desc(documents.id))
     .limit(filter ? FILTERED_SCAN_ROWS + 1 : page.limit + 1);
   if (!filter) {
@@ -382,6 +400,206 @@ export async function deleteDocument(
   await deps.blobs.delete(blobKey(row.tenantId, row.id));
 }
 
+/** Shard counts are powers of two up to this (SEARCH_SHARD_MAX_COUNT's maximum). */
+const HOME_SPAN = 1_024;
+
+/**
+ * A new document id homed with `id` under every shard layout (the same hash modulo 1,024), so
+ * every version of an external id lives in one shard and replacing it is one shard write.
+ */
+export function siblingId(id: string): string {
+  const home = documentHash(id) % HOME_SPAN;
+  for (;;) {
+    const candidate = newId("doc");
+    if (documentHash(candidate) % HOME_SPAN === home) {
+      return candidate;
+    }
+  }
+}
+
+/** The versions of an external id, newest first (pending ones included). */
+async function versionsOf(db: Db, principal: KeyPrincipal, collectionId: string, externalId: string) {
+  return db
+    .select()
+    .from(documents)
+    .where(
+      and(
+        eq(documents.tenantId, principal.tenantId),
+        eq(documents.collectionId, collectionId),
+        eq(documents.externalId, externalId),
+      ),
+    )
+    .orderBy(desc(documents.version));
+}
+
+const sameMetadata = (a: Record<string, unknown> | null, b: Record<string, unknown> | null) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * `PUT …/documents/external/{external_id}`: the caller's id names the document. New → version 1
+ * (201). The same bytes, title and metadata as the latest version → 200, unchanged. Otherwise a
+ * new version (202) is stored and queued beside the current one, which keeps answering until the
+ * new one is processed and replaces it in its shard in one write; the earlier rows, chunks,
+ * vectors and originals are removed then (ingest/commit.ts). Concurrent PUTs: versions are
+ * numbered in D1 in the order they arrive and the shard keeps the highest, so the last writer's
+ * content stays and the others are dropped.
+ */
+export async function upsertDocument(
+  deps: DocumentDeps,
+  principal: KeyPrincipal,
+  collectionId: string,
+  externalId: string,
+  upload: Upload,
+  attempt = 0,
+): Promise<{ document: DocumentView; status: 200 | 201 | 202 }> {
+  await getCollection(deps.db, principal, collectionId);
+  if (upload.bytes.byteLength > deps.maxUploadBytes) {
+    throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
+  }
+  if (principal.filter && !matchesFilter(upload.metadata, principal.filter)) {
+    throw new AppError("forbidden", "This document's metadata does not match the key's metadata filter.");
+  }
+  const kind = inspect(upload);
+  const sha256 = await sha256Hex(upload.bytes);
+  const versions = await versionsOf(deps.db, principal, collectionId, externalId);
+  const latest = versions[0];
+  const current = versions.find((v) => v.replaces === null);
+  if (principal.filter && versions.some((v) => !matchesFilter(v.metadata, principal.filter as MetadataFilter))) {
+    throw new AppError("conflict", "A document with this external id exists outside the key's metadata filter.");
+  }
+  if (
+    latest &&
+    latest.sha256 === sha256 &&
+    latest.title === upload.title &&
+    sameMetadata(latest.metadata, upload.metadata)
+  ) {
+    return { document: toView(latest), status: 200 };
+  }
+  const clash = await deps.db
+    .select({ id: documents.id, externalId: documents.externalId })
+    .from(documents)
+    .where(
+      and(
+        eq(documents.tenantId, principal.tenantId),
+        eq(documents.collectionId, collectionId),
+        eq(documents.sha256, sha256),
+        isNull(documents.replaces),
+      ),
+    )
+    .get();
+  if (clash && clash.externalId !== externalId) {
+    throw new AppError("conflict", `This collection already holds this content as document ${clash.id}.`);
+  }
+  const now = Date.now();
+  const id = current ? siblingId(current.id) : latest ? siblingId(latest.id) : newId("doc");
+  const row: DocumentRow = {
+    id,
+    tenantId: principal.tenantId,
+    collectionId,
+    title: upload.title,
+    mimeType: MIME_TYPES[kind],
+    sizeBytes: upload.bytes.byteLength,
+    sha256,
+    status: "queued",
+    error: null,
+    chunkCount: 0,
+    priority: upload.priority,
+    attempts: 0,
+    metadata: upload.metadata,
+    externalId,
+    version: 1,
+    replaces: current?.id ?? null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.blobs.put(blobKey(row.tenantId, row.id), upload.bytes, { httpMetadata: { contentType: row.mimeType } });
+  let version: number;
+  try {
+    // The version is numbered in the statement that inserts it: concurrent PUTs get 2, 3, … in
+    // the order D1 runs them. A first version racing another first version fails the unique
+    // index of current external ids, and is tried again as a second version.
+    const inserted = await deps.db.$client
+      .prepare(
+        `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, status, error,
+           chunk_count, priority, attempts, metadata, external_id, version, replaces, created_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', NULL, 0, ?8, 0, ?9, ?10,
+           COALESCE((SELECT MAX(version) FROM documents WHERE tenant_id = ?2 AND collection_id = ?3 AND external_id = ?10), 0) + 1,
+           ?11, ?12, ?12
+         RETURNING version`,
+      )
+      .bind(
+        row.id,
+        row.tenantId,
+        collectionId,
+        row.title,
+        row.mimeType,
+        row.sizeBytes,
+        sha256,
+        row.priority,
+        row.metadata === null ? null : JSON.stringify(row.metadata),
+        externalId,
+        row.replaces,
+        now,
+      )
+      .first<{ version: number }>();
+    version = inserted?.version ?? 1;
+  } catch (error) {
+    await deps.blobs.delete(blobKey(row.tenantId, row.id));
+    if (attempt === 0 && /UNIQUE/i.test(String(error))) {
+      return upsertDocument(deps, principal, collectionId, externalId, upload, attempt + 1);
+    }
+    throw error;
+  }
+  try {
+    await enqueueDocuments(deps.queues, [row]);
+  } catch (cause) {
+    await deps.db
+      .delete(documents)
+      .where(and(eq(documents.id, row.id), eq(documents.tenantId, row.tenantId)))
+      .run();
+    await deps.blobs.delete(blobKey(row.tenantId, row.id));
+    throw new AppError("upstream_unavailable", "The ingestion queue is unavailable; the upload was not kept.", {
+      cause,
+    });
+  }
+  return { document: toView({ ...row, version }), status: current ? 202 : 201 };
+}
+
+/** The current document of an external id (404 when there is none the caller may read). */
+export async function getExternal(
+  db: Db,
+  principal: KeyPrincipal,
+  collectionId: string,
+  externalId: string,
+): Promise<DocumentRow> {
+  await getCollection(db, principal, collectionId);
+  const current = (await versionsOf(db, principal, collectionId, externalId)).find((v) => v.replaces === null);
+  if (!current || (principal.filter && !matchesFilter(current.metadata, principal.filter))) {
+    throw new AppError("not_found", "No document with this external id.");
+  }
+  return current;
+}
+
+/** Deletes every version of an external id: rows, chunks, vectors and originals. */
+export async function deleteExternal(
+  deps: Pick<DocumentDeps, "db" | "blobs"> & { vectors: VectorIndex; shards: ChunkShards },
+  principal: KeyPrincipal,
+  collectionId: string,
+  externalId: string,
+): Promise<void> {
+  await getExternal(deps.db, principal, collectionId, externalId);
+  const versions = await versionsOf(deps.db, principal, collectionId, externalId);
+  const ids = versions.map((v) => v.id);
+  const ns = namespaceOf(principal.tenantId, collectionId);
+  const chunkIds = await deps.shards.removeDocuments(ns, ids);
+  await deps.vectors.delete(ns, chunkIds);
+  await deps.db.batch([
+    deps.db.delete(documents).where(and(eq(documents.tenantId, principal.tenantId), inList(documents.id, ids))),
+    bumpVersion(deps.db, principal.tenantId, collectionId),
+  ]);
+  await deps.blobs.delete(ids.map((id) => blobKey(principal.tenantId, id)));
+}
+
 /** The capability routes call as `services.documents.<verb>(principal, input)`. */
 export function documentService(deps: DocumentDeps & { vectors: VectorIndex; shards: ChunkShards }) {
   return {
@@ -393,6 +611,12 @@ export function documentService(deps: DocumentDeps & { vectors: VectorIndex; sha
     list: (principal: KeyPrincipal, collectionId: string, page: { cursor?: string | undefined; limit: number }) =>
       listDocuments(deps.db, principal, collectionId, page),
     delete: (principal: KeyPrincipal, id: string) => deleteDocument(deps, principal, id),
+    upsert: (principal: KeyPrincipal, collectionId: string, externalId: string, upload: Upload) =>
+      upsertDocument(deps, principal, collectionId, externalId, upload),
+    getExternal: async (principal: KeyPrincipal, collectionId: string, externalId: string) =>
+      toView(await getExternal(deps.db, principal, collectionId, externalId)),
+    deleteExternal: (principal: KeyPrincipal, collectionId: string, externalId: string) =>
+      deleteExternal(deps, principal, collectionId, externalId),
   };
 }
 export type DocumentService = ReturnType<typeof documentService>;

@@ -62,6 +62,10 @@ const samples = (): Record<string, Array<Record<string, unknown>>> => ({
     { title: "Pay", text: "Salaries are paid monthly." },
     { title: "Pay", text: "Salaries are paid monthly.", metadata: { team: "hr" }, priority: "low" },
   ],
+  upsertDocument: [
+    { title: "Leave", text: "Employees receive twenty five days of paid leave each year." },
+    { title: "Leave", text: "Employees receive thirty days.", metadata: { team: "hr" }, priority: "high" },
+  ],
   uploadDocuments: [
     { documents: [{ title: "t", text: "hello" }] },
     { documents: [{ title: "t", text: "hello", metadata: { a: 1 }, priority: "high" }] },
@@ -139,7 +143,8 @@ function operations(): Array<{ id: string; method: string; path: string; schema:
         .replace("/v1/admin/tenants/{id}", `/v1/admin/tenants/${tenant.id}`)
         .replace("/v1/api-keys/{id}", `/v1/api-keys/${ids.key}`)
         .replace("/v1/collections/{id}", `/v1/collections/${ids.collection}`)
-        .replace("{name}", "ROUNDTRIP_SECRET");
+        .replace("{name}", "ROUNDTRIP_SECRET")
+        .replace("{external_id}", "roundtrip%2Fleave.md");
       out.push({
         id: op.operationId,
         method: method.toUpperCase(),

@@ -3,6 +3,7 @@
  * generated from this file by `npm run db:generate` (drizzle-kit) and never hand-edited.
  * Times are stored as epoch milliseconds and rendered as ISO-8601 at the API boundary.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const tenants = sqliteTable("tenants", {
@@ -106,11 +107,27 @@ export const documents = sqliteTable(
     priority: text("priority", { enum: PRIORITIES }).notNull(),
     attempts: integer("attempts").notNull().default(0),
     metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** The caller's own id (`PUT …/documents/external/{external_id}`); null for plain uploads. */
+    externalId: text("external_id"),
+    /** 1 for a new document; each replacement of an external id counts up. */
+    version: integer("version").notNull().default(1),
+    /**
+     * While a new version is processed: the document it will replace (the current one keeps
+     * answering until then). Null for current documents.
+     */
+    replaces: text("replaces"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
-    uniqueIndex("documents_collection_sha_idx").on(t.collectionId, t.sha256),
+    // Deduplication among current documents; a pending version may repeat its document's bytes
+    // (a new title or metadata) until it replaces it.
+    uniqueIndex("documents_collection_sha_current_idx").on(t.collectionId, t.sha256).where(sql`${t.replaces} IS NULL`),
+    // One current document per external id; pending versions (`replaces` set) are not current.
+    uniqueIndex("documents_external_current_idx")
+      .on(t.tenantId, t.collectionId, t.externalId)
+      .where(sql`${t.externalId} IS NOT NULL AND ${t.replaces} IS NULL`),
+    index("documents_external_idx").on(t.tenantId, t.collectionId, t.externalId, t.version),
     index("documents_tenant_collection_created_idx").on(t.tenantId, t.collectionId, t.createdAt, t.id),
     index("documents_status_updated_idx").on(t.status, t.updatedAt),
   ],

@@ -1,7 +1,7 @@
 import { AppError } from "../../errors";
+import type { Turn } from "../../lib/rewrite";
 import { postJson } from "../http";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
-import type { Turn } from "../../lib/rewrite";
 import { buildMessages, buildRewriteMessages, cleanRewrite } from "./prompt";
 import { sseJson } from "./sse";
 
@@ -59,7 +59,12 @@ export class OpenAiGenerator implements Generator {
       timeoutMs: this.options.timeoutMs,
       retries: 0,
       signal: options.signal,
-      body: { model: this.options.model, messages: buildRewriteMessages(question, history), max_tokens: 120, temperature: 0 },
+      body: {
+        model: this.options.model,
+        messages: buildRewriteMessages(question, history),
+        max_tokens: 120,
+        temperature: 0,
+      },
     });
     const body = (await response.json()) as { choices?: Array<{ message?: { content?: unknown } }> };
     const content = body.choices?.[0]?.message?.content;

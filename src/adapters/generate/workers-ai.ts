@@ -1,7 +1,7 @@
 import { AppError } from "../../errors";
+import type { Turn } from "../../lib/rewrite";
 import type { AiBinding } from "../embed/workers-ai";
 import type { GenerateOptions, GenerateRequest, Generator } from "./interface";
-import type { Turn } from "../../lib/rewrite";
 import { buildMessages, buildRewriteMessages, cleanRewrite } from "./prompt";
 import { sseJson } from "./sse";
 

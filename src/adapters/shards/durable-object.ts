@@ -6,6 +6,7 @@ import {
   type KeywordResult,
   type ShardChunk,
   sumStats,
+  type VersionWrite,
 } from "./interface";
 import { bestById, type ShardRouter, uniqueById } from "./router";
 
@@ -27,6 +28,25 @@ export class DurableObjectChunkShards implements ChunkShards {
     });
     await this.router.written(ns, Math.max(0, ...results.map((r) => r.chunks)));
     return results.flatMap((r) => r.gone);
+  }
+
+  async writeVersion(
+    ns: string,
+    version: VersionWrite,
+    rows: ShardChunk[],
+    fields: DocumentFields,
+  ): Promise<{ gone: string[]; replaced: string | null } | { stale: true }> {
+    const [result] = await this.router.write(ns, [version.documentId], (shard) =>
+      shard.writeVersion(version, rows, fields),
+    );
+    if (!result) {
+      throw new Error("the shard write returned nothing");
+    }
+    if ("stale" in result) {
+      return result;
+    }
+    await this.router.written(ns, result.chunks);
+    return { gone: result.gone, replaced: result.replaced };
   }
 
   async setFields(ns: string, fields: DocumentFields): Promise<void> {

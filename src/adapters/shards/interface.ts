@@ -5,11 +5,12 @@ import type {
   ShardChunk,
   ShardHit,
   TermStats,
+  VersionWrite,
 } from "../../durable-objects/chunk-store";
 import type { MetadataFilter } from "../../lib/metadata-filter";
 
 export { sumStats } from "../../durable-objects/chunk-store";
-export type { DocumentFields, KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats };
+export type { DocumentFields, KeywordOptions, KeywordResult, ShardChunk, ShardHit, TermStats, VersionWrite };
 
 /**
  * Where a collection's chunks and keyword index live: one search shard per tenant+collection
@@ -19,6 +20,17 @@ export type { DocumentFields, KeywordOptions, KeywordResult, ShardChunk, ShardHi
 export interface ChunkShards {
   /** Replaces the chunks of `documentIds` (and their filterable metadata); returns the chunk ids that are gone. */
   write(ns: string, documentIds: string[], rows: ShardChunk[], fields?: DocumentFields): Promise<string[]>;
+  /**
+   * Writes a version of an external id in its shard, replacing the version there in one
+   * transaction; `stale` (nothing written) when a later version is already there. Returns the
+   * chunk ids that are gone and the document id replaced.
+   */
+  writeVersion(
+    ns: string,
+    version: VersionWrite,
+    rows: ShardChunk[],
+    fields: DocumentFields,
+  ): Promise<{ gone: string[]; replaced: string | null } | { stale: true }>;
   /** Records documents' filterable metadata (documents written before metadata filters existed). */
   setFields(ns: string, fields: DocumentFields): Promise<void>;
   /** Up to `limit` documents (per shard) whose metadata the shards do not know yet. */

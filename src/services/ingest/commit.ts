@@ -6,6 +6,7 @@ import { collections, type DocumentRow, documents } from "../../adapters/db/sche
 import type { ShardChunk } from "../../adapters/shards/interface";
 import { namespaceOf } from "../../adapters/vector/interface";
 import type { Chunk } from "../../lib/chunk";
+import { blobKey } from "../../lib/ids";
 import { indexedFields } from "../../lib/metadata-filter";
 import type { IngestMessage } from "../../schemas/queue";
 import { bumpVersion } from "../collections";
@@ -86,6 +87,8 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
     timings[stage] += now - mark;
     mark = now;
   };
+  const stale = new Set<string>();
+  const replacedBy = new Map<string, string | null>();
   const byNamespace = new Map<string, Prepared[]>();
   for (const item of group) {
     const ns = namespaceOf(item.doc.tenantId, item.doc.collectionId);
@@ -106,24 +109,68 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
     }
     // The chunks and their keyword index, in the collection's shard (one transaction there);
     // then the vectors of chunks an earlier attempt wrote and this one did not.
-    const gone = await deps.shards.write(
-      ns,
-      items.map((item) => item.doc.id),
-      rows.map(toShardChunk),
-      Object.fromEntries(items.map((item) => [item.doc.id, indexedFields(item.doc.metadata)])),
-    );
-    await deps.vectors.delete(ns, gone);
+    const plain = items.filter((item) => item.doc.externalId === null);
+    if (plain.length > 0) {
+      const gone = await deps.shards.write(
+        ns,
+        plain.map((item) => item.doc.id),
+        plain.flatMap((item) => item.rows).map(toShardChunk),
+        Object.fromEntries(plain.map((item) => [item.doc.id, indexedFields(item.doc.metadata)])),
+      );
+      await deps.vectors.delete(ns, gone);
+    }
+    // A version of an external id replaces the one its shard holds in the same transaction; one
+    // a later version already replaced (a later PUT won) is dropped, vectors and all.
+    for (const item of items.filter((i) => i.doc.externalId !== null)) {
+      const { doc } = item;
+      const written = await deps.shards.writeVersion(
+        ns,
+        { documentId: doc.id, externalId: doc.externalId as string, version: doc.version },
+        item.rows.map(toShardChunk),
+        { [doc.id]: indexedFields(doc.metadata) },
+      );
+      if ("stale" in written) {
+        stale.add(doc.id);
+        await deps.vectors.delete(
+          ns,
+          item.rows.map((r) => r.id),
+        );
+      } else {
+        await deps.vectors.delete(ns, written.gone);
+        replacedBy.set(doc.id, written.replaced);
+      }
+    }
     lap("shard_ms");
   }
   const now = Date.now();
+  const current = group.filter((p) => !stale.has(p.doc.id));
+  // Superseded rows of the external ids written: earlier versions (the one replaced, and pending
+  // ones a later version overtook), deleted with their originals once D1 says which they were.
+  const versioned = current.filter((p) => p.doc.externalId !== null);
   const statements: D1PreparedStatement[] = [
+    ...[...stale].map((id) =>
+      db.$client.prepare("DELETE FROM documents WHERE id = ? RETURNING id, tenant_id").bind(id),
+    ),
+    ...versioned.map((p) =>
+      db.$client
+        .prepare(
+          `DELETE FROM documents WHERE tenant_id = ? AND collection_id = ? AND external_id = ? AND version < ?
+           RETURNING id, tenant_id`,
+        )
+        .bind(p.doc.tenantId, p.doc.collectionId, p.doc.externalId, p.doc.version),
+    ),
+    ...versioned.map((p) =>
+      db.$client
+        .prepare("UPDATE documents SET replaces = NULL WHERE id = ? AND tenant_id = ?")
+        .bind(p.doc.id, p.doc.tenantId),
+    ),
     db.$client
       .prepare(
         `UPDATE documents SET status = 'ready', error = NULL, updated_at = ?1,
            chunk_count = (SELECT j.value ->> 2 FROM json_each(?2) AS j WHERE j.value ->> 0 = documents.id)
          WHERE (id, tenant_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))`,
       )
-      .bind(now, JSON.stringify(group.map((p) => [p.doc.id, p.doc.tenantId, p.rows.length]))),
+      .bind(now, JSON.stringify(current.map((p) => [p.doc.id, p.doc.tenantId, p.rows.length]))),
   ];
   const touched = new Map(group.map((p) => [p.doc.collectionId, p.doc.tenantId]));
   for (const [collectionId, tenantId] of touched) {
@@ -144,14 +191,31 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
       ),
     );
   }
-  await db.$client.batch(statements);
+  const results = await db.$client.batch<{ id: string; tenant_id: string }>(statements);
   lap("d1_ms");
-  for (const { doc, rows } of group) {
-    deps.notify(doc.tenantId, "document.ready", {
-      document_id: doc.id,
-      collection_id: doc.collectionId,
-      chunk_count: rows.length,
-    });
+  // The originals of the rows the deletes removed (stale versions, superseded ones).
+  const removed = results.slice(0, stale.size + versioned.length).flatMap((r) => r.results ?? []);
+  if (removed.length > 0) {
+    await deps.blobs.delete(removed.map((r) => blobKey(r.tenant_id, r.id)));
+  }
+  for (const { doc, rows } of current) {
+    const replaced = replacedBy.get(doc.id);
+    if (doc.externalId !== null && doc.version > 1) {
+      deps.notify(doc.tenantId, "document.updated", {
+        document_id: doc.id,
+        collection_id: doc.collectionId,
+        external_id: doc.externalId,
+        version: doc.version,
+        replaced_document_id: replaced ?? null,
+        chunk_count: rows.length,
+      });
+    } else {
+      deps.notify(doc.tenantId, "document.ready", {
+        document_id: doc.id,
+        collection_id: doc.collectionId,
+        chunk_count: rows.length,
+      });
+    }
   }
   return timings;
 }
