@@ -198,8 +198,16 @@ describe.each([
     });
     const collection = (await json<{ id: string }>(created)).id;
     const bodies = [
-      { title: "Enzymes", text: "Enzymes are proteins that speed up chemical reactions in cells." },
-      { title: "Volcanoes", text: "Volcanoes erupt molten rock called lava from the mantle." },
+      {
+        title: "Enzymes",
+        text: "Enzymes are proteins that speed up chemical reactions in cells.",
+        metadata: { field: "biology" },
+      },
+      {
+        title: "Volcanoes",
+        text: "Volcanoes erupt molten rock called lava from the mantle.",
+        metadata: { field: "geology" },
+      },
     ];
     for (const body of bodies) {
       const res = await callWith(settings, "POST", `/v1/collections/${collection}/documents`, {
@@ -234,6 +242,20 @@ describe.each([
       expect(found.results[0]?.title).toBe("Enzymes");
       expect(found.results[0]?.ranks.vector).toBe(1);
     }
+    // A metadata filter reaches this index as the matching documents' ids: only they are scored.
+    const filtered = await json<{ results: Array<{ title: string }>; degraded?: string[] }>(
+      await callWith(settings, "POST", "/v1/search", {
+        token: tenant.adminKey,
+        body: {
+          query: "proteins and molten lava",
+          collection_ids: [collection],
+          strategy: "vector",
+          filter: { metadata: { field: "geology" } },
+        },
+      }),
+    );
+    expect(filtered.results.map((r) => r.title)).toEqual(["Volcanoes"]);
+    expect(filtered.degraded).toBeUndefined();
     // The second search of the same query takes its vector from the isolate's L1, as answers do.
     const ai = (settings as { AI?: unknown }).AI;
     if (ai instanceof WorkersAiStandIn) {

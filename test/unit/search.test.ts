@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LocalHashEmbedder } from "../../src/adapters/embed/local";
-import { type ChunkHit, fuse } from "../../src/services/search";
+import { type ChunkHit, fuse, MAX_VECTOR_FILTER_DOCUMENTS, nearestChunks } from "../../src/services/search";
 
 const RRF = { k: 60, weights: { keyword: 1, vector: 1 } };
 
@@ -64,5 +64,73 @@ describe("LocalHashEmbedder", () => {
   it("gives an empty or stop-word-only text the zero vector", async () => {
     const [empty] = await embedder.embed(["the of and"], "query");
     expect([...(empty ?? [])].every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe("nearestChunks with a metadata filter and an index that cannot evaluate it", () => {
+  const filter = { field: "team", test: { op: "eq" as const, value: "hr" } };
+  const chunk = (id: string, document_id: string) => ({
+    id,
+    document_id,
+    ordinal: 0,
+    title: "t",
+    heading: null,
+    text: "x",
+    page: null,
+    token_estimate: 1,
+    char_start: 0,
+    char_end: 1,
+  });
+  const deps = (matching: { ids: string[]; more: boolean }, asked: unknown[]) => ({
+    vectors: {
+      name: "external",
+      filtersMetadata: false,
+      dropNeedsIds: false,
+      upsert: async () => {},
+      delete: async () => {},
+      stats: async () => ({ vectors: 0, dimensions: null }),
+      drop: async () => {},
+      query: async (_ns: string, _v: Float32Array, _k: number, f?: unknown) => {
+        asked.push(f);
+        return [{ id: "d1_0", documentId: "d1", score: 0.9 }];
+      },
+    },
+    shards: { matching: async () => matching, get: async () => [chunk("d1_0", "d1")] } as never,
+  });
+
+  it("sends the matching documents' ids to the index", async () => {
+    const asked: unknown[] = [];
+    const { hits, partial } = await nearestChunks(
+      deps({ ids: ["d1", "d2"], more: false }, asked),
+      "t",
+      new Float32Array([1]),
+      { collectionIds: ["c"], metadata: filter, limit: 5 },
+    );
+    expect(asked).toEqual([{ documentIds: ["d1", "d2"], metadata: undefined }]);
+    expect(partial).toBe(false);
+    expect(hits.map((h) => h.chunk_id)).toEqual(["d1_0"]);
+  });
+
+  it("leaves the collection's vector list out when the filter matches more than it can send", async () => {
+    const asked: unknown[] = [];
+    const { hits, partial } = await nearestChunks(
+      deps({ ids: Array.from({ length: MAX_VECTOR_FILTER_DOCUMENTS }, (_, i) => `d${i}`), more: true }, asked),
+      "t",
+      new Float32Array([1]),
+      { collectionIds: ["c"], metadata: filter, limit: 5 },
+    );
+    expect(asked).toEqual([]);
+    expect({ hits, partial }).toEqual({ hits: [], partial: true });
+  });
+
+  it("asks nothing when no document matches", async () => {
+    const asked: unknown[] = [];
+    const { hits } = await nearestChunks(deps({ ids: [], more: false }, asked), "t", new Float32Array([1]), {
+      collectionIds: ["c"],
+      metadata: filter,
+      limit: 5,
+    });
+    expect(asked).toEqual([]);
+    expect(hits).toEqual([]);
   });
 });
