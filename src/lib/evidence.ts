@@ -171,3 +171,17 @@ export function judgeEvidence(
   const answers = best >= MIN_COVERAGE && (sentenceWords >= 2 || best >= WEAK_COVERAGE);
   return { coverage: best, sentenceWords, answers };
 }
+
+/**
+ * Whether any of the passages holds one of the question's own content words (true for a question
+ * without any). A follow-up is judged on its rewrite, which carries the previous question's words;
+ * if none of its own words ("Who approves it?": approves) is in the evidence, the evidence answers
+ * the previous question, not this one.
+ */
+export function mentionsOwnWords(question: string, passages: Array<{ title: string; text: string }>): boolean {
+  const own = queryWeights(question);
+  if (own.weights.size === 0) {
+    return true;
+  }
+  return passages.some((p) => coverage(stemSet(`${p.title} ${p.text}`), own) > 0);
+}

@@ -82,6 +82,11 @@ describe("conversations", () => {
     const done = JSON.parse(events.find((e) => e.event === "done")?.data ?? "{}") as Answer;
     expect(done.rewritten_query).toBe("What about laptops? (often replaced)");
 
+    // A follow-up none of whose own words the documents use is not answered by the first answer again.
+    const unknown = await ask("Who approves them?");
+    expect(unknown.rewritten_query).toMatch(/^Who approves them\? \(/);
+    expect(unknown.abstained).toBe(true);
+
     // A question that stands alone is not rewritten.
     const alone = await ask("When are laptops replaced?");
     expect(alone.rewritten_query).toBe("When are laptops replaced?");

@@ -17,7 +17,7 @@ import type { VectorIndex } from "../../adapters/vector/interface";
 import { AppError } from "../../errors";
 import { roundMs as ms } from "../../lib/async";
 import { sha256Hex } from "../../lib/crypto";
-import { judgeEvidence } from "../../lib/evidence";
+import { EVIDENCE_PASSAGES, judgeEvidence, mentionsOwnWords } from "../../lib/evidence";
 import type { Logger } from "../../lib/log";
 import type { Lru } from "../../lib/lru";
 import { filterKey } from "../../lib/metadata-filter";
@@ -307,7 +307,10 @@ export async function answer(
 
   // generate, unless the evidence does not answer the question (one rule for every mode).
   const context = top.slice(0, profile.context);
-  let abstained = context.length === 0 || !judgeEvidence(normalized, stats, context).answers;
+  let abstained =
+    context.length === 0 ||
+    !judgeEvidence(normalized, stats, context).answers ||
+    (options.focus !== undefined && !mentionsOwnWords(options.focus, context.slice(0, EVIDENCE_PASSAGES)));
   let generator = deps.generator;
   let text = "";
   if (!abstained) {
