@@ -13,6 +13,7 @@ import { accessLog } from "./middleware/access-log";
 import { identify } from "./middleware/auth";
 import { configured } from "./middleware/configured";
 import { noStore } from "./middleware/no-store";
+import { openAiErrors } from "./middleware/openai-errors";
 import { refusedQueryLog } from "./middleware/query-log";
 import { rateLimit } from "./middleware/rate-limit";
 import { requestId } from "./middleware/request-id";
@@ -31,6 +32,7 @@ import { exportsRoutes } from "./routes/exports";
 import { health } from "./routes/health";
 import { help } from "./routes/help";
 import { notifications } from "./routes/notifications";
+import { openai } from "./routes/openai";
 import { query } from "./routes/query";
 import { search } from "./routes/search";
 import { secrets } from "./routes/secrets";
@@ -138,6 +140,9 @@ export function createApp() {
   app.use("*", telemetry());
   app.use("*", requestId());
   app.use("*", services());
+  // Before anything that can refuse them: their refusals, too, are in OpenAI's shape.
+  app.use("/v1/chat/completions", openAiErrors());
+  app.use("/v1/models", openAiErrors());
   app.use("*", accessLog());
   app.use(
     "*",
@@ -190,6 +195,7 @@ export function createApp() {
   app.route("/", search);
   app.route("/", query);
   app.route("/", conversations);
+  app.route("/", openai);
   app.route("/", notifications);
   app.route("/", webhooks);
   app.route("/", dashboard);
