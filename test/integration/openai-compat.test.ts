@@ -3,6 +3,8 @@
  * `apiKey` and (here, in the test runtime) a `fetch` that reaches the Worker in process.
  */
 import { exports } from "cloudflare:workers";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { generateText, streamText } from "ai";
 import OpenAI from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, ingestText, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
@@ -134,5 +136,54 @@ describe("OpenAI-compatible chat completions (official openai client)", () => {
         code: "validation_failed",
       },
     });
+  });
+});
+
+describe("OpenAI-compatible chat completions (the AI SDK's OpenAI-compatible provider)", () => {
+  it("generates, streams and follows up, unmodified", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    await ingestText(
+      tenant,
+      collection,
+      "Leave policy",
+      "Employees receive twenty five days of paid vacation every year.",
+    );
+    const key = (await newKey(tenant, { scopes: ["query"], collection_ids: [collection] })).key;
+    const edgerag = createOpenAICompatible({
+      name: "edgerag",
+      baseURL: "http://edgerag.test/v1",
+      apiKey: key,
+      fetch: (url: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(new Request(url, init)),
+    });
+    const generated = await generateText({
+      model: edgerag("edgerag-fast"),
+      prompt: "How many days of paid vacation do employees get?",
+      maxRetries: 0,
+    });
+    expect(generated.text).toMatch(/twenty five days of paid vacation.*\[1\]/);
+    expect(generated.finishReason).toBe("stop");
+
+    const streamed = streamText({
+      model: edgerag("edgerag-balanced"),
+      messages: [{ role: "user", content: "How many days of paid vacation do employees get?" }],
+      maxRetries: 0,
+    });
+    let text = "";
+    for await (const delta of streamed.textStream) {
+      text += delta;
+    }
+    expect(text).toMatch(/twenty five days/);
+
+    const followUp = await generateText({
+      model: edgerag("edgerag-fast"),
+      messages: [
+        { role: "user", content: "What do employees receive every year?" },
+        { role: "assistant", content: "Twenty five days of paid vacation. [1]" },
+        { role: "user", content: "How many days is it?" },
+      ],
+      maxRetries: 0,
+    });
+    expect(followUp.text).toMatch(/twenty five days/);
   });
 });
