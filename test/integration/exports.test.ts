@@ -222,6 +222,13 @@ describe("PDF exports", () => {
     expect(lockedDown("<p>no doctype</p>")).toMatch(
       /^<!doctype html><meta http-equiv="Content-Security-Policy"[^>]*><p>/,
     );
+    // A meta refresh (a navigation no CSP forbids) is taken out, in any spelling.
+    for (const refresh of [
+      `<meta http-equiv="refresh" content="0; url=https://x.test/">`,
+      `<META content='1;url=x' HTTP-EQUIV=Refresh>`,
+    ]) {
+      expect(lockedDown(`<p>a</p>${refresh}<p>b</p>`)).toMatch(/<p>a<\/p><p>b<\/p>$/);
+    }
   });
 
   it("escapes every user string in the report", () => {

@@ -9,8 +9,13 @@ const CSP_META = `<meta http-equiv="Content-Security-Policy" content="default-sr
 
 export function lockedDown(html: string): string {
   const doctype = /^\s*<!doctype[^>]*>/i.exec(html)?.[0] ?? "";
-  return `${doctype || "<!doctype html>"}${CSP_META}${html.slice(doctype.length)}`;
+  // A meta refresh is a navigation no CSP forbids: blocked below like every request, but starting
+  // it can destroy the page's context while setContent still writes it (a flaky render failure).
+  const body = html.slice(doctype.length).replace(META_REFRESH, "");
+  return `${doctype || "<!doctype html>"}${CSP_META}${body}`;
 }
+
+const META_REFRESH = /<meta\b[^>]*http-equiv\s*=\s*["']?\s*refresh[^>]*>/gi;
 
 /** Seconds to wait after the binding refused a browser, when it does not say. */
 export const DEFAULT_RETRY_AFTER_S = 30;
