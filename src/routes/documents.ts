@@ -23,6 +23,19 @@ import { createRoute } from "./route";
 /** Documents: `ingest` to upload and delete, `query` or `ingest` to read. */
 export const documents = new OpenAPIHono<AppEnv>();
 
+/**
+ * The bodies an upload takes. `required: false` makes the validator check only the media type that
+ * was sent (the body itself is required by uploadBody()); with `true`, both the form and the JSON
+ * schema would run.
+ */
+const uploadBodies = {
+  required: false,
+  content: {
+    "multipart/form-data": { schema: MultipartDocumentBody },
+    "application/json": { schema: JsonDocumentBody },
+  },
+};
+
 const upload = createRoute({
   method: "post",
   operationId: "uploadDocument",
@@ -33,15 +46,7 @@ const upload = createRoute({
   middleware: [requireKey("ingest"), uploadBody({ textAt: ["text"] })] as const,
   request: {
     params: CollectionIdParam,
-    // `required: false` makes the validator check only the media type that was sent (the body itself
-    // is required by uploadBody()); with `true`, both the form and the JSON schema would run.
-    body: {
-      required: false,
-      content: {
-        "multipart/form-data": { schema: MultipartDocumentBody },
-        "application/json": { schema: JsonDocumentBody },
-      },
-    },
+    body: uploadBodies,
   },
   responses: {
     202: { description: "Queued", content: { "application/json": { schema: UploadResultSchema } } },
@@ -134,13 +139,7 @@ const put = createRoute({
   middleware: [requireKey("ingest"), uploadBody({ textAt: ["text"] })] as const,
   request: {
     params: ExternalDocumentParams,
-    body: {
-      required: false,
-      content: {
-        "multipart/form-data": { schema: MultipartDocumentBody },
-        "application/json": { schema: JsonDocumentBody },
-      },
-    },
+    body: uploadBodies,
   },
   responses: {
     201: { description: "Created: version 1 is queued", content: { "application/json": { schema: DocumentSchema } } },

@@ -206,26 +206,7 @@ export async function uploadDocuments(
     fresh.push({
       index,
       bytes: upload.bytes,
-      row: {
-        id: newId("doc"),
-        tenantId: principal.tenantId,
-        collectionId,
-        title: upload.title,
-        mimeType: MIME_TYPES[kind],
-        sizeBytes: upload.bytes.byteLength,
-        sha256,
-        status: "queued",
-        error: null,
-        chunkCount: 0,
-        priority: upload.priority,
-        attempts: 0,
-        metadata: upload.metadata,
-        externalId: null,
-        version: 1,
-        replaces: null,
-        createdAt: now,
-        updatedAt: now,
-      },
+      row: queuedRow(principal, collectionId, upload, { id: newId("doc"), kind, sha256, now }),
     });
   }
 
@@ -292,6 +273,36 @@ export async function uploadDocuments(
     }
   }
   return results.map((r) => r ?? { error: new AppError("internal", "The upload was not processed.") });
+}
+
+/** A new document's row, queued; a plain upload unless `external` names its external id. */
+function queuedRow(
+  principal: KeyPrincipal,
+  collectionId: string,
+  upload: Upload,
+  made: { id: string; kind: DocumentKind; sha256: string; now: number },
+  external?: { externalId: string; replaces: string | null },
+): DocumentRow {
+  return {
+    id: made.id,
+    tenantId: principal.tenantId,
+    collectionId,
+    title: upload.title,
+    mimeType: MIME_TYPES[made.kind],
+    sizeBytes: upload.bytes.byteLength,
+    sha256: made.sha256,
+    status: "queued",
+    error: null,
+    chunkCount: 0,
+    priority: upload.priority,
+    attempts: 0,
+    metadata: upload.metadata,
+    externalId: external?.externalId ?? null,
+    version: 1,
+    replaces: external?.replaces ?? null,
+    createdAt: made.now,
+    updatedAt: made.now,
+  };
 }
 
 /** One document: the batch path with a single entry, its error thrown. */
@@ -492,26 +503,16 @@ export async function upsertDocument(
   }
   const now = Date.now();
   const id = current ? siblingId(current.id) : latest ? siblingId(latest.id) : newId("doc");
-  const row: DocumentRow = {
-    id,
-    tenantId: principal.tenantId,
+  const row = queuedRow(
+    principal,
     collectionId,
-    title: upload.title,
-    mimeType: MIME_TYPES[kind],
-    sizeBytes: upload.bytes.byteLength,
-    sha256,
-    status: "queued",
-    error: null,
-    chunkCount: 0,
-    priority: upload.priority,
-    attempts: 0,
-    metadata: upload.metadata,
-    externalId,
-    version: 1,
-    replaces: current?.id ?? null,
-    createdAt: now,
-    updatedAt: now,
-  };
+    upload,
+    { id, kind, sha256, now },
+    {
+      externalId,
+      replaces: current?.id ?? null,
+    },
+  );
   await deps.blobs.put(blobKey(row.tenantId, row.id), upload.bytes, { httpMetadata: { contentType: row.mimeType } });
   let version: number;
   try {

@@ -25,47 +25,37 @@ export class OpenAiGenerator implements Generator {
   }
 
   async *generate(request: GenerateRequest, options: GenerateOptions = {}): AsyncIterable<string> {
-    const apiKey = await this.options.apiKey(options.tenantId);
-    if (!apiKey) {
-      throw new AppError("misconfigured", "No API key for the generation provider (GENERATOR_API_KEY).");
-    }
-    const response = await postJson({
-      provider: "The generation provider",
-      url: `${this.options.baseUrl}/chat/completions`,
-      apiKey,
-      timeoutMs: this.options.timeoutMs,
-      retries: 1,
-      signal: options.signal,
-      body: {
-        model: this.options.model,
-        messages: buildMessages(request),
-        max_tokens: request.maxTokens,
-        temperature: 0,
-        stream: true,
-      },
-    });
+    const response = await this.chat(
+      { messages: buildMessages(request), max_tokens: request.maxTokens, stream: true },
+      options,
+      1,
+    );
     yield* deltas(response, options.signal);
   }
 
-  async rewrite(question: string, history: Turn[], options: GenerateOptions = {}): Promise<string | undefined> {
+  /** `POST <base>/chat/completions` with the tenant's (or the configured) key, at temperature 0. */
+  private async chat(body: Record<string, unknown>, options: GenerateOptions, retries: number): Promise<Response> {
     const apiKey = await this.options.apiKey(options.tenantId);
     if (!apiKey) {
       throw new AppError("misconfigured", "No API key for the generation provider (GENERATOR_API_KEY).");
     }
-    const response = await postJson({
+    return postJson({
       provider: "The generation provider",
       url: `${this.options.baseUrl}/chat/completions`,
       apiKey,
       timeoutMs: this.options.timeoutMs,
-      retries: 0,
+      retries,
       signal: options.signal,
-      body: {
-        model: this.options.model,
-        messages: buildRewriteMessages(question, history),
-        max_tokens: 120,
-        temperature: 0,
-      },
+      body: { model: this.options.model, temperature: 0, ...body },
     });
+  }
+
+  async rewrite(question: string, history: Turn[], options: GenerateOptions = {}): Promise<string | undefined> {
+    const response = await this.chat(
+      { messages: buildRewriteMessages(question, history), max_tokens: 120 },
+      options,
+      0,
+    );
     const body = (await response.json()) as { choices?: Array<{ message?: { content?: unknown } }> };
     const content = body.choices?.[0]?.message?.content;
     return typeof content === "string" ? cleanRewrite(content) : undefined;
