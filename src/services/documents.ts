@@ -448,7 +448,8 @@ const sameMetadata = (a: Record<string, unknown> | null, b: Record<string, unkno
 
 /**
  * `PUT …/documents/external/{external_id}`: the caller's id names the document. New → version 1
- * (201). The same bytes, title and metadata as the latest version → 200, unchanged. Otherwise a
+ * (201). The same bytes, title and metadata as the latest version → 200, unchanged (unless that
+ * version failed: then it is tried again as a new one). Otherwise a
  * new version (202) is stored and queued beside the current one, which keeps answering until the
  * new one is processed and replaces it in its shard in one write; the earlier rows, chunks,
  * vectors and originals are removed then (ingest/commit.ts). Concurrent PUTs: versions are
@@ -480,6 +481,7 @@ export async function upsertDocument(
   }
   if (
     latest &&
+    latest.status !== "failed" &&
     latest.sha256 === sha256 &&
     latest.title === upload.title &&
     sameMetadata(latest.metadata, upload.metadata)

@@ -251,6 +251,25 @@ describe("PUT /v1/collections/{id}/documents/external/{external_id}", () => {
     await settleQueues();
   });
 
+  it("tries a version that failed again when the same content is PUT again, and keeps the current one meanwhile", async () => {
+    const tenant = await newTenant();
+    const collection = await newCollection(tenant);
+    await put(tenant, collection, "page", "The canteen opens at noon.");
+    await settleQueues();
+    // HTML with no text: accepted at upload, failed by processing.
+    const empty = "<html><body><script>var x = 1;</script></body></html>";
+    const failed = await json<Doc>(await put(tenant, collection, "page", empty));
+    await settleQueues();
+    expect((await json<Doc>(await call("GET", `/v1/documents/${failed.id}`, { token: tenant.adminKey }))).status).toBe(
+      "failed",
+    );
+    expect((await search(tenant, collection, "canteen noon")).results).toHaveLength(1);
+    const again = await put(tenant, collection, "page", empty);
+    expect(again.status).toBe(202);
+    expect((await json<Doc>(again)).version).toBe(3);
+    await settleQueues();
+  });
+
   it("gives sibling ids the same home under every shard count up to 1,024", () => {
     for (let i = 0; i < 20; i++) {
       const id = `doc_${crypto.randomUUID().replace(/-/g, "").slice(0, 16)}`;
