@@ -1,8 +1,13 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 
+/** OpenAI's error object: `{error: {message, type, param, code}}`, `code` being ours. */
+export function openAiErrorBody(status: number, code: string, message: string, param: string | undefined) {
+  return { error: { message, type: openAiErrorType(status), param: param ?? null, code } };
+}
+
 /** OpenAI's error `type` for a status. */
-export function openAiErrorType(status: number): string {
+function openAiErrorType(status: number): string {
   if (status === 401) {
     return "authentication_error";
   }
@@ -36,13 +41,10 @@ export function openAiErrors(): MiddlewareHandler<AppEnv> {
       detail: string;
       errors?: Array<{ path: string }>;
     };
-    const type = openAiErrorType(problem.status);
     const headers = new Headers(c.res.headers);
     headers.set("Content-Type", "application/json");
     c.res = new Response(
-      JSON.stringify({
-        error: { message: problem.detail, type, param: problem.errors?.[0]?.path ?? null, code: problem.code },
-      }),
+      JSON.stringify(openAiErrorBody(problem.status, problem.code, problem.detail, problem.errors?.[0]?.path)),
       { status: problem.status, headers },
     );
   };

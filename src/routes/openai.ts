@@ -6,7 +6,7 @@ import { AppError, asAppError } from "../errors";
 import type { Turn } from "../lib/rewrite";
 import { keyOf, requireKey } from "../middleware/auth";
 import { jsonBody } from "../middleware/body-limit";
-import { openAiErrorType } from "../middleware/openai-errors";
+import { openAiErrorBody } from "../middleware/openai-errors";
 import { bearerSecurity, commonErrors } from "../schemas/common";
 import {
   ChatCompletionBody,
@@ -235,12 +235,6 @@ function streamCompletion(
 
 /** OpenAI's error object for one of our errors (a stream's failure after its status was sent). */
 function openAiError(error: AppError) {
-  return {
-    error: {
-      message: error.status >= 500 && error.code === "internal" ? "An unexpected error occurred." : error.message,
-      type: openAiErrorType(error.status),
-      param: error.errors?.[0]?.path ?? null,
-      code: error.code,
-    },
-  };
+  const message = error.status >= 500 && error.code === "internal" ? "An unexpected error occurred." : error.message;
+  return openAiErrorBody(error.status, error.code, message, error.errors?.[0]?.path);
 }

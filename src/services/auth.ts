@@ -12,7 +12,7 @@ import type { Config } from "../config";
 import { constantTimeEqual, digestsEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
 import { SwrCache } from "../lib/swr";
-import { hasScope, keyPrincipal, type Principal, parsedFilter } from "./principal";
+import { effectiveFilter, hasScope, keyPrincipal, type Principal, parsedFilter } from "./principal";
 import { verifyToken } from "./tokens";
 
 const KEY_PATTERN = /^erk_([A-Za-z0-9]{16})_([A-Za-z0-9]{32})$/;
@@ -143,8 +143,7 @@ async function authenticateToken(deps: AuthDeps, token: string, now: number): Pr
     return { kind: "invalid", reason: "The API key that minted this token was revoked or has expired." };
   }
   const key = keyPrincipal(row);
-  const tokenFilter = parsedFilter(claims.f);
-  const filter = key.filter && tokenFilter ? { and: [key.filter, tokenFilter] } : (tokenFilter ?? key.filter);
+  const filter = effectiveFilter(key, parsedFilter(claims.f) ?? undefined) ?? null;
   const collectionIds =
     claims.c === null ? key.collectionIds : claims.c.filter((id) => key.collectionIds?.includes(id) ?? true);
   return {

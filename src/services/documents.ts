@@ -130,6 +130,24 @@ const controlCharacters = (field: string, prefix: string, suffix = "") =>
 export type UploadResult = { document: DocumentView; deduplicated: boolean } | { error: AppError };
 
 /**
+ * What every upload passes before it is stored: its size, the caller's metadata filter (a filtered
+ * key writes only documents it could read back), its kind; and its content hash.
+ */
+async function checkUpload(
+  deps: Pick<DocumentDeps, "maxUploadBytes">,
+  principal: KeyPrincipal,
+  upload: Upload,
+): Promise<{ kind: DocumentKind; sha256: string }> {
+  if (upload.bytes.byteLength > deps.maxUploadBytes) {
+    throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
+  }
+  if (principal.filter && !matchesFilter(upload.metadata, principal.filter)) {
+    throw new AppError("forbidden", "This document's metadata does not match the key's metadata filter.");
+  }
+  return { kind: inspect(upload), sha256: await sha256Hex(upload.bytes) };
+}
+
+/**
  * Uploads documents into one collection, each standing alone in the result: checked (size,
  * type), deduplicated by content hash (against the collection and within the call), stored in R2,
  * written `queued` in one D1 batch and sent to the queue of its priority in one message batch.
@@ -147,14 +165,7 @@ export async function uploadDocuments(
   await Promise.all(
     uploads.map(async (upload, index) => {
       try {
-        if (upload.bytes.byteLength > deps.maxUploadBytes) {
-          throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
-        }
-        if (principal.filter && !matchesFilter(upload.metadata, principal.filter)) {
-          // A filtered key writes only documents it could read back.
-          throw new AppError("forbidden", "This document's metadata does not match the key's metadata filter.");
-        }
-        candidates.push({ index, upload, kind: inspect(upload), sha256: await sha256Hex(upload.bytes) });
+        candidates.push({ index, upload, ...(await checkUpload(deps, principal, upload)) });
       } catch (error) {
         if (!(error instanceof AppError)) {
           throw error;
@@ -428,19 +439,26 @@ export function siblingId(id: string): string {
   }
 }
 
-/** The versions of an external id, newest first (pending ones included). */
-async function versionsOf(db: Db, principal: KeyPrincipal, collectionId: string, externalId: string) {
-  return db
-    .select()
-    .from(documents)
-    .where(
-      and(
-        eq(documents.tenantId, principal.tenantId),
-        eq(documents.collectionId, collectionId),
-        eq(documents.externalId, externalId),
-      ),
-    )
-    .orderBy(desc(documents.version));
+/**
+ * The versions of an external id, newest first (pending ones included), and the current one, once
+ * the collection is known to be the caller's (both read at once, each scoped by tenant).
+ */
+async function externalVersions(db: Db, principal: KeyPrincipal, collectionId: string, externalId: string) {
+  const [, versions] = await Promise.all([
+    getCollection(db, principal, collectionId),
+    db
+      .select()
+      .from(documents)
+      .where(
+        and(
+          eq(documents.tenantId, principal.tenantId),
+          eq(documents.collectionId, collectionId),
+          eq(documents.externalId, externalId),
+        ),
+      )
+      .orderBy(desc(documents.version)),
+  ]);
+  return { versions, current: versions.find((v) => v.replaces === null) };
 }
 
 const sameMetadata = (a: Record<string, unknown> | null, b: Record<string, unknown> | null) =>
@@ -464,18 +482,9 @@ export async function upsertDocument(
   upload: Upload,
   attempt = 0,
 ): Promise<{ document: DocumentView; status: 200 | 201 | 202 }> {
-  await getCollection(deps.db, principal, collectionId);
-  if (upload.bytes.byteLength > deps.maxUploadBytes) {
-    throw new AppError("payload_too_large", `Documents are limited to ${deps.maxUploadBytes} bytes.`);
-  }
-  if (principal.filter && !matchesFilter(upload.metadata, principal.filter)) {
-    throw new AppError("forbidden", "This document's metadata does not match the key's metadata filter.");
-  }
-  const kind = inspect(upload);
-  const sha256 = await sha256Hex(upload.bytes);
-  const versions = await versionsOf(deps.db, principal, collectionId, externalId);
+  const { versions, current } = await externalVersions(deps.db, principal, collectionId, externalId);
+  const { kind, sha256 } = await checkUpload(deps, principal, upload);
   const latest = versions[0];
-  const current = versions.find((v) => v.replaces === null);
   if (principal.filter && versions.some((v) => !matchesFilter(v.metadata, principal.filter as MetadataFilter))) {
     throw new AppError("conflict", "A document with this external id exists outside the key's metadata filter.");
   }
@@ -575,12 +584,16 @@ export async function getExternal(
   collectionId: string,
   externalId: string,
 ): Promise<DocumentRow> {
-  await getCollection(db, principal, collectionId);
-  const current = (await versionsOf(db, principal, collectionId, externalId)).find((v) => v.replaces === null);
+  return (await readableExternal(db, principal, collectionId, externalId)).current;
+}
+
+/** An external id's versions, when the caller may read its current one (404 otherwise). */
+async function readableExternal(db: Db, principal: KeyPrincipal, collectionId: string, externalId: string) {
+  const { versions, current } = await externalVersions(db, principal, collectionId, externalId);
   if (!current || (principal.filter && !matchesFilter(current.metadata, principal.filter))) {
     throw new AppError("not_found", "No document with this external id.");
   }
-  return current;
+  return { versions, current };
 }
 
 /** Deletes every version of an external id: rows, chunks, vectors and originals. */
@@ -590,8 +603,7 @@ export async function deleteExternal(
   collectionId: string,
   externalId: string,
 ): Promise<void> {
-  await getExternal(deps.db, principal, collectionId, externalId);
-  const versions = await versionsOf(deps.db, principal, collectionId, externalId);
+  const { versions } = await readableExternal(deps.db, principal, collectionId, externalId);
   const ids = versions.map((v) => v.id);
   const ns = namespaceOf(principal.tenantId, collectionId);
   const chunkIds = await deps.shards.removeDocuments(ns, ids);
