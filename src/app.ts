@@ -31,7 +31,9 @@ import { documents } from "./routes/documents";
 import { exportsRoutes } from "./routes/exports";
 import { health } from "./routes/health";
 import { help } from "./routes/help";
+import { mcp } from "./routes/mcp";
 import { notifications } from "./routes/notifications";
+import { oauth } from "./routes/oauth";
 import { openai } from "./routes/openai";
 import { query } from "./routes/query";
 import { search } from "./routes/search";
@@ -166,7 +168,14 @@ export function createApp() {
     }
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "Accept"],
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "X-Request-Id",
+        "Accept",
+        "Mcp-Protocol-Version",
+        "Mcp-Session-Id",
+      ],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: [
         "X-Request-Id",
@@ -175,16 +184,26 @@ export function createApp() {
         "RateLimit-Reset",
         "Retry-After",
         "Server-Timing",
+        "Mcp-Session-Id",
+        "WWW-Authenticate",
       ],
       maxAge: 600,
     })(c, next);
   });
-  app.use("/v1/*", noStore());
-  app.use("/v1/*", deadline());
-  app.use("/v1/*", configured());
-  app.use("/v1/*", identify());
-  app.use("/v1/query", refusedQueryLog());
-  app.use("/v1/*", rateLimit());
+  // The API, and MCP over the same keys: uncached, on a deadline, identified, rate limited.
+  for (const path of ["/v1/*", "/mcp"]) {
+    app.use(path, noStore());
+    app.use(path, deadline());
+    app.use(path, configured());
+    app.use(path, identify());
+    if (path === "/v1/*") {
+      app.use("/v1/query", refusedQueryLog());
+    }
+    app.use(path, rateLimit());
+  }
+  // The OAuth consent page: never cached, metered by address (it checks pasted API keys).
+  app.use("/oauth/*", noStore());
+  app.use("/oauth/*", rateLimit());
 
   app.route("/", health);
   app.route("/", admin);
@@ -196,6 +215,8 @@ export function createApp() {
   app.route("/", query);
   app.route("/", conversations);
   app.route("/", openai);
+  app.route("/", mcp);
+  app.route("/", oauth);
   app.route("/", notifications);
   app.route("/", webhooks);
   app.route("/", dashboard);

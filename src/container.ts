@@ -9,6 +9,7 @@
 import { type Config, getConfig } from "./config";
 import { createLogger, type LogSink } from "./lib/log";
 import { Lru } from "./lib/lru";
+import { oauthApi } from "./oauth";
 import { apiKeyService } from "./services/api-keys";
 import { authService } from "./services/auth";
 import { collectionService } from "./services/collections";
@@ -20,6 +21,7 @@ import { healthService } from "./services/health";
 import { helpService } from "./services/help";
 import { ingestService } from "./services/ingest/service";
 import { notificationService } from "./services/notifications/service";
+import { oauthGrantService } from "./services/oauth-grants";
 import type { AnswerDeps, CachedAnswer } from "./services/query/pipeline";
 import { type QuerySettings, queryService, searchService } from "./services/query/service";
 import { rateLimitService } from "./services/rate-limits";
@@ -113,6 +115,7 @@ export function createServices(
   const query = queryService(answering, settings, conversations);
   const documents = documentService({ ...adapters, maxUploadBytes: config.maxUploadBytes });
   const search = searchService(answering, settings);
+  const collections = collectionService(adapters);
   const dashboard = dashboardService({ db, hubs: adapters.hubs, queryLogRetentionMs: config.queryLogRetentionMs });
   return {
     config,
@@ -137,7 +140,12 @@ export function createServices(
     tenants: tenantService({ db, config }),
     apiKeys: apiKeyService({ db, config, notifications }),
     secrets: secretService({ db, config }),
-    collections: collectionService(adapters),
+    collections,
+    oauth: oauthGrantService({
+      helpers: (origin) => (env.OAUTH_KV ? oauthApi(env, origin) : undefined),
+      publicUrl: config.publicUrl,
+      collections,
+    }),
     documents,
     ingest: ingestService({ ...adapters, logger, notify }),
     search,

@@ -2,6 +2,7 @@ import { instrumentGlobalFetch } from "./adapters/instrument";
 import { createApp } from "./app";
 import { handleBatch } from "./consumers";
 import { createServices, type Services, spanExporterFor } from "./container";
+import { withOAuth } from "./oauth";
 import { point } from "./telemetry/analytics-schema";
 import { beginInvocation, finishInvocation, recordGauge, versionOf } from "./telemetry/invocation";
 import { parseTraceparent, type SpanContext } from "./telemetry/trace-context";
@@ -49,7 +50,8 @@ const jobs: Record<string, (s: Services) => Promise<unknown>> = {
 };
 
 export default {
-  fetch: app.fetch,
+  // OAuth's endpoints, and /mcp with an OAuth token, pass the provider first (src/oauth.ts).
+  fetch: withOAuth(app),
   async queue(batch, env, ctx) {
     const started = performance.now();
     const telemetry = beginInvocation(env, {

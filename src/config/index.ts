@@ -173,6 +173,7 @@ export function parseConfig(env: object): Config {
     tracing,
     traceSampleRatio: f.TRACE_SAMPLE_RATIO,
     corsOrigins: f.CORS_ORIGINS,
+    publicUrl: f.PUBLIC_URL,
     requestTimeoutMs: f.REQUEST_TIMEOUT_MS,
     queryLogRetentionMs: f.QUERY_LOG_RETENTION_DAYS * 86_400_000,
     conversationRetentionMs: f.CONVERSATION_RETENTION_DAYS * 86_400_000,

@@ -55,6 +55,11 @@ export const envSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ })]))),
+  PUBLIC_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim().replace(/\/+$/, "")))
+    .pipe(z.url({ protocol: /^https?$/ }).optional()),
   REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 300_000),
   HEALTH_CHECK_TIMEOUT_MS: intFrom(1_500, 50, 1_900),
   MAX_JSON_BODY_BYTES: intFrom(1_048_576, 1_024, 104_857_600),

@@ -81,6 +81,8 @@ export interface Config {
   /** New traces recorded (0–1); a caller's `traceparent` sampled flag decides for its traces. */
   traceSampleRatio: number;
   corsOrigins: string[];
+  /** The deployment's public origin (OAuth's issuer and `/mcp` resource); undefined = the request's. */
+  publicUrl: string | undefined;
   requestTimeoutMs: number;
   healthCheckTimeoutMs: number;
   maxJsonBodyBytes: number;

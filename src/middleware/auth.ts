@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
+import type { GrantProps } from "../oauth";
 import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
 
 /**
@@ -13,7 +14,10 @@ export function identify(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { services, logger } = c.var;
     const operatorRoute = c.req.path === "/v1/admin" || c.req.path.startsWith("/v1/admin/");
-    const credentials = await services.auth.authenticate(c.req.header("authorization"), operatorRoute);
+    const grant = c.req.path === "/mcp" ? oauthGrantOf(c) : undefined;
+    const credentials = grant
+      ? await services.auth.grant(grant.props, grant.access)
+      : await services.auth.authenticate(c.req.header("authorization"), operatorRoute);
     if (credentials.kind === "ok") {
       c.set("principal", credentials.principal);
     } else if (credentials.kind === "invalid") {
@@ -31,6 +35,26 @@ export function identify(): MiddlewareHandler<AppEnv> {
       );
     }
   };
+}
+
+/**
+ * The grant of an OAuth access token the provider checked before handing `/mcp` to the app: it sets
+ * `ctx.props` (what we stored at approval) and `ctx.auth`. Nothing from outside can set them.
+ */
+function oauthGrantOf(c: Context<AppEnv>) {
+  let ctx: { props?: Partial<GrantProps>; auth?: { token?: string; expiresAt?: number } };
+  try {
+    ctx = c.executionCtx as typeof ctx;
+  } catch {
+    return undefined; // no execution context (a test calling the app directly)
+  }
+  const props = ctx.props?.edgerag;
+  if (!props || !ctx.auth?.token) {
+    return undefined;
+  }
+  // Access tokens are `<user id>:<grant id>:<secret>`.
+  const grantId = ctx.auth.token.split(":")[1] ?? "unknown";
+  return { props, access: { grantId, expiresAt: (ctx.auth.expiresAt ?? 0) * 1000 } };
 }
 
 const challenge = { "WWW-Authenticate": 'Bearer realm="edgerag"' };

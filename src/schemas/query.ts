@@ -8,7 +8,8 @@ export type Mode = (typeof MODES)[number];
 /** Largest /v1/query body (the query is at most 2,000 characters; `history` 20 turns of 4,000). */
 export const QUERY_BODY_MAX_BYTES = 262_144;
 
-export const QueryBody = z
+/** The body's fields (other interfaces — MCP's `ask` — take a subset of them). */
+export const QueryFields = z
   .object({
     query: QueryText,
     collection_ids: CollectionIds,
@@ -24,12 +25,12 @@ export const QueryBody = z
       description: "Earlier turns given inline (instead of conversation_id): the question is rewritten with them",
     }),
   })
-  .strict()
-  .refine((q) => q.conversation_id === undefined || q.history === undefined, {
-    message: "give conversation_id or history, not both",
-    path: ["history"],
-  })
-  .openapi("Query");
+  .strict();
+
+export const QueryBody = QueryFields.refine((q) => q.conversation_id === undefined || q.history === undefined, {
+  message: "give conversation_id or history, not both",
+  path: ["history"],
+}).openapi("Query");
 
 export const CitationSchema = z.object({
   n: z.number().int(),

@@ -11,8 +11,10 @@ import { type ApiKeyRow, apiKeys } from "../adapters/db/schema";
 import type { Config } from "../config";
 import { constantTimeEqual, digestsEqual, sha256Hex } from "../lib/crypto";
 import { Lru } from "../lib/lru";
+import type { MetadataFilter } from "../lib/metadata-filter";
 import { SwrCache } from "../lib/swr";
-import { effectiveFilter, hasScope, keyPrincipal, type Principal, parsedFilter } from "./principal";
+import type { GrantProps } from "../oauth";
+import { effectiveFilter, hasScope, keyPrincipal, type Principal, parsedFilter, type Scope } from "./principal";
 import { verifyToken } from "./tokens";
 
 const KEY_PATTERN = /^erk_([A-Za-z0-9]{16})_([A-Za-z0-9]{32})$/;
@@ -138,24 +140,75 @@ async function authenticateToken(deps: AuthDeps, token: string, now: number): Pr
     return { kind: "invalid", reason: verified.reason };
   }
   const { claims } = verified;
-  const row = await loadKey(deps, claims.k);
-  if (!row || row.tenantId !== claims.t || (row.expiresAt !== null && row.expiresAt <= now)) {
-    return { kind: "invalid", reason: "The API key that minted this token was revoked or has expired." };
+  return narrowedKey(
+    deps,
+    now,
+    { tenantId: claims.t, keyId: claims.k, scopes: claims.s, collectionIds: claims.c },
+    {
+      filter: parsedFilter(claims.f) ?? undefined,
+      token: { id: claims.j, expiresAt: claims.e * 1000 },
+    },
+  );
+}
+
+/** What a delegated credential (an end-user token, an OAuth grant) names: a key, and how far it reaches. */
+interface Delegation {
+  tenantId: string;
+  keyId: string;
+  scopes: Scope[];
+  /** null = the key's own collections */
+  collectionIds: string[] | null;
+}
+
+/**
+ * The key a delegated credential was made from, from the same isolate cache as keys (no database
+ * read when warm), narrowed: the credential reaches no further than that key does now — scopes and
+ * collections intersected, filters ANDed — and dies with it.
+ */
+async function narrowedKey(
+  deps: AuthDeps,
+  now: number,
+  delegation: Delegation,
+  extra: { filter?: MetadataFilter; token: { id: string; expiresAt: number } },
+): Promise<Credentials> {
+  const row = await loadKey(deps, delegation.keyId);
+  if (!row || row.tenantId !== delegation.tenantId || (row.expiresAt !== null && row.expiresAt <= now)) {
+    return { kind: "invalid", reason: "The API key that granted this access was revoked or has expired." };
   }
   const key = keyPrincipal(row);
-  const filter = effectiveFilter(key, parsedFilter(claims.f) ?? undefined) ?? null;
   const collectionIds =
-    claims.c === null ? key.collectionIds : claims.c.filter((id) => key.collectionIds?.includes(id) ?? true);
+    delegation.collectionIds === null
+      ? key.collectionIds
+      : delegation.collectionIds.filter((id) => key.collectionIds?.includes(id) ?? true);
   return {
     kind: "ok",
     principal: {
       ...key,
-      scopes: claims.s.filter((scope) => hasScope(key, scope)),
+      scopes: delegation.scopes.filter((scope) => hasScope(key, scope)),
       collectionIds,
-      filter,
-      token: { id: claims.j, expiresAt: claims.e * 1000 },
+      filter: effectiveFilter(key, extra.filter) ?? null,
+      token: extra.token,
     },
   };
+}
+
+/**
+ * An OAuth access token the provider has checked (src/oauth.ts): the grant's key, narrowed to the
+ * grant. `grantId` names it for what is owned per credential (conversations).
+ */
+export function authenticateGrant(
+  deps: AuthDeps,
+  grant: GrantProps["edgerag"],
+  access: { grantId: string; expiresAt: number },
+): Promise<Credentials> {
+  return narrowedKey(
+    deps,
+    Date.now(),
+    { tenantId: grant.t, keyId: grant.k, scopes: grant.s, collectionIds: grant.c },
+    {
+      token: { id: `oauth:${access.grantId}`, expiresAt: access.expiresAt },
+    },
+  );
 }
 
 /**
@@ -181,6 +234,9 @@ export async function touchLastUsed(db: Db, keyId: string, now = Date.now()): Pr
 export function authService(deps: AuthDeps) {
   return {
     authenticate: (header: string | undefined, operatorRoute: boolean) => authenticate(deps, header, operatorRoute),
+    /** An OAuth access token's grant, as the provider decrypted it. */
+    grant: (grant: GrantProps["edgerag"], access: { grantId: string; expiresAt: number }) =>
+      authenticateGrant(deps, grant, access),
     /** `last_used_at`, at most once a minute per key; for `waitUntil`. */
     touch: (keyId: string) => touchLastUsed(deps.db, keyId),
   };

@@ -615,6 +615,40 @@ export async function deleteExternal(
   await deps.blobs.delete(ids.map((id) => blobKey(principal.tenantId, id)));
 }
 
+/** At most this much of a document's text is returned in one read (MCP's get_document, resources). */
+export const PASSAGES_MAX_CHARS = 100_000;
+
+/**
+ * A document's text as its chunks hold it, in order, up to `maxChars` (whole chunks; `truncated`
+ * when some were left out). Only a ready document has chunks; others read as no passages.
+ */
+export async function documentPassages(
+  deps: { db: Db; shards: ChunkShards },
+  principal: KeyPrincipal,
+  id: string,
+  maxChars = PASSAGES_MAX_CHARS,
+) {
+  const row = await getDocument(deps.db, principal, id);
+  const chunks = (await deps.shards.ofDocument(namespaceOf(row.tenantId, row.collectionId), row.id)).sort(
+    (a, b) => a.ordinal - b.ordinal,
+  );
+  const passages: Array<{ chunk_id: string; heading: string | null; page: number | null; text: string }> = [];
+  let chars = 0;
+  for (const chunk of chunks) {
+    if (passages.length > 0 && chars + chunk.text.length > maxChars) {
+      break;
+    }
+    passages.push({
+      chunk_id: chunk.id,
+      heading: chunk.heading,
+      page: chunk.page,
+      text: chunk.text.slice(0, maxChars),
+    });
+    chars += chunk.text.length;
+  }
+  return { document: toView(row), passages, truncated: passages.length < chunks.length };
+}
+
 /** The capability routes call as `services.documents.<verb>(principal, input)`. */
 export function documentService(deps: DocumentDeps & { vectors: VectorIndex; shards: ChunkShards }) {
   return {
@@ -623,6 +657,7 @@ export function documentService(deps: DocumentDeps & { vectors: VectorIndex; sha
     uploadMany: (principal: KeyPrincipal, collectionId: string, uploads: Upload[]) =>
       uploadDocuments(deps, principal, collectionId, uploads),
     get: async (principal: KeyPrincipal, id: string) => toView(await getDocument(deps.db, principal, id)),
+    passages: (principal: KeyPrincipal, id: string) => documentPassages(deps, principal, id),
     list: (principal: KeyPrincipal, collectionId: string, page: { cursor?: string | undefined; limit: number }) =>
       listDocuments(deps.db, principal, collectionId, page),
     delete: (principal: KeyPrincipal, id: string) => deleteDocument(deps, principal, id),
