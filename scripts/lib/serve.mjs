@@ -55,6 +55,7 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
             NOTIFICATION_HUB: { className: "NotificationHub", useSQLite: true },
           },
           r2Buckets: ["BLOBS"],
+          kvNamespaces: ["OAUTH_KV"],
           // As wrangler.toml's [assets]: Swagger UI's files, the Worker first for every request.
           assets: {
             directory: path.join(root, "node_modules/swagger-ui-dist"),
