@@ -61,11 +61,12 @@ if (projects.length > 0) {
   run("vitest", ["run", ...projects, ...args]);
 }
 // A whole layer (not a filtered vitest run) of the end-to-end checks that need Node: the ops
-// queries (on node:sqlite), the deploy script (a fake wrangler and a Cloudflare API stand-in) and
-// `wrangler dev` itself under Node's test runner; then real `ws` clients on the WebSocket stream,
-// the console in Chromium, a Korean PDF export read back with poppler, and the demo.
+// queries (on node:sqlite), the deploy script (a fake wrangler and a Cloudflare API stand-in),
+// `wrangler dev` itself and the SDK against a served Worker, under Node's test runner; then real
+// `ws` clients on the WebSocket stream, the console in Chromium, a Korean PDF export read back
+// with poppler, the demo, and the official MCP client (API key and the OAuth flow).
 if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
-  const tests = ["ops.test.mjs", "deploy.test.mjs", "dev-server.test.mjs"].map((name) =>
+  const tests = ["ops.test.mjs", "deploy.test.mjs", "dev-server.test.mjs", "sdk.test.mjs"].map((name) =>
     path.join(root, "test", "node", name),
   );
   run("node", ["--test", ...tests]);
@@ -76,6 +77,7 @@ if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
   for (const script of [
     "e2e-notifications.mjs",
     "e2e-demo.mjs",
+    "e2e-mcp.mjs",
     ...(optedOut ? [] : ["e2e-console.mjs", "e2e-exports.mjs"]),
   ]) {
     run("node", [path.join(root, "scripts", script)]);
