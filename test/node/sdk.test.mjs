@@ -170,7 +170,10 @@ describe("EdgeRAG SDK against a served Worker", () => {
     // A key that may not listen is refused at once, not retried forever.
     const { key } = await call("POST", "/v1/api-keys", { name: "reader", scopes: ["query"] }, adminKey);
     const reader = new EdgeRAG({ baseUrl: served.url, apiKey: key });
-    await assert.rejects(reader.notifications().next(), (error) => error instanceof EdgeRAGError && error.status === 403);
+    await assert.rejects(
+      reader.notifications().next(),
+      (error) => error instanceof EdgeRAGError && error.status === 403,
+    );
   });
 
   it("waits out Retry-After on 429 and then succeeds; with retries off, throws rate_limited", async () => {
