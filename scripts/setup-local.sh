@@ -2,7 +2,8 @@
 # `npm run setup:local [-- PACKAGE …]`: installs the Debian programs the test suite and the
 # benchmarks use, when they are missing. With no arguments: everything (redis-server for the
 # Upstash limiter tests; chromium, poppler-utils and the Noto CJK and emoji fonts for the console's
-# browser test and PDF exports; wrk and hey for the benchmarks). With chromium present it then
+# browser test and PDF exports; wrk and hey for the benchmarks; postgresql for the PostgreSQL
+# dialect, started by scripts/setup-postgres.sh). With chromium present it then
 # points Miniflare's Browser Rendering at it (scripts/setup-browser.mjs).
 # Needs root or sudo; runs apt-get
 # update once, only when something is missing.
@@ -10,7 +11,7 @@ set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  packages=(redis-server chromium poppler-utils fonts-noto-cjk fonts-noto-color-emoji wrk hey)
+  packages=(redis-server chromium poppler-utils fonts-noto-cjk fonts-noto-color-emoji wrk hey postgresql)
 fi
 
 missing=()

@@ -16,7 +16,7 @@ const root = path.resolve(import.meta.dirname, "..");
 /** Programs the suite starts itself: redis-server (global setup), chromium (the console's browser test). */
 const PROGRAMS = ["redis-server", "chromium"];
 /** Packages that are not programs: the fonts PDF exports need for Korean, Chinese, Japanese, emoji. */
-const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils"];
+const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils", "postgresql"];
 
 const LAYERS = ["unit", "integration", "e2e"];
 /** `--layer NAME` (repeatable) picks layers; the rest of the arguments go to vitest. */
@@ -66,9 +66,20 @@ if (projects.length > 0) {
 // `ws` clients on the WebSocket stream, the console in Chromium, a Korean PDF export read back
 // with poppler, the demo, and the official MCP client (API key and the OAuth flow).
 if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
-  const tests = ["ops.test.mjs", "deploy.test.mjs", "dev-server.test.mjs", "sdk.test.mjs"].map((name) =>
-    path.join(root, "test", "node", name),
-  );
+  // The PostgreSQL dialect's migrations run against the local cluster (started here; idempotent).
+  const noPostgres = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("psql");
+  if (noPostgres) {
+    console.warn("npm test: postgresql missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the PostgreSQL migration test skips.");
+  } else {
+    run("bash", [path.join(root, "scripts", "setup-postgres.sh")]);
+  }
+  const tests = [
+    "ops.test.mjs",
+    "deploy.test.mjs",
+    "dev-server.test.mjs",
+    "sdk.test.mjs",
+    ...(noPostgres ? [] : ["postgres.test.mjs"]),
+  ].map((name) => path.join(root, "test", "node", name));
   run("node", ["--test", ...tests]);
   const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
   if (optedOut) {

@@ -1,0 +1,405 @@
+/**
+ * The PostgreSQL dialect of the relational schema (DATABASE_PROVIDER=hyperdrive), generated from
+ * schema.ts by `npm run db:pg-schema`: do not edit; change schema.ts and regenerate. Migrations for
+ * it are in migrations-pg/ (`npm run db:generate`). Times are epoch milliseconds in bigint columns.
+ */
+import { sql } from "drizzle-orm";
+import { bigint, bigserial, boolean, index, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+
+export const tenants = pgTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  /** The fastest rate tier the tenant's keys may use, set by the operator; null = RATE_LIMIT_DEFAULT_TIER. */
+  maxRateTier: text("max_rate_tier"),
+  createdAt: bigint("created_at", { mode: "number" }).notNull(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** SHA-256 (hex) of the current secret; the secret itself is never stored. */
+    secretHash: text("secret_hash").notNull(),
+    /** The previous secret after a rotation, valid until `previous_expires_at`. */
+    previousSecretHash: text("previous_secret_hash"),
+    previousExpiresAt: bigint("previous_expires_at", { mode: "number" }),
+    /** JSON array of scopes: query | ingest | admin. */
+    scopes: jsonb("scopes").$type<string[]>().notNull(),
+    /** JSON array of collection ids the key is restricted to; null = every collection. */
+    collectionIds: jsonb("collection_ids").$type<string[] | null>(),
+    /** The metadata expression ANDed into everything the key searches or asks, as written; null = none. */
+    filter: jsonb("filter").$type<Record<string, unknown> | null>(),
+    rateTier: text("rate_tier").notNull(),
+    expiresAt: bigint("expires_at", { mode: "number" }),
+    lastUsedAt: bigint("last_used_at", { mode: "number" }),
+    rotatedAt: bigint("rotated_at", { mode: "number" }),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+  },
+  (t) => [index("api_keys_tenant_idx").on(t.tenantId, t.createdAt)],
+);
+
+export const tenantSecrets = pgTable(
+  "tenant_secrets",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** Version of the ENCRYPTION_KEYS entry that sealed this value. */
+    keyVersion: bigint("key_version", { mode: "number" }).notNull(),
+    /** base64 of the 96-bit IV and of the AES-GCM ciphertext (with its tag). */
+    iv: text("iv").notNull(),
+    ciphertext: text("ciphertext").notNull(),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+    updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] }), index("tenant_secrets_key_version_idx").on(t.keyVersion)],
+);
+
+export const collections = pgTable(
+  "collections",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    /** Bumped on every content change; part of every answer-cache key, so stale answers are never served. */
+    version: bigint("version", { mode: "number" }).notNull().default(0),
+    /** The embedder whose vectors the collection holds, set by its first document: never mixed. */
+    embeddingModel: text("embedding_model"),
+    embeddingDimensions: bigint("embedding_dimensions", { mode: "number" }),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+    updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("collections_tenant_name_idx").on(t.tenantId, t.name),
+    index("collections_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+  ],
+);
+
+export const DOCUMENT_STATUSES = ["queued", "processing", "ready", "failed"] as const;
+export const PRIORITIES = ["high", "normal", "low"] as const;
+
+export const documents = pgTable(
+  "documents",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    collectionId: text("collection_id")
+      .notNull()
+      .references(() => collections.id, { onDelete: "cascade" }),
+    title: text("title").notNull(),
+    mimeType: text("mime_type").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    /** SHA-256 (hex) of the original bytes: the deduplication key within a collection. */
+    sha256: text("sha256").notNull(),
+    status: text("status", { enum: DOCUMENT_STATUSES }).notNull(),
+    error: text("error"),
+    chunkCount: bigint("chunk_count", { mode: "number" }).notNull().default(0),
+    priority: text("priority", { enum: PRIORITIES }).notNull(),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(0),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>(),
+    /** The caller's own id (`PUT …/documents/external/{external_id}`); null for plain uploads. */
+    externalId: text("external_id"),
+    /** 1 for a new document; each replacement of an external id counts up. */
+    version: bigint("version", { mode: "number" }).notNull().default(1),
+    /**
+     * While a new version is processed: the document it will replace (the current one keeps
+     * answering until then). Null for current documents.
+     */
+    replaces: text("replaces"),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+    updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    // Deduplication among current documents; a pending version may repeat its document's bytes
+    // (a new title or metadata) until it replaces it.
+    uniqueIndex("documents_collection_sha_current_idx").on(t.collectionId, t.sha256).where(sql`${t.replaces} IS NULL`),
+    // One current document per external id; pending versions (`replaces` set) are not current.
+    uniqueIndex("documents_external_current_idx")
+      .on(t.tenantId, t.collectionId, t.externalId)
+      .where(sql`${t.externalId} IS NOT NULL AND ${t.replaces} IS NULL`),
+    index("documents_external_idx").on(t.tenantId, t.collectionId, t.externalId, t.version),
+    index("documents_tenant_collection_created_idx").on(t.tenantId, t.collectionId, t.createdAt, t.id),
+    index("documents_status_updated_idx").on(t.status, t.updatedAt),
+  ],
+);
+
+export const chunks = pgTable(
+  "chunks",
+  {
+    /** Integer key: it is the FTS5 external-content rowid. */
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    id: text("id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    collectionId: text("collection_id").notNull(),
+    documentId: text("document_id")
+      .notNull()
+      .references(() => documents.id, { onDelete: "cascade" }),
+    ordinal: bigint("ordinal", { mode: "number" }).notNull(),
+    /** Document title and section heading, kept with the chunk for context (and weighted in FTS). */
+    title: text("title").notNull(),
+    heading: text("heading"),
+    text: text("text").notNull(),
+    tokenEstimate: bigint("token_estimate", { mode: "number" }).notNull(),
+    charStart: bigint("char_start", { mode: "number" }).notNull(),
+    charEnd: bigint("char_end", { mode: "number" }).notNull(),
+    page: bigint("page", { mode: "number" }),
+  },
+  (t) => [
+    uniqueIndex("chunks_id_idx").on(t.id),
+    uniqueIndex("chunks_document_ordinal_idx").on(t.documentId, t.ordinal),
+    index("chunks_collection_idx").on(t.collectionId),
+  ],
+);
+
+/**
+ * Single-use WebSocket tickets for browsers (which cannot send headers on an upgrade): the SHA-256
+ * of the ticket, its key, and when it expires or was used. Using one is one conditional UPDATE, so
+ * a second use fails in every isolate. Revoking the key deletes its tickets.
+ */
+export const notificationTickets = pgTable(
+  "notification_tickets",
+  {
+    hash: text("hash").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    expiresAt: bigint("expires_at", { mode: "number" }).notNull(),
+    usedAt: bigint("used_at", { mode: "number" }),
+  },
+  (t) => [index("notification_tickets_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Outbound webhook endpoints (Standard Webhooks v1). The signing secret is sealed like a tenant
+ * secret (ENCRYPTION_KEYS); during a rotation the previous one keeps signing until it expires.
+ */
+export const webhooks = pgTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    events: jsonb("events").$type<string[]>().notNull(),
+    description: text("description"),
+    /** The sealed `whsec_…` secret: key version, IV and ciphertext as JSON. */
+    secret: jsonb("secret").$type<SealedSecret>().notNull(),
+    previousSecret: jsonb("previous_secret").$type<SealedSecret>(),
+    previousExpiresAt: bigint("previous_expires_at", { mode: "number" }),
+    disabledAt: bigint("disabled_at", { mode: "number" }),
+    disabledReason: text("disabled_reason"),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+  },
+  (t) => [index("webhooks_tenant_created_idx").on(t.tenantId, t.createdAt, t.id)],
+);
+
+export interface SealedSecret {
+  keyVersion: number;
+  iv: string;
+  ciphertext: string;
+}
+
+/** One event for one endpoint: its attempts so far and the next one (at least once, by the queue). */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    webhookId: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    /** The exact JSON body sent (and signed) on every attempt. */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull(),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(0),
+    nextAttemptAt: bigint("next_attempt_at", { mode: "number" }),
+    lastStatusCode: bigint("last_status_code", { mode: "number" }),
+    lastLatencyMs: bigint("last_latency_ms", { mode: "number" }),
+    lastError: text("last_error"),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+    updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_idx").on(t.webhookId, t.eventId),
+    index("webhook_deliveries_webhook_created_idx").on(t.webhookId, t.createdAt, t.id),
+    index("webhook_deliveries_pending_idx").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/** PDF exports: what to render (`params`), its state, and the file in R2 (`exports/<tenant>/<id>.pdf`). */
+export const exportsTable = pgTable(
+  "exports",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id").notNull(),
+    kind: text("kind", { enum: ["query", "dashboard", "document"] }).notNull(),
+    status: text("status", { enum: ["queued", "rendering", "ready", "failed"] }).notNull(),
+    title: text("title").notNull(),
+    params: jsonb("params").$type<Record<string, unknown>>().notNull(),
+    pages: bigint("pages", { mode: "number" }),
+    bytes: bigint("bytes", { mode: "number" }),
+    error: text("error"),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(0),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+    readyAt: bigint("ready_at", { mode: "number" }),
+    expiresAt: bigint("expires_at", { mode: "number" }),
+  },
+  (t) => [
+    index("exports_tenant_created_idx").on(t.tenantId, t.createdAt, t.id),
+    index("exports_expires_idx").on(t.expiresAt),
+  ],
+);
+export type ExportRow = typeof exportsTable.$inferSelect;
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type TenantSecretRow = typeof tenantSecrets.$inferSelect;
+export type CollectionRow = typeof collections.$inferSelect;
+export type DocumentRow = typeof documents.$inferSelect;
+export type ChunkRow = typeof chunks.$inferSelect;
+
+/**
+ * One row per /v1/query call (failures included), written off the hot path. The text is kept for
+ * the dashboard and cache warming; the answer never is. Indexed for per-tenant time ranges and
+ * for "most frequent recent queries".
+ */
+export const queryLog = pgTable(
+  "query_log",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    keyId: text("key_id"),
+    mode: text("mode").notNull(),
+    /** SHA-256 of the normalized, lower-cased query. */
+    queryHash: text("query_hash").notNull(),
+    queryText: text("query_text").notNull(),
+    /** Request body parameters needed to replay the query (collections, top_k, filter). */
+    params: jsonb("params").$type<Record<string, unknown>>().notNull(),
+    status: bigint("status", { mode: "number" }).notNull(),
+    cacheHit: boolean("cache_hit").notNull(),
+    degraded: jsonb("degraded").$type<string[]>().notNull(),
+    timings: jsonb("timings").$type<Record<string, number>>().notNull(),
+    resultCount: bigint("result_count", { mode: "number" }).notNull(),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    index("query_log_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("query_log_tenant_hash_idx").on(t.tenantId, t.queryHash, t.createdAt),
+  ],
+);
+
+export type QueryLogRow = typeof queryLog.$inferSelect;
+
+/**
+ * `query_log` folded per hour and per day, per collection (`*` = every collection) and mode: the
+ * dashboard reads these, never the raw log. `histogram` maps a log-spaced latency bucket
+ * (`lib/histogram.ts`) to its count, so any period's percentiles merge exactly from its rows.
+ */
+export const queryRollups = pgTable(
+  "query_rollups",
+  {
+    tenantId: text("tenant_id").notNull(),
+    granularity: text("granularity", { enum: ["hour", "day"] }).notNull(),
+    bucketStart: bigint("bucket_start", { mode: "number" }).notNull(),
+    collectionId: text("collection_id").notNull(),
+    mode: text("mode").notNull(),
+    queries: bigint("queries", { mode: "number" }).notNull(),
+    cacheHits: bigint("cache_hits", { mode: "number" }).notNull(),
+    degraded: bigint("degraded", { mode: "number" }).notNull(),
+    errors: bigint("errors", { mode: "number" }).notNull(),
+    rateLimited: bigint("rate_limited", { mode: "number" }).notNull(),
+    errorsByCode: jsonb("errors_by_code").$type<Record<string, number>>().notNull(),
+    histogram: jsonb("histogram").$type<Record<string, number>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.granularity, t.collectionId, t.bucketStart, t.mode] })],
+);
+export type QueryRollupRow = typeof queryRollups.$inferSelect;
+
+/** Per tenant and day: how often each normalized query was asked, for the dashboard's top list. */
+export const topQueryRollups = pgTable(
+  "top_query_rollups",
+  {
+    tenantId: text("tenant_id").notNull(),
+    dayStart: bigint("day_start", { mode: "number" }).notNull(),
+    queryHash: text("query_hash").notNull(),
+    queryText: text("query_text").notNull(),
+    count: bigint("count", { mode: "number" }).notNull(),
+    lastAt: bigint("last_at", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.dayStart, t.queryHash] })],
+);
+
+/** Progress of scheduled jobs (the rollup's watermark). */
+export const jobState = pgTable("job_state", {
+  name: text("name").primaryKey(),
+  value: bigint("value", { mode: "number" }).notNull(),
+});
+
+/**
+ * Conversations (`POST /v1/conversations`): a tenant's question-and-answer turns, so `/v1/query`
+ * can rewrite a follow-up with what came before. Owned by the key (and token) that created it;
+ * removed `CONVERSATION_RETENTION_DAYS` after its last turn.
+ */
+export const conversations = pgTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id").notNull(),
+    /** The end-user token that created it, if one did: only that token (or an unfiltered admin key) uses it. */
+    tokenId: text("token_id"),
+    turns: bigint("turns", { mode: "number" }).notNull().default(0),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+    updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+    expiresAt: bigint("expires_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    index("conversations_tenant_idx").on(t.tenantId, t.createdAt),
+    index("conversations_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export type ConversationRow = typeof conversations.$inferSelect;
+
+export const conversationTurns = pgTable(
+  "conversation_turns",
+  {
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    tenantId: text("tenant_id").notNull(),
+    role: text("role", { enum: ["user", "assistant"] }).notNull(),
+    content: text("content").notNull(),
+    /** The standalone question retrieval used (user turns). */
+    rewrittenQuery: text("rewritten_query"),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.seq] })],
+);
+
+export type ConversationTurnRow = typeof conversationTurns.$inferSelect;
