@@ -138,10 +138,16 @@ describe("API docs", () => {
       createApp()
         .routes.filter((r) => r.method !== "ALL" && !r.path.includes("*"))
         .map((r) => `${r.method} ${r.path}`)
-        // The docs themselves and the console page are not API routes.
+        // The docs themselves and the console page are not API routes; nor are MCP (JSON-RPC, with
+        // its own schemas: docs/mcp.md) and the OAuth consent page (HTML, for people).
         .filter(
           (r) =>
-            r !== "GET /openapi.json" && r !== "GET /" && !r.startsWith("GET /docs") && !r.startsWith("GET /console"),
+            r !== "GET /openapi.json" &&
+            r !== "GET /" &&
+            !r.startsWith("GET /docs") &&
+            !r.startsWith("GET /console") &&
+            !r.endsWith(" /mcp") &&
+            !r.endsWith(" /oauth/authorize"),
         ),
     );
     expect([...served].sort()).toEqual([...documented].sort());
