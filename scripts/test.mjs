@@ -78,7 +78,7 @@ if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
     "deploy.test.mjs",
     "dev-server.test.mjs",
     "sdk.test.mjs",
-    ...(noPostgres ? [] : ["postgres.test.mjs"]),
+    ...(noPostgres ? [] : ["postgres.test.mjs", "db-copy.test.mjs"]),
   ].map((name) => path.join(root, "test", "node", name));
   run("node", ["--test", ...tests]);
   const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
