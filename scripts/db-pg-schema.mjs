@@ -6,8 +6,9 @@
 // keys, indexes (partial ones included) and references carry over as written.
 // `--check` (CI) fails when the committed file is not what the current schema generates;
 // test/unit/db-dialects.test.ts compares the two table by table.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { writeOrCheck } from "./lib/generated.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const source = path.join(root, "src/adapters/db/schema.ts");
@@ -44,17 +45,4 @@ const header = `/**
 `;
 const generated = header + text;
 
-if (process.argv.includes("--check")) {
-  let current = "";
-  try {
-    current = readFileSync(target, "utf8");
-  } catch {}
-  if (current !== generated) {
-    console.error(`${path.relative(root, target)} is stale: run \`npm run db:pg-schema\` and commit it.`);
-    process.exit(1);
-  }
-  console.log(`${path.relative(root, target)} is current`);
-} else {
-  writeFileSync(target, generated);
-  console.log(`wrote ${path.relative(root, target)}`);
-}
+writeOrCheck(target, generated, "npm run db:pg-schema");

@@ -6,20 +6,10 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { buildWorker, serveWorker } from "./lib/serve.mjs";
+import { servedOpenApi } from "./lib/serve.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
-const { url, mf } = await serveWorker({ scriptPath: buildWorker() });
-let document;
-try {
-  const res = await fetch(`${url}/openapi.json`);
-  if (!res.ok) {
-    throw new Error(`GET /openapi.json -> ${res.status}`);
-  }
-  document = await res.text();
-} finally {
-  await mf.dispose();
-}
+const document = await servedOpenApi();
 const dir = path.join(root, ".wrangler", "openapi");
 mkdirSync(dir, { recursive: true });
 const file = path.join(dir, "openapi.json");

@@ -114,6 +114,20 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
   return { url: url.toString().replace(/\/$/, ""), mf };
 }
 
+/** The OpenAPI document the built Worker serves (what clients and SDK generators read), as text. */
+export async function servedOpenApi() {
+  const { url, mf } = await serveWorker({ scriptPath: buildWorker() });
+  try {
+    const res = await fetch(`${url}/openapi.json`);
+    if (!res.ok) {
+      throw new Error(`GET /openapi.json -> ${res.status}`);
+    }
+    return await res.text();
+  } finally {
+    await mf.dispose();
+  }
+}
+
 /**
  * A control Worker in its own Miniflare (same runtime, same compatibility settings): `GET /` answers
  * at once, `GET /d1` runs one `SELECT 1` on a local D1. Their ratio is the floor the simulator
