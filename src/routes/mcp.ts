@@ -29,6 +29,16 @@ function wantsProgress(body: unknown): boolean {
   );
 }
 
+/** What a body asks for, for the access log: `tools/call ask`, `tools/list`, … */
+function callsOf(body: unknown): string {
+  const messages = (Array.isArray(body) ? body : [body]) as Array<{ method?: unknown; params?: { name?: unknown } }>;
+  return messages
+    .map((m) => [m?.method, m?.params?.name].filter((part) => typeof part === "string").join(" "))
+    .filter(Boolean)
+    .join(", ")
+    .slice(0, 200);
+}
+
 mcp.post("/mcp", requireKey(...SCOPES), jsonBody({ maxBytes: QUERY_BODY_MAX_BYTES }), async (c) => {
   let body: unknown;
   try {
@@ -36,12 +46,14 @@ mcp.post("/mcp", requireKey(...SCOPES), jsonBody({ maxBytes: QUERY_BODY_MAX_BYTE
   } catch {
     throw new AppError("bad_request", "The body is not valid JSON.");
   }
+  // The request's log line (and any the tools write) says which MCP call it was.
+  c.set("logger", c.var.logger.child({ mcp: callsOf(body) }));
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: !wantsProgress(body),
   });
   const server = mcpServer({
-    services: c.var.services,
+    services: { ...c.var.services, logger: c.var.logger },
     principal: keyOf(c.var.principal),
     signal: c.var.deadline?.signal ?? c.req.raw.signal,
   });

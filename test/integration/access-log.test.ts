@@ -37,6 +37,20 @@ describe("access log", () => {
     expect(typeof requestLines[0]?.duration_ms).toBe("number");
   });
 
+  it("names the MCP call a /mcp request made", async () => {
+    const tenant = await newTenant();
+    const logs = captureConsole();
+    const res = await callWith({ LOG_LEVEL: "info" }, "POST", "/mcp", {
+      token: tenant.adminKey,
+      headers: { Accept: "application/json, text/event-stream" },
+      body: { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "list_collections", arguments: {} } },
+    });
+    expect(res.status).toBe(200);
+    expect(logs().filter((l) => l.msg === "request")).toEqual([
+      expect.objectContaining({ route: "/mcp", status: 200, mcp: "tools/call list_collections", tenant_id: tenant.id }),
+    ]);
+  });
+
   it("never writes a key or token, even when a request fails", async () => {
     const tenant = await newTenant();
     const logs = captureConsole();
