@@ -2,7 +2,9 @@ import { instrumentGlobalFetch } from "./adapters/instrument";
 import { createApp } from "./app";
 import { handleBatch } from "./consumers";
 import { createServices, type Services, spanExporterFor } from "./container";
+import { asAppError, problemResponse } from "./errors";
 import { withOAuth } from "./oauth";
+import { routeCost } from "./services/rate-limits";
 import { point } from "./telemetry/analytics-schema";
 import { beginInvocation, finishInvocation, recordGauge, versionOf } from "./telemetry/invocation";
 import { parseTraceparent, type SpanContext } from "./telemetry/trace-context";
@@ -13,6 +15,21 @@ export { VectorShard } from "./durable-objects/vector-shard";
 
 instrumentGlobalFetch();
 const app = createApp();
+
+/**
+ * Client registration and token requests, which the OAuth provider answers without the app, are
+ * metered like any anonymous request: by client address, at the route's cost (services/rate-limits.ts).
+ */
+async function meterOAuth(request: Request, env: Env, ctx: ExecutionContext): Promise<Response | undefined> {
+  const services = createServices(env, ctx, { route: new URL(request.url).pathname });
+  const meter = services.rateLimits.meter(undefined, request.headers.get("cf-connecting-ip") ?? "local");
+  try {
+    await services.rateLimits.admit(meter, routeCost(request.method, new URL(request.url).pathname));
+    return undefined;
+  } catch (error) {
+    return problemResponse(asAppError(error), crypto.randomUUID(), new URL(request.url).origin);
+  }
+}
 
 /** The producers' trace contexts (stamped by `instrumentQueue`): the consumer's trace links to them. */
 function producerLinks(batch: MessageBatch): SpanContext[] {
@@ -51,7 +68,7 @@ const jobs: Record<string, (s: Services) => Promise<unknown>> = {
 
 export default {
   // OAuth's endpoints, and /mcp with an OAuth token, pass the provider first (src/oauth.ts).
-  fetch: withOAuth(app),
+  fetch: withOAuth(app, meterOAuth),
   async queue(batch, env, ctx) {
     const started = performance.now();
     const telemetry = beginInvocation(env, {

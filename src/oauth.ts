@@ -104,11 +104,30 @@ function providerFor(app: App, origin: string): OAuthProvider<Env> | undefined {
 }
 const providers = new Map<string, OAuthProvider<Env> | undefined>();
 
-/** The Worker's fetch: the OAuth provider in front of the app for the paths above. */
-export function withOAuth(app: App): ExportedHandlerFetchHandler<Env> {
-  return (request, env, ctx) => {
+/** The provider's own endpoints that write: open to anyone, so metered before the provider runs. */
+export const OAUTH_METERED = new Set([`POST ${OAUTH_PATHS.register}`, `POST ${OAUTH_PATHS.token}`]);
+
+/**
+ * The Worker's fetch: the OAuth provider in front of the app for the paths above. `guard` sees the
+ * requests the provider answers by itself that `OAUTH_METERED` names (client registration, tokens)
+ * first, and may answer them instead (the rate limiter's 429).
+ */
+export function withOAuth(
+  app: App,
+  guard: (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response | undefined>,
+): ExportedHandlerFetchHandler<Env> {
+  return async (request, env, ctx) => {
     const provider = forProvider(request, env) ? providerFor(app, originOf(request, env)) : undefined;
-    return provider ? provider.fetch(request, env, ctx) : app.fetch(request, env, ctx);
+    if (!provider) {
+      return app.fetch(request, env, ctx);
+    }
+    if (OAUTH_METERED.has(`${request.method} ${new URL(request.url).pathname}`)) {
+      const refused = await guard(request, env, ctx);
+      if (refused) {
+        return refused;
+      }
+    }
+    return provider.fetch(request, env, ctx);
   };
 }
 

@@ -21,6 +21,8 @@ export const ROUTE_COSTS: Record<string, number> = {
   "POST /v1/api-keys": 2,
   "POST /v1/api-keys/:id/rotate": 2,
   "PUT /v1/secrets/:name": 2,
+  // Anyone may register an OAuth client (MCP's dynamic registration): each one is stored.
+  "POST /oauth/register": 5,
 };
 
 /** Where a caller is metered, and at which tier. */

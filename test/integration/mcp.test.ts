@@ -4,6 +4,7 @@
  * tools, scopes, collection restrictions, key filters, resources, progress, and the OAuth flow a
  * hosted assistant runs (discovery, dynamic registration, PKCE, consent, token, refresh).
  */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -11,6 +12,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../../src/index";
 import { call, ingestText, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
 
 /** OAuth needs HTTPS or a loopback host: the tests' Worker answers as localhost. */
@@ -373,5 +375,41 @@ describe("MCP over OAuth 2.1 (official client's auth flow)", () => {
     // Denying sends the assistant back with access_denied.
     const denied = await consent(url, tenant.adminKey, "deny");
     expect(denied.searchParams.get("error")).toBe("access_denied");
+  });
+
+  it("meters client registration by address, like any anonymous request", async () => {
+    const tight = {
+      ...env,
+      RATE_LIMIT_TIERS: JSON.stringify({
+        anonymous: { limit: 10, window_s: 60 },
+        operator: { limit: 1_000_000, window_s: 60 },
+        standard: { limit: 1_000_000, window_s: 60 },
+      }),
+    } as Env;
+    const register = async () => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`${BASE}/oauth/register`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "cf-connecting-ip": "203.0.113.77" },
+          body: JSON.stringify({
+            client_name: "Spam",
+            redirect_uris: ["http://localhost:1/cb"],
+            token_endpoint_auth_method: "none",
+          }),
+        }),
+        tight,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    // Each registration costs 5 of the anonymous tier's 10 a minute.
+    expect((await register()).status).toBe(201);
+    expect((await register()).status).toBe(201);
+    const refused = await register();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(((await refused.json()) as { code: string }).code).toBe("rate_limited");
   });
 });
