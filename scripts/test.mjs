@@ -10,6 +10,7 @@
 // chooses to (never in CI).
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { buildWorker } from "./lib/serve.mjs";
 import { has, install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -55,6 +56,12 @@ if (missing.length > 0 && process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !proc
 
 // Miniflare's Browser Rendering launches Debian's chromium (idempotent; see the script).
 prepareBrowser();
+
+// The served-Worker steps (the integration layer's global setup, the Node tests, the e2e scripts)
+// serve one bundle built now, not one each.
+if (layers.has("integration") || layers.has("e2e")) {
+  process.env.EDGERAG_WORKER_BUILD ??= buildWorker();
+}
 
 const projects = ["unit", "integration"].filter((name) => layers.has(name)).flatMap((name) => ["--project", name]);
 if (projects.length > 0) {

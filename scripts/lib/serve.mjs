@@ -1,15 +1,23 @@
 // Serves the built Worker with Miniflare's API directly (no wrangler dev proxy, no request logs),
 // with local D1 (migrated) and the Durable Objects from wrangler.toml. Used by the benchmarks.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
-/** Bundles src/ with wrangler (as a deploy would) into a temporary folder; returns the entry file. */
+/**
+ * Bundles src/ with wrangler (as a deploy would) into a temporary folder; returns the entry file.
+ * EDGERAG_WORKER_BUILD names a bundle already built from the same tree (CI and `npm test` build
+ * once and pass it to every step and script they run), which is used instead.
+ */
 export function buildWorker() {
+  const prebuilt = process.env.EDGERAG_WORKER_BUILD;
+  if (prebuilt && existsSync(prebuilt)) {
+    return prebuilt;
+  }
   const outdir = mkdtempSync(path.join(tmpdir(), "edgerag-build-"));
   const result = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], {
     cwd: root,
