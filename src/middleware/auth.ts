@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
 import type { GrantProps } from "../oauth";
-import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
+import { assertScope, type KeyPrincipal, type Scope } from "../services/principal";
 
 /**
  * Identifies the caller of a `/v1` request, before the rate limiter (which meters by who it is):
@@ -71,9 +71,7 @@ export function requireKey(...scopes: [Scope, ...Scope[]]): MiddlewareHandler<Ap
         headers: challenge,
       });
     }
-    if (!scopes.some((scope) => hasScope(principal, scope))) {
-      throw new AppError("forbidden", `This API key lacks the ${scopes.map((s) => `"${s}"`).join(" or ")} scope.`);
-    }
+    assertScope(principal, scopes);
     await next();
   };
   // Read by createApp() to state the scopes in /openapi.json (OAS 3.1 role names of `bearer`).

@@ -2,11 +2,12 @@ import { z } from "@hono/zod-openapi";
 import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Services } from "../container";
-import { AppError, asAppError } from "../errors";
+import { type AppError, asAppError } from "../errors";
+import type { Logger } from "../lib/log";
 import { PageQuery } from "../schemas/collections";
 import { QueryFields, QueryResultSchema } from "../schemas/query";
 import { SearchBody, SearchResultSchema } from "../schemas/search";
-import { hasScope, type KeyPrincipal, type Scope } from "../services/principal";
+import { assertScope, hasAnyScope, type KeyPrincipal, type Scope } from "../services/principal";
 import type { Run } from "../services/query/service";
 
 /** What the tools run with: the caller as REST would see it, and the request's signal. */
@@ -14,7 +15,12 @@ export interface McpContext {
   services: Services;
   principal: KeyPrincipal;
   signal: AbortSignal;
+  /** The request's logger (its lines name the MCP call). */
+  logger: Logger;
 }
+
+/** What reading documents takes, as on REST (`GET /v1/documents/{id}`, listings). */
+const READ: Scope[] = ["query", "ingest"];
 
 /** The package's own version, reported in `initialize`. */
 const SERVER_INFO = { name: "edgerag", version: "1.0.0" };
@@ -45,15 +51,13 @@ function failure(error: AppError): CallToolResult {
 
 /** Runs a tool's body as REST would: the scope first (403 as a tool error), errors as tool errors. */
 async function guarded(ctx: McpContext, scopes: Scope[], body: () => Promise<CallToolResult>): Promise<CallToolResult> {
-  if (!scopes.some((scope) => hasScope(ctx.principal, scope))) {
-    return failure(new AppError("forbidden", `This key lacks the ${scopes.map((s) => `"${s}"`).join(" or ")} scope.`));
-  }
   try {
+    assertScope(ctx.principal, scopes);
     return await body();
   } catch (error) {
     const appError = asAppError(error);
     if (appError.code === "internal") {
-      ctx.services.logger.error("MCP tool failed", { error });
+      ctx.logger.error("MCP tool failed", { error });
     }
     return failure(appError);
   }
@@ -156,7 +160,7 @@ export function mcpServer(ctx: McpContext): McpServer {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ document_id }) =>
-      guarded(ctx, ["query", "ingest"], async () => {
+      guarded(ctx, READ, async () => {
         const doc = await services.documents.passages(principal, document_id);
         const text = `# ${doc.document.title}\n\n${doc.passages.map((p) => p.text).join("\n\n")}`;
         return { content: [{ type: "text", text }], structuredContent: doc };
@@ -171,7 +175,7 @@ export function mcpServer(ctx: McpContext): McpServer {
       inputSchema: ListCollectionsInput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (page) => guarded(ctx, ["query", "ingest"], async () => result(await services.collections.list(principal, page))),
+    (page) => guarded(ctx, READ, async () => result(await services.collections.list(principal, page))),
   );
 
   server.registerTool(
@@ -183,9 +187,7 @@ export function mcpServer(ctx: McpContext): McpServer {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ collection_id, ...page }) =>
-      guarded(ctx, ["query", "ingest"], async () =>
-        result(await services.documents.list(principal, collection_id, page)),
-      ),
+      guarded(ctx, READ, async () => result(await services.documents.list(principal, collection_id, page))),
   );
 
   // Documents as resources: the newest few of each collection listed, any readable by its uri.
@@ -193,7 +195,7 @@ export function mcpServer(ctx: McpContext): McpServer {
     "document",
     new ResourceTemplate("edgerag://documents/{document_id}", {
       list: async () => {
-        if (!hasScope(principal, "query") && !hasScope(principal, "ingest")) {
+        if (!hasAnyScope(principal, READ)) {
           return { resources: [] };
         }
         const collections = await services.collections.list(principal, { limit: 20 });
@@ -214,13 +216,15 @@ export function mcpServer(ctx: McpContext): McpServer {
     }),
     { title: "Document", description: "A document's indexed text", mimeType: "text/plain" },
     async (uri, { document_id }) => {
-      if (!hasScope(principal, "query") && !hasScope(principal, "ingest")) {
-        throw new Error('This key lacks the "query" or "ingest" scope.');
-      }
       const id = DOCUMENT_ID.parse(Array.isArray(document_id) ? document_id[0] : document_id);
-      const doc = await services.documents.passages(principal, id).catch((error: unknown) => {
+      let doc: Awaited<ReturnType<Services["documents"]["passages"]>>;
+      try {
+        assertScope(principal, READ);
+        doc = await services.documents.passages(principal, id);
+      } catch (error) {
+        // A resource read has no tool-error form: the protocol error carries the problem's detail.
         throw new Error(asAppError(error).message);
-      });
+      }
       return {
         contents: [{ uri: uri.href, mimeType: "text/plain", text: doc.passages.map((p) => p.text).join("\n\n") }],
       };

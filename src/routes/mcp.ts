@@ -53,7 +53,8 @@ mcp.post("/mcp", requireKey(...SCOPES), jsonBody({ maxBytes: QUERY_BODY_MAX_BYTE
     enableJsonResponse: !wantsProgress(body),
   });
   const server = mcpServer({
-    services: { ...c.var.services, logger: c.var.logger },
+    services: c.var.services,
+    logger: c.var.logger,
     principal: keyOf(c.var.principal),
     signal: c.var.deadline?.signal ?? c.req.raw.signal,
   });

@@ -89,6 +89,18 @@ export function hasScope(principal: KeyPrincipal, scope: Scope): boolean {
   return principal.scopes.includes(scope) || principal.scopes.includes("admin");
 }
 
+/** Whether the key has at least one of `scopes`. */
+export function hasAnyScope(principal: KeyPrincipal, scopes: readonly Scope[]): boolean {
+  return scopes.some((scope) => hasScope(principal, scope));
+}
+
+/** 403 unless the key has one of `scopes`: what a REST route's guard and an MCP tool both check. */
+export function assertScope(principal: KeyPrincipal, scopes: readonly Scope[]): void {
+  if (!hasAnyScope(principal, scopes)) {
+    throw new AppError("forbidden", `This API key lacks the ${scopes.map((s) => `"${s}"`).join(" or ")} scope.`);
+  }
+}
+
 /** Whether the key may touch a collection (unrestricted keys may touch all of the tenant's). */
 export function canAccessCollection(principal: KeyPrincipal, collectionId: string): boolean {
   return principal.collectionIds === null || principal.collectionIds.includes(collectionId);
