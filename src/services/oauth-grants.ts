@@ -4,7 +4,7 @@
  * grant itself, and listing and revoking a tenant's grants. The provider's helpers (src/oauth.ts)
  * store clients, grants and tokens in KV; this decides what goes into them.
  */
-import type { AuthRequest, ClientInfo, OAuthHelpers } from "@cloudflare/workers-oauth-provider";
+import type { AuthRequest, ClientInfo, GrantSummary, OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import { AppError } from "../errors";
 import { type GrantProps, OAUTH_SCOPES } from "../oauth";
 import type { CollectionService } from "./collections";
@@ -47,6 +47,16 @@ export function oauthGrantService(deps: {
     }
     return made;
   };
+
+  /** Every grant of a tenant, page by page (the listing stops early; a revocation looks at all). */
+  async function* grantsOf(tenantId: string): AsyncGenerator<GrantSummary> {
+    let cursor: string | undefined;
+    do {
+      const page = await helpers().listUserGrants(tenantId, { limit: 50, cursor });
+      yield* page.items;
+      cursor = page.cursor;
+    } while (cursor);
+  }
 
   /** The scopes a key grants for a request: those asked for that it has (`query` when none asked). */
   const scopesFor = (principal: KeyPrincipal, requested: string[]): Scope[] => {
@@ -119,38 +129,38 @@ export function oauthGrantService(deps: {
       return redirectTo;
     },
 
-    /** The tenant's grants (admin keys that reach the whole tenant). */
+    /** The tenant's newest grants (admin keys that reach the whole tenant). */
     async list(principal: KeyPrincipal): Promise<{ items: GrantView[] }> {
       assertCovers(principal, TENANT_WIDE, "OAuth grants");
       const items: GrantView[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await helpers().listUserGrants(principal.tenantId, { limit: 50, cursor });
-        for (const grant of page.items) {
-          const metadata = (grant.metadata ?? {}) as { key_id?: string; client_name?: string | null };
-          items.push({
-            id: grant.id,
-            client_id: grant.clientId,
-            client_name: metadata.client_name ?? null,
-            key_id: metadata.key_id ?? null,
-            scopes: grant.scope,
-            created_at: new Date(grant.createdAt * 1000).toISOString(),
-            expires_at: grant.expiresAt ? new Date(grant.expiresAt * 1000).toISOString() : null,
-          });
+      for await (const grant of grantsOf(principal.tenantId)) {
+        const metadata = (grant.metadata ?? {}) as { key_id?: string; client_name?: string | null };
+        items.push({
+          id: grant.id,
+          client_id: grant.clientId,
+          client_name: metadata.client_name ?? null,
+          key_id: metadata.key_id ?? null,
+          scopes: grant.scope,
+          created_at: new Date(grant.createdAt * 1000).toISOString(),
+          expires_at: grant.expiresAt ? new Date(grant.expiresAt * 1000).toISOString() : null,
+        });
+        if (items.length === MAX_GRANTS_LISTED) {
+          break;
         }
-        cursor = page.cursor;
-      } while (cursor && items.length < MAX_GRANTS_LISTED);
-      return { items: items.slice(0, MAX_GRANTS_LISTED) };
+      }
+      return { items };
     },
 
     /** Revokes a grant and every token issued under it (404 if it is not the tenant's). */
     async revoke(principal: KeyPrincipal, grantId: string): Promise<void> {
       assertCovers(principal, TENANT_WIDE, "OAuth grants");
-      const { items } = await this.list(principal);
-      if (!items.some((grant) => grant.id === grantId)) {
-        throw new AppError("not_found", "No such grant.");
+      for await (const grant of grantsOf(principal.tenantId)) {
+        if (grant.id === grantId) {
+          await helpers().revokeGrant(grantId, principal.tenantId);
+          return;
+        }
       }
-      await helpers().revokeGrant(grantId, principal.tenantId);
+      throw new AppError("not_found", "No such grant.");
     },
   };
 }
