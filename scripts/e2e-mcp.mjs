@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { auth, UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { EdgeRAG } from "../sdk/src/index.ts";
 import { api, newTenant } from "./lib/notify-clients.mjs";
 import { buildWorker, serveWorker } from "./lib/serve.mjs";
 
@@ -62,13 +63,7 @@ try {
       priority: "high",
     },
   });
-  for (let i = 0; i < 100; i++) {
-    const { body } = await api(url, "GET", `/v1/documents/${doc.id}`, { token: tenant.key });
-    if (body.status === "ready") {
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await new EdgeRAG({ baseUrl: url, apiKey: tenant.key }).waitReady(doc.id);
 
   // With an API key.
   const keyed = await connect({ requestInit: { headers: { Authorization: `Bearer ${tenant.key}` } } });

@@ -65,7 +65,9 @@ before(async () => {
 
 /**
  * Until ingestion and the requests' background writes are done (the query log flushes after 1 s):
- * D1 then holds still for 1.8 s.
+ * D1 then holds still for 1.8 s. Real time on purpose: those writes run in the served Worker, on its
+ * own clock and queues, and what the copy needs is a D1 that has stopped changing — observed, since
+ * no event says so.
  */
 async function settled() {
   const probe = async () =>

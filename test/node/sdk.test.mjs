@@ -206,14 +206,18 @@ describe("EdgeRAG SDK against a served Worker", () => {
   });
 
   it("verifies a real webhook delivery, and signatures made by the standardwebhooks package", async () => {
-    const received = [];
+    // The first delivery, as the receiver gets it (a barrier, not a poll).
+    let delivered;
+    const firstDelivery = new Promise((resolve) => {
+      delivered = resolve;
+    });
     const receiver = createServer((req, res) => {
       let body = "";
       req.on("data", (c) => {
         body += c;
       });
       req.on("end", () => {
-        received.push({ headers: req.headers, body });
+        delivered({ headers: req.headers, body });
         res.writeHead(204).end();
       });
     });
@@ -231,10 +235,7 @@ describe("EdgeRAG SDK against a served Worker", () => {
         { title: "Bikes", priority: "high" },
       );
       await admin.waitReady(doc.id);
-      for (let i = 0; i < 100 && received.length === 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const delivery = received[0];
+      const delivery = await firstDelivery;
       const event = await verifyWebhook(hook.secret, delivery.body, delivery.headers);
       assert.equal(event.type, "document.ready");
       assert.equal(event.data.document_id ?? event.data.id, doc.id);
