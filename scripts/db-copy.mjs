@@ -161,6 +161,13 @@ async function sourcePage(source, plan, last, size) {
   return source.all(`SELECT * FROM ${q(plan.name)} ${where} ORDER BY ${orderBy(plan, "d1")} LIMIT ${size}`, last ?? []);
 }
 
+/** A page of PostgreSQL rows after `last`, in the same (bytewise) order as `sourcePage`. */
+async function targetPage(client, plan, last, size) {
+  const where = last ? `WHERE ${after(plan, "pg", 1)}` : "";
+  const sql = `SELECT * FROM ${q(plan.name)} ${where} ORDER BY ${orderBy(plan, "pg")} LIMIT ${size}`;
+  return (await client.query(sql, last ?? [])).rows;
+}
+
 /** PostgreSQL rows with keys after `last` and up to `upTo` (inclusive; null = to the end). */
 async function targetRange(client, plan, last, upTo) {
   const conditions = [];
@@ -300,16 +307,12 @@ export async function verify({ source, connectionString, pageSize = 1000 }) {
         let count = 0;
         let last = null;
         for (;;) {
-          const rows =
+          const page =
             side === "d1"
               ? await sourcePage(source, plan, last, pageSize)
-              : (
-                  await client.query(
-                    `SELECT * FROM ${q(plan.name)} ${last ? `WHERE ${after(plan, "pg", 1)}` : ""} ORDER BY ${orderBy(plan, "pg")} LIMIT ${pageSize}`,
-                    last ?? [],
-                  )
-                ).rows;
-          for (const row of rows.map((r) => normalize(plan, r))) {
+              : await targetPage(client, plan, last, pageSize);
+          const rows = page.map((r) => normalize(plan, r));
+          for (const row of rows) {
             hash.update(canonical(row));
             hash.update("\n");
             count += 1;
@@ -317,7 +320,7 @@ export async function verify({ source, connectionString, pageSize = 1000 }) {
           if (rows.length < pageSize) {
             break;
           }
-          last = plan.key.map((k) => normalize(plan, rows.at(-1))[k]);
+          last = plan.key.map((k) => rows.at(-1)[k]);
         }
         sides[side] = { count, sha256: hash.digest("hex") };
       }
