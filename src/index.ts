@@ -21,13 +21,14 @@ const app = createApp();
  * metered like any anonymous request: by client address, at the route's cost (services/rate-limits.ts).
  */
 async function meterOAuth(request: Request, env: Env, ctx: ExecutionContext): Promise<Response | undefined> {
-  const services = createServices(env, ctx, { route: new URL(request.url).pathname });
+  const { pathname, origin } = new URL(request.url);
+  const services = createServices(env, ctx, { route: pathname });
   const meter = services.rateLimits.meter(undefined, request.headers.get("cf-connecting-ip") ?? "local");
   try {
-    await services.rateLimits.admit(meter, routeCost(request.method, new URL(request.url).pathname));
+    await services.rateLimits.admit(meter, routeCost(request.method, pathname));
     return undefined;
   } catch (error) {
-    return problemResponse(asAppError(error), crypto.randomUUID(), new URL(request.url).origin);
+    return problemResponse(asAppError(error), crypto.randomUUID(), origin);
   }
 }
 

@@ -69,16 +69,12 @@ function options(fetch: ExportedHandlerFetchHandler<Env>, origin: string): OAuth
 }
 
 /** PUBLIC_URL, or the origin the request came to (what tokens are bound to). */
-function originOf(request: Request, env: Env): string {
-  return getConfig(env).publicUrl ?? new URL(request.url).origin;
+function originOf(url: URL, env: Env): string {
+  return getConfig(env).publicUrl ?? url.origin;
 }
 
 /** Whether the request is the provider's to answer (or to check before the app answers it). */
-function forProvider(request: Request, env: Env): boolean {
-  if (!env.OAUTH_KV) {
-    return false;
-  }
-  const { pathname } = new URL(request.url);
+function forProvider({ pathname }: URL, request: Request): boolean {
   if (pathname === "/mcp") {
     // An API key or an end-user token is ours to check, as on /v1; anything else is OAuth's.
     return !/^Bearer\s+er[kt]_/i.test(request.headers.get("authorization") ?? "");
@@ -117,11 +113,15 @@ export function withOAuth(
   guard: (request: Request, env: Env, ctx: ExecutionContext) => Promise<Response | undefined>,
 ): ExportedHandlerFetchHandler<Env> {
   return async (request, env, ctx) => {
-    const provider = forProvider(request, env) ? providerFor(app, originOf(request, env)) : undefined;
+    if (!env.OAUTH_KV) {
+      return app.fetch(request, env, ctx);
+    }
+    const url = new URL(request.url);
+    const provider = forProvider(url, request) ? providerFor(app, originOf(url, env)) : undefined;
     if (!provider) {
       return app.fetch(request, env, ctx);
     }
-    if (OAUTH_METERED.has(`${request.method} ${new URL(request.url).pathname}`)) {
+    if (OAUTH_METERED.has(`${request.method} ${url.pathname}`)) {
       const refused = await guard(request, env, ctx);
       if (refused) {
         return refused;
