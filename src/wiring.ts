@@ -10,6 +10,7 @@ import { CacheApiCache } from "./adapters/cache/cache-api";
 import type { EdgeCache } from "./adapters/cache/interface";
 import { TieredCache, UpstashCache } from "./adapters/cache/upstash";
 import { createDb, type Db } from "./adapters/db/client";
+import { postgresD1 } from "./adapters/db/postgres";
 import { DohResolver } from "./adapters/dns/doh";
 import type { Resolver } from "./adapters/dns/interface";
 import type { Embedder } from "./adapters/embed/interface";
@@ -51,6 +52,7 @@ import { versionOf } from "./telemetry/invocation";
 /** Bindings that only exist when the operator adds them to wrangler.toml. */
 interface OptionalBindings {
   AI?: AiBinding;
+  HYPERDRIVE?: Hyperdrive;
   VECTORIZE?: VectorizeBinding;
 }
 
@@ -83,11 +85,25 @@ function providerKey(
     }
     let own = tenantKeys.get(tenantId);
     if (own === undefined) {
-      own = (await revealSecret(createDb(instrumentD1(env.DB)), config, tenantId, apiKeySecret)) ?? null;
+      own = (await revealSecret(dbFor(config, env), config, tenantId, apiKeySecret)) ?? null;
       tenantKeys.set(tenantId, own, TENANT_KEY_TTL_MS);
     }
     return own ?? apiKey;
   };
+}
+
+/**
+ * The relational store: the D1 binding, or PostgreSQL through Hyperdrive behind the same
+ * interface (adapters/db/postgres.ts). A PostgreSQL connection belongs to the invocation that
+ * opened it (Workers do not share I/O across requests), so each call builds a new one, opened
+ * only by a first statement; Hyperdrive pools the real connections.
+ */
+export function dbFor(config: Config, env: Env): Db {
+  if (config.database.kind === "hyperdrive") {
+    const hyperdrive = (env as Env & OptionalBindings).HYPERDRIVE;
+    return createDb(instrumentD1(postgresD1(hyperdrive?.connectionString), config.database.dependency));
+  }
+  return createDb(instrumentD1(env.DB, config.database.dependency));
 }
 
 const embedders = new WeakMap<Config, Embedder>();
@@ -230,7 +246,7 @@ export interface Adapters {
  */
 export function adaptersFor(config: Config, env: Env): Adapters {
   return {
-    db: createDb(instrumentD1(env.DB)),
+    db: dbFor(config, env),
     limiter: instrument(rateLimiterFor(config, env), "limiter"),
     blobs: instrument(env.BLOBS, "r2"),
     queues: { high: instrumentQueue(env.INGEST_HIGH, "ingest-high"), bulk: instrumentQueue(env.INGEST, "ingest") },

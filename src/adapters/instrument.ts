@@ -110,15 +110,16 @@ class ObservedStatement {
   constructor(
     readonly inner: D1PreparedStatement,
     private readonly sql: string,
+    private readonly store: Store,
   ) {}
 
   private observe<R>(call: () => Promise<R>, info: (result: R) => CallInfo = d1Info): Promise<R> {
     const verb = (VERB.exec(this.sql)?.[1] ?? "query").toUpperCase();
-    return observe("d1", verb, call, info, { "db.system.name": "cloudflare-d1", "db.query.text": this.sql });
+    return observe(this.store, verb, call, info, { "db.system.name": SYSTEM[this.store], "db.query.text": this.sql });
   }
 
   bind(...values: unknown[]): ObservedStatement {
-    return new ObservedStatement(this.inner.bind(...values), this.sql);
+    return new ObservedStatement(this.inner.bind(...values), this.sql, this.store);
   }
 
   first<R>(column?: string): Promise<R | null> {
@@ -143,15 +144,24 @@ class ObservedStatement {
   }
 }
 
-/** D1 with every statement and batch observed (rows read and written from each result's `meta`). */
-export function instrumentD1(db: D1Database): D1Database {
+/** The relational store's dependency name in metrics and spans, and its OpenTelemetry system name. */
+type Store = "d1" | "postgres";
+const SYSTEM: Record<Store, string> = { d1: "cloudflare-d1", postgres: "postgresql" };
+
+/**
+ * The relational store (D1, or PostgreSQL behind its interface) with every statement and batch
+ * observed (rows read and written from each result's `meta`).
+ */
+export function instrumentD1(db: D1Database, store: Store = "d1"): D1Database {
   const unwrap = (statements: D1PreparedStatement[]) =>
     statements.map((s) => (s instanceof ObservedStatement ? s.inner : s) as D1PreparedStatement);
   const observed = {
-    prepare: (sql: string) => new ObservedStatement(db.prepare(sql), sql) as unknown as D1PreparedStatement,
+    /** What SQL the store speaks: services never ask; the store adapter's helpers (db/client.ts) do. */
+    dialect: (db as { dialect?: string }).dialect ?? "sqlite",
+    prepare: (sql: string) => new ObservedStatement(db.prepare(sql), sql, store) as unknown as D1PreparedStatement,
     batch: <T>(statements: D1PreparedStatement[]) =>
       observe(
-        "d1",
+        store,
         "BATCH",
         () => db.batch<T>(unwrap(statements)),
         (results) =>
@@ -162,9 +172,9 @@ export function instrumentD1(db: D1Database): D1Database {
             },
             { rowsRead: 0, rowsWritten: 0 },
           ),
-        { "db.system.name": "cloudflare-d1", "db.operation.batch.size": statements.length },
+        { "db.system.name": SYSTEM[store], "db.operation.batch.size": statements.length },
       ),
-    exec: (sql: string) => observe("d1", "EXEC", () => db.exec(sql)),
+    exec: (sql: string) => observe(store, "EXEC", () => db.exec(sql)),
     withSession: (constraint?: string) => db.withSession(constraint),
     dump: () => db.dump(),
   };

@@ -6,7 +6,14 @@
  */
 import { z } from "zod";
 import type { KeyRingEntry } from "../lib/keyring";
-import { parseEmbeddings, parseGenerator, parseReranker, parseRerankWeights, parseVectorIndex } from "./providers";
+import {
+  parseDatabase,
+  parseEmbeddings,
+  parseGenerator,
+  parseReranker,
+  parseRerankWeights,
+  parseVectorIndex,
+} from "./providers";
 import { DEFAULT_RATE_TIERS, envSchema, type RawEnv, tierSchema } from "./schema";
 import type { CacheConfig, Config, ConfigProblem, RateLimiterConfig, RateTier, TracingConfig } from "./types";
 
@@ -154,6 +161,7 @@ export function parseConfig(env: object): Config {
 
   const embeddings = parseEmbeddings(f, raw, problems);
   const vectorIndex = parseVectorIndex(f, raw, problems);
+  const database = parseDatabase(f, raw, problems);
 
   let tracing: TracingConfig | undefined;
   const tracesUrl =
@@ -232,6 +240,7 @@ export function parseConfig(env: object): Config {
     defaultRateTier,
     rateLimiter,
     embeddings,
+    database,
     vectorIndex,
     generator: parseGenerator(f, raw, problems),
     reranker: parseReranker(f, raw, problems),

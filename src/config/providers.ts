@@ -7,6 +7,7 @@ import type { Fields, RawEnv } from "./schema";
 import type {
   Config,
   ConfigProblem,
+  DatabaseConfig,
   EmbeddingsConfig,
   GeneratorConfig,
   RerankWeights,
@@ -147,6 +148,22 @@ export function parseGenerator(f: Fields, raw: RawEnv, problems: ConfigProblem[]
     model: f.GENERATOR_MODEL ?? "unset",
     timeoutMs: f.GENERATOR_TIMEOUT_MS,
   };
+}
+
+export function parseDatabase(f: Fields, raw: RawEnv, problems: ConfigProblem[]): DatabaseConfig {
+  if (f.DATABASE_PROVIDER === "hyperdrive") {
+    const binding = raw.HYPERDRIVE as { connectionString?: unknown } | undefined;
+    if (typeof binding?.connectionString !== "string") {
+      problems.push({
+        setting: "HYPERDRIVE",
+        message: "DATABASE_PROVIDER=hyperdrive needs the Hyperdrive binding `HYPERDRIVE` (docs/database.md)",
+      });
+      // Reported as `misconfigured`; every store call then fails with this message, never a
+      // silent fall back to D1 (writes would land in the wrong store).
+    }
+    return { kind: "hyperdrive", dependency: "postgres" };
+  }
+  return { kind: "d1", dependency: "d1" };
 }
 
 export function parseVectorIndex(f: Fields, raw: RawEnv, problems: ConfigProblem[]): VectorIndexConfig {

@@ -131,6 +131,7 @@ export const envSchema = z.object({
   GENERATOR_TIMEOUT_MS: intFrom(30_000, 100, 120_000),
   RERANKER_PROVIDER: providerChoice(["local", "workers-ai"]),
   RERANKER_MODEL: optionalText,
+  DATABASE_PROVIDER: providerChoice(["d1", "hyperdrive"]),
   VECTOR_INDEX_PROVIDER: providerChoice(["durable-object", "vectorize", "upstash"]),
   UPSTASH_VECTOR_REST_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   UPSTASH_VECTOR_REST_TOKEN: optionalText,

@@ -46,6 +46,12 @@ export type GeneratorConfig =
 /** Where answers and query embeddings are shared: this colo's Cache API, plus Upstash Redis. */
 export type CacheConfig = { kind: "cache-api" } | { kind: "upstash"; url: string; token: string; timeoutMs: number };
 
+/**
+ * The relational store: D1 (default) or PostgreSQL through the `HYPERDRIVE` binding;
+ * `dependency` is its name in metrics, spans and the health checks.
+ */
+export type DatabaseConfig = { kind: "d1"; dependency: "d1" } | { kind: "hyperdrive"; dependency: "postgres" };
+
 export type VectorIndexConfig =
   | { kind: "durable-object" }
   | { kind: "vectorize" }
@@ -126,6 +132,7 @@ export interface Config {
   defaultRateTier: string;
   rateLimiter: RateLimiterConfig;
   embeddings: EmbeddingsConfig;
+  database: DatabaseConfig;
   vectorIndex: VectorIndexConfig;
   generator: GeneratorConfig;
   reranker: { kind: "local" } | { kind: "workers-ai"; model: string; timeoutMs: number };

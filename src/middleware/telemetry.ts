@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { instrumentGlobalFetch } from "../adapters/instrument";
+import { getConfig } from "../config";
 import { spanExporterFor } from "../container";
 import type { AppEnv } from "../env";
 import { point } from "../telemetry/analytics-schema";
@@ -64,7 +65,7 @@ export function telemetry(): MiddlewareHandler<AppEnv> {
           status,
           collections: facts.collections,
           limiter_fail_open: facts.limiterFailOpen,
-          d1_calls: invocation.dependencies.get("d1")?.calls ?? 0,
+          db_calls: invocation.dependencies.get(getConfig(c.env).database.dependency)?.calls ?? 0,
           spans_dropped: invocation.droppedSpans,
         }),
       });

@@ -461,6 +461,9 @@ async function externalVersions(db: Db, principal: KeyPrincipal, collectionId: s
   return { versions, current: versions.find((v) => v.replaces === null) };
 }
 
+/** Tries of one PUT that lost a race for its version number to a concurrent one (a unique index). */
+const MAX_UPSERT_ATTEMPTS = 5;
+
 const sameMetadata = (a: Record<string, unknown> | null, b: Record<string, unknown> | null) =>
   JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
@@ -528,8 +531,9 @@ export async function upsertDocument(
   let version: number;
   try {
     // The version is numbered in the statement that inserts it: concurrent PUTs get 2, 3, … in
-    // the order D1 runs them. A first version racing another first version fails the unique
-    // index of current external ids, and is tried again as a second version.
+    // the order the store runs them. A first version racing another first version fails the
+    // unique index of current external ids, and one reading the same MAX(version) as another
+    // (PostgreSQL runs them side by side) the unique index of versions: either is tried again.
     const inserted = await deps.db.$client
       .prepare(
         `INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, status, error,
@@ -557,7 +561,7 @@ export async function upsertDocument(
     version = inserted?.version ?? 1;
   } catch (error) {
     await deps.blobs.delete(blobKey(row.tenantId, row.id));
-    if (attempt === 0 && /UNIQUE/i.test(String(error))) {
+    if (attempt < MAX_UPSERT_ATTEMPTS - 1 && /UNIQUE/i.test(String(error))) {
       return upsertDocument(deps, principal, collectionId, externalId, upload, attempt + 1);
     }
     throw error;

@@ -61,8 +61,9 @@ async function timed(
 export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckResult>> {
   const timeout = deps.config.healthCheckTimeoutMs;
   const ping = deps.cache.ping?.bind(deps.cache);
-  const [d1, rateLimiter, blobs, vectors, cache] = await Promise.all([
-    timed("d1", timeout, () => deps.db.run(sql`SELECT 1`)),
+  const store = deps.config.database.dependency;
+  const [database, rateLimiter, blobs, vectors, cache] = await Promise.all([
+    timed(store, timeout, () => deps.db.run(sql`SELECT 1`)),
     timed(deps.limiter.name, timeout, () => deps.limiter.ping()),
     timed("r2", timeout, () => deps.blobs.head("health/probe")),
     timed(deps.vectors.name, timeout, () => deps.vectors.stats("health/probe")),
@@ -76,7 +77,8 @@ export async function runChecks(deps: HealthDeps): Promise<Record<string, CheckR
       latency_ms: 0,
       ...(problems.length > 0 ? { error: problems.map((p) => `${p.setting}: ${p.message}`).join("; ") } : {}),
     },
-    d1,
+    // Named by the store it checks (`d1`, or `postgres` on DATABASE_PROVIDER=hyperdrive).
+    [store]: database,
     rate_limiter: rateLimiter,
     blobs,
     vector_index: vectors,
@@ -117,7 +119,7 @@ export async function featureChecks(deps: HealthDeps): Promise<Record<string, Ch
 
 export function providers(deps: HealthDeps): Record<string, string> {
   return {
-    database: "d1",
+    database: deps.config.database.kind === "hyperdrive" ? "postgres (hyperdrive)" : "d1",
     rate_limiter: deps.limiter.name,
     blobs: "r2",
     vector_index: deps.vectors.name,

@@ -42,7 +42,7 @@ export const SCHEMA = {
       ["status", "HTTP status"],
       ["collections", "collections the query searched"],
       ["limiter_fail_open", "1 when the rate limiter's store failed and the read was let through"],
-      ["d1_calls", "D1 statements the request ran"],
+      ["db_calls", "relational store statements the request ran (D1, or PostgreSQL)"],
       ["spans_dropped", "spans over the per-invocation cap"],
     ],
   },

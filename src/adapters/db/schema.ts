@@ -127,7 +127,9 @@ export const documents = sqliteTable(
     uniqueIndex("documents_external_current_idx")
       .on(t.tenantId, t.collectionId, t.externalId)
       .where(sql`${t.externalId} IS NOT NULL AND ${t.replaces} IS NULL`),
-    index("documents_external_idx").on(t.tenantId, t.collectionId, t.externalId, t.version),
+    // Versions of an external id are unique: on PostgreSQL two concurrent PUTs can read the same
+    // MAX(version), and this turns the second into a retry (D1 runs one write at a time).
+    uniqueIndex("documents_external_version_idx").on(t.tenantId, t.collectionId, t.externalId, t.version),
     index("documents_tenant_collection_created_idx").on(t.tenantId, t.collectionId, t.createdAt, t.id),
     index("documents_status_updated_idx").on(t.status, t.updatedAt),
   ],

@@ -77,7 +77,7 @@ export function groupLog(
   db: Db,
   range: { from: number; to: number; tenantId?: string; since?: SQL },
 ): Promise<Grouped[]> {
-  const latency = bucketSql("MAX(json_extract(q.timings, '$.total_ms'), 0)");
+  const latency = bucketSql("MAX(CAST(q.timings ->> '$.total_ms' AS DOUBLE PRECISION), 0)");
   return db.all<Grouped>(sql`
     SELECT q.tenant_id, (q.created_at / ${HOUR_MS}) * ${HOUR_MS} AS hour, c.value AS collection_id, q.mode, q.status,
            q.cache_hit, json_array_length(q.degraded) > 0 AS degraded,
@@ -166,7 +166,7 @@ export async function rollUp(
   }
   await db.run(
     sql`INSERT INTO job_state (name, value) VALUES (${WATERMARK}, ${now})
-        ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)`,
+        ON CONFLICT (name) DO UPDATE SET value = MAX(job_state.value, excluded.value)`,
   );
   // Raw rows past retention, and only from days already rolled up.
   const cutoff = Math.min(now - options.retentionMs, start);

@@ -91,7 +91,7 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
             SELECT query_hash, MAX(query_text), COUNT(*), MAX(created_at) FROM query_log
             WHERE tenant_id = ${tenantId} AND created_at >= ${lowerBound(from, since)} AND created_at < ${to}
               AND status <> 429
-            GROUP BY query_hash)
+            GROUP BY query_hash) AS recent
           GROUP BY query_hash ORDER BY count DESC, last_at DESC LIMIT 10`),
         deps.hubs.count(tenantId, from, to),
         db.get<{ n: number }>(sql`

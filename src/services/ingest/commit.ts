@@ -167,7 +167,7 @@ export async function commit(deps: IngestDeps, group: Prepared[]): Promise<Commi
     db.$client
       .prepare(
         `UPDATE documents SET status = 'ready', error = NULL, updated_at = ?1,
-           chunk_count = (SELECT j.value ->> 2 FROM json_each(?2) AS j WHERE j.value ->> 0 = documents.id)
+           chunk_count = (SELECT CAST(j.value ->> 2 AS INTEGER) FROM json_each(?2) AS j WHERE j.value ->> 0 = documents.id)
          WHERE (id, tenant_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?2))`,
       )
       .bind(now, JSON.stringify(current.map((p) => [p.doc.id, p.doc.tenantId, p.rows.length]))),

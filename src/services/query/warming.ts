@@ -39,7 +39,8 @@ export async function warmAnswerCache(
       tenantId: queryLog.tenantId,
       keyId: queryLog.keyId,
       mode: queryLog.mode,
-      text: queryLog.queryText,
+      // One text per hash; an aggregate, so the statement is standard SQL (not SQLite's bare column).
+      text: sql<string>`MAX(${queryLog.queryText})`,
       params: queryLog.params,
       asked: sql<number>`COUNT(*)`.as("asked"),
     })
