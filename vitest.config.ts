@@ -50,6 +50,67 @@ export default defineConfig(async () => {
     testTimeout: 20_000,
     hookTimeout: 30_000,
   };
+  /**
+   * The integration layer through the Worker, on D1 (`integration`) or on PostgreSQL through a
+   * Hyperdrive binding (`integration-postgres`): the same files, the whole suite on each store.
+   */
+  const integration = (postgres: boolean) => ({
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            TEST_QUEUES: JSON.stringify({ producers: queues.producers, consumers: queues.consumers }),
+            ...common,
+            // Property-test runs per route family: 1,000 in CI, fewer for a quick local run.
+            // On PostgreSQL 200 (they check validation, which does not depend on the store).
+            TEST_FUZZ_RUNS: process.env.FUZZ_RUNS ?? (process.env.CI && !postgres ? "1000" : "200"),
+            TEST_UPSTASH_URL: inject<string>("upstashUrl"),
+            TEST_UPSTASH_TOKEN: inject<string>("upstashToken"),
+            TEST_UPSTASH_SKIP: inject<string>("upstashSkip"),
+            TEST_HANG_URL: inject<string>("hangUrl"),
+            TEST_WORKER_URL: inject<string>("workerUrl"),
+            TEST_OPENAI_URL: inject<string>("openAiUrl"),
+            TEST_UPSTASH_VECTOR_URL: inject<string>("upstashVectorUrl"),
+            TEST_UPSTASH_VECTOR_TOKEN: inject<string>("upstashVectorToken"),
+            TEST_WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
+            TEST_CANARY_URL: inject<string>("canaryUrl"),
+            TEST_OTLP_URL: inject<string>("otlpUrl"),
+            // Tracing on, to the OTLP stand-in: only traces a test starts sampled are recorded.
+            OTEL_EXPORTER_OTLP_ENDPOINT: inject<string>("otlpUrl"),
+            OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otlp-test-key",
+            TRACE_SAMPLE_RATIO: "0",
+            // Webhooks: DNS from the DoH stand-in; the receiver on loopback; a short schedule.
+            WEBHOOK_DNS_RESOLVER: inject<string>("dohUrl"),
+            WEBHOOK_ALLOW_LOOPBACK: "true",
+            WEBHOOK_RETRY_SCHEDULE_S: "0,1,1",
+            WEBHOOK_TIMEOUT_MS: "2000",
+            // Small notification limits, so the caps and retention are reachable in a test.
+            NOTIFY_MAX_SOCKETS_PER_KEY: "3",
+            NOTIFY_MAX_SOCKETS_PER_TENANT: "5",
+            NOTIFY_MAX_MESSAGE_BYTES: "1024",
+            NOTIFY_RETAIN_EVENTS: "100",
+            NOTIFY_RETAIN_HOURS: "24",
+            // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
+            VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
+            // Splits move a few chunks per step, so a test's split takes many interleavable
+            // steps (the split threshold itself is set per test: shard-split.test.ts).
+            SEARCH_SHARD_MOVE_CHUNKS: "8",
+            ...(postgres ? { DATABASE_PROVIDER: "hyperdrive" } : {}),
+          },
+          // The PostgreSQL project's store: a database of its own (test/support/postgres-setup.ts).
+          ...(postgres ? { hyperdrives: { HYPERDRIVE: inject<string>("postgresUrl") } } : {}),
+        },
+      })),
+    ],
+    test: {
+      ...shared,
+      name: postgres ? "integration-postgres" : "integration",
+      include: ["test/integration/**/*.test.ts"],
+      globalSetup: ["./test/support/global-setup.ts", ...(postgres ? ["./test/support/postgres-setup.ts"] : [])],
+    },
+  });
   return {
     test: {
       coverage,
@@ -64,59 +125,8 @@ export default defineConfig(async () => {
           // One worker for every file: nothing is started per file, and unit tests share no state.
           test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"], isolate: false },
         },
-        {
-          plugins: [
-            cloudflareTest(({ inject }) => ({
-              wrangler: { configPath: "./wrangler.toml" },
-              miniflare: {
-                bindings: {
-                  TEST_MIGRATIONS: migrations,
-                  TEST_QUEUES: JSON.stringify({ producers: queues.producers, consumers: queues.consumers }),
-                  ...common,
-                  // Property-test runs per route family: 1,000 in CI, fewer for a quick local run.
-                  TEST_FUZZ_RUNS: process.env.FUZZ_RUNS ?? (process.env.CI ? "1000" : "200"),
-                  TEST_UPSTASH_URL: inject<string>("upstashUrl"),
-                  TEST_UPSTASH_TOKEN: inject<string>("upstashToken"),
-                  TEST_UPSTASH_SKIP: inject<string>("upstashSkip"),
-                  TEST_HANG_URL: inject<string>("hangUrl"),
-                  TEST_WORKER_URL: inject<string>("workerUrl"),
-                  TEST_OPENAI_URL: inject<string>("openAiUrl"),
-                  TEST_UPSTASH_VECTOR_URL: inject<string>("upstashVectorUrl"),
-                  TEST_UPSTASH_VECTOR_TOKEN: inject<string>("upstashVectorToken"),
-                  TEST_WEBHOOK_RECEIVER_URL: inject<string>("webhookReceiverUrl"),
-                  TEST_CANARY_URL: inject<string>("canaryUrl"),
-                  TEST_OTLP_URL: inject<string>("otlpUrl"),
-                  // Tracing on, to the OTLP stand-in: only traces a test starts sampled are recorded.
-                  OTEL_EXPORTER_OTLP_ENDPOINT: inject<string>("otlpUrl"),
-                  OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20otlp-test-key",
-                  TRACE_SAMPLE_RATIO: "0",
-                  // Webhooks: DNS from the DoH stand-in; the receiver on loopback; a short schedule.
-                  WEBHOOK_DNS_RESOLVER: inject<string>("dohUrl"),
-                  WEBHOOK_ALLOW_LOOPBACK: "true",
-                  WEBHOOK_RETRY_SCHEDULE_S: "0,1,1",
-                  WEBHOOK_TIMEOUT_MS: "2000",
-                  // Small notification limits, so the caps and retention are reachable in a test.
-                  NOTIFY_MAX_SOCKETS_PER_KEY: "3",
-                  NOTIFY_MAX_SOCKETS_PER_TENANT: "5",
-                  NOTIFY_MAX_MESSAGE_BYTES: "1024",
-                  NOTIFY_RETAIN_EVENTS: "100",
-                  NOTIFY_RETAIN_HOURS: "24",
-                  // Small shards, so the capacity limit is reachable in a test (1,000 × 384-d vectors).
-                  VECTOR_SHARD_MAX_BYTES: String(1_000 * 384 * 4),
-                  // Splits move a few chunks per step, so a test's split takes many interleavable
-                  // steps (the split threshold itself is set per test: shard-split.test.ts).
-                  SEARCH_SHARD_MOVE_CHUNKS: "8",
-                },
-              },
-            })),
-          ],
-          test: {
-            ...shared,
-            name: "integration",
-            include: ["test/integration/**/*.test.ts"],
-            globalSetup: ["./test/support/global-setup.ts"],
-          },
-        },
+        integration(false),
+        integration(true),
       ],
     },
   };

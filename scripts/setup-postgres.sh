@@ -21,6 +21,15 @@ version=$(ls /usr/lib/postgresql | sort -V | tail -1)
 if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$version main"; then
   "${sudo[@]}" pg_createcluster "$version" main >/dev/null
 fi
+# Locally every Worker connection is a server connection (Hyperdrive pools them in production), and
+# the test suite runs two workers of concurrent requests: more than Debian's default of 100.
+conf="/etc/postgresql/$version/main/conf.d/edgerag.conf"
+if [ ! -f "$conf" ]; then
+  echo "max_connections = 400" | "${sudo[@]}" tee "$conf" >/dev/null
+  if pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    "${sudo[@]}" pg_ctlcluster "$version" main restart
+  fi
+fi
 if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
   "${sudo[@]}" pg_ctlcluster "$version" main start
 fi

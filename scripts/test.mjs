@@ -63,9 +63,25 @@ if (layers.has("integration") || layers.has("e2e")) {
   process.env.EDGERAG_WORKER_BUILD ??= buildWorker();
 }
 
-const projects = ["unit", "integration"].filter((name) => layers.has(name)).flatMap((name) => ["--project", name]);
-if (projects.length > 0) {
-  run("vitest", ["run", ...projects, ...args]);
+// PostgreSQL (started here; idempotent): the integration suite runs on it too, as the project
+// `integration-postgres`, and the Node tests migrate, copy into and deploy to it.
+const noPostgres = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("psql");
+if (noPostgres) {
+  console.warn("npm test: postgresql missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the PostgreSQL suites skip.");
+} else if (layers.has("integration") || layers.has("e2e")) {
+  run("bash", [path.join(root, "scripts", "setup-postgres.sh")]);
+}
+const projects = [
+  ...(layers.has("unit") ? ["unit"] : []),
+  ...(layers.has("integration") ? ["integration", ...(noPostgres ? [] : ["integration-postgres"])] : []),
+];
+// Coverage is measured on D1's run; the PostgreSQL run of the same files runs after it, uninstrumented.
+const covered = args.includes("--coverage") ? projects.filter((name) => name !== "integration-postgres") : projects;
+if (covered.length > 0) {
+  run("vitest", ["run", ...covered.flatMap((name) => ["--project", name]), ...args]);
+}
+if (covered.length < projects.length) {
+  run("vitest", ["run", "--project", "integration-postgres", ...args.filter((arg) => arg !== "--coverage")]);
 }
 // A whole layer (not a filtered vitest run) of the end-to-end checks that need Node: the ops
 // queries (on node:sqlite), the deploy script (a fake wrangler and a Cloudflare API stand-in),
@@ -73,13 +89,6 @@ if (projects.length > 0) {
 // `ws` clients on the WebSocket stream, the console in Chromium, a Korean PDF export read back
 // with poppler, the demo, and the official MCP client (API key and the OAuth flow).
 if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
-  // The PostgreSQL dialect's migrations run against the local cluster (started here; idempotent).
-  const noPostgres = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("psql");
-  if (noPostgres) {
-    console.warn("npm test: postgresql missing; EDGERAG_SKIP_SYSTEM_TESTS=1, so the PostgreSQL migration test skips.");
-  } else {
-    run("bash", [path.join(root, "scripts", "setup-postgres.sh")]);
-  }
   const tests = [
     "ops.test.mjs",
     "deploy.test.mjs",
@@ -87,6 +96,7 @@ if (layers.has("e2e") && args.every((arg) => arg === "--coverage")) {
     "sdk.test.mjs",
     ...(noPostgres ? [] : ["postgres.test.mjs", "db-copy.test.mjs"]),
   ].map((name) => path.join(root, "test", "node", name));
+  process.env.EDGERAG_NO_POSTGRES = noPostgres ? "1" : "";
   run("node", ["--test", ...tests]);
   const optedOut = process.env.EDGERAG_SKIP_SYSTEM_TESTS === "1" && !process.env.CI && !has("chromium");
   if (optedOut) {

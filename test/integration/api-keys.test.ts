@@ -5,6 +5,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+import { testDb } from "../support/db";
 import { ADMIN, call, callWith, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
 
 type KeyView = {
@@ -52,7 +53,8 @@ describe("POST /v1/admin/tenants", () => {
   it("stores only a hash of the secret", async () => {
     const tenant = await newTenant();
     const secret = tenant.adminKey.split("_")[2] ?? "";
-    const row = await env.DB.prepare("SELECT * FROM api_keys WHERE id = ?")
+    const row = await testDb()
+      .prepare("SELECT * FROM api_keys WHERE id = ?")
       .bind(tenant.adminKeyId)
       .first<Record<string, unknown>>();
     expect(JSON.stringify(row)).not.toContain(secret);
@@ -90,7 +92,8 @@ describe("rate tiers granted by the operator", () => {
     const res = await asOperator("PATCH", `/v1/admin/tenants/${created.tenant.id}`, { max_rate_tier: "free" });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ id: created.tenant.id, name: "Shrinking", max_rate_tier: "free" });
-    const { results } = await env.DB.prepare("SELECT rate_tier FROM api_keys WHERE tenant_id = ?")
+    const { results } = await testDb()
+      .prepare("SELECT rate_tier FROM api_keys WHERE tenant_id = ?")
       .bind(created.tenant.id)
       .all<{ rate_tier: string }>();
     expect(results.map((r) => r.rate_tier)).toEqual(["free", "free"]);
@@ -331,7 +334,8 @@ describe("API keys", () => {
     const key = await newKey(tenant, { scopes: ["admin"] });
     const { callWith } = await import("../support/http");
     await callWith({}, "GET", "/v1/api-keys", { token: key.key });
-    const row = await env.DB.prepare("SELECT last_used_at FROM api_keys WHERE id = ?")
+    const row = await testDb()
+      .prepare("SELECT last_used_at FROM api_keys WHERE id = ?")
       .bind(key.id)
       .first<{ last_used_at: number | null }>();
     expect(row?.last_used_at).toBeGreaterThan(Date.now() - 10_000);

@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { createDb, insertRows } from "../../src/adapters/db/client";
+import { queryLog } from "../../src/adapters/db/schema";
 import { bucketOf } from "../../src/lib/histogram";
+import { testDb } from "../support/db";
 import { call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
 import { servicesFor } from "../support/services";
 
@@ -23,28 +26,25 @@ interface Seed {
 }
 
 async function seed(tenant: TestTenant, rows: Seed[]): Promise<void> {
-  const values = rows.map((r, i) => [
-    `qry_seed_${crypto.randomUUID()}_${i}`,
-    tenant.id,
-    r.mode,
-    `hash-${r.query ?? "q"}`,
-    r.query ?? "q",
-    JSON.stringify({ collection_ids: r.collections ?? ["col_a"], top_k: 5, filter: null }),
-    r.status,
-    r.cache ? 1 : 0,
-    JSON.stringify(r.degraded ? ["rerank_failed"] : []),
-    JSON.stringify({ total_ms: r.ms }),
-    r.at,
-  ]);
+  const values = rows.map((r, i) => ({
+    id: `qry_seed_${crypto.randomUUID()}_${i}`,
+    tenantId: tenant.id,
+    keyId: null,
+    mode: r.mode,
+    queryHash: `hash-${r.query ?? "q"}`,
+    queryText: r.query ?? "q",
+    params: { collection_ids: r.collections ?? ["col_a"], top_k: 5, filter: null },
+    status: r.status,
+    cacheHit: r.cache ?? false,
+    degraded: r.degraded ? ["rerank_failed"] : [],
+    timings: { total_ms: r.ms },
+    resultCount: 0,
+    createdAt: r.at,
+  }));
+  // The store adapter's own bulk insert, so the seed is written as the Worker writes the log.
+  const db = createDb(testDb());
   for (let i = 0; i < values.length; i += 500) {
-    await env.DB.prepare(
-      `INSERT INTO query_log (id, tenant_id, key_id, mode, query_hash, query_text, params, status, cache_hit, degraded,
-         timings, result_count, created_at)
-       SELECT value ->> 0, value ->> 1, NULL, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-         value ->> 7, value ->> 8, value ->> 9, 0, value ->> 10 FROM json_each(?)`,
-    )
-      .bind(JSON.stringify(values.slice(i, i + 500)))
-      .run();
+    await insertRows(db, queryLog, values.slice(i, i + 500)).run();
   }
 }
 
@@ -69,9 +69,9 @@ const dashboardOf = async (tenant: TestTenant, query: string) => {
 const rollUp = (now?: number) => servicesFor().dashboard.rollUp(now);
 const snapshot = async () =>
   (
-    await env.DB.prepare(
-      "SELECT * FROM query_rollups ORDER BY tenant_id, granularity, collection_id, bucket_start, mode",
-    ).all()
+    await testDb()
+      .prepare("SELECT * FROM query_rollups ORDER BY tenant_id, granularity, collection_id, bucket_start, mode")
+      .all()
   ).results;
 
 /** The p-th percentile of raw values, nearest rank (as the histogram's rank rule). */
@@ -81,7 +81,7 @@ const rawPercentile = (values: number[], p: number) => {
 };
 
 beforeEach(async () => {
-  await env.DB.prepare("DELETE FROM job_state").run();
+  await testDb().prepare("DELETE FROM job_state").run();
 });
 
 describe("GET /v1/dashboard", () => {
@@ -215,7 +215,7 @@ describe("GET /v1/dashboard", () => {
     const once = await snapshot();
     await rollUp();
     expect(await snapshot()).toEqual(once);
-    await env.DB.prepare("DELETE FROM job_state").run();
+    await testDb().prepare("DELETE FROM job_state").run();
     await Promise.all([rollUp(), rollUp()]);
     expect(await snapshot()).toEqual(once);
   });
@@ -228,7 +228,8 @@ describe("GET /v1/dashboard", () => {
     expect(first.days).toBeGreaterThan(30);
     const second = await rollUp();
     expect(second.deleted).toBeGreaterThanOrEqual(1);
-    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM query_log WHERE tenant_id = ?")
+    const left = await testDb()
+      .prepare("SELECT COUNT(*) AS n FROM query_log WHERE tenant_id = ?")
       .bind(tenant.id)
       .first();
     expect(left?.n).toBe(0);

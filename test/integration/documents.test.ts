@@ -24,6 +24,7 @@ import { fetchQueued, settleQueues } from "../support/queues";
 const shardOf = (tenant: { id: string }, collection: string) =>
   env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenant.id, collection)));
 
+import { testDb } from "../support/db";
 import { servicesFor } from "../support/services";
 
 type Doc = {
@@ -113,7 +114,8 @@ describe("document upload and processing", () => {
       })
     ).value;
     expect(hit?.document_id).toBe(queued.id);
-    const legacy = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
+    const legacy = await testDb()
+      .prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
       .bind(queued.id)
       .first<{ n: number }>();
     expect(legacy?.n).toBe(0);
@@ -205,7 +207,7 @@ describe("document upload and processing", () => {
     // length alone, before any chunking.
     const tooLong = new TextEncoder().encode(`${"abcdefghi ".repeat(1_024_000)}x`);
     await refused(await uploadFile(tenant, col, tooLong, "long.txt"), "file", "at least 5001 chunks");
-    const { results } = await env.DB.prepare("SELECT id FROM documents WHERE collection_id = ?").bind(col).all();
+    const { results } = await testDb().prepare("SELECT id FROM documents WHERE collection_id = ?").bind(col).all();
     expect(results).toEqual([]);
   });
 
@@ -388,7 +390,8 @@ describe("document upload and processing", () => {
     expect(await env.BLOBS.head(`t/${tenant.id}/d/${doc.id}`)).not.toBeNull();
     expect((await call("DELETE", `/v1/collections/${col}`, { token: tenant.adminKey })).status).toBe(204);
     expect(await env.BLOBS.head(`t/${tenant.id}/d/${doc.id}`)).toBeNull();
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM documents WHERE id = ?")
+    const rows = await testDb()
+      .prepare("SELECT COUNT(*) AS n FROM documents WHERE id = ?")
       .bind(doc.id)
       .first<{ n: number }>();
     expect(rows?.n).toBe(0);
@@ -417,7 +420,8 @@ describe("the ingestion consumer", () => {
     expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
     expect(result.explicitAcks).toEqual([]);
     expect([1, 2, 3, 10].map(retryDelaySeconds)).toEqual([10, 40, 90, 900]);
-    const retried = await env.DB.prepare("SELECT status, error FROM documents WHERE id = ?")
+    const retried = await testDb()
+      .prepare("SELECT status, error FROM documents WHERE id = ?")
       .bind(doc.id)
       .first<{ status: string; error: string }>();
     expect(retried).toMatchObject({ status: "queued", error: "attempt 2 failed: R2 is down" });
@@ -426,7 +430,8 @@ describe("the ingestion consumer", () => {
       { id: "m2", timestamp: new Date(), attempts: 1, body: message },
     ]);
     await ingestWith().handleBatch(dead, true);
-    const final = await env.DB.prepare("SELECT status, error FROM documents WHERE id = ?")
+    const final = await testDb()
+      .prepare("SELECT status, error FROM documents WHERE id = ?")
       .bind(doc.id)
       .first<{ status: string; error: string }>();
     expect(final?.status).toBe("failed");
@@ -439,7 +444,7 @@ describe("the ingestion consumer", () => {
     const doc = await json<Doc>(await uploadJson(tenant, col, { title: "H", text: HANDBOOK }));
     await settled(tenant, doc.id);
     const snapshot = async () => ({
-      document: await env.DB.prepare("SELECT * FROM documents WHERE id = ?").bind(doc.id).first(),
+      document: await testDb().prepare("SELECT * FROM documents WHERE id = ?").bind(doc.id).first(),
       chunks: (await shardOf(tenant, col).documentChunks(doc.id)).value.map((c) => ({ id: c.id, text: c.text })),
       version: await version(tenant, col),
     });
@@ -502,9 +507,8 @@ describe("the ingestion consumer at full batch size", () => {
     const result = await getQueueResult(batch, ctx);
     expect(result.retryMessages).toEqual([]);
     expect(result.retryBatch.retry).toBe(false);
-    const ready = await env.DB.prepare(
-      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'",
-    )
+    const ready = await testDb()
+      .prepare("SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status = 'ready'")
       .bind(col)
       .first<{ n: number }>();
     expect(ready?.n).toBe(100);
@@ -619,13 +623,11 @@ describe("the stale-document sweep", () => {
       await uploadJson(tenant, col, { title: "hopeless", text: "hopeless text", priority: "low" }),
     );
     const old = Date.now() - STALE_AFTER_MS - 1_000;
-    await env.DB.batch([
-      env.DB.prepare("UPDATE documents SET status = 'processing', updated_at = ? WHERE id = ?").bind(old, stuck.id),
-      env.DB.prepare("UPDATE documents SET status = 'processing', attempts = ?, updated_at = ? WHERE id = ?").bind(
-        MAX_ATTEMPTS,
-        old,
-        hopeless.id,
-      ),
+    await testDb().batch([
+      testDb().prepare("UPDATE documents SET status = 'processing', updated_at = ? WHERE id = ?").bind(old, stuck.id),
+      testDb()
+        .prepare("UPDATE documents SET status = 'processing', attempts = ?, updated_at = ? WHERE id = ?")
+        .bind(MAX_ATTEMPTS, old, hopeless.id),
     ]);
     const sent: unknown[] = [];
     const queue = {
@@ -635,7 +637,8 @@ describe("the stale-document sweep", () => {
     expect(result.failed).toBeGreaterThanOrEqual(1);
     expect(sent).toContainEqual({ document_id: stuck.id, tenant_id: tenant.id });
     expect(sent).not.toContainEqual({ document_id: hopeless.id, tenant_id: tenant.id });
-    const rows = await env.DB.prepare("SELECT id, status, error FROM documents WHERE id IN (?, ?)")
+    const rows = await testDb()
+      .prepare("SELECT id, status, error FROM documents WHERE id IN (?, ?)")
       .bind(stuck.id, hopeless.id)
       .all<{ id: string; status: string; error: string | null }>();
     const byId = Object.fromEntries(rows.results.map((r) => [r.id, r]));

@@ -10,6 +10,7 @@ import { Lru } from "../../src/lib/lru";
 import { QueryBody, type QueryResult } from "../../src/schemas/query";
 import type { KeyPrincipal } from "../../src/services/principal";
 import type { CachedAnswer } from "../../src/services/query/pipeline";
+import { testDb } from "../support/db";
 import { callWith, json, newCollection, newTenant, type TestTenant } from "../support/http";
 import { collectingInvocation, collectingLogs, servicesFor } from "../support/services";
 
@@ -216,7 +217,7 @@ describe("the isolate's own answers (L1)", () => {
     expect(await ask()).toBe("hit");
     expect(reads).toBe(1);
     // A new version of the collection is a new key: L1 misses too.
-    await env.DB.prepare("UPDATE collections SET version = version + 1 WHERE id = ?").bind(collection).run();
+    await testDb().prepare("UPDATE collections SET version = version + 1 WHERE id = ?").bind(collection).run();
     expect(await ask()).toBe("miss");
     expect(reads).toBe(2);
   });

@@ -6,6 +6,7 @@ import { type PdfRenderer, pageCount } from "../../src/adapters/browser/interfac
 import { escapeHtml } from "../../src/lib/html";
 import type { ExportMessage } from "../../src/schemas/exports";
 import type { KeyPrincipal } from "../../src/services/principal";
+import { testDb } from "../support/db";
 import {
   call,
   callQueued,
@@ -136,7 +137,8 @@ describe("PDF exports", () => {
     await expectProblem(await call("GET", "/v1/exports", { token: narrow.key }), 403, "forbidden");
     await settleQueues();
     expect(await statusOf(tenant, created.id)).toBe("ready");
-    await env.DB.prepare("UPDATE exports SET expires_at = ? WHERE id = ?")
+    await testDb()
+      .prepare("UPDATE exports SET expires_at = ? WHERE id = ?")
       .bind(Date.now() - 1, created.id)
       .run();
     await expectProblem(await call("GET", `/v1/exports/${created.id}/file`, { token: tenant.adminKey }), 410, "gone");
@@ -211,7 +213,7 @@ describe("PDF exports", () => {
     const retry = vi.spyOn(batch.messages[0] as Message<ExportMessage>, "retry");
     await services.exports.handleBatch(batch);
     expect(retry).toHaveBeenCalledWith({ delaySeconds: 7 });
-    const row = await env.DB.prepare("SELECT status, attempts FROM exports WHERE id = ?").bind(created.id).first();
+    const row = await testDb().prepare("SELECT status, attempts FROM exports WHERE id = ?").bind(created.id).first();
     expect(row).toEqual({ status: "queued", attempts: 0 });
   });
 

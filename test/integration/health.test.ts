@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { onPostgres, STORE } from "../support/db";
 import { ADMIN, call, callWith, expectProblem, json } from "../support/http";
 
 type Ready = { status: string; checks: Record<string, { status: string; latency_ms: number; error?: string }> };
@@ -16,7 +17,7 @@ describe("health", () => {
     expect(res.status).toBe(200);
     const body = await json<Ready>(res);
     expect(body.status).toBe("ready");
-    expect(Object.keys(body.checks).sort()).toEqual(["blobs", "config", "d1", "rate_limiter", "vector_index"]);
+    expect(Object.keys(body.checks).sort()).toEqual(["blobs", "config", STORE, "rate_limiter", "vector_index"].sort());
     expect(Object.values(body.checks).every((c) => c.status === "ok")).toBe(true);
   });
 
@@ -51,7 +52,7 @@ describe("health", () => {
     expect(res.status).toBe(503);
     const body = await json<Ready>(res);
     expect(body.checks.rate_limiter?.status).toBe("down");
-    expect(body.checks.d1?.status).toBe("ok");
+    expect(body.checks[STORE]?.status).toBe("ok");
     // The public check never carries error text.
     expect(body.checks.rate_limiter?.error).toBeUndefined();
   });
@@ -83,7 +84,8 @@ describe("health", () => {
       generator: "extractive",
       cache: "cache-api",
     });
-    expect(body.components.d1?.provider).toBe("d1");
+    expect(body.components[STORE]?.provider).toBe(STORE);
+    expect(body.providers.database).toBe(onPostgres ? "postgres (hyperdrive)" : "d1");
     expect(text).not.toContain(ADMIN);
     expect(text).not.toContain("ZWRnZXJhZy1sb2NhbC1kZXYta2V5");
   });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { GUIDES } from "../../src/generated/guides";
 import { DOCS_COLLECTION, DOCS_TENANT, helpService } from "../../src/services/help";
+import { onPostgres, testDb } from "../support/db";
 import { ADMIN, call, expectProblem, json, newCollection, newTenant } from "../support/http";
 import { memoryQueues } from "../support/memory-queue";
 import { collectingInvocation, servicesFor } from "../support/services";
@@ -19,8 +20,14 @@ describe("help from EdgeRAG's own guides", () => {
   it("indexes the guides once, answers questions about the API with citations, and links errors to them", async () => {
     await expectProblem(await call("POST", "/v1/admin/docs/sync"), 401, "unauthorized");
     const first = await indexGuides();
-    expect(first.added.sort()).toEqual(GUIDES.map((g) => g.name).sort());
-    const { results } = await env.DB.prepare("SELECT status FROM documents WHERE tenant_id = ? AND collection_id = ?")
+    if (onPostgres) {
+      // The files of a PostgreSQL run share one store: another file's cron may have indexed them.
+      expect(first.added.length + first.unchanged).toBe(GUIDES.length);
+    } else {
+      expect(first.added.sort()).toEqual(GUIDES.map((g) => g.name).sort());
+    }
+    const { results } = await testDb()
+      .prepare("SELECT status FROM documents WHERE tenant_id = ? AND collection_id = ?")
       .bind(DOCS_TENANT, DOCS_COLLECTION)
       .all<{ status: string }>();
     expect(results.map((r) => r.status)).toEqual(GUIDES.map(() => "ready"));

@@ -1,6 +1,6 @@
 /**
  * No origin round trip on the hot path: a warm key and a cached answer cost no D1 call in the
- * request (counted at the instrumented binding, as the `request` point's `d1_calls` and the
+ * request (counted at the instrumented binding, as the `request` point's `db_calls` and the
  * dependency points show), and the bounds that make that safe: a key deleted elsewhere stops
  * working within API_KEY_CACHE_TTL_MS, a collection changed elsewhere is seen within
  * COLLECTION_VERSION_MAX_AGE_MS, and either at once in the isolate that made the change.
@@ -10,6 +10,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { MemoryAnalytics } from "../../src/adapters/telemetry/memory";
 import { createApp } from "../../src/app";
+import { STORE, testDb } from "../support/db";
 import { ingestText, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
 
 let tenant: TestTenant;
@@ -63,7 +64,7 @@ describe("the hot path", () => {
     const warm = await request({}, "GET", "/v1/whoami", key.key);
     expect(warm.res.status).toBe(200);
     expect(warm.d1Calls).toBe(0);
-    expect(warm.dependencies).not.toContain("d1");
+    expect(warm.dependencies).not.toContain(STORE);
 
     const body = {
       query: `How many vacation days? ${crypto.randomUUID()}`,
@@ -75,7 +76,7 @@ describe("the hot path", () => {
     const hit = await request({}, "POST", "/v1/query", key.key, body);
     expect((await json<{ cache: string }>(hit.res)).cache).toBe("hit");
     expect(hit.d1Calls).toBe(0);
-    expect(hit.dependencies).not.toContain("d1");
+    expect(hit.dependencies).not.toContain(STORE);
   });
 
   it("a key deleted elsewhere stops working within the TTL; revoked here, at once", async () => {
@@ -83,7 +84,7 @@ describe("the hot path", () => {
     const elsewhere = await newKey(tenant, { scopes: ["query"] });
     expect((await request(settings, "GET", "/v1/whoami", elsewhere.key)).res.status).toBe(200);
     // Another isolate's revocation: the row goes, this isolate's cache does not know.
-    await env.DB.prepare("DELETE FROM api_keys WHERE id = ?").bind(elsewhere.id).run();
+    await testDb().prepare("DELETE FROM api_keys WHERE id = ?").bind(elsewhere.id).run();
     expect((await request(settings, "GET", "/v1/whoami", elsewhere.key)).res.status).toBe(200);
     // Past the fresh window (the clock moved on, not a pause) a request is still served, and
     // refreshes in the background …
@@ -97,7 +98,7 @@ describe("the hot path", () => {
     const idle = await newKey(tenant, { scopes: ["query"] });
     const idleSettings = { API_KEY_CACHE_TTL_MS: "800", API_KEY_CACHE_FRESH_MS: "800" };
     expect((await request(idleSettings, "GET", "/v1/whoami", idle.key)).res.status).toBe(200);
-    await env.DB.prepare("DELETE FROM api_keys WHERE id = ?").bind(idle.id).run();
+    await testDb().prepare("DELETE FROM api_keys WHERE id = ?").bind(idle.id).run();
     expect((await request(idleSettings, "GET", "/v1/whoami", idle.key)).res.status).toBe(200);
     vi.setSystemTime(Date.now() + 850);
     expect((await request(idleSettings, "GET", "/v1/whoami", idle.key)).res.status).toBe(401);
@@ -119,7 +120,7 @@ describe("the hot path", () => {
     expect(await ask()).toBe("hit");
     // An ingest committed by another isolate: the version moves in D1 only.
     const changedAt = Date.now();
-    await env.DB.prepare("UPDATE collections SET version = version + 1 WHERE id = ?").bind(collection).run();
+    await testDb().prepare("UPDATE collections SET version = version + 1 WHERE id = ?").bind(collection).run();
     // Inside the bound the old answer may still be served; from the bound on, never. Real time on
     // purpose: with a stepped fake clock every request here waited on background work that runs on
     // real timers (tried: 0.8 s a request instead of milliseconds).

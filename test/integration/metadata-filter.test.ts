@@ -17,6 +17,7 @@ import {
   parseMetadataFilter,
 } from "../../src/lib/metadata-filter";
 import { QueryBody } from "../../src/schemas/query";
+import { testDb } from "../support/db";
 import { call, expectProblem, ingestText, json, newCollection, newTenant } from "../support/http";
 
 const shardNamed = (name: string) => env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(name));
@@ -258,9 +259,10 @@ describe("metadata filters through the API", () => {
     expect((await ask({ team: "it" })).cache).toBe("hit");
     // The query log keeps the filter as an expression, so a replay (warming, exports) parses it again.
     const latest = () =>
-      env.DB.prepare(
-        "SELECT query_text, mode, params FROM query_log WHERE tenant_id = ? AND query_text LIKE 'How many%' AND params LIKE '%\"it\"%' LIMIT 1",
-      )
+      testDb()
+        .prepare(
+          "SELECT query_text, mode, params FROM query_log WHERE tenant_id = ? AND query_text LIKE 'How many%' AND CAST(params AS TEXT) LIKE '%\"it\"%' LIMIT 1",
+        )
         .bind(tenant.id)
         .first<{ query_text: string; mode: string; params: string }>();
     // Written in the background (waitUntil), after the response.

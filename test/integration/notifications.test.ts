@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { NewEvent, NotificationHubs } from "../../src/adapters/notify/interface";
 import type { NotificationHub } from "../../src/durable-objects/notification-hub";
+import { testDb } from "../support/db";
 import { ADMIN, call, expectProblem, json, newCollection, newKey, newTenant, type TestTenant } from "../support/http";
 import { collectingInvocation, servicesFor } from "../support/services";
 import { type Frame, openSocket, range, seqs } from "../support/sockets";
@@ -389,9 +390,10 @@ describe("producers", () => {
   it("broadcasts to every tenant past the first page of 100", async () => {
     // 130 tenants whose ids sort before any real one, so the tenant made below is on a later page.
     const seeded = Array.from({ length: 130 }, (_, i) => [`ten_-broadcast-${String(i).padStart(3, "0")}`, "seed"]);
-    await env.DB.prepare(
-      "INSERT OR IGNORE INTO tenants (id, name, created_at) SELECT value ->> 0, value ->> 1, 0 FROM json_each(?)",
-    )
+    await testDb()
+      .prepare(
+        "INSERT INTO tenants (id, name, created_at) SELECT value ->> 0, value ->> 1, 0 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+      )
       .bind(JSON.stringify(seeded))
       .run();
     const late = await newTenant("Late");

@@ -7,6 +7,7 @@ import { Lru } from "../../src/lib/lru";
 import { QueryBody } from "../../src/schemas/query";
 import type { KeyPrincipal } from "../../src/services/principal";
 import { NO_ANSWER } from "../../src/services/query/pipeline";
+import { testDb } from "../support/db";
 import {
   call,
   callWith,
@@ -228,9 +229,10 @@ describe("POST /v1/query", () => {
     await ask({ query: marker, collection_ids: ["col_AAAAAAAAAAAAAAAA"], mode: "fast" });
     const logged = async () =>
       (
-        await env.DB.prepare(
-          "SELECT status, mode, cache_hit, result_count, timings FROM query_log WHERE tenant_id = ? AND query_text = ?",
-        )
+        await testDb()
+          .prepare(
+            "SELECT status, mode, cache_hit, result_count, timings FROM query_log WHERE tenant_id = ? AND query_text = ?",
+          )
           .bind(tenant.id, marker)
           .all<{ status: number; mode: string; cache_hit: number; result_count: number; timings: string }>()
       ).results;
@@ -583,7 +585,8 @@ describe("cache warming (cron)", () => {
       .poll(
         async () =>
           (
-            await env.DB.prepare("SELECT COUNT(*) AS n FROM query_log WHERE tenant_id = ?")
+            await testDb()
+              .prepare("SELECT COUNT(*) AS n FROM query_log WHERE tenant_id = ?")
               .bind(warmTenant.id)
               .first<{ n: number }>()
           )?.n,

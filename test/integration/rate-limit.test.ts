@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { testDb } from "../support/db";
 import { callWith, expectProblem, newCollection, newKey, newTenant } from "../support/http";
 
 const tiers = (t: Record<string, { limit: number; window_s: number }>) => ({ RATE_LIMIT_TIERS: JSON.stringify(t) });
@@ -49,9 +50,10 @@ describe("global rate limiting on /v1/*", () => {
     await expectProblem(await ask("second question"), 429, "rate_limited");
     await expectProblem(await ask("third question"), 429, "rate_limited");
     await expectProblem(await ask(42), 429, "rate_limited");
-    const { results } = await env.DB.prepare(
-      "SELECT query_text, mode, status, cache_hit FROM query_log WHERE key_id = ? ORDER BY created_at, query_text",
-    )
+    const { results } = await testDb()
+      .prepare(
+        "SELECT query_text, mode, status, cache_hit FROM query_log WHERE key_id = ? ORDER BY created_at, query_text",
+      )
       .bind(free.id)
       .all();
     expect(results).toEqual([

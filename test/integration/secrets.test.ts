@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createDb } from "../../src/adapters/db/client";
 import { parseConfig } from "../../src/config";
 import { revealSecret } from "../../src/services/secrets";
+import { testDb } from "../support/db";
 import { ADMIN, call, callWith, expectProblem, json, newCollection, newKey, newTenant } from "../support/http";
 
 const V1 = "v1:ZWRnZXJhZy1sb2NhbC1kZXYta2V5LTMyLWJ5dGVzISE=";
@@ -18,9 +19,9 @@ describe("tenant secrets", () => {
     const text = await list.text();
     expect(text).toContain("OPENAI_API_KEY");
     expect(text).not.toContain(value);
-    const row = await env.DB.prepare("SELECT * FROM tenant_secrets WHERE tenant_id = ?").bind(tenant.id).first();
+    const row = await testDb().prepare("SELECT * FROM tenant_secrets WHERE tenant_id = ?").bind(tenant.id).first();
     expect(JSON.stringify(row)).not.toContain(value);
-    const db = createDb(env.DB);
+    const db = createDb(testDb());
     expect(await revealSecret(db, parseConfig(env), tenant.id, "OPENAI_API_KEY")).toBe(value);
   });
 
@@ -28,12 +29,13 @@ describe("tenant secrets", () => {
     const a = await newTenant("A");
     const b = await newTenant("B");
     await call("PUT", "/v1/secrets/TOKEN", { token: a.adminKey, body: { value: "a-secret" } });
-    await env.DB.prepare(
-      "INSERT INTO tenant_secrets (tenant_id, name, key_version, iv, ciphertext, created_at, updated_at) SELECT ?, name, key_version, iv, ciphertext, created_at, updated_at FROM tenant_secrets WHERE tenant_id = ?",
-    )
+    await testDb()
+      .prepare(
+        "INSERT INTO tenant_secrets (tenant_id, name, key_version, iv, ciphertext, created_at, updated_at) SELECT ?, name, key_version, iv, ciphertext, created_at, updated_at FROM tenant_secrets WHERE tenant_id = ?",
+      )
       .bind(b.id, a.id)
       .run();
-    const db = createDb(env.DB);
+    const db = createDb(testDb());
     await expect(revealSecret(db, parseConfig(env), b.id, "TOKEN")).rejects.toMatchObject({ code: "misconfigured" });
     // Re-encryption reports such a row as failed and carries on with the others.
     const res = await callWith({ ENCRYPTION_KEYS: `${V2},${V1}` }, "POST", "/v1/admin/secrets/re-encrypt", {
@@ -43,7 +45,7 @@ describe("tenant secrets", () => {
     expect(result.failed).toBe(1);
     expect(result.re_encrypted).toBeGreaterThanOrEqual(1);
     expect(await revealSecret(db, parseConfig({ ...env, ENCRYPTION_KEYS: V2 }), a.id, "TOKEN")).toBe("a-secret");
-    await env.DB.prepare("DELETE FROM tenant_secrets WHERE tenant_id = ?").bind(b.id).run();
+    await testDb().prepare("DELETE FROM tenant_secrets WHERE tenant_id = ?").bind(b.id).run();
   });
 
   it("requires the admin scope and validates the name", async () => {
@@ -100,7 +102,7 @@ describe("tenant secrets", () => {
     const result = await json<{ re_encrypted: number; key_version: number }>(res);
     expect(result.key_version).toBe(2);
     expect(result.re_encrypted).toBeGreaterThanOrEqual(2);
-    const db = createDb(env.DB);
+    const db = createDb(testDb());
     const onlyV2 = parseConfig({ ...env, ENCRYPTION_KEYS: V2 });
     expect(await revealSecret(db, onlyV2, tenant.id, "ONE")).toBe("first");
     expect(await revealSecret(db, onlyV2, tenant.id, "TWO")).toBe("second");
@@ -109,6 +111,6 @@ describe("tenant secrets", () => {
       await callWith(ring, "POST", "/v1/admin/secrets/re-encrypt", { token: ADMIN }),
     );
     expect(again.re_encrypted).toBe(0);
-    await env.DB.prepare("UPDATE tenant_secrets SET key_version = 1").run();
+    await testDb().prepare("UPDATE tenant_secrets SET key_version = 1").run();
   });
 });

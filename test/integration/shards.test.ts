@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { namespaceOf } from "../../src/adapters/vector/interface";
 import { createServices } from "../../src/container";
 import type { VectorShard } from "../../src/durable-objects/vector-shard";
+import { testDb } from "../support/db";
 import {
   call,
   callQueued,
@@ -55,14 +56,18 @@ describe("search shards", () => {
     const collection = await newCollection(tenant);
     const now = Date.now();
     const doc = `doc_legacy${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
-    await env.DB.batch([
-      env.DB.prepare(
-        "INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, status, priority, chunk_count, created_at, updated_at) VALUES (?, ?, ?, 'Old handbook', 'text/plain', 10, ?, 'ready', 'normal', 2, ?, ?)",
-      ).bind(doc, tenant.id, collection, `sha-${doc}`, now, now),
+    await testDb().batch([
+      testDb()
+        .prepare(
+          "INSERT INTO documents (id, tenant_id, collection_id, title, mime_type, size_bytes, sha256, status, priority, chunk_count, created_at, updated_at) VALUES (?, ?, ?, 'Old handbook', 'text/plain', 10, ?, 'ready', 'normal', 2, ?, ?)",
+        )
+        .bind(doc, tenant.id, collection, `sha-${doc}`, now, now),
       ...["Parking permits are renewed every January.", "Bicycles are parked in the courtyard."].map((text, i) =>
-        env.DB.prepare(
-          "INSERT INTO chunks (id, tenant_id, collection_id, document_id, ordinal, title, heading, text, token_estimate, char_start, char_end) VALUES (?, ?, ?, ?, ?, 'Old handbook', NULL, ?, 8, 0, 40)",
-        ).bind(`${doc}_${i}`, tenant.id, collection, doc, i, text),
+        testDb()
+          .prepare(
+            "INSERT INTO chunks (id, tenant_id, collection_id, document_id, ordinal, title, heading, text, token_estimate, char_start, char_end) VALUES (?, ?, ?, ?, ?, 'Old handbook', NULL, ?, 8, 0, 40)",
+          )
+          .bind(`${doc}_${i}`, tenant.id, collection, doc, i, text),
       ),
     ]);
     // Before: in D1 only, so the shard's search cannot see it.
@@ -73,7 +78,8 @@ describe("search shards", () => {
     expect(first.done).toBe(true);
     expect(first.documents).toBeGreaterThanOrEqual(1);
     await waitOnExecutionContext(ctx);
-    const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
+    const left = await testDb()
+      .prepare("SELECT COUNT(*) AS n FROM chunks WHERE document_id = ?")
       .bind(doc)
       .first<{ n: number }>();
     expect(left?.n).toBe(0);

@@ -13,6 +13,7 @@ import { createApp } from "../../src/app";
 import { MAX_POINTS, SCHEMA } from "../../src/telemetry/analytics-schema";
 import { isolateMetrics } from "../../src/telemetry/metrics";
 import { formatTraceparent, newSpanId, newTraceId } from "../../src/telemetry/trace-context";
+import { STORE } from "../support/db";
 import { ADMIN, call, ingestText, json, newCollection, newTenant, type TestTenant } from "../support/http";
 import type { ReceivedSpan } from "../support/standins/otlp";
 
@@ -102,7 +103,7 @@ describe("traces", () => {
     const vectorCalls = spans.filter((s) => s.attributes["edgerag.dependency"] === "vectors");
     expect(vectorCalls.length).toBeGreaterThan(0);
     expect(vectorCalls.every((s) => s.kind === 3 && parentOf(s)?.name === "stage.retrieve")).toBe(true);
-    const d1 = spans.filter((s) => s.attributes["edgerag.dependency"] === "d1");
+    const d1 = spans.filter((s) => s.attributes["edgerag.dependency"] === STORE);
     expect(d1.length).toBeGreaterThan(0);
     expect(d1.some((s) => typeof s.attributes["db.rows_read"] === "number")).toBe(true);
     expect(spans.some((s) => s.attributes["edgerag.dependency"] === "cache")).toBe(true);
@@ -302,8 +303,8 @@ describe("metrics", () => {
       // The Worker version id (CF_VERSION_METADATA): what the deploy gates split by.
       expect(request?.blob3).toMatch(/^[0-9a-f-]{36}$|^dev$/);
       expect(dependencies.every((row) => row.blob1 === "dependency" && row.blob5 === "/v1/query")).toBe(true);
-      const d1 = dependencies.find((row) => row.blob2 === "d1");
-      // d1_calls on the request point is the d1 point's calls.
+      const d1 = dependencies.find((row) => row.blob2 === STORE);
+      // db_calls on the request point is the store point's calls.
       expect(d1?.double2).toBe(request?.double7);
       expect(Number(d1?.double2)).toBeGreaterThan(0);
       expect(Number(d1?.double6)).toBeGreaterThan(0);
@@ -350,9 +351,9 @@ describe("metrics", () => {
     const route = body.metrics.routes["GET /v1/collections/:id"];
     expect(route?.requests).toBeGreaterThan(0);
     expect(route?.errors.not_found).toBeGreaterThan(0);
-    expect(body.metrics.dependencies.d1?.calls).toBeGreaterThan(0);
-    expect(body.metrics.dependencies.d1?.rows_read).toBeGreaterThan(0);
-    expect(body.metrics.dependencies.d1?.p95_ms).not.toBeNull();
+    expect(body.metrics.dependencies[STORE]?.calls).toBeGreaterThan(0);
+    expect(body.metrics.dependencies[STORE]?.rows_read).toBeGreaterThan(0);
+    expect(body.metrics.dependencies[STORE]?.p95_ms).not.toBeNull();
     expect(body.metrics.tracing.spans_exported).toBeGreaterThan(0);
   });
 
@@ -387,6 +388,6 @@ describe("metrics", () => {
       double6: 1,
     });
     expect(Number(analytics.rows[0]?.double5)).toBeGreaterThanOrEqual(5_000);
-    expect(analytics.rows.slice(1).some((row) => row.blob2 === "d1" && row.blob5 === "edgerag-ingest-dlq")).toBe(true);
+    expect(analytics.rows.slice(1).some((row) => row.blob2 === STORE && row.blob5 === "edgerag-ingest-dlq")).toBe(true);
   });
 });

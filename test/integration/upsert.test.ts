@@ -10,6 +10,7 @@ import { namespaceOf } from "../../src/adapters/vector/interface";
 import { documentHash } from "../../src/durable-objects/shard-layout";
 import type { IngestMessage } from "../../src/schemas/queue";
 import { siblingId } from "../../src/services/documents";
+import { testDb } from "../support/db";
 import { call, callQueued, expectProblem, json, newCollection, newTenant, type TestTenant } from "../support/http";
 import { settleQueues } from "../support/queues";
 import { servicesFor } from "../support/services";
@@ -30,9 +31,10 @@ const shardOf = (tenantId: string, collection: string) =>
   env.VECTOR_SHARD.get(env.VECTOR_SHARD.idFromName(namespaceOf(tenantId, collection)));
 const rowsOf = async (collection: string, externalId: string) =>
   (
-    await env.DB.prepare(
-      "SELECT id, version, replaces FROM documents WHERE collection_id = ? AND external_id = ? ORDER BY version",
-    )
+    await testDb()
+      .prepare(
+        "SELECT id, version, replaces FROM documents WHERE collection_id = ? AND external_id = ? ORDER BY version",
+      )
       .bind(collection, externalId)
       .all<{ id: string; version: number; replaces: string | null }>()
   ).results;
@@ -99,7 +101,10 @@ describe("PUT /v1/collections/{id}/documents/external/{external_id}", () => {
     );
     expect(listed.items.map((d) => d.id)).toEqual([v1.id]);
     const version = (
-      await env.DB.prepare("SELECT version FROM collections WHERE id = ?").bind(collection).first<{ version: number }>()
+      await testDb()
+        .prepare("SELECT version FROM collections WHERE id = ?")
+        .bind(collection)
+        .first<{ version: number }>()
     )?.version;
 
     await settleQueues();
@@ -124,7 +129,10 @@ describe("PUT /v1/collections/{id}/documents/external/{external_id}", () => {
     expect((await shard.chunkIds()).value.every((id) => id.startsWith(v2.id))).toBe(true);
     expect((await shard.vectorStats()).value.vectors).toBe((await shard.chunkIds()).value.length);
     const after = (
-      await env.DB.prepare("SELECT version FROM collections WHERE id = ?").bind(collection).first<{ version: number }>()
+      await testDb()
+        .prepare("SELECT version FROM collections WHERE id = ?")
+        .bind(collection)
+        .first<{ version: number }>()
     )?.version;
     expect(after).toBeGreaterThan(version ?? 0);
     const events = await json<{ items: Array<{ type: string; data: Record<string, unknown> }> }>(

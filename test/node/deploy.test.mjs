@@ -7,11 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import pg from "pg";
+import { LOCAL_POSTGRES } from "../../scripts/db-migrate.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const OLD = "11111111-1111-4111-8111-111111111111";
@@ -194,6 +196,54 @@ describe("npm run deploy", () => {
     assert.equal(bad.code, 1);
     assert.match(bad.output, /DEPLOY_MODELS must be/);
   });
+
+  // The local cluster (npm run setup:postgres) is there unless the suites that need it were opted out of.
+  const postgres = { skip: process.env.EDGERAG_NO_POSTGRES === "1" && "postgresql opted out" };
+  it(
+    "on PostgreSQL (DATABASE_PROVIDER = hyperdrive): migrates DATABASE_URL before the upload, never printing it",
+    postgres,
+    async () => {
+      const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8")
+        .replace(/^\[vars\]\s*$/m, '[vars]\nDATABASE_PROVIDER = "hyperdrive"')
+        .concat('\n[[hyperdrive]]\nbinding = "HYPERDRIVE"\nid = "hd-1"\n');
+      const config = path.join(mkdtempSync(path.join(tmpdir(), "deploy-pg-")), "wrangler.toml");
+      writeFileSync(config, toml);
+      const name = `edgerag_deploy_${process.pid}`;
+      const admin = new pg.Client({ connectionString: LOCAL_POSTGRES });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+      await admin.query(`CREATE DATABASE ${name}`);
+      const url = new URL(LOCAL_POSTGRES);
+      url.pathname = `/${name}`;
+      try {
+        const missing = await deploy({}, { DEPLOY_CONFIG: config });
+        assert.equal(missing.code, 1);
+        assert.match(missing.output, /DATABASE_URL is required/);
+        assert.deepEqual(missing.commands, []);
+
+        const run = await deploy({}, { DEPLOY_CONFIG: config, DATABASE_URL: url.href });
+        assert.equal(run.code, 0, run.output);
+        assert.ok(!run.commands.some((c) => c.startsWith("d1 migrations")));
+        assert.ok(run.output.indexOf("PostgreSQL migrations") < run.output.indexOf("uploaded version"));
+        assert.ok(!run.output.includes(url.href) && !run.output.includes("edgerag:edgerag@"));
+        const migrated = new pg.Client({ connectionString: url.href });
+        await migrated.connect();
+        const { rows } = await migrated.query("SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations");
+        await migrated.end();
+        const files = readdirSync(path.join(root, "migrations-pg")).filter((f) => f.endsWith(".sql"));
+        assert.equal(rows[0].n, files.length);
+
+        // A config that names PostgreSQL without a binding for it stops before anything.
+        writeFileSync(config, toml.replace(/\[\[hyperdrive\]\][\s\S]*$/, ""));
+        const unbound = await deploy({}, { DEPLOY_CONFIG: config, DATABASE_URL: url.href });
+        assert.equal(unbound.code, 1);
+        assert.match(unbound.output, /no \[\[hyperdrive\]\] binding/);
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+  );
 
   it("a failed 0 % probe shifts no traffic", async () => {
     const run = await deploy({ badHealth: true });

@@ -114,7 +114,7 @@ function scenario() {
         server_error: error ? 1 : 0,
         status: error ? 500 : 200,
         collections: 1,
-        d1_calls: 3,
+        db_calls: 3,
         limiter_fail_open: i === 0 ? 1 : 0,
       }),
     });

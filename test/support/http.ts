@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { createApp } from "../../src/app";
+import { testDb } from "./db";
 import { fetchQueued, settleQueues } from "./queues";
 
 export const ADMIN = "test-admin-token";
@@ -124,9 +125,10 @@ export async function newCollection(tenant: TestTenant, name = `c-${crypto.rando
 
 /** How many of a collection's documents are in one of `statuses` (read from D1). */
 export async function documentsIn(collection: string, ...statuses: string[]): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status IN (SELECT value FROM json_each(?))",
-  )
+  const row = await testDb()
+    .prepare(
+      "SELECT COUNT(*) AS n FROM documents WHERE collection_id = ? AND status IN (SELECT value FROM json_each(?))",
+    )
     .bind(collection, JSON.stringify(statuses))
     .first<{ n: number }>();
   return row?.n ?? 0;
