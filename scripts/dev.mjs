@@ -6,9 +6,11 @@
 // installed first when missing and this user can, then pointed at by Miniflare's Browser
 // Rendering, as `npm test` does. Without them everything else works and exports say what to run.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
+import { LOCAL_POSTGRES, migratePostgres } from "./db-migrate.mjs";
 import { devVar } from "./lib/dev-vars.mjs";
+import { ensurePostgres } from "./lib/postgres.mjs";
 import { install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
 const missing = missingOf({ programs: ["chromium"], packages: ["fonts-noto-cjk"] });
@@ -34,14 +36,42 @@ if (migrate.status !== 0) {
 const applied = /About to apply (\d+) migration/.exec(migrate.stdout)?.[1];
 console.log(applied ? `D1 (local): ${applied} migrations applied` : "D1 (local): up to date");
 
+// DATABASE_PROVIDER=hyperdrive (environment, or .dev.vars): PostgreSQL through a local Hyperdrive
+// binding — CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE when you set it, else the
+// local cluster of `npm run setup:postgres` (started here) — migrated, and the binding added to a
+// copy of wrangler.toml (wrangler.dev.toml) when wrangler.toml has none of its own.
+const config = [];
+const devEnv = {};
+if ((process.env.DATABASE_PROVIDER ?? devVar("DATABASE_PROVIDER")) === "hyperdrive") {
+  const LOCAL = "CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE";
+  let url = process.env[LOCAL] ?? devVar(LOCAL);
+  if (!url) {
+    ensurePostgres();
+    url = LOCAL_POSTGRES;
+  }
+  const applied = await migratePostgres(url);
+  console.log(`PostgreSQL (${new URL(url).host}${new URL(url).pathname}): ${applied} migrations applied in all`);
+  devEnv[LOCAL] = url;
+  config.push("--var", "DATABASE_PROVIDER:hyperdrive");
+  const toml = readFileSync("wrangler.toml", "utf8");
+  if (!/^\[\[hyperdrive\]\]/m.test(toml)) {
+    writeFileSync(
+      "wrangler.dev.toml",
+      `# Written by npm run dev for DATABASE_PROVIDER=hyperdrive: wrangler.toml plus a local Hyperdrive binding.\n${toml}\n` +
+        `[[hyperdrive]]\nbinding = "HYPERDRIVE"\nid = "local"\n`,
+    );
+    config.unshift("--config", "wrangler.dev.toml");
+  }
+}
+
 const envFiles = [".dev.vars.example", ".dev.vars"].filter((f) => existsSync(f)).flatMap((f) => ["--env-file", f]);
 // Quiet: the Worker logs one JSON line per request itself, so wrangler's own request lines are
 // dropped, its bindings table is shown once (it prints it again on reload), and no fetch of
 // Cloudflare's `request.cf` sample is tried (offline it fails with a stack trace). workerd's report
 // of a failed DNS lookup (the Worker answers 503 and logs a warning) loses its native stack.
-const dev = spawn("wrangler", ["dev", ...envFiles, ...args], {
+const dev = spawn("wrangler", ["dev", ...config, ...envFiles, ...args], {
   stdio: ["inherit", "pipe", "pipe"],
-  env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", FORCE_COLOR: "1", ...process.env },
+  env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", FORCE_COLOR: "1", ...process.env, ...devEnv },
 });
 const REQUEST_LINE = /^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \S+ \d{3} /;
 let tables = 0;
