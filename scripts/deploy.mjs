@@ -2,8 +2,11 @@
 /**
  * `npm run deploy`: ships the Worker with a gradual rollout that rolls itself back.
  *
- *   1. D1 migrations (`wrangler d1 migrations apply DB --remote`), before any code that needs them.
- *      Migrations are additive, so the version still serving keeps working on the new schema.
+ *   1. The relational store's migrations, before any code that needs them: D1's (`wrangler d1
+ *      migrations apply DB --remote`), or with DATABASE_PROVIDER = "hyperdrive" in the config's
+ *      [vars], migrations-pg/ applied to DATABASE_URL (the database's own connection string, as a
+ *      deploy secret: Hyperdrive's binding exists only inside the Worker). Migrations are additive,
+ *      so the version still serving keeps working on the new schema.
  *   2. A pending Durable Object migration cannot go through a gradual deployment: then a plain
  *      `wrangler deploy` (with a warning), secrets by `wrangler secret put`, and a health probe.
  *   3. Otherwise `wrangler versions upload` (secrets attached to the new version only, from the
@@ -25,7 +28,9 @@
  * (default 300); DEPLOY_GATE_MIN_REQUESTS (default 50); DEPLOY_MAX_ERROR_RATE (default 0.01);
  * DEPLOY_MAX_P95_MS (default 3000); DEPLOY_PROBES (default 20); WRANGLER (default the project's);
  * CLOUDFLARE_API_BASE_URL (wrangler's, default https://api.cloudflare.com/client/v4);
- * DEPLOY_MODELS (default `workers-ai`; `local` ships wrangler.toml's embedded adapters as they are).
+ * DEPLOY_MODELS (default `workers-ai`; `local` ships wrangler.toml's embedded adapters as they are);
+ * DEPLOY_CONFIG (default `wrangler.toml`: the configuration to deploy, beside it); DATABASE_URL
+ * (with DATABASE_PROVIDER = "hyperdrive": PostgreSQL's migrations go there; never printed).
  *
  * Models: a deployment answers with Workers AI by default. wrangler.toml keeps the embedded
  * adapters (so `npm run dev` and the tests need no account), and every wrangler call here reads a
@@ -37,6 +42,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { migratePostgres } from "./db-migrate.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
 const env = process.env;
@@ -60,7 +66,8 @@ const SECRET_NAMES = setting("DEPLOY_SECRETS", "")
   .split(",")
   .map((s) => s.trim())
   .filter(Boolean);
-const SECRET_VALUES = SECRET_NAMES.map((name) => env[name]).filter((v) => v);
+const SECRET_VALUES = [...SECRET_NAMES.map((name) => env[name]), env.DATABASE_URL].filter((v) => v);
+const SOURCE = path.resolve(root, setting("DEPLOY_CONFIG", "wrangler.toml"));
 const STEPS = setting("DEPLOY_STEPS", "10,50,100")
   .split(",")
   .map(Number)
@@ -140,15 +147,24 @@ function wrangler(args, { input, extraEnv = {} } = {}) {
   return result.stdout;
 }
 
-/** wrangler.toml's name and its last Durable Object migration tag (the file's, not parsed TOML-wide). */
+/**
+ * The config's name, its last Durable Object migration tag and its relational store (the file's
+ * lines, not parsed TOML-wide).
+ */
 function readConfig() {
-  const toml = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+  const toml = readFileSync(SOURCE, "utf8");
   const name = /^name\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
   const tags = [...toml.matchAll(/^\[\[migrations\]\][^[]*?^tag\s*=\s*"([^"]+)"/gms)].map((m) => m[1]);
   if (!name) {
-    fail("wrangler.toml has no name");
+    fail(`${path.basename(SOURCE)} has no name`);
   }
-  return { name, lastTag: tags.at(-1) };
+  const store = /^DATABASE_PROVIDER\s*=\s*"([^"]*)"/m.exec(toml)?.[1] || "d1";
+  if (store === "hyperdrive" && !/^\[\[hyperdrive\]\]/m.test(toml)) {
+    fail(
+      `DATABASE_PROVIDER is "hyperdrive" but ${path.basename(SOURCE)} has no [[hyperdrive]] binding (docs/database.md)`,
+    );
+  }
+  return { name, lastTag: tags.at(-1), store };
 }
 
 async function cloudflare(pathname, init = {}) {
@@ -322,8 +338,8 @@ async function gate(name, version, label) {
 }
 
 async function main() {
-  const { name, lastTag } = readConfig();
-  writeFileSync(CONFIG, deployToml(readFileSync(path.join(root, "wrangler.toml"), "utf8")));
+  const { name, lastTag, store } = readConfig();
+  writeFileSync(CONFIG, deployToml(readFileSync(SOURCE, "utf8")));
   process.on("exit", () => rmSync(CONFIG, { force: true }));
   log(
     MODELS === "workers-ai"
@@ -337,8 +353,20 @@ async function main() {
     }
   }
 
-  log("applying D1 migrations (additive; the serving version keeps working)");
-  wrangler(["d1", "migrations", "apply", "DB", "--remote"]);
+  if (store === "hyperdrive") {
+    if (!env.DATABASE_URL) {
+      fail('DATABASE_URL is required with DATABASE_PROVIDER = "hyperdrive": PostgreSQL is migrated from here');
+    }
+    log("applying PostgreSQL migrations (additive; the serving version keeps working)");
+    try {
+      log(`PostgreSQL: ${await migratePostgres(env.DATABASE_URL)} migrations applied in all`);
+    } catch (error) {
+      fail(`PostgreSQL migrations failed: ${mask(error.message)}`);
+    }
+  } else {
+    log("applying D1 migrations (additive; the serving version keeps working)");
+    wrangler(["d1", "migrations", "apply", "DB", "--remote"]);
+  }
 
   const deployedTag = await deployedMigrationTag(name);
   if (deployedTag === null || (lastTag !== undefined && deployedTag !== lastTag)) {
