@@ -17,7 +17,7 @@ import { iso } from "../../schemas/common";
 import { type DashboardInput, type DashboardView, MAX_DASHBOARD_DAYS } from "../../schemas/dashboard";
 import { getCollection } from "../collections";
 import { assertCovers, type KeyPrincipal, TENANT_WIDE } from "../principal";
-import { DAY_MS, foldInto, groupLog, HOUR_MS, lowerBound, rollUp, WATERMARK } from "./rollup";
+import { DAY_MS, foldInto, groupLog, HOUR_MS, rollUp, WATERMARK } from "./rollup";
 
 const MODES = ["fast", "balanced", "deep"] as const;
 type Mode = (typeof MODES)[number];
@@ -58,9 +58,11 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
       const inCollection = input.collection_id ? sql`AND collection_id = ${input.collection_id}` : sql``;
 
       // Rows logged since the last rollup (the tail, at most one cron period) are folded here, so
-      // the figures are fresh to the request, not to the cron.
-      const since = sql`COALESCE((SELECT value FROM job_state WHERE name = ${WATERMARK}), 0)`;
-      const [rollups, tail, mark, documents, ingested, tops, notifications, exported] = await Promise.all([
+      // the figures are fresh to the request, not to the cron. The watermark is read first: the
+      // tail's bound is then a plain value the planner can use (see groupLog).
+      const mark = await db.get<{ value: number }>(sql`SELECT value FROM job_state WHERE name = ${WATERMARK}`);
+      const since = Math.max(from, mark?.value ?? 0);
+      const [rollups, tail, documents, ingested, tops, notifications, exported] = await Promise.all([
         db
           .select()
           .from(queryRollups)
@@ -74,7 +76,6 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
             ),
           ),
         groupLog(db, { from, to, tenantId, since }),
-        db.get<{ value: number }>(sql`SELECT value FROM job_state WHERE name = ${WATERMARK}`),
         db.all<{ status: string; n: number; chunks: number; bytes: number }>(sql`
           SELECT status, COUNT(*) AS n, SUM(chunk_count) AS chunks, SUM(size_bytes) AS bytes
           FROM documents WHERE tenant_id = ${tenantId} ${inCollection} GROUP BY status`),
@@ -89,7 +90,7 @@ export function dashboardService(deps: { db: Db; hubs: NotificationHubs; queryLo
             WHERE tenant_id = ${tenantId} AND day_start >= ${Math.floor(from / DAY_MS) * DAY_MS} AND day_start < ${to}
             UNION ALL
             SELECT query_hash, MAX(query_text), COUNT(*), MAX(created_at) FROM query_log
-            WHERE tenant_id = ${tenantId} AND created_at >= ${lowerBound(from, since)} AND created_at < ${to}
+            WHERE tenant_id = ${tenantId} AND created_at >= ${since} AND created_at < ${to}
               AND status <> 429
             GROUP BY query_hash) AS recent
           GROUP BY query_hash ORDER BY count DESC, last_at DESC LIMIT 10`),
