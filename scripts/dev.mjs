@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
 import { LOCAL_POSTGRES, migratePostgres } from "./db-migrate.mjs";
 import { devVar } from "./lib/dev-vars.mjs";
-import { ensurePostgres } from "./lib/postgres.mjs";
+import { ensurePostgres, pooled } from "./lib/postgres.mjs";
 import { install, missingOf, prepareBrowser } from "./lib/system.mjs";
 
 const missing = missingOf({ programs: ["chromium"], packages: ["fonts-noto-cjk"] });
@@ -45,11 +45,14 @@ const devEnv = {};
 if ((process.env.DATABASE_PROVIDER ?? devVar("DATABASE_PROVIDER")) === "hyperdrive") {
   const LOCAL = "CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE";
   let url = process.env[LOCAL] ?? devVar(LOCAL);
+  let migrations = url;
   if (!url) {
     ensurePostgres();
-    url = LOCAL_POSTGRES;
+    // Migrated directly; served through the local pool, as Hyperdrive pools in production.
+    migrations = LOCAL_POSTGRES;
+    url = pooled(LOCAL_POSTGRES);
   }
-  const applied = await migratePostgres(url);
+  const applied = await migratePostgres(migrations);
   console.log(`PostgreSQL (${new URL(url).host}${new URL(url).pathname}): ${applied} migrations applied in all`);
   devEnv[LOCAL] = url;
   config.push("--var", "DATABASE_PROVIDER:hyperdrive");

@@ -9,6 +9,16 @@ import { LOCAL_POSTGRES, migratePostgres } from "../db-migrate.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
+/**
+ * `url` through the local PgBouncer (transaction pooling on 6432, scripts/setup-postgres.sh): how
+ * a Worker reaches the database here, as it reaches it through Hyperdrive's pool in production.
+ */
+export function pooled(url) {
+  const through = new URL(url);
+  through.port = "6432";
+  return through.href;
+}
+
 /** Starts the local cluster if needed (idempotent, ~1 s when it is up). */
 export function ensurePostgres() {
   const started = spawnSync("bash", [path.join(root, "scripts/setup-postgres.sh")], { encoding: "utf8" });
@@ -27,7 +37,11 @@ async function admin(sql) {
   }
 }
 
-/** A new database `<prefix>_<pid>_<time>`, migrated; `{ url, drop }` (drop ends its connections). */
+/**
+ * A new database `<prefix>_<pid>_<time>`, migrated; `{ url, pooled, drop }`: `url` connects
+ * directly (migrations, checks), `pooled` through the local pool (the Worker's binding); drop ends
+ * its connections.
+ */
 export async function temporaryDatabase(prefix) {
   ensurePostgres();
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`;
@@ -35,7 +49,7 @@ export async function temporaryDatabase(prefix) {
   const url = new URL(LOCAL_POSTGRES);
   url.pathname = `/${name}`;
   await migratePostgres(url.href);
-  return { url: url.href, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return { url: url.href, pooled: pooled(url.href), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /**

@@ -1,10 +1,12 @@
 // Serves the built Worker with Miniflare's API directly (no wrangler dev proxy, no request logs),
-// with local D1 (migrated) and the Durable Objects from wrangler.toml. Used by the benchmarks.
+// with local D1 (migrated), or PostgreSQL, and the Durable Objects from wrangler.toml. Used by the
+// benchmarks.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { d1Like, temporaryDatabase } from "./postgres.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
 
@@ -38,8 +40,14 @@ function wranglerSetting(name) {
   return JSON.parse(match[1]);
 }
 
-/** Starts Miniflare on a free loopback port; returns { url, mf }. */
-export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) {
+/**
+ * Starts Miniflare on a free loopback port; returns { url, mf, store, db, close }. `store` is the
+ * relational store: "d1" (local D1) or "postgres" (a throwaway database on the local cluster,
+ * through a Hyperdrive binding, DATABASE_PROVIDER=hyperdrive); `db` reads and writes it from here
+ * (D1's interface either way: scripts/lib/postgres.mjs `d1Like`). `close()` disposes of all.
+ */
+export async function serveWorker({ scriptPath, bindings = {}, inspectorPort, store = "d1" }) {
+  const postgres = store === "postgres" ? await temporaryDatabase("edgerag_bench") : undefined;
   // Miniflare 5 takes a new options shape; the classic (v4) one converts into it.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -57,6 +65,8 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
           compatibilityDate: wranglerSetting("compatibility_date"),
           compatibilityFlags: wranglerSetting("compatibility_flags"),
           d1Databases: { DB: "bench" },
+          // Through the local pool (PgBouncer standing in for Hyperdrive's).
+          ...(postgres ? { hyperdrives: { HYPERDRIVE: postgres.pooled } } : {}),
           durableObjects: {
             RATE_LIMITER: { className: "RateLimiter", useSQLite: true },
             VECTOR_SHARD: { className: "VectorShard", useSQLite: true },
@@ -101,6 +111,7 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
             ADMIN_TOKEN: "bench-admin-token",
             ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString("base64")}`,
             LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+            ...(postgres ? { DATABASE_PROVIDER: "hyperdrive" } : {}),
             ...bindings,
           },
         },
@@ -119,7 +130,15 @@ export async function serveWorker({ scriptPath, bindings = {}, inspectorPort }) 
       }
     }
   }
-  return { url: url.toString().replace(/\/$/, ""), mf };
+  const handle = postgres ? await d1Like(postgres.url) : db;
+  const close = async () => {
+    await mf.dispose();
+    if (postgres) {
+      await handle.end();
+      await postgres.drop();
+    }
+  };
+  return { url: url.toString().replace(/\/$/, ""), mf, store, db: handle, close };
 }
 
 /** The OpenAPI document the built Worker serves (what clients and SDK generators read), as text. */

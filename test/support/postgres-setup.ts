@@ -14,6 +14,7 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject) {
   const database = await temporaryDatabase("edgerag_test");
-  project.provide("postgresUrl", database.url);
+  // The Worker's binding goes through the local pool, as Hyperdrive's does in production.
+  project.provide("postgresUrl", database.pooled);
   return () => database.drop();
 }
