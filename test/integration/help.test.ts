@@ -19,13 +19,13 @@ async function indexGuides() {
 describe("help from EdgeRAG's own guides", () => {
   it("indexes the guides once, answers questions about the API with citations, and links errors to them", async () => {
     await expectProblem(await call("POST", "/v1/admin/docs/sync"), 401, "unauthorized");
-    const first = await indexGuides();
     if (onPostgres) {
-      // The files of a PostgreSQL run share one store: another file's cron may have indexed them.
-      expect(first.added.length + first.unchanged).toBe(GUIDES.length);
-    } else {
-      expect(first.added.sort()).toEqual(GUIDES.map((g) => g.name).sort());
+      // The files of a PostgreSQL run share one store, and another file's cron may have synced the
+      // guides into it (their processing queued in that file): start from none, as on D1.
+      await testDb().prepare("DELETE FROM documents WHERE tenant_id = ?").bind(DOCS_TENANT).run();
     }
+    const first = await indexGuides();
+    expect(first.added.sort()).toEqual(GUIDES.map((g) => g.name).sort());
     const { results } = await testDb()
       .prepare("SELECT status FROM documents WHERE tenant_id = ? AND collection_id = ?")
       .bind(DOCS_TENANT, DOCS_COLLECTION)

@@ -256,3 +256,72 @@ describe("npm run dev on a machine whose browser cache is empty", () => {
     assert.equal(Buffer.from(file.body).subarray(0, 5).toString(), "%PDF-");
   });
 });
+
+describe("npm run dev with DATABASE_PROVIDER=hyperdrive", { skip: process.env.EDGERAG_NO_POSTGRES === "1" }, () => {
+  let dev;
+  let base;
+  let database;
+  const state = mkdtempSync(path.join(tmpdir(), "edgerag-dev-pg-"));
+  before(async () => {
+    const { temporaryDatabase } = await import("../../scripts/lib/postgres.mjs");
+    // A database of its own, left empty: the dev script migrates it.
+    database = await temporaryDatabase("edgerag_dev");
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await client.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP SCHEMA drizzle CASCADE");
+    await client.end();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    dev = await serve(
+      [path.join(root, "scripts", "dev.mjs"), "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state],
+      { DATABASE_PROVIDER: "hyperdrive", CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: database.url },
+    );
+  });
+  after(async () => {
+    dev?.kill("SIGTERM");
+    await new Promise((resolve) => (dev ? dev.once("exit", resolve) : resolve()));
+    rmSync(state, { recursive: true, force: true });
+    await database?.drop();
+  });
+
+  it("migrates, serves on PostgreSQL, and answers from a document uploaded through it", {
+    timeout: 90_000,
+  }, async () => {
+    const call = async (method, route, token, body) => {
+      const res = await fetch(`${base}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const ready = await call("GET", "/health/ready");
+    assert.equal(ready.status, 200, JSON.stringify(ready.body));
+    assert.equal(ready.body.checks.postgres.status, "ok");
+    const { body: created } = await call("POST", "/v1/admin/tenants", "dev-admin-token-change-me", { name: "pg" });
+    const key = created.api_key.key;
+    const { body: collection } = await call("POST", "/v1/collections", key, { name: "handbook" });
+    const { body: doc } = await call("POST", `/v1/collections/${collection.id}/documents`, key, {
+      title: "Leave",
+      text: "Employees receive twenty five days of paid vacation every year.",
+      priority: "high",
+    });
+    // Polling the served API: real time, as a client of `npm run dev` waits.
+    for (let i = 0; i < 100 && (await call("GET", `/v1/documents/${doc.id}`, key)).body.status !== "ready"; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { body: answer } = await call("POST", "/v1/query", key, {
+      query: "How many days of paid vacation?",
+      collection_ids: [collection.id],
+    });
+    assert.match(answer.answer, /twenty five days/);
+    // The rows are in PostgreSQL.
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    const { rows } = await client.query("SELECT status, chunk_count FROM documents WHERE id = $1", [doc.id]);
+    await client.end();
+    assert.deepEqual(rows, [{ status: "ready", chunk_count: "1" }]);
+  });
+});
