@@ -3,7 +3,7 @@
 # benchmarks use, when they are missing. With no arguments: everything (redis-server for the
 # Upstash limiter tests; chromium, poppler-utils and the Noto CJK and emoji fonts for the console's
 # browser test and PDF exports; wrk and hey for the benchmarks; postgresql for the PostgreSQL
-# dialect, started by scripts/setup-postgres.sh). With chromium present it then
+# dialect, with pgbouncer standing in for Hyperdrive's pool: scripts/setup-postgres.sh). With chromium present it then
 # points Miniflare's Browser Rendering at it (scripts/setup-browser.mjs).
 # Needs root or sudo; runs apt-get
 # update once, only when something is missing.
@@ -11,7 +11,7 @@ set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  packages=(redis-server chromium poppler-utils fonts-noto-cjk fonts-noto-color-emoji wrk hey postgresql)
+  packages=(redis-server chromium poppler-utils fonts-noto-cjk fonts-noto-color-emoji wrk hey postgresql pgbouncer)
 fi
 
 missing=()

@@ -17,7 +17,7 @@ const root = path.resolve(import.meta.dirname, "..");
 /** Programs the suite starts itself: redis-server (global setup), chromium (the console's browser test). */
 const PROGRAMS = ["redis-server", "chromium"];
 /** Packages that are not programs: the fonts PDF exports need for Korean, Chinese, Japanese, emoji. */
-const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils", "postgresql"];
+const PACKAGES = ["fonts-noto-cjk", "fonts-noto-color-emoji", "poppler-utils", "postgresql", "pgbouncer"];
 
 const LAYERS = ["unit", "integration", "e2e"];
 /** `--layer NAME` (repeatable) picks layers; the rest of the arguments go to vitest. */
