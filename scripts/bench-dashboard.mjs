@@ -11,15 +11,18 @@ import { buildWorker, serveWorker } from "./lib/serve.mjs";
 const root = path.resolve(import.meta.dirname, "..");
 const DAY = 86_400_000;
 const REQUESTS = 100;
+const args = process.argv.slice(2);
+/** The relational store: d1 (default) or postgres (DATABASE_PROVIDER=hyperdrive, the local cluster). */
+const store = args.includes("--store") ? args[args.indexOf("--store") + 1] : "d1";
 
-const { url, mf } = await serveWorker({
+const { url, mf, db, close } = await serveWorker({
+  store,
   scriptPath: buildWorker(),
   bindings: {
     LOG_LEVEL: "error",
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }),
   },
 });
-const db = await mf.getD1Database("DB");
 const worker = await mf.getWorker();
 
 async function seed(tenantId, collections, count, offset) {
@@ -37,23 +40,32 @@ async function seed(tenantId, collections, count, offset) {
         mode,
         `h${n % 500}`,
         `question ${n % 500}`,
-        JSON.stringify({ collection_ids: [collections[n % 5]], top_k: 5, filter: null }),
+        { collection_ids: [collections[n % 5]], top_k: 5, filter: null },
         n % 50 === 0 ? 429 : n % 97 === 0 ? 504 : 200,
-        n % 3 === 0 ? 1 : 0,
-        "[]",
-        JSON.stringify({ total_ms: ms }),
+        n % 3 === 0,
+        [],
+        { total_ms: ms },
         now - Math.floor((((n * 7919) % 1_000_003) / 1_000_003) * 30 * DAY),
       ]);
     }
-    await db
-      .prepare(
-        `INSERT INTO query_log (id, tenant_id, key_id, mode, query_hash, query_text, params, status, cache_hit, degraded,
-           timings, result_count, created_at)
-         SELECT value ->> 0, value ->> 1, NULL, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-           value ->> 7, value ->> 8, value ->> 9, 0, value ->> 10 FROM json_each(?)`,
-      )
-      .bind(JSON.stringify(rows))
-      .run();
+    // Written in each store's own SQL (SQLite keeps JSON as text and booleans as 0/1).
+    const columns = `INSERT INTO query_log (id, tenant_id, key_id, mode, query_hash, query_text, params, status,
+      cache_hit, degraded, timings, result_count, created_at)`;
+    if (store === "postgres") {
+      await db.query(
+        `${columns} SELECT v ->> 0, v ->> 1, NULL, v ->> 2, v ->> 3, v ->> 4, v -> 5, (v ->> 6)::bigint,
+           (v ->> 7)::boolean, v -> 8, v -> 9, 0, (v ->> 10)::bigint FROM jsonb_array_elements($1::jsonb) AS t(v)`,
+        [JSON.stringify(rows)],
+      );
+    } else {
+      await db
+        .prepare(
+          `${columns} SELECT value ->> 0, value ->> 1, NULL, value ->> 2, value ->> 3, value ->> 4, value -> 5,
+             value ->> 6, value ->> 7, value -> 8, value -> 9, 0, value ->> 10 FROM json_each(?)`,
+        )
+        .bind(JSON.stringify(rows))
+        .run();
+    }
   }
 }
 
@@ -119,10 +131,10 @@ try {
   }
   mkdirSync(path.join(root, "bench", "results"), { recursive: true });
   writeFileSync(
-    path.join(root, "bench", "results", "dashboard.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), results }, null, 2)}\n`,
+    path.join(root, "bench", "results", `dashboard-${store}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), store, results }, null, 2)}\n`,
   );
-  console.log("wrote bench/results/dashboard.json");
+  console.log(`wrote bench/results/dashboard-${store}.json`);
 } finally {
-  await mf.dispose();
+  await close();
 }

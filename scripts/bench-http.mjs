@@ -30,6 +30,10 @@ const RUNS = Number(args.get("runs") ?? 3);
 const CONNECTIONS = Number(args.get("connections") ?? 32);
 const SUSTAIN_SECONDS = Number(args.get("sustain-seconds") ?? 60);
 const SUSTAIN_RPS = Number(args.get("sustain-rps") ?? 1000);
+/** The relational store: d1 (default) or postgres (DATABASE_PROVIDER=hyperdrive, the local cluster). */
+const STORE = args.get("store") ?? "d1";
+/** Its dependency name in /health/detailed's counters. */
+const DEPENDENCY = STORE === "postgres" ? "postgres" : "d1";
 
 // The load generators come from Debian, installed by the setup script when missing (as npm test does).
 ensurePrograms(["wrk", "hey"], "bench:http");
@@ -74,7 +78,8 @@ function hey(url, headers) {
 console.log("building the Worker …");
 const scriptPath = buildWorker();
 const control = await serveControl();
-const { url, mf } = await serveWorker({
+const { url, close } = await serveWorker({
+  store: STORE,
   scriptPath,
   bindings: { RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }) },
 });
@@ -120,7 +125,7 @@ try {
     }
     const { metrics } = await detailed.json();
     const requests = Object.values(metrics.routes).reduce((sum, r) => sum + r.requests, 0);
-    return { d1: metrics.dependencies.d1?.calls ?? 0, requests };
+    return { d1: metrics.dependencies[DEPENDENCY]?.calls ?? 0, requests };
   };
   // Reading the counters is itself a request whose health checks read D1: measured, then subtracted.
   const first = await counters();
@@ -163,49 +168,57 @@ try {
   const floor = { bare: summarize(bare), d1: summarize(bareD1) };
   const floorRatio = floor.d1.rps / floor.bare.rps;
 
-  console.log(`\nsustaining ${SUSTAIN_RPS} req/s for ${SUSTAIN_SECONDS} s on GET /v1/whoami (hey, open loop) …`);
-  const sustained = hey(`${url}/v1/whoami`, auth);
-  // The control: the same open-loop load on the bare liveness route, in the same run.
-  console.log(`… and the same on GET /health/live (the control) …`);
-  const sustainedControl = hey(`${url}/health/live`, []);
+  // --sustain-seconds 0 skips the open-loop part (the store comparison, npm run bench:stores).
+  let sustained;
+  let sustainedControl;
+  if (SUSTAIN_SECONDS > 0) {
+    console.log(`\nsustaining ${SUSTAIN_RPS} req/s for ${SUSTAIN_SECONDS} s on GET /v1/whoami (hey, open loop) …`);
+    sustained = hey(`${url}/v1/whoami`, auth);
+    // The control: the same open-loop load on the bare liveness route, in the same run.
+    console.log(`… and the same on GET /health/live (the control) …`);
+    sustainedControl = hey(`${url}/health/live`, []);
+  }
 
   const fmt = (r) =>
     `${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50_ms.toFixed(2)} ms   p99 ${r.p99_ms.toFixed(2)} ms`;
   console.log(`\n=== bench:http (wrk -t2 -c${CONNECTIONS}, ${RUN_SECONDS}s x ${RUNS}, medians) ===`);
   console.log(`baseline       GET /health/live  ${fmt(baseline)}`);
   console.log(
-    `authenticated  GET /v1/whoami    ${fmt(authenticated)}   D1 calls/request ${authenticated.d1_per_request.toFixed(4)}`,
+    `authenticated  GET /v1/whoami    ${fmt(authenticated)}   ${DEPENDENCY} calls/request ${authenticated.d1_per_request.toFixed(4)}`,
   );
   console.log(
-    `listing        GET /v1/api-keys  ${fmt(listed)}   D1 calls/request ${listed.d1_per_request.toFixed(3)}  (ratio ${(listed.rps / baseline.rps).toFixed(2)})`,
+    `listing        GET /v1/api-keys  ${fmt(listed)}   ${DEPENDENCY} calls/request ${listed.d1_per_request.toFixed(3)}  (ratio ${(listed.rps / baseline.rps).toFixed(2)})`,
   );
   console.log(
-    `token          GET /v1/whoami    ${fmt(token)}   D1 calls/request ${token.d1_per_request.toFixed(4)}  (target 0) ${token.d1_per_request < 0.001 ? "PASS" : "FAIL"}`,
+    `token          GET /v1/whoami    ${fmt(token)}   ${DEPENDENCY} calls/request ${token.d1_per_request.toFixed(4)}  (target 0) ${token.d1_per_request < 0.001 ? "PASS" : "FAIL"}`,
   );
   console.log(`ratio authenticated/baseline: ${ratio.toFixed(2)}  (target >= 0.60) ${ratio >= 0.6 ? "PASS" : "FAIL"}`);
   console.log(
     `floor: a bare Worker with one D1 query runs at ${floorRatio.toFixed(2)} of the same Worker without it ` +
       `(${floor.d1.rps.toFixed(0)} / ${floor.bare.rps.toFixed(0)} req/s); our route reaches ${(ratio / floorRatio).toFixed(2)} of that floor`,
   );
-  console.log(
-    `sustained: ${sustained.achieved_rps.toFixed(0)} req/s for ${SUSTAIN_SECONDS} s, errors ${sustained.errors}, ` +
-      `p50 ${sustained.p50_ms.toFixed(2)} ms, p99 ${sustained.p99_ms.toFixed(2)} ms  ` +
-      `(target ${SUSTAIN_RPS} req/s, 0 errors) ${sustained.errors === 0 && sustained.achieved_rps >= SUSTAIN_RPS * 0.98 ? "PASS" : "FAIL"}`,
-  );
+  if (sustained) {
+    console.log(
+      `sustained: ${sustained.achieved_rps.toFixed(0)} req/s for ${SUSTAIN_SECONDS} s, errors ${sustained.errors}, ` +
+        `p50 ${sustained.p50_ms.toFixed(2)} ms, p99 ${sustained.p99_ms.toFixed(2)} ms  ` +
+        `(target ${SUSTAIN_RPS} req/s, 0 errors) ${sustained.errors === 0 && sustained.achieved_rps >= SUSTAIN_RPS * 0.98 ? "PASS" : "FAIL"}`,
+    );
 
-  console.log(
-    `control:   ${sustainedControl.achieved_rps.toFixed(0)} req/s on GET /health/live under the same load, errors ${sustainedControl.errors}, ` +
-      `p99 ${sustainedControl.p99_ms.toFixed(2)} ms: what this machine serves at all`,
-  );
+    console.log(
+      `control:   ${sustainedControl.achieved_rps.toFixed(0)} req/s on GET /health/live under the same load, errors ${sustainedControl.errors}, ` +
+        `p99 ${sustainedControl.p99_ms.toFixed(2)} ms: what this machine serves at all`,
+    );
+  }
 
   const dir = path.resolve(import.meta.dirname, "../bench/results");
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `http-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  const file = path.join(dir, `http-${STORE}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   writeFileSync(
     file,
     JSON.stringify(
       {
         when: new Date().toISOString(),
+        store: STORE,
         connections: CONNECTIONS,
         seconds: RUN_SECONDS,
         baseline,
@@ -223,6 +236,6 @@ try {
   );
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
 } finally {
-  await mf.dispose();
+  await close();
   await control.mf.dispose();
 }

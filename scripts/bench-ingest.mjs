@@ -21,6 +21,8 @@ const args = new Map(
 const data = path.resolve(args.get("data") ?? "../shared/data/scifact");
 const limitDocs = Number(args.get("limit-docs") ?? Number.POSITIVE_INFINITY);
 const priority = args.get("priority") ?? "normal";
+/** The relational store: d1 (default) or postgres (DATABASE_PROVIDER=hyperdrive, the local cluster). */
+const store = args.get("store") ?? "d1";
 
 const docs = [];
 for await (const doc of jsonl(path.join(data, "corpus.jsonl"))) {
@@ -31,7 +33,8 @@ for await (const doc of jsonl(path.join(data, "corpus.jsonl"))) {
 }
 
 console.log(`building and serving the Worker; ingesting ${docs.length} documents (priority ${priority}) …`);
-const { url, mf } = await serveWorker({
+const { url, db, close } = await serveWorker({
+  store,
   scriptPath: buildWorker(),
   bindings: { RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 60 } }) },
 });
@@ -39,7 +42,6 @@ try {
   const api = apiClient(url);
   const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");
   const key = tenant.api_key.key;
-  const db = await mf.getD1Database("DB");
   const collection = await api("POST", "/v1/collections", { name: "ingest" }, key);
 
   const started = performance.now();
@@ -52,6 +54,7 @@ try {
   const report = {
     when: new Date().toISOString(),
     dataset: path.basename(data),
+    store,
     priority,
     documents: uploaded,
     statuses: counts,
@@ -73,9 +76,9 @@ try {
 | documents/s                              | ${report.documents_per_s.toFixed(0)} |
 | chunks/s                                 | **${report.chunks_per_s.toFixed(0)}** (target >= 200: ${report.chunks_per_s >= 200 ? "met" : "NOT met"}) |`);
   mkdirSync("bench/results", { recursive: true });
-  const file = path.join("bench/results", `ingest-${report.when.replace(/[:.]/g, "-")}.json`);
+  const file = path.join("bench/results", `ingest-${store}-${report.when.replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwritten to ${file}`);
 } finally {
-  await mf.dispose();
+  await close();
 }

@@ -28,6 +28,8 @@ const args = new Map(
 const data = path.resolve(args.get("data") ?? "../shared/data/scifact");
 const queryCount = Number(args.get("queries") ?? 100);
 const seconds = Number(args.get("seconds") ?? 8);
+/** The relational store: d1 (default) or postgres (DATABASE_PROVIDER=hyperdrive, the local cluster). */
+const store = args.get("store") ?? "d1";
 const MODES = ["fast", "balanced", "deep"];
 const TARGETS = { fast: 60, balanced: 150, deep: 400 };
 
@@ -67,7 +69,8 @@ const collector = createServer((req, res) => {
 await new Promise((resolve) => collector.listen(0, "127.0.0.1", resolve));
 
 console.log("building and serving the Worker …");
-const { url, mf } = await serveWorker({
+const { url, db, close } = await serveWorker({
+  store,
   scriptPath: buildWorker(),
   bindings: {
     RATE_LIMIT_TIERS: JSON.stringify({ standard: { limit: 1_000_000, window_s: 1 } }),
@@ -80,12 +83,11 @@ try {
   const api = apiClient(url);
   const tenant = await api("POST", "/v1/admin/tenants", { name: "bench" }, "bench-admin-token");
   const key = tenant.api_key.key;
-  const db = await mf.getD1Database("DB");
   const collection = await api("POST", "/v1/collections", { name: "query" }, key);
   await uploadCorpus(api, key, collection.id, corpus);
   await waitIngested(db, collection.id);
 
-  const report = { when: new Date().toISOString(), queries: queries.length, modes: {} };
+  const report = { when: new Date().toISOString(), store, queries: queries.length, modes: {} };
   const ask = (query, mode) => api("POST", "/v1/query", { query, collection_ids: [collection.id], mode }, key);
   // Warm the isolate, the shard's matrix and the FTS pages.
   for (const mode of MODES) {
@@ -255,10 +257,10 @@ try {
     );
   }
   mkdirSync("bench/results", { recursive: true });
-  const file = path.join("bench/results", `query-${report.when.replace(/[:.]/g, "-")}.json`);
+  const file = path.join("bench/results", `query-${store}-${report.when.replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`written to ${file}`);
 } finally {
-  await mf.dispose();
+  await close();
   collector.close();
 }
