@@ -101,11 +101,11 @@ export const panels = [
       `FROM ${DATASET} WHERE $timeFilter AND blob1 = 'dependency' GROUP BY t, dependency ORDER BY t`,
   },
   {
-    title: "D1 rows read and written",
+    title: "Relational store rows read and written (D1 or PostgreSQL)",
     unit: "short",
     sql:
       "SELECT $timeSeries AS t, SUM(_sample_interval * double6) AS rows_read, SUM(_sample_interval * double7) AS rows_written " +
-      `FROM ${DATASET} WHERE $timeFilter AND blob1 = 'dependency' AND blob2 = 'd1' GROUP BY t ORDER BY t`,
+      `FROM ${DATASET} WHERE $timeFilter AND blob1 = 'dependency' AND blob2 IN ('d1', 'postgres') GROUP BY t ORDER BY t`,
   },
   {
     title: "Ingestion backlog (documents queued or processing)",
