@@ -41,7 +41,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: D1, the rate limiter and every configured dependency answer */
+        /** Readiness: the relational store (D1 or PostgreSQL), the rate limiter and every configured dependency answer */
         get: operations["getReadiness"];
         put?: never;
         post?: never;

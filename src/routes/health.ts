@@ -25,7 +25,8 @@ const ready = createRoute({
   operationId: "getReadiness",
   path: "/health/ready",
   tags: ["health"],
-  summary: "Readiness: D1, the rate limiter and every configured dependency answer",
+  summary:
+    "Readiness: the relational store (D1 or PostgreSQL), the rate limiter and every configured dependency answer",
   security: publicRoute,
   responses: {
     200: { description: "Ready", content: { "application/json": { schema: ReadySchema } } },
