@@ -48,6 +48,11 @@ if [ "$(psql_as_postgres -c "SELECT 1 FROM pg_roles WHERE rolname = 'edgerag'")"
   # CREATEDB: the tests make a database per run and drop it afterwards.
   psql_as_postgres -c "CREATE ROLE edgerag LOGIN CREATEDB PASSWORD 'edgerag'"
 fi
+# Tests and benchmarks drop their throwaway databases WITH (FORCE); autovacuum may be working in
+# one just then, and ending its worker takes pg_signal_backend (a failure seen in CI).
+if [ "$(psql_as_postgres -c "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE r.rolname = 'pg_signal_backend' AND u.rolname = 'edgerag'")" != "1" ]; then
+  psql_as_postgres -c "GRANT pg_signal_backend TO edgerag"
+fi
 if [ "$(psql_as_postgres -c "SELECT 1 FROM pg_database WHERE datname = 'edgerag'")" != "1" ]; then
   psql_as_postgres -c "CREATE DATABASE edgerag OWNER edgerag"
 fi

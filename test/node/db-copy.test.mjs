@@ -94,8 +94,12 @@ async function settled() {
 
 after(async () => {
   await served?.mf.dispose();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    // An open client would keep the test process, and so the run, waiting.
+    await admin.end();
+  }
 });
 
 describe("db:copy — D1 into PostgreSQL", () => {

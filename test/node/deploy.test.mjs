@@ -239,8 +239,11 @@ describe("npm run deploy", () => {
         assert.equal(unbound.code, 1);
         assert.match(unbound.output, /no \[\[hyperdrive\]\] binding/);
       } finally {
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await admin.end();
+        try {
+          await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await admin.end();
+        }
       }
     },
   );

@@ -85,6 +85,38 @@ function unpaced(port, head, size, chunked) {
   });
 }
 
+/** A JSON (or bytes) client of a served Worker: `call(method, route, token, body)` → { status, body }. */
+function client(base) {
+  return async (method, route, token, body) => {
+    const res = await fetch(`${base}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return {
+      status: res.status,
+      body: res.headers.get("content-type")?.includes("json") ? await res.json() : await res.arrayBuffer(),
+    };
+  };
+}
+
+/** A tenant, a collection and one ready document about paid vacation, through the served API. */
+async function handbook(call, name) {
+  const { body: created } = await call("POST", "/v1/admin/tenants", "dev-admin-token-change-me", { name });
+  const key = created.api_key.key;
+  const { body: collection } = await call("POST", "/v1/collections", key, { name: "handbook" });
+  const { body: doc } = await call("POST", `/v1/collections/${collection.id}/documents`, key, {
+    title: "Leave",
+    text: "Employees receive twenty five days of paid vacation every year.",
+    priority: "high",
+  });
+  // Polling the served API: real time, as a client of `npm run dev` waits.
+  for (let i = 0; i < 100 && (await call("GET", `/v1/documents/${doc.id}`, key)).body.status !== "ready"; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { key, collection, doc };
+}
+
 /** Starts a dev server (`args` after this Node) and resolves once it says "Ready on" (≤ 90 s). */
 async function serve(args, env = {}) {
   const child = spawn(process.execPath, args, {
@@ -212,29 +244,8 @@ describe("npm run dev on a machine whose browser cache is empty", () => {
   });
 
   it("renders a PDF export of an answer", { timeout: 120_000 }, async () => {
-    const call = async (method, route, token, body) => {
-      const res = await fetch(`${base}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return {
-        status: res.status,
-        body: res.headers.get("content-type")?.includes("json") ? await res.json() : await res.arrayBuffer(),
-      };
-    };
-    const { body: created } = await call("POST", "/v1/admin/tenants", "dev-admin-token-change-me", { name: "dev" });
-    const key = created.api_key.key;
-    const { body: collection } = await call("POST", "/v1/collections", key, { name: "handbook" });
-    const { body: doc } = await call("POST", `/v1/collections/${collection.id}/documents`, key, {
-      title: "Leave",
-      text: "Employees receive twenty five days of paid vacation every year.",
-      priority: "high",
-    });
-    // Polling the served API: real time, as a client of `npm run dev` waits.
-    for (let i = 0; i < 100 && (await call("GET", `/v1/documents/${doc.id}`, key)).body.status !== "ready"; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const call = client(base);
+    const { key, collection } = await handbook(call, "dev");
     const { status, body: queued } = await call("POST", "/v1/exports", key, {
       kind: "query",
       query: "How many days of paid vacation?",
@@ -288,29 +299,11 @@ describe("npm run dev with DATABASE_PROVIDER=hyperdrive", { skip: process.env.ED
   it("migrates, serves on PostgreSQL, and answers from a document uploaded through it", {
     timeout: 90_000,
   }, async () => {
-    const call = async (method, route, token, body) => {
-      const res = await fetch(`${base}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    const call = client(base);
     const ready = await call("GET", "/health/ready");
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
     assert.equal(ready.body.checks.postgres.status, "ok");
-    const { body: created } = await call("POST", "/v1/admin/tenants", "dev-admin-token-change-me", { name: "pg" });
-    const key = created.api_key.key;
-    const { body: collection } = await call("POST", "/v1/collections", key, { name: "handbook" });
-    const { body: doc } = await call("POST", `/v1/collections/${collection.id}/documents`, key, {
-      title: "Leave",
-      text: "Employees receive twenty five days of paid vacation every year.",
-      priority: "high",
-    });
-    // Polling the served API: real time, as a client of `npm run dev` waits.
-    for (let i = 0; i < 100 && (await call("GET", `/v1/documents/${doc.id}`, key)).body.status !== "ready"; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const { key, collection, doc } = await handbook(call, "pg");
     const { body: answer } = await call("POST", "/v1/query", key, {
       query: "How many days of paid vacation?",
       collection_ids: [collection.id],
@@ -318,10 +311,10 @@ describe("npm run dev with DATABASE_PROVIDER=hyperdrive", { skip: process.env.ED
     assert.match(answer.answer, /twenty five days/);
     // The rows are in PostgreSQL.
     const pg = (await import("pg")).default;
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    const { rows } = await client.query("SELECT status, chunk_count FROM documents WHERE id = $1", [doc.id]);
-    await client.end();
+    const direct = new pg.Client({ connectionString: database.url });
+    await direct.connect();
+    const { rows } = await direct.query("SELECT status, chunk_count FROM documents WHERE id = $1", [doc.id]);
+    await direct.end();
     assert.deepEqual(rows, [{ status: "ready", chunk_count: "1" }]);
   });
 });

@@ -35,8 +35,12 @@ before(async () => {
 });
 
 after(async () => {
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.end();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    // An open client would keep the test process, and so the run, waiting.
+    await admin.end();
+  }
 });
 
 describe("PostgreSQL migrations (migrations-pg/) on a real PostgreSQL", () => {
