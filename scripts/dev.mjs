@@ -53,7 +53,9 @@ if ((process.env.DATABASE_PROVIDER ?? devVar("DATABASE_PROVIDER")) === "hyperdri
     url = pooled(LOCAL_POSTGRES);
   }
   const applied = await migratePostgres(migrations);
-  console.log(`PostgreSQL (${new URL(url).host}${new URL(url).pathname}): ${applied} migrations applied in all`);
+  console.log(
+    `PostgreSQL (${new URL(migrations).host}${new URL(migrations).pathname}): ${applied} migrations applied in all`,
+  );
   devEnv[LOCAL] = url;
   config.push("--var", "DATABASE_PROVIDER:hyperdrive");
   const toml = readFileSync("wrangler.toml", "utf8");
