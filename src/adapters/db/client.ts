@@ -88,21 +88,21 @@ export function insertRows<T extends SQLiteTable>(
     .bind(JSON.stringify(values));
 }
 
-/** The PostgreSQL type of a SQLite column, as scripts/db-pg-schema.mjs maps it into schema.pg.ts. */
+/**
+ * The PostgreSQL type of a SQLite column, by the rules scripts/db-pg-schema.mjs maps schema.ts into
+ * schema.pg.ts with (and only those: a column type it does not map has no PostgreSQL twin).
+ */
 function pgType(column: SQLiteColumn): string {
   switch (column.columnType) {
     case "SQLiteBoolean":
       return "boolean";
     case "SQLiteTextJson":
-    case "SQLiteBlobJson":
       return "jsonb";
     case "SQLiteInteger":
-    case "SQLiteTimestamp":
-    case "SQLiteBigInt":
       return "bigint";
-    case "SQLiteReal":
-      return "double precision";
-    default:
+    case "SQLiteText":
       return "text";
+    default:
+      throw new Error(`insertRows: no PostgreSQL type for ${column.name} (${column.columnType})`);
   }
 }
